@@ -1,0 +1,38 @@
+# Two commands set everything up on a fresh Debian machine: `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+LATENT := $(VENV)/bin/latent
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: demo test system-deps models bench clean
+
+system-deps:
+	@bash .ci/system-deps.sh
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+demo: system-deps $(STAMP)
+	$(PY) -m instrument.demo
+
+test: system-deps $(TEST_STAMP)
+	$(PY) -m pytest
+
+bench: system-deps $(STAMP)
+	$(LATENT) bench all
+
+models: system-deps $(STAMP)
+	$(PY) -m training.make_models
+
+clean:
+	rm -rf $(VENV) build *.egg-info demo-out.wav demo-out.png

@@ -1,0 +1,1 @@
+"""Controllers: MIDI ports, YAML maps, soft takeover, LED feedback, keyboard fallback."""

@@ -1,0 +1,93 @@
+"""Loading and saving audio files (soundfile, with librosa for other codecs).
+
+Every loaded signal is mono float32 at the requested sample rate. Every failure
+raises :class:`AudioFileError` naming the file.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soundfile as sf
+
+from instrument.config import AudioConfig
+from instrument.errors import AudioFileError
+
+AUDIO_SUFFIXES = (".wav", ".aif", ".aiff", ".flac", ".ogg", ".mp3")
+
+
+def _read(path: Path) -> tuple[np.ndarray, int]:
+    """Read samples, shape ``(samples,)`` or ``(samples, channels)``, and the file's rate."""
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=False)
+        return data, int(rate)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as sf_exc:
+        # soundfile cannot decode it (e.g. mp3 on an old libsndfile): let librosa's audioread try.
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                data, rate = librosa.load(str(path), sr=None, mono=False)
+            return np.asarray(data, np.float32).T, int(rate)
+        except Exception as exc:  # audioread raises many unrelated types
+            raise AudioFileError(f"{path}: cannot decode audio ({sf_exc}; {exc})") from exc
+
+
+def load_audio(path: str | Path, config: AudioConfig | None = None,
+               max_seconds: float | None = None) -> np.ndarray:
+    """Load any common audio file as mono float32 at ``config.sample_rate``.
+
+    Args:
+        path: wav, aif/aiff, flac, ogg, or mp3 where the system codec allows.
+        config: target sample rate and length limit (defaults: 22050 Hz, 600 s).
+        max_seconds: overrides ``config.max_seconds``.
+    Returns:
+        float32 array, shape ``(samples,)``.
+    Raises:
+        AudioFileError: missing, unreadable/corrupt, empty, non-finite, or too long.
+    """
+    config = config or AudioConfig()
+    limit = config.max_seconds if max_seconds is None else max_seconds
+    path = Path(path)
+    if not path.exists():
+        raise AudioFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise AudioFileError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise AudioFileError(f"{path}: file is empty (0 bytes)")
+    try:
+        info = sf.info(str(path))
+        if info.frames and info.samplerate and info.frames / info.samplerate > limit:
+            raise AudioFileError(
+                f"{path}: {info.frames / info.samplerate:.1f} s is longer than the {limit:g} s limit")
+    except (sf.LibsndfileError, RuntimeError):
+        pass  # not a libsndfile format; checked after decoding
+    data, rate = _read(path)
+    if data.ndim == 2:
+        data = data.mean(axis=1)
+    if data.size == 0:
+        raise AudioFileError(f"{path}: contains no samples")
+    if not np.all(np.isfinite(data)):
+        raise AudioFileError(f"{path}: contains non-finite samples (NaN or Inf)")
+    if data.size / rate > limit:
+        raise AudioFileError(f"{path}: {data.size / rate:.1f} s is longer than the {limit:g} s limit")
+    if rate != config.sample_rate:
+        data = librosa.resample(data, orig_sr=rate, target_sr=config.sample_rate)
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
+def save_audio(path: str | Path, y: np.ndarray, sample_rate: int) -> Path:
+    """Write mono float audio (shape ``(samples,)``) as a 16-bit WAV (or by suffix)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subtype = "PCM_16" if path.suffix.lower() in (".wav", ".aif", ".aiff") else None
+    sf.write(str(path), np.clip(np.asarray(y, np.float32), -1.0, 1.0), sample_rate, subtype=subtype)
+    return path
+
+
+def list_audio_files(folder: str | Path) -> list[Path]:
+    """Every audio file under ``folder`` (recursive), sorted."""
+    folder = Path(folder)
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)

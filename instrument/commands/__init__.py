@@ -1,0 +1,1 @@
+"""One module per ``latent`` sub-command; each exposes ``register(subparsers)``."""

@@ -1,0 +1,11 @@
+"""`latent synth`: render or randomise synth patches."""
+
+from __future__ import annotations
+
+import argparse
+
+from instrument.commands._stub import register_stub
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    register_stub(subparsers, "synth", "Render or randomise synth patches")

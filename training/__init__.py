@@ -1,0 +1,1 @@
+"""Training: datasets, Keras layers and models, training loops, synths for inversion."""
