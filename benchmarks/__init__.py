@@ -1,0 +1,1 @@
+"""Benchmarks that print tables; run as `latent bench NAME` or `python -m benchmarks.NAME`."""
