@@ -1,11 +1,17 @@
-"""`latent dataset`: build datasets (SoundFont notes, synth patches)."""
+"""`latent dataset`: build training data (SoundFont notes, synth patch sets)."""
 
 from __future__ import annotations
 
 import argparse
 
-from instrument.commands._stub import register_stub
+from training import cli_dataset_soundfont
+from training.synths import cli_dataset_synth
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    register_stub(subparsers, "dataset", "Build datasets (SoundFont notes, synth patches)")
+    parser = subparsers.add_parser(
+        "dataset", help="build datasets (SoundFont notes, synth patches)",
+        description="Build training data: notes rendered from a SoundFont, or (spectrogram, patch) sets.")
+    kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    cli_dataset_soundfont.register(kinds)  # soundfont
+    cli_dataset_synth.register(kinds)      # synth

@@ -1,11 +1,16 @@
-"""`latent train`: train latent or inversion models."""
+"""`latent train`: train latent (autoencoder, transfer) or inversion models."""
 
 from __future__ import annotations
 
 import argparse
 
-from instrument.commands._stub import register_stub
+from training import cli_train_inversion, cli_train_latent
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    register_stub(subparsers, "train", "Train latent or inversion models")
+    parser = subparsers.add_parser(
+        "train", help="train latent or inversion models",
+        description="Train a latent autoencoder, a timbre-transfer model, or a parameter-inversion model.")
+    kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    cli_train_latent.register(kinds)      # autoencoder, transfer
+    cli_train_inversion.register(kinds)   # inversion
