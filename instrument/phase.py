@@ -1,0 +1,258 @@
+"""Phase reconstruction from magnitude spectrograms: offline Griffin-Lim and streaming RTISI-LA.
+
+Both work in the framing of :mod:`instrument.spectral` (frame ``t`` ends at sample
+``(t + 1) * hop_length``; magnitudes are time-major, shape ``(frames, n_bins)``).
+
+* :func:`griffin_lim` is librosa's fast Griffin-Lim (Perraudin et al. 2013, with
+  momentum) for whole files, with an optional warm start from known phases.
+* :class:`StreamingPhase` is RTISI-LA, real-time iterative spectrogram inversion
+  with look-ahead (Zhu, Beauregard & Wyse, IEEE TASLP 15(5), 2007): one magnitude
+  frame in, one hop of audio out, with a fixed latency and a constant cost per
+  frame. All look-ahead frames are updated together each iteration with one
+  batched real FFT and one batched inverse FFT.
+"""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from instrument.config import StftConfig
+from instrument.errors import ConfigError
+from instrument.spectral import window as analysis_window
+
+_EPS = 1e-8
+
+
+def _check_magnitude(magnitude: np.ndarray, config: StftConfig) -> np.ndarray:
+    mag = np.asarray(magnitude, dtype=np.float32)
+    if mag.ndim != 2 or mag.shape[1] != config.n_bins:
+        raise ConfigError(f"magnitude must have shape (frames, {config.n_bins}), got {mag.shape}")
+    if mag.shape[0] == 0:
+        raise ConfigError("magnitude has no frames")
+    if not np.all(np.isfinite(mag)) or np.any(mag < 0):
+        raise ConfigError("magnitude must be finite and non-negative")
+    return mag
+
+
+def _padded_length(frames: int, config: StftConfig) -> int:
+    return (frames - 1) * config.hop_length + config.n_fft
+
+
+def griffin_lim(magnitude: np.ndarray, config: StftConfig, n_iter: int = 100, momentum: float = 0.99,
+                init_phase: np.ndarray | None = None, length: int | None = None,
+                seed: int = 0) -> np.ndarray:
+    """Offline fast Griffin-Lim in the project's framing.
+
+    Args:
+        magnitude: ``|S|``, shape ``(frames, n_bins)``.
+        n_iter: iterations (>= 0 with a warm start, >= 1 otherwise).
+        momentum: fast Griffin-Lim momentum (librosa's ``momentum``; 0 is classic GL).
+        init_phase: optional warm start, phase angles in radians, shape ``(frames, n_bins)``;
+            None starts from random phases drawn with ``seed`` (librosa ``init="random"``).
+        length: samples to return; defaults to ``frames * hop_length - (n_fft - hop_length)``
+            like :func:`instrument.spectral.istft`.
+    Returns:
+        float32 audio, shape ``(length,)``.
+    """
+    mag = _check_magnitude(magnitude, config)
+    if not isinstance(n_iter, int) or n_iter < (0 if init_phase is not None else 1):
+        raise ConfigError(f"n_iter must be a positive integer, got {n_iter!r}")
+    if not 0.0 <= momentum < 1.0 + 1e-9:
+        raise ConfigError(f"momentum must be in [0, 1], got {momentum!r}")
+    frames = mag.shape[0]
+    padded = _padded_length(frames, config)
+    front = config.n_fft - config.hop_length
+    if length is None:
+        length = frames * config.hop_length - front
+    n_fft, hop, win = config.n_fft, config.hop_length, config.window
+    S = mag.T  # librosa is frequency-major: (n_bins, frames)
+    if init_phase is None:
+        y = librosa.griffinlim(S, n_iter=n_iter, hop_length=hop, n_fft=n_fft, window=win,
+                               center=False, length=padded, momentum=momentum,
+                               init="random", random_state=seed)
+    else:
+        phase = np.asarray(init_phase, dtype=np.float32)
+        if phase.shape != mag.shape:
+            raise ConfigError(f"init_phase must have the magnitude's shape {mag.shape}, got {phase.shape}")
+        # librosa.griffinlim has no warm start; this loop is its algorithm with a given first estimate.
+        angles = (S * np.exp(1j * phase.T)).astype(np.complex64)
+        tprev = None
+        for _ in range(n_iter):
+            inverse = librosa.istft(angles, hop_length=hop, n_fft=n_fft, window=win,
+                                    center=False, length=padded)
+            rebuilt = librosa.stft(inverse, n_fft=n_fft, hop_length=hop, window=win, center=False)
+            angles = rebuilt.copy()
+            if tprev is not None:
+                angles -= (momentum / (1.0 + momentum)) * tprev
+            angles /= np.abs(angles) + _EPS
+            angles *= S
+            tprev = rebuilt
+        y = librosa.istft(angles, hop_length=hop, n_fft=n_fft, window=win, center=False, length=padded)
+    out = np.zeros(length, dtype=np.float32)
+    avail = y[front:front + length]
+    out[:len(avail)] = avail
+    return out
+
+
+class StreamingPhase:
+    """RTISI-LA streaming phase reconstruction: push a magnitude frame, get one hop of audio.
+
+    With look-ahead ``k`` the processor holds the newest ``k + 1`` frames "active" and
+    refines their phases; the oldest active frame is then committed to the output.
+    After pushing frame ``j`` the returned hop is output block ``j - latency_frames``
+    (block ``b`` = samples ``[b * hop, (b + 1) * hop)`` of the signal whose STFT frame
+    ``t`` ends at sample ``(t + 1) * hop``), i.e. ``latency_samples =
+    k * hop_length + n_fft - hop_length``.
+
+    Each push: (1) the new frame's initial phase is taken from the partial
+    reconstruction (committed frames plus the active frames' current estimates,
+    re-analysed with the analysis window), as in RTISI; (2) ``iterations`` Griffin-Lim
+    projections are applied to all ``k + 1`` active frames at once, each against the
+    overlap-add of the committed partial sum and the active frames; (3) the oldest
+    active frame is added to the committed sum and the now complete hop is emitted.
+    Every frame is therefore refined ``(k + 1) * iterations`` times.
+
+    State (all preallocated, constant cost per frame): magnitudes of the active frames
+    ``(k + 1, n_bins)``, their windowed time-domain estimates ``(k + 1, n_fft)``, the
+    committed partial sum and the overlap-add region, ``n_fft + k * hop`` samples each.
+    """
+
+    def __init__(self, config: StftConfig, lookahead_frames: int = 3, iterations: int = 4,
+                 seed: int = 0) -> None:
+        if not isinstance(lookahead_frames, int) or isinstance(lookahead_frames, bool) \
+                or lookahead_frames < 0:
+            raise ConfigError(f"lookahead_frames must be an integer >= 0, got {lookahead_frames!r}")
+        if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1:
+            raise ConfigError(f"iterations must be an integer >= 1, got {iterations!r}")
+        self.config = config
+        self.lookahead_frames = lookahead_frames
+        self.iterations = iterations
+        self.seed = seed
+        n, h, k = config.n_fft, config.hop_length, lookahead_frames
+        active = k + 1
+        region = n + k * h
+        self._window = analysis_window(config)
+        w2 = self._window.astype(np.float64) ** 2
+        wsum = w2.reshape(config.overlap, h).sum(axis=0)
+        self._norm_hop = (1.0 / np.maximum(wsum, 1e-8)).astype(np.float32)  # (hop,)
+        self._norm_region = np.tile(self._norm_hop, region // h).astype(np.float32)  # (region,)
+        self._mag = np.zeros((active, config.n_bins), dtype=np.float32)
+        self._seg = np.zeros((active, n), dtype=np.float32)  # windowed estimates w * irfft(X)
+        self._committed = np.zeros(region, dtype=np.float32)
+        self._y = np.zeros(region, dtype=np.float32)
+        self._frames = as_strided(self._y, shape=(active, n), strides=(h * 4, 4), writeable=False)
+        self._windowed = np.zeros((active, n), dtype=np.float32)
+        self._spec = np.zeros((active, config.n_bins), dtype=np.complex64)
+        self._abs = np.zeros((active, config.n_bins), dtype=np.float32)
+        self._out = np.zeros(h, dtype=np.float32)
+        self._rng = np.random.default_rng(seed)
+        self._random_phase = np.exp(2j * np.pi * self._rng.random(config.n_bins)).astype(np.complex64)
+
+    # -- contract -------------------------------------------------------------------------
+    @property
+    def latency_frames(self) -> int:
+        """Hops between pushing a frame and receiving the hop that frame ends on."""
+        return self.lookahead_frames + self.config.overlap - 1
+
+    @property
+    def latency_samples(self) -> int:
+        """``lookahead_frames * hop_length + n_fft - hop_length``."""
+        return self.latency_frames * self.config.hop_length
+
+    def reset(self) -> None:
+        """Forget all history (silence in, silence out)."""
+        for buf in (self._mag, self._seg, self._committed, self._y):
+            buf[:] = 0.0
+
+    # -- processing -----------------------------------------------------------------------
+    def _overlap_add(self) -> None:
+        """``_y = (committed + sum of active segments at their offsets) * norm``."""
+        h, n = self.config.hop_length, self.config.n_fft
+        y = self._y
+        y[:] = self._committed
+        for i in range(self.lookahead_frames + 1):
+            y[i * h:i * h + n] += self._seg[i]
+        y *= self._norm_region
+
+    def _project(self, rows: slice) -> None:
+        """One Griffin-Lim projection of the active frames ``rows`` against ``_y``."""
+        w = self._window
+        windowed = self._windowed[rows]
+        np.multiply(self._frames[rows], w, out=windowed)
+        spec = np.fft.rfft(windowed, axis=-1)
+        absval = np.abs(spec)
+        np.maximum(absval, _EPS, out=absval)
+        np.divide(self._mag[rows], absval, out=absval)
+        spec *= absval
+        np.multiply(np.fft.irfft(spec, n=self.config.n_fft, axis=-1), w, out=self._seg[rows])
+
+    def push(self, magnitude: np.ndarray) -> np.ndarray:
+        """Add the next magnitude frame and return the next hop of audio.
+
+        Args:
+            magnitude: ``|S|`` of the newest frame, shape ``(n_bins,)``, non-negative.
+        Returns:
+            float32, shape ``(hop_length,)`` (a buffer reused by the next call: copy to keep).
+        """
+        h = self.config.hop_length
+        mag = np.asarray(magnitude)
+        if mag.shape != (self.config.n_bins,):
+            raise ConfigError(f"StreamingPhase expects a magnitude frame of shape "
+                              f"({self.config.n_bins},), got {mag.shape}")
+        # Slide the active window by one frame (the oldest was committed on the last push).
+        self._mag[:-1] = self._mag[1:]
+        self._mag[-1] = mag
+        self._seg[:-1] = self._seg[1:]
+        self._seg[-1] = 0.0
+        # RTISI initial estimate of the new frame: phase of the re-analysed partial reconstruction.
+        self._overlap_add()
+        newest = slice(self.lookahead_frames, self.lookahead_frames + 1)
+        partial = np.fft.rfft(self._frames[newest] * self._window, axis=-1)[0]
+        absval = np.abs(partial)
+        if absval.max() <= _EPS:
+            partial = self._random_phase
+            absval = np.ones_like(absval)
+        spec = partial * (self._mag[-1] / np.maximum(absval, _EPS))
+        self._seg[-1] = np.fft.irfft(spec, n=self.config.n_fft) * self._window
+        # Iterate over every active frame at once.
+        every = slice(0, self.lookahead_frames + 1)
+        for _ in range(self.iterations):
+            self._overlap_add()
+            self._project(every)
+        # Commit the oldest active frame; its first hop is now complete.
+        committed = self._committed
+        committed[:self.config.n_fft] += self._seg[0]
+        np.multiply(committed[:h], self._norm_hop, out=self._out)
+        committed[:-h] = committed[h:]
+        committed[-h:] = 0.0
+        return self._out
+
+
+def reconstruct_streaming(magnitude: np.ndarray, config: StftConfig, length: int | None = None,
+                          **kwargs) -> np.ndarray:
+    """Run :class:`StreamingPhase` over a whole spectrogram, latency removed.
+
+    Args:
+        magnitude: ``|S|``, shape ``(frames, n_bins)``.
+        length: samples to return (default as :func:`instrument.spectral.istft`).
+        **kwargs: ``lookahead_frames``, ``iterations``, ``seed`` for :class:`StreamingPhase`.
+    Returns:
+        float32 audio aligned with the offline signal, shape ``(length,)``.
+    """
+    mag = _check_magnitude(magnitude, config)
+    proc = StreamingPhase(config, **kwargs)
+    h = config.hop_length
+    frames = mag.shape[0]
+    if length is None:
+        length = frames * h - (config.n_fft - h)
+    zeros = np.zeros(config.n_bins, dtype=np.float32)
+    total = frames + proc.latency_frames
+    out = np.zeros(total * h, dtype=np.float32)
+    for t in range(total):
+        out[t * h:(t + 1) * h] = proc.push(mag[t] if t < frames else zeros)
+    y = out[proc.latency_samples:]
+    result = np.zeros(length, dtype=np.float32)
+    result[:min(length, len(y))] = y[:length]
+    return result
