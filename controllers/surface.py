@@ -1,0 +1,272 @@
+"""The control surface: raw MIDI messages in, engine Actions (absolute unit indices) out.
+
+:class:`ControlSurface` is pure logic (no ports, no threads) and keeps:
+
+* the **bank**: which ``bank_size`` units the faders/knobs/buttons see; ``bank_prev`` /
+  ``bank_next`` move it by one bank, cyclically, and emit a ``bank`` action;
+* a **mirror** of every unit's scale, knob multiplier, solo and mute flags, plus play and source
+  state, used for soft takeover (``controllers.takeover``), toggles and LED feedback;
+* the soft-takeover state of every fader and knob.
+
+Semantics the mirror assumes (the app corrects them with :meth:`ControlSurface.sync`):
+``zero_all`` sets every scale to 0; ``reset_all`` sets scales and knobs to 1 and clears solo/mute;
+``reset_unit`` sets one unit's scale and knob to 1; scene recalls change values the surface cannot
+know, so it arms every control and waits for ``sync``.
+
+Messages that are not control changes (notes, sysex, clock...), other channels and CCs the map does
+not use are ignored without raising. Buttons fire on press (value > 0), never on release.
+All public methods take an internal lock, so the MIDI thread and the window thread (keyboard)
+may share one surface.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Sequence
+
+import mido
+
+from controllers.actions import Action
+from controllers.maps import UNIT_ACTIONS, Control, ControllerMap
+from controllers.takeover import SoftTakeover
+
+#: Actions after which every unit value may have changed behind the faders' backs.
+_ARM_ALL_ACTIONS = ("zero_all", "reset_all", "recall_scene", "next_scene", "prev_scene", "switch_model")
+
+
+class ControlSurface:
+    """Translate messages of one controller (described by ``cmap``) for ``n_units`` latent units."""
+
+    def __init__(self, cmap: ControllerMap, n_units: int) -> None:
+        if n_units < 1:
+            raise ValueError(f"n_units must be >= 1, got {n_units}")
+        self.map = cmap
+        self.n_units = int(n_units)
+        self.bank_size = cmap.bank_size
+        self.n_banks = -(-self.n_units // self.bank_size)
+        self.bank = 0
+        self.scales = [1.0] * self.n_units
+        self.knobs = [1.0] * self.n_units
+        self.solo = [False] * self.n_units
+        self.mute = [False] * self.n_units
+        self.playing = False
+        self.synth = True
+        self.wet = 1.0
+        curve = cmap.scale_curve
+        self.scale_min, self.scale_max = curve.min, curve.max
+        self._takeover: dict[int, SoftTakeover] = {}
+        for control in cmap.controls:
+            if control.curve is not None:
+                span = control.curve.max - control.curve.min
+                self._takeover[control.cc] = SoftTakeover(cmap.takeover.tolerance * span,
+                                                          cmap.takeover.enabled and control.action != "wet_dry")
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ views for the window
+
+    def unit_for_slot(self, slot: int) -> int | None:
+        """The absolute unit a slot of the current bank shows, or None past the last unit."""
+        unit = self.bank * self.bank_size + slot
+        return unit if 0 <= slot < self.bank_size and unit < self.n_units else None
+
+    def units_in_view(self) -> list[int]:
+        return [u for u in (self.unit_for_slot(s) for s in range(self.bank_size)) if u is not None]
+
+    def is_armed(self, cc: int) -> bool:
+        """True if the fader/knob at ``cc`` waits for soft-takeover pickup."""
+        takeover = self._takeover.get(cc)
+        return takeover is not None and takeover.is_armed(cc)
+
+    def armed_units(self) -> list[int]:
+        """Units in view whose fader waits for pickup (for the window to flag)."""
+        with self._lock:
+            out = []
+            for control in self.map.controls_for("scale_unit"):
+                unit = self.unit_for_slot(control.slot if control.slot is not None else -1)
+                if unit is not None and self.is_armed(control.cc):
+                    out.append(unit)
+            return out
+
+    def led_states(self) -> dict[int, bool]:
+        """CC -> LED on, for every button with LED feedback (see ``controllers.feedback``)."""
+        with self._lock:
+            states: dict[int, bool] = {}
+            for control in self.map.controls:
+                if control.led:
+                    states[control.cc] = self._led_on(control)
+            return states
+
+    def _led_on(self, control: Control) -> bool:
+        action = control.action
+        if action in ("solo", "mute"):
+            unit = self.unit_for_slot(control.slot if control.slot is not None else -1)
+            flags = self.solo if action == "solo" else self.mute
+            return unit is not None and flags[unit]
+        if action == "play_pause":
+            return self.playing
+        if action == "set_source":
+            return self.synth == bool(control.action_args().get("synth"))
+        if action == "toggle_source":
+            return self.synth
+        return False
+
+    # ------------------------------------------------------------------ input
+
+    def handle(self, msg: mido.Message) -> list[Action]:
+        """The actions one raw message causes (often none). Never raises on odd messages."""
+        if getattr(msg, "type", None) != "control_change":
+            return []
+        with self._lock:
+            if not self.map.accepts_channel(msg.channel):
+                return []
+            control = self.map.control(msg.control)
+            if control is None:
+                return []
+            if control.is_button:
+                return self.press(control) if msg.value > 0 else []
+            return self._move(control, msg.value)
+
+    def press(self, control: Control) -> list[Action]:
+        """A button press (also used by ``--learn`` tests and the keyboard)."""
+        with self._lock:
+            action = control.action
+            if action in ("bank_prev", "bank_next"):
+                return [self.move_bank(-1 if action == "bank_prev" else 1)]
+            if action in UNIT_ACTIONS:
+                unit = self.unit_for_slot(control.slot if control.slot is not None else -1)
+                if unit is None:
+                    return []
+                return [self.unit_button(action, unit)]
+            out = Action(action, control.action_args())
+            self.observe(out)
+            return [out]
+
+    def _move(self, control: Control, raw: int) -> list[Action]:
+        assert control.curve is not None  # maps guarantee a curve on faders and knobs
+        value = control.curve(raw)
+        if control.action == "wet_dry":
+            self.wet = value
+            return [Action("wet_dry", {"value": value})]
+        unit = self.unit_for_slot(control.slot if control.slot is not None else -1)
+        if unit is None:
+            return []
+        mirror = self.scales if control.action == "scale_unit" else self.knobs
+        if not self._takeover[control.cc].move(control.cc, value, mirror[unit]):
+            return []
+        mirror[unit] = value
+        return [Action(control.action, {"unit": unit, "value": value})]
+
+    # ------------------------------------------------------------------ state changes
+
+    def move_bank(self, step: int) -> Action:
+        """Move the view by ``step`` banks, cyclically; arms every fader and knob."""
+        with self._lock:
+            self.bank = (self.bank + step) % self.n_banks
+            self._arm_all()
+            return Action("bank", {"bank": self.bank})
+
+    def unit_button(self, action: str, unit: int) -> Action:
+        """solo/mute toggle, or reset_unit, for absolute ``unit`` (updates the mirror)."""
+        with self._lock:
+            if action in ("solo", "mute"):
+                flags = self.solo if action == "solo" else self.mute
+                out = Action(action, {"unit": unit, "on": not flags[unit]})
+            else:
+                out = Action(action, {"unit": unit})
+            self.observe(out)
+            return out
+
+    def observe(self, action: Action) -> None:
+        """Update the mirror for an action that did NOT come from this surface (automation, window).
+
+        Actions returned by :meth:`handle`, :meth:`press`, :meth:`move_bank`, :meth:`unit_button` and
+        ``KeyboardControl`` are already mirrored: observing them again would flip toggles twice.
+        A unit value set from elsewhere arms the fader/knob showing that unit (soft takeover).
+        """
+        with self._lock:
+            name, args = action.name, action.args
+            if name in ("scale_unit", "knob_unit"):
+                unit = int(args["unit"])
+                mirror = self.scales if name == "scale_unit" else self.knobs
+                if 0 <= unit < self.n_units and mirror[unit] != float(args["value"]):
+                    mirror[unit] = float(args["value"])
+                    self._arm_unit(unit, name)
+            elif name in ("solo", "mute"):
+                unit = int(args["unit"])
+                if 0 <= unit < self.n_units:
+                    (self.solo if name == "solo" else self.mute)[unit] = bool(args["on"])
+            elif name == "reset_unit":
+                unit = int(args["unit"])
+                if 0 <= unit < self.n_units:
+                    self.scales[unit] = self.knobs[unit] = 1.0
+                    self._arm_unit(unit, "scale_unit")
+                    self._arm_unit(unit, "knob_unit")
+            elif name == "zero_all":
+                self.scales = [0.0] * self.n_units
+            elif name == "reset_all":
+                self.scales = [1.0] * self.n_units
+                self.knobs = [1.0] * self.n_units
+                self.solo = [False] * self.n_units
+                self.mute = [False] * self.n_units
+            elif name == "bank":
+                self.bank = int(args["bank"]) % self.n_banks
+                self._arm_all()
+            elif name == "play_pause":
+                self.playing = not self.playing
+            elif name == "stop":
+                self.playing = False
+            elif name == "set_source":
+                self.synth = bool(args["synth"])
+            elif name == "toggle_source":
+                self.synth = not self.synth
+            elif name == "wet_dry":
+                self.wet = float(args["value"])
+            if name in _ARM_ALL_ACTIONS:
+                self._arm_all()
+
+    def sync(self, scales: Sequence[float] | None = None, knobs: Sequence[float] | None = None,
+             solo: Sequence[bool] | None = None, mute: Sequence[bool] | None = None,
+             playing: bool | None = None, synth: bool | None = None) -> None:
+        """Set the mirror to the engine's truth (e.g. after a scene recall); arms changed units."""
+        with self._lock:
+            for name, values, mirror in (("scale_unit", scales, self.scales), ("knob_unit", knobs, self.knobs)):
+                if values is None:
+                    continue
+                for unit, value in enumerate(list(values)[: self.n_units]):
+                    if float(value) != mirror[unit]:
+                        mirror[unit] = float(value)
+                        self._arm_unit(unit, name)
+            if solo is not None:
+                self.solo[:] = [bool(v) for v in list(solo)[: self.n_units]] + self.solo[len(solo):]
+            if mute is not None:
+                self.mute[:] = [bool(v) for v in list(mute)[: self.n_units]] + self.mute[len(mute):]
+            if playing is not None:
+                self.playing = bool(playing)
+            if synth is not None:
+                self.synth = bool(synth)
+
+    def forget_positions(self) -> None:
+        """The device reconnected: physical fader positions are unknown, every control waits for pickup."""
+        with self._lock:
+            for takeover in self._takeover.values():
+                takeover.forget_positions()
+
+    def snapshot(self) -> dict[str, Any]:
+        """A consistent copy of the state for the window: bank, units in view, values, flags."""
+        with self._lock:
+            return {"bank": self.bank, "n_banks": self.n_banks, "units": self.units_in_view(),
+                    "scales": list(self.scales), "knobs": list(self.knobs), "solo": list(self.solo),
+                    "mute": list(self.mute), "playing": self.playing, "synth": self.synth,
+                    "armed": self.armed_units()}
+
+    def _arm_all(self) -> None:
+        for cc, takeover in self._takeover.items():
+            takeover.arm(cc)
+
+    def _arm_unit(self, unit: int, action: str) -> None:
+        slot = unit - self.bank * self.bank_size
+        if not 0 <= slot < self.bank_size:
+            return  # not in view: the bank move will arm it anyway
+        for control in self.map.controls_for(action):
+            if control.slot == slot:
+                self._takeover[control.cc].arm(control.cc)
