@@ -1,11 +1,82 @@
-"""`latent render`: bounce the live pipeline offline to a WAV."""
+"""`latent render`: bounce the live pipeline offline to a WAV, replaying an automation log."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from instrument.commands._stub import register_stub
+from instrument.audio import load_audio, save_audio
+from instrument.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD, Engine, make_source
+from instrument.errors import ConfigError
+from instrument.render import (DEFAULT_NO_INPUT_SECONDS, load_automation, load_models, plot_spectrograms,
+                               render, resolve_model_paths)
+from instrument.scenes import SceneBook
+from presets import PRESETS_DIR
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    register_stub(subparsers, "render", "Bounce the live pipeline offline to a WAV")
+    parser = subparsers.add_parser(
+        "render", help="bounce the live pipeline offline to a WAV",
+        description="Run the instrument's streaming pipeline offline (faster than real time) on a file "
+                    "or in no-input mode, applying a JSON-lines automation log (as written by "
+                    "`latent perform --log-events`) at the same hops as live: bit-exact with the same seed.")
+    parser.add_argument("--model", action="append", metavar="M",
+                        help="latent model file (.keras) or shipped model name; repeat to load several "
+                             "for switch_model; 'none' = pure analysis/resynthesis "
+                             "(default: presets/models/reconstruct.keras)")
+    parser.add_argument("--input", "-i", metavar="IN", help="input audio file")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="output WAV")
+    parser.add_argument("--automation", metavar="FILE.jsonl", help="actions to replay (event log)")
+    parser.add_argument("--phase", choices=("streaming", "offline"), default="streaming",
+                        help="streaming RTISI-LA (as live) or offline fast Griffin-Lim (default: streaming)")
+    parser.add_argument("--seed", type=int, default=0, help="phase initialisation seed (default 0)")
+    parser.add_argument("--duration", type=float, metavar="S",
+                        help="seconds to render (default: the input's length; no-input: "
+                             f"{DEFAULT_NO_INPUT_SECONDS:g} s or the automation's end + 1 s)")
+    parser.add_argument("--no-input", action="store_true",
+                        help="drive the decoder with the held (mean) latent frame instead of audio")
+    parser.add_argument("--loop", action="store_true", help="loop the input file")
+    parser.add_argument("--phase-lookahead", type=int, default=DEFAULT_PHASE_LOOKAHEAD, metavar="K",
+                        help=f"RTISI-LA look-ahead frames (default {DEFAULT_PHASE_LOOKAHEAD})")
+    parser.add_argument("--phase-iterations", type=int, default=DEFAULT_PHASE_ITERATIONS, metavar="N",
+                        help=f"RTISI-LA iterations per frame (default {DEFAULT_PHASE_ITERATIONS})")
+    parser.add_argument("--scenes", metavar="DIR", default=str(PRESETS_DIR / "scenes"),
+                        help="scene folder for recall/next/prev scene actions (default: shipped scenes)")
+    parser.add_argument("--plot", metavar="out.png", help="write input/output spectrograms to a PNG")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.duration is not None and not args.duration > 0:
+        raise ConfigError(f"--duration must be positive, got {args.duration}")
+    if not args.no_input and not args.input:
+        raise ConfigError("give --input IN.wav, or --no-input")
+    models, names, spectral = load_models(resolve_model_paths(args.model))
+    if args.no_input and not models:
+        raise ConfigError("--no-input needs a latent model (there is nothing to decode with --model none)")
+    automation = load_automation(args.automation, spectral)
+    source_audio = None
+    if args.no_input:
+        source = make_source("none", spectral.stft.hop_length)
+        last = automation[-1][0] * spectral.hop_seconds + 1.0 if automation else 0.0
+        seconds = args.duration or max(DEFAULT_NO_INPUT_SECONDS, last)
+    else:
+        source_audio = load_audio(args.input, spectral.audio)
+        source = make_source("file", spectral.stft.hop_length, source_audio, loop=args.loop)
+        seconds = args.duration or len(source_audio) / spectral.sample_rate
+    scenes = SceneBook.from_dir(args.scenes)
+    engine = Engine(spectral, models, names, source=source, phase=args.phase,
+                    phase_lookahead=args.phase_lookahead, phase_iterations=args.phase_iterations,
+                    seed=args.seed, scenes=scenes)
+    n_samples = int(round(seconds * spectral.sample_rate))
+    result = render(engine, n_samples, automation, progress=not args.no_progress)
+    out = save_audio(args.output, result.audio, spectral.sample_rate)
+    print(f"wrote {out} ({len(result.audio) / spectral.sample_rate:.2f} s, model "
+          f"{', '.join(names) or 'none'}, {result.actions_applied} actions, latency "
+          f"{engine.latency_ms:.1f} ms, {result.elapsed_s:.2f} s wall = {result.real_time_factor:.3f} x real time)")
+    if args.plot:
+        shown = None if source_audio is None else source_audio[:n_samples]
+        plot_spectrograms(args.plot, spectral, result.audio, shown, title=Path(args.output).name)
+        print(f"wrote {args.plot}")
+    return 0
