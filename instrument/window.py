@@ -79,6 +79,8 @@ class DisplaySnapshot:
     ahead_ms: float = 0.0
     midi_status: str = "no MIDI"
     message: str = ""
+    #: the engine's full unit state after a state-changing action (for the MIDI surface), else None
+    unit_truth: dict[str, Any] | None = None
 
 
 def display_available() -> bool:
@@ -140,12 +142,12 @@ class PerformanceWindow:
     """The pygame window. Create and use it on the main thread only.
 
     Args:
-        actions_out: queue of :class:`Action` to the processing side (window keys, close -> quit).
+        submit: sends actions to the processing side (window keys; closing sends ``quit``).
         key_handler: turns a pygame KEYDOWN event into actions (``controllers.keyboard``).
         title: window caption.
     """
 
-    def __init__(self, actions_out: "queue.Queue[Action] | None" = None,
+    def __init__(self, submit: Callable[[Sequence[Action]], None] | None = None,
                  key_handler: KeyHandler | None = None, title: str = "Latent Instrument") -> None:
         if not display_available():
             raise DeviceError("no display for the performance window (DISPLAY is not set); "
@@ -164,7 +166,7 @@ class PerformanceWindow:
         self.big = pygame.font.Font(None, 30)
         self.small = pygame.font.Font(None, 18)
         self.clock = pygame.time.Clock()
-        self.actions_out = actions_out
+        self.submit = submit
         self.key_handler = key_handler
         self.snapshot = DisplaySnapshot()
         self.spec_in = ScrollingSpectrogram()
@@ -172,10 +174,13 @@ class PerformanceWindow:
         self._act_peak = 1e-3
         self.frames_drawn = 0
         self.closed = False
+        self.on_snapshot: Callable[[DisplaySnapshot], Any] | None = None
 
     # -- state ------------------------------------------------------------------------------------
     def update(self, snapshot: DisplaySnapshot) -> None:
         """Take one snapshot: push its spectrogram frames and keep it for drawing."""
+        if self.on_snapshot is not None:
+            self.on_snapshot(snapshot)
         self.spec_in.push(snapshot.in_frames)
         self.spec_out.push(snapshot.out_frames)
         self.snapshot = snapshot
@@ -202,8 +207,8 @@ class PerformanceWindow:
                     self._send(action)
 
     def _send(self, action: Action) -> None:
-        if self.actions_out is not None:
-            self.actions_out.put(action)
+        if self.submit is not None:
+            self.submit([action])
 
     # -- drawing ----------------------------------------------------------------------------------
     def _text(self, text: str, pos: tuple[int, int], color: tuple[int, int, int] = TEXT,
@@ -221,7 +226,8 @@ class PerformanceWindow:
         last = min(first + BANK_SIZE, s.n_units) - 1
         self._text("Latent Instrument", (16, 12), TEXT, self.big)
         self._text(f"model: {s.model_name or '-'}", (260, 16), DIM)
-        self._text(f"bank {s.bank}  units {first}-{last} of {s.n_units}", (560, 16))
+        units_text = f"units {first}-{last} of {s.n_units}" if s.n_units else "no latent units"
+        self._text(f"bank {s.bank}  {units_text}", (560, 16))
         source = "SYNTH" if s.synth else "ORIGINAL"
         transport = "PLAY" if s.playing else "PAUSED"
         progress = f"  {100 * s.progress:5.1f}%" if s.progress is not None else ""

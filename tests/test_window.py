@@ -39,8 +39,7 @@ def _column_has(surface_rgb: np.ndarray, x0: int, x1: int, color: tuple[int, int
 
 
 def test_window_draws_faders_mute_solo_and_spectrogram(tmp_path: Path) -> None:
-    actions: "queue.Queue[Action]" = queue.Queue()
-    window = PerformanceWindow(actions_out=actions)
+    window = PerformanceWindow()
     try:
         snaps: "queue.Queue[DisplaySnapshot]" = queue.Queue()
         snaps.put(_snapshot())
@@ -63,15 +62,15 @@ def test_window_draws_faders_mute_solo_and_spectrogram(tmp_path: Path) -> None:
 
 
 def test_window_close_sends_quit() -> None:
-    actions: "queue.Queue[Action]" = queue.Queue()
-    window = PerformanceWindow(actions_out=actions)
+    sent: list[Action] = []
+    window = PerformanceWindow(submit=sent.extend)
     try:
         pygame.event.post(pygame.event.Event(pygame.QUIT))
         window.handle_events()
     finally:
         window.close()
     assert window.closed
-    assert actions.get_nowait().name == "quit"
+    assert [a.name for a in sent] == ["quit"]
 
 
 def test_spectrogram_scrolls_left() -> None:

@@ -1,11 +1,137 @@
-"""`latent perform`: play the instrument live."""
+"""`latent perform`: play the instrument live (sound card, MIDI controller, window)."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
 
-from instrument.commands._stub import register_stub
+from controllers.midi_api import MIDI_APIS
+from instrument.errors import ConfigError
+from presets import PRESETS_DIR
+
+DEFAULT_MODEL = PRESETS_DIR / "models" / "reconstruct.keras"
+DEFAULT_INPUT = PRESETS_DIR / "audio" / "demo-loop.wav"
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _latency(text: str) -> str | float:
+    if text in ("low", "high"):
+        return text
+    return _positive_float(text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``latent perform`` (shared with the demo)."""
+    models = parser.add_argument_group("models and sound")
+    models.add_argument("--model", action="append", default=None, metavar="PATH",
+                        help="latent model .keras file; repeat to load several (switch_model); "
+                             "'none' = analysis/resynthesis only (default: the shipped reconstruct.keras)")
+    source = models.add_mutually_exclusive_group()
+    source.add_argument("--input", metavar="FILE", help="play this audio file (default: the shipped demo loop)")
+    source.add_argument("--live-input", action="store_true", help="process the sound card input (full duplex)")
+    source.add_argument("--no-input", action="store_true",
+                        help="no audio in: the decoder fires the held latent frame at the hop rate")
+    models.add_argument("--loop", action="store_true", help="loop the input file")
+    models.add_argument("--seed", type=int, default=0, help="phase initialisation seed (default 0)")
+    models.add_argument("--lookahead", type=int, default=3, help="RTISI-LA look-ahead frames (default 3)")
+    models.add_argument("--iterations", type=int, default=4, help="RTISI-LA iterations per frame (default 4)")
+    audio = parser.add_argument_group("audio device")
+    audio.add_argument("--device", default=None, help="PortAudio device index or name (see `latent devices`)")
+    audio.add_argument("--blocksize", type=int, default=256, help="frames per audio callback (default 256)")
+    audio.add_argument("--latency", type=_latency, default="high",
+                       help="PortAudio latency: low, high or seconds (default high)")
+    audio.add_argument("--ahead", type=int, default=6, metavar="HOPS",
+                       help="hops of output computed ahead of the sound card (default 6)")
+    midi = parser.add_argument_group("controllers")
+    midi.add_argument("--controller", default="nanokontrol2",
+                      help="controller map: shipped name or YAML path (default nanokontrol2)")
+    midi.add_argument("--midi-in", default=None, metavar="PORT",
+                      help="MIDI input port (substring; default: auto-detect from the map)")
+    midi.add_argument("--midi-out", default=None, metavar="PORT", help="MIDI output port for LED feedback")
+    midi.add_argument("--midi-api", choices=sorted(MIDI_APIS), default=None,
+                      help="rtmidi API (default: $LATENT_MIDI_API, else alsa on Linux)")
+    midi.add_argument("--no-midi", action="store_true", help="do not open any MIDI port")
+    midi.add_argument("--learn", action="store_true", help="MIDI learn: move a control, then press a key")
+    out = parser.add_argument_group("output")
+    out.add_argument("--record", metavar="OUT.wav", help="record the engine output (32-bit float WAV)")
+    out.add_argument("--log-events", metavar="FILE.jsonl",
+                     help="log every applied action (replay with `latent render --automation`)")
+    out.add_argument("--headless", action="store_true", help="no window")
+    out.add_argument("--screenshot", metavar="PATH.png", help="save a window screenshot at exit")
+    out.add_argument("--duration", type=_positive_float, default=None, metavar="SECONDS",
+                     help="stop after this many seconds of audio")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    register_stub(subparsers, "perform", "Play the instrument live")
+    parser = subparsers.add_parser(
+        "perform", help="play the instrument live",
+        description="Play the latent units of a model live: audio in (file, sound card or none), "
+                    "MIDI controller and computer keyboard in, sound card, window, recording and "
+                    "event log out.")
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _model_paths(args: argparse.Namespace) -> list[Path]:
+    given = args.model or [str(DEFAULT_MODEL)]
+    if any(m.lower() == "none" for m in given):
+        if len(given) > 1:
+            raise ConfigError("--model none cannot be combined with other models")
+        return []
+    return [Path(m) for m in given]
+
+
+def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Validated keyword arguments for :func:`instrument.app.perform`."""
+    if args.blocksize < 0 or args.blocksize > 16384:
+        raise ConfigError(f"--blocksize must be in 0..16384, got {args.blocksize}")
+    if args.ahead < 1:
+        raise ConfigError(f"--ahead must be at least 1 hop, got {args.ahead}")
+    if args.lookahead < 0 or args.iterations < 0:
+        raise ConfigError("--lookahead and --iterations must be >= 0")
+    if args.screenshot and args.headless:
+        raise ConfigError("--screenshot needs the window: drop --headless "
+                          "(SDL_VIDEODRIVER=dummy draws it off-screen)")
+    if args.live_input:
+        source = ("live", None)
+    elif args.no_input:
+        source = ("none", None)
+    elif args.input:
+        source = ("file", Path(args.input))
+    elif DEFAULT_INPUT.is_file():
+        source = ("file", DEFAULT_INPUT)
+    else:
+        print(f"latent perform: no --input and no shipped demo loop; playing with no input",
+              file=sys.stderr)
+        source = ("none", None)
+    return dict(
+        model_paths=_model_paths(args), source=source, loop=args.loop or args.input is None,
+        seed=args.seed, phase_lookahead=args.lookahead, phase_iterations=args.iterations,
+        device=args.device, blocksize=args.blocksize, latency=args.latency, ahead_hops=args.ahead,
+        controller=args.controller, midi_in=args.midi_in, midi_out=args.midi_out,
+        midi_api=args.midi_api, use_midi=not args.no_midi, learn=args.learn,
+        record=Path(args.record) if args.record else None,
+        log_events=Path(args.log_events) if args.log_events else None,
+        headless=args.headless, screenshot=Path(args.screenshot) if args.screenshot else None,
+        duration_s=args.duration)
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from instrument.app import perform
+
+    summary = perform(**options_from_args(args))
+    print(summary.report())
+    return 0

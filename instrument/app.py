@@ -1,0 +1,545 @@
+"""Thread wiring of ``latent perform``.
+
+::
+
+    MIDI thread (controllers.ports) ─┐
+    window / keyboard (main thread) ─┴─► actions queue ─► ProcessingWorker ─► output RingBuffer ─► audio callback
+                                                          (engine, model,        ▲                (copies only)
+                                   display queue ◄──────── phase; recorder,      └── input RingBuffer ◄── (live input)
+                                   (snapshots, status)     event log)
+
+* Exactly one queue per direction: :class:`controllers.actions.Action` objects
+  go in on ``actions``; :class:`instrument.window.DisplaySnapshot` objects come
+  out on ``snapshots``.
+* The worker keeps the output ring filled ``ahead_hops`` hops ahead of the
+  callback. Before each hop it takes EVERY action that arrived since the last
+  hop, in arrival order, and applies them all at that hop boundary
+  (``engine.apply_all``); each applied action is logged with
+  ``time = hop_index * hop_seconds``.
+* Nothing busy-waits: while the ring is full the worker blocks on the actions
+  queue with a timeout equal to the time until the ring needs the next hop.
+* The worker measures its own CPU load (thread CPU time / wall time) and the
+  time it spends per hop relative to the hop duration.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+
+from controllers.actions import Action
+from instrument.eventlog import EventLog
+from instrument.recorder import WavRecorder
+from instrument.ringbuffer import RingBuffer
+from instrument.window import BANK_SIZE, DisplaySnapshot
+
+
+#: Actions after which the control side's mirror (soft takeover, LEDs) is re-synced to the engine.
+_SYNC_ACTIONS = ("zero_all", "reset_all", "recall_scene", "next_scene", "prev_scene", "switch_model",
+                 "play_pause", "stop")
+
+
+class HopEngine(Protocol):
+    """What the worker needs from ``instrument.engine.Engine``."""
+
+    def process_hop(self, input_hop: np.ndarray | None) -> np.ndarray: ...
+
+    def apply_all(self, actions: Sequence[Action], strict: bool = True) -> list[tuple[Action, Exception]]: ...
+
+
+@dataclass
+class WorkerStats:
+    """Figures the worker publishes (plain numbers; read by any thread)."""
+
+    hops: int = 0
+    actions_applied: int = 0
+    cpu_load: float = 0.0  # thread CPU seconds / wall seconds over the last window
+    cpu_load_max: float = 0.0
+    dsp_load: float = 0.0  # mean seconds per hop / hop seconds over the last window
+    dsp_load_max: float = 0.0
+    max_hop_ms: float = 0.0
+    mean_cpu_load: float = 0.0  # thread CPU seconds / wall seconds since the first hop
+    action_errors: list[str] = field(default_factory=list)
+
+
+class ActionInbox:
+    """The one control -> processing queue (used when no MIDI input owns it).
+
+    Same interface as ``controllers.ports.MidiInput``: ``submit`` from any control
+    thread, ``drain`` (every pending action, in order) from the processing thread.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Action] = queue.SimpleQueue()
+
+    def submit(self, actions: Sequence[Action]) -> None:
+        for action in actions:
+            self._queue.put(action)
+
+    def drain(self) -> list[Action]:
+        out: list[Action] = []
+        while True:
+            try:
+                out.append(self._queue.get_nowait())
+            except queue.Empty:
+                return out
+
+
+class ProcessingWorker(threading.Thread):
+    """Runs the engine hop by hop off the audio callback.
+
+    Args:
+        engine: the :class:`HopEngine`.
+        hop_length: samples per hop.
+        sample_rate: Hz.
+        out_ring: ring read by the audio callback.
+        inbox: the ONE control -> processing queue (:class:`ActionInbox` or ``MidiInput``).
+        snapshots: the ONE processing -> display queue (``None`` when headless).
+        stop: set by anyone to end the performance; the worker sets it itself on a
+            ``quit`` action or when ``max_hops`` are done.
+        ahead_hops: hops of output kept queued ahead of the callback.
+        in_ring: live input ring (the worker then paces itself on the input).
+        recorder / event_log: optional background writers.
+        max_hops: stop after this many hops (``--duration``).
+        snapshot_fn: builds the engine part of a display snapshot.
+        snapshot_hz: snapshots per second.
+    """
+
+    def __init__(self, engine: HopEngine, hop_length: int, sample_rate: int, out_ring: RingBuffer,
+                 inbox: "ActionInbox", snapshots: "queue.Queue[DisplaySnapshot] | None",
+                 stop: threading.Event, ahead_hops: int = 4, in_ring: RingBuffer | None = None,
+                 recorder: WavRecorder | None = None, event_log: EventLog | None = None,
+                 max_hops: int | None = None,
+                 snapshot_fn: Callable[[Any], DisplaySnapshot] | None = None,
+                 snapshot_hz: float = 30.0, status_fn: Callable[[], dict[str, Any]] | None = None,
+                 truth_fn: Callable[[Any], dict[str, Any]] | None = None,
+                 n_bins: int | None = None) -> None:
+        super().__init__(name="latent-processing", daemon=True)
+        self.engine = engine
+        self.hop_length = hop_length
+        self.sample_rate = sample_rate
+        self.hop_seconds = hop_length / sample_rate
+        self.out_ring = out_ring
+        self.in_ring = in_ring
+        self.inbox = inbox
+        self.snapshots = snapshots
+        self.stop_event = stop
+        self.ahead_frames = ahead_hops * hop_length
+        self.recorder = recorder
+        self.event_log = event_log
+        self.max_hops = max_hops
+        self.snapshot_fn = snapshot_fn
+        self.status_fn = status_fn
+        self.truth_fn = truth_fn
+        self._truth_due = truth_fn is not None
+        self.snapshot_every = max(1, int(round(1.0 / (snapshot_hz * self.hop_seconds))))
+        self.stats = WorkerStats()
+        self.quit_requested = False
+        self.finished = threading.Event()
+        self.primed = threading.Event()  # set once the output ring is filled ahead
+        self.error: BaseException | None = None
+        self._pending: list[Action] = []
+        self._input_hop = np.zeros(hop_length, np.float32)
+        self.hop_index = 0
+        n_bins = n_bins or 1
+        self._in_frames = np.zeros((self.snapshot_every * 4, n_bins), np.float32)
+        self._out_frames = np.zeros((self.snapshot_every * 4, n_bins), np.float32)
+        self._frames_since = 0
+
+    # -- pacing ---------------------------------------------------------------------------------
+    def _ready(self) -> bool:
+        """True when the next hop should be computed now."""
+        if self.in_ring is not None:
+            return self.in_ring.available_read() >= self.hop_length
+        return self.out_ring.available_read() < self.ahead_frames
+
+    def _wait_time(self) -> float:
+        """Seconds until the next hop is due (a timeout for blocking on the queue)."""
+        if self.in_ring is not None:
+            missing = self.hop_length - self.in_ring.available_read()
+        else:
+            missing = self.out_ring.available_read() - self.ahead_frames + 1
+        return min(0.05, max(0.0005, missing / self.sample_rate))
+
+    def _take_actions(self) -> None:
+        """Move every action received so far, in arrival order, to the pending list."""
+        self._pending.extend(self.inbox.drain())
+
+    # -- one hop --------------------------------------------------------------------------------
+    def _apply_pending(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        # a bad action (e.g. a unit past the model's last) is skipped and reported, never fatal
+        failed = self.engine.apply_all(batch, strict=False)
+        for action, exc in failed[:20]:
+            if len(self.stats.action_errors) < 20:
+                self.stats.action_errors.append(f"{action.name}: {exc}")
+        if self.event_log is not None:
+            for action in batch:
+                self.event_log.log(self.hop_index, action)
+        self.stats.actions_applied += len(batch)
+        if any(a.name in _SYNC_ACTIONS for a in batch):
+            self._truth_due = self.truth_fn is not None
+        if any(a.name == "quit" for a in batch):
+            self.quit_requested = True
+
+    def _process_one(self) -> None:
+        input_hop = None
+        if self.in_ring is not None:
+            self.in_ring.read_into(self._input_hop, fill_underflow=False)
+            input_hop = self._input_hop
+        out = self.engine.process_hop(input_hop)
+        self.out_ring.write(out)
+        if self.recorder is not None:
+            self.recorder.push(out)
+        self.hop_index += 1
+        self.stats.hops = self.hop_index
+
+    def _collect_frames(self) -> None:
+        """Keep ``log1p`` of this hop's input/output magnitude frames for the spectrogram."""
+        if self.snapshots is None:
+            return
+        in_mag = getattr(self.engine, "input_magnitude", None)
+        out_mag = getattr(self.engine, "output_magnitude", None)
+        i = self._frames_since
+        if in_mag is None or out_mag is None or i >= len(self._in_frames):
+            return
+        if self._in_frames.shape[1] != len(in_mag):
+            self._in_frames = np.zeros((len(self._in_frames), len(in_mag)), np.float32)
+            self._out_frames = np.zeros_like(self._in_frames)
+        np.log1p(in_mag, out=self._in_frames[i])
+        np.log1p(out_mag, out=self._out_frames[i])
+        self._frames_since += 1
+
+    def _publish(self) -> None:
+        if self.snapshots is None or self.snapshot_fn is None:
+            return
+        snapshot = self.snapshot_fn(self.engine)
+        k = self._frames_since
+        snapshot.in_frames = self._in_frames[:k].copy()
+        snapshot.out_frames = self._out_frames[:k].copy()
+        self._frames_since = 0
+        snapshot.hop_index = self.hop_index
+        snapshot.time_s = self.hop_index * self.hop_seconds
+        snapshot.cpu_load = self.stats.cpu_load
+        snapshot.dsp_load = self.stats.dsp_load
+        if self.status_fn is not None:
+            for key, value in self.status_fn().items():
+                setattr(snapshot, key, value)
+        if self._truth_due and self.truth_fn is not None:
+            snapshot.unit_truth = self.truth_fn(self.engine)
+        try:
+            self.snapshots.put_nowait(snapshot)
+            self._truth_due = False
+        except queue.Full:  # the window is behind: drop this one, never block
+            pass
+
+    def run(self) -> None:
+        wall0, cpu0 = time.perf_counter(), time.thread_time()
+        start_wall, start_cpu = wall0, cpu0
+        busy = 0.0
+        hops_in_window = 0
+        try:
+            while not self.stop_event.is_set():
+                if self.max_hops is not None and self.hop_index >= self.max_hops:
+                    break
+                if not self._ready():
+                    self.primed.set()
+                    self.stop_event.wait(self._wait_time())  # sleeps until the next hop is due
+                    continue
+                t0 = time.perf_counter()
+                self._take_actions()
+                self._apply_pending()  # every action received, in order, at this boundary
+                if self.quit_requested:
+                    break
+                self._process_one()
+                self._collect_frames()
+                if self.hop_index % self.snapshot_every == 0:
+                    self._publish()
+                t1 = time.perf_counter()
+                busy += t1 - t0
+                hops_in_window += 1
+                self.stats.max_hop_ms = max(self.stats.max_hop_ms, 1000 * (t1 - t0))
+                if t1 - wall0 >= 0.5:
+                    cpu1 = time.thread_time()
+                    self.stats.cpu_load = (cpu1 - cpu0) / (t1 - wall0)
+                    self.stats.dsp_load = busy / (hops_in_window * self.hop_seconds)
+                    self.stats.cpu_load_max = max(self.stats.cpu_load_max, self.stats.cpu_load)
+                    self.stats.dsp_load_max = max(self.stats.dsp_load_max, self.stats.dsp_load)
+                    self.stats.mean_cpu_load = (cpu1 - start_cpu) / (t1 - start_wall)
+                    wall0, cpu0, busy, hops_in_window = t1, cpu1, 0.0, 0
+            # actions that arrived after the last hop are still logged (applied at the end)
+            self._take_actions()
+            if self._pending and self.event_log is not None:
+                for action in self._pending:
+                    self.event_log.log(self.hop_index, action)
+            self._pending = []
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            self.error = exc
+        finally:
+            self.finished.set()
+            self.primed.set()
+            self.stop_event.set()
+
+
+class EngineView:
+    """Builds display snapshots from ``instrument.engine.Engine``'s display state (worker thread)."""
+
+    def __init__(self) -> None:
+        self._latent = np.zeros(BANK_SIZE, np.float32)
+        self._scales = np.zeros(BANK_SIZE, np.float32)
+
+    def __call__(self, engine: Any) -> DisplaySnapshot:
+        view = engine.units_in_view
+        count = len(view)
+        units = np.full(BANK_SIZE, -1)
+        units[:count] = np.arange(view.start, view.stop)
+        state = engine.unit_state
+        knobs = np.zeros(BANK_SIZE, np.float32)
+        muted = np.zeros(BANK_SIZE, bool)
+        soloed = np.zeros(BANK_SIZE, bool)
+        knobs[:count] = state.knobs[view.start:view.stop]
+        muted[:count] = state.muted[view.start:view.stop]
+        soloed[:count] = state.soloed[view.start:view.stop]
+        source = engine.source
+        return DisplaySnapshot(
+            model_name=engine.model_name, n_units=engine.n_units, bank=engine.bank, units=units,
+            scales=engine.scales_view(self._scales).copy(),
+            activations=engine.latent_view(self._latent).copy(),
+            knobs=knobs, muted=muted, soloed=soloed, source_mode=engine.source_mode,
+            synth=bool(engine.synth), playing=bool(engine.playing),
+            progress=getattr(source, "progress", None), latency_ms=float(engine.latency_ms))
+
+
+@dataclass
+class PerformSummary:
+    """What a performance did, printed at exit."""
+
+    hops: int = 0
+    seconds: float = 0.0
+    wall_seconds: float = 0.0
+    stopped_by: str = ""
+    underflows: int = 0
+    underflow_frames: int = 0
+    status_xruns: int = 0
+    callbacks: int = 0
+    cpu_load_max: float = 0.0
+    dsp_load_max: float = 0.0
+    max_hop_ms: float = 0.0
+    mean_cpu_load: float = 0.0
+    latency_ms: float = 0.0
+    actions_applied: int = 0
+    midi_messages: int = 0
+    record: str | None = None
+    recorded_frames: int = 0
+    log_events: str | None = None
+    events_logged: int = 0
+    action_errors: list[str] = field(default_factory=list)
+
+    def report(self) -> str:
+        lines = [
+            f"performed {self.seconds:.2f} s ({self.hops} hops) in {self.wall_seconds:.2f} s; "
+            f"stopped by {self.stopped_by}",
+            f"audio: {self.callbacks} callbacks, {self.underflows} ring underflows "
+            f"({self.underflow_frames} frames), {self.status_xruns} PortAudio xrun flags; "
+            f"engine latency {self.latency_ms:.1f} ms",
+            f"processing thread: CPU load mean {100 * self.mean_cpu_load:.1f}% "
+            f"(max {100 * self.cpu_load_max:.1f}% per 0.5 s), "
+            f"slowest hop {self.max_hop_ms:.1f} ms",
+            f"control: {self.actions_applied} actions applied, {self.midi_messages} MIDI messages",
+        ]
+        if self.record:
+            lines.append(f"recorded {self.recorded_frames} frames to {self.record}")
+        if self.log_events:
+            lines.append(f"logged {self.events_logged} events to {self.log_events}")
+        for err in self.action_errors[:5]:
+            lines.append(f"skipped action: {err}")
+        return "\n".join(lines)
+
+
+def _unit_truth(engine: Any) -> dict[str, Any]:
+    """The engine's full control state, for ``ControlSurface.sync`` on the control side."""
+    state = engine.unit_state
+    return {"scales": state.scales.tolist(), "knobs": state.knobs.tolist(),
+            "solo": state.soloed.tolist(), "mute": state.muted.tolist(),
+            "playing": bool(engine.playing), "synth": bool(engine.synth)}
+
+
+def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = True, seed: int = 0,
+            phase_lookahead: int = 3, phase_iterations: int = 4, device: Any = None,
+            blocksize: int = 256, latency: Any = "high", ahead_hops: int = 6,
+            controller: str = "nanokontrol2", midi_in: str | None = None, midi_out: str | None = None,
+            midi_api: str | None = None, use_midi: bool = True, learn: bool = False,
+            record: Any = None, log_events: Any = None, headless: bool = False,
+            screenshot: Any = None, duration_s: float | None = None) -> PerformSummary:
+    """Run a live performance until quit, ``duration_s``, Ctrl-C or SIGTERM (see module doc).
+
+    Raises:
+        DeviceError: no audio device / display / MIDI port named explicitly.
+        ModelError, AudioFileError, ConfigError, ControllerMapError: bad inputs.
+    """
+    import signal
+    import sys
+
+    from instrument.audio import load_audio
+    from instrument.engine import Engine, make_source
+    from instrument.io import AudioIO
+    from instrument.render import load_models
+
+    # -- everything that can fail on user input fails before anything starts ---------------------
+    from controllers.maps import load_map
+    cmap = load_map(controller)
+    window = None
+    if not headless:
+        from instrument.window import PerformanceWindow, display_available
+        if not display_available():
+            from instrument.errors import DeviceError
+            raise DeviceError("no display for the performance window (DISPLAY is not set): "
+                              "use --headless, or SDL_VIDEODRIVER=dummy to draw off-screen")
+    models, names, spectral = load_models(list(model_paths))
+    mode, path = source
+    audio_in = load_audio(path, spectral.audio) if mode == "file" else None
+    engine = Engine(spectral, models, model_names=names,
+                    source=make_source(mode, spectral.stft.hop_length, audio_in, loop=loop),
+                    phase_lookahead=phase_lookahead, phase_iterations=phase_iterations, seed=seed)
+    hop = spectral.stft.hop_length
+    sample_rate = spectral.sample_rate
+    ring_frames = (ahead_hops + 4) * hop + 2 * max(blocksize, hop)
+    io = AudioIO(sample_rate, blocksize, ring_frames, device=device, latency=latency,
+                 live_input=(mode == "live"))
+
+    stop = threading.Event()
+    stopped_by = ["quit"]
+    snapshots: "queue.Queue[DisplaySnapshot]" = queue.Queue(maxsize=64)
+    from controllers.surface import ControlSurface
+    surface = ControlSurface(cmap, max(1, engine.n_units))  # shared by MIDI and the computer keyboard
+    surface.sync(playing=engine.playing, synth=engine.synth)
+    midi = None
+    inbox: Any = ActionInbox()
+    if use_midi:
+        from controllers.ports import MidiInput
+        midi = MidiInput(surface, api=midi_api, port=midi_in, leds=True)
+        inbox = midi
+    recorder = WavRecorder(record, sample_rate) if record else None
+    event_log = EventLog(log_events, spectral.hop_seconds) if log_events else None
+    max_hops = int(np.ceil(duration_s * sample_rate / hop)) if duration_s else None
+    view = EngineView()
+    sync_needed = [True]
+
+    def status() -> dict[str, Any]:
+        stats = io.stats()
+        out: dict[str, Any] = {"xruns": stats.xruns, "underflows": stats.output_underflows,
+                               "ahead_ms": 1000.0 * io.out_ring.available_read() / sample_rate}
+        return out
+
+    worker = ProcessingWorker(engine, hop, sample_rate, io.out_ring, inbox, snapshots, stop,
+                              ahead_hops=ahead_hops, in_ring=io.in_ring if mode == "live" else None,
+                              recorder=recorder, event_log=event_log, max_hops=max_hops,
+                              snapshot_fn=view, snapshot_hz=30.0 if not headless else 5.0,
+                              status_fn=status, truth_fn=_unit_truth,
+                              n_bins=spectral.stft.n_bins)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stopped_by[0] = signal.Signals(signum).name
+        stop.set()
+
+    previous: dict[int, Any] = {}
+    wall0 = time.perf_counter()
+    try:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, on_signal)
+        if not headless:
+            window = PerformanceWindow(submit=inbox.submit, key_handler=_key_handler(surface),
+                                       title=f"Latent Instrument - {engine.model_name}")
+            window.on_snapshot = lambda snap: _sync_one(surface, snap)
+        if recorder is not None:
+            recorder.start()
+        if event_log is not None:
+            event_log.start()
+        if midi is not None:
+            midi.start()
+        sys.setswitchinterval(0.001)  # let the audio callback get the GIL promptly
+        worker.start()
+        worker.primed.wait(60.0)  # the first hop traces the model; fill the ring before sound starts
+        if not stop.is_set():
+            io.start()
+        midi_text = (lambda: midi.status_text()) if midi is not None else (lambda: "MIDI off")
+        if window is not None:
+            window.run(snapshots, stop, fps=30, midi_status=midi_text)
+            if window.closed:
+                stopped_by[0] = "window closed"
+        else:
+            while not stop.wait(0.1):
+                _sync_surface(surface, snapshots)
+        if worker.quit_requested:
+            stopped_by[0] = "quit action"
+        elif max_hops is not None and worker.hop_index >= max_hops:
+            stopped_by[0] = "--duration"
+            # let the sound card play what is queued
+            deadline = time.perf_counter() + io.out_ring.available_read() / sample_rate + 0.5
+            while io.started and io.out_ring.available_read() > 0 and time.perf_counter() < deadline:
+                time.sleep(hop / sample_rate)
+        if window is not None and screenshot is not None:
+            window.drain(snapshots)
+            window.draw()
+            window.save_screenshot(screenshot)
+    finally:
+        stop.set()
+        worker.join(10.0)
+        io.close()
+        if midi is not None:
+            midi.close()
+        if recorder is not None:
+            recorder.close()
+        if event_log is not None:
+            event_log.close()
+        if window is not None:
+            window.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if worker.error is not None:
+        raise worker.error
+    stats = io.stats()
+    wall = time.perf_counter() - wall0
+    ws = worker.stats
+    return PerformSummary(
+        hops=ws.hops, seconds=ws.hops * hop / sample_rate, wall_seconds=wall, stopped_by=stopped_by[0],
+        underflows=stats.output_underflows, underflow_frames=stats.output_underflow_frames,
+        status_xruns=stats.status_xruns, callbacks=stats.callbacks, cpu_load_max=ws.cpu_load_max,
+        dsp_load_max=ws.dsp_load_max, max_hop_ms=ws.max_hop_ms, mean_cpu_load=ws.mean_cpu_load,
+        latency_ms=float(engine.latency_ms), actions_applied=ws.actions_applied,
+        midi_messages=midi.n_messages if midi is not None else 0,
+        record=str(record) if record else None,
+        recorded_frames=recorder.frames_written if recorder is not None else 0,
+        log_events=str(log_events) if log_events else None,
+        events_logged=event_log.events_written if event_log is not None else 0,
+        action_errors=list(ws.action_errors))
+
+
+def _sync_one(surface: Any, snap: DisplaySnapshot) -> None:
+    if snap.unit_truth is not None:
+        surface.sync(**snap.unit_truth)
+
+
+def _sync_surface(surface: Any, snapshots: "queue.Queue[DisplaySnapshot]") -> None:
+    """Headless control side: drain snapshots and keep the control surface's mirror in sync."""
+    while True:
+        try:
+            _sync_one(surface, snapshots.get_nowait())
+        except queue.Empty:
+            return
+
+
+def _key_handler(surface: Any) -> Callable[[Any], list[Action]]:
+    """Computer-keyboard fallback (``controllers.keyboard``) sharing the MIDI surface."""
+    from controllers.keyboard import KeyboardControl
+
+    keyboard = KeyboardControl(surface)
+    return lambda event: keyboard.handle_key(event.key, getattr(event, "mod", 0))
