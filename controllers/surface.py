@@ -22,7 +22,8 @@ may share one surface.
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+import time
+from typing import Any, Callable, Hashable, Sequence
 
 import mido
 
@@ -30,6 +31,8 @@ from controllers.actions import Action
 from controllers.maps import UNIT_ACTIONS, Control, ControllerMap
 from controllers.takeover import SoftTakeover
 
+#: Values closer than this are equal (the engine may hold float32 copies of the mirror's floats).
+SYNC_EPSILON = 1e-4
 #: Actions after which every unit value may have changed behind the faders' backs.
 _ARM_ALL_ACTIONS = ("zero_all", "reset_all", "recall_scene", "next_scene", "prev_scene", "switch_model")
 
@@ -37,7 +40,8 @@ _ARM_ALL_ACTIONS = ("zero_all", "reset_all", "recall_scene", "next_scene", "prev
 class ControlSurface:
     """Translate messages of one controller (described by ``cmap``) for ``n_units`` latent units."""
 
-    def __init__(self, cmap: ControllerMap, n_units: int) -> None:
+    def __init__(self, cmap: ControllerMap, n_units: int, sync_grace_s: float = 0.5,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if n_units < 1:
             raise ValueError(f"n_units must be >= 1, got {n_units}")
         self.map = cmap
@@ -61,6 +65,11 @@ class ControlSurface:
                 self._takeover[control.cc] = SoftTakeover(cmap.takeover.tolerance * span,
                                                           cmap.takeover.enabled and control.action != "wet_dry")
         self._lock = threading.RLock()
+        # sync() ignores truth about anything this surface changed less than sync_grace_s ago:
+        # the engine's state may lag the surface by a few blocks (stale snapshot).
+        self.sync_grace_s = float(sync_grace_s)
+        self._clock = clock
+        self._touched: dict[Hashable, float] = {}
 
     # ------------------------------------------------------------------ views for the window
 
@@ -154,6 +163,7 @@ class ControlSurface:
         if not self._takeover[control.cc].move(control.cc, value, mirror[unit]):
             return []
         mirror[unit] = value
+        self._touch((control.action, unit))
         return [Action(control.action, {"unit": unit, "value": value})]
 
     # ------------------------------------------------------------------ state changes
@@ -185,6 +195,12 @@ class ControlSurface:
         """
         with self._lock:
             name, args = action.name, action.args
+            if "unit" in args:
+                self._touch((name if name != "reset_unit" else "scale_unit", int(args["unit"])))
+                if name == "reset_unit":
+                    self._touch(("knob_unit", int(args["unit"])))
+            elif name in ("play_pause", "stop", "set_source", "toggle_source"):
+                self._touch("playing" if name in ("play_pause", "stop") else "synth")
             if name in ("scale_unit", "knob_unit"):
                 unit = int(args["unit"])
                 mirror = self.scales if name == "scale_unit" else self.knobs
@@ -227,22 +243,29 @@ class ControlSurface:
     def sync(self, scales: Sequence[float] | None = None, knobs: Sequence[float] | None = None,
              solo: Sequence[bool] | None = None, mute: Sequence[bool] | None = None,
              playing: bool | None = None, synth: bool | None = None) -> None:
-        """Set the mirror to the engine's truth (e.g. after a scene recall); arms changed units."""
+        """Set the mirror to the engine's truth (e.g. after a scene recall); arms changed units.
+
+        Values differing by less than ``SYNC_EPSILON`` are equal. Anything this surface (or the
+        keyboard) changed less than ``sync_grace_s`` ago is left alone: the truth may be stale.
+        """
         with self._lock:
+            now = self._clock()
             for name, values, mirror in (("scale_unit", scales, self.scales), ("knob_unit", knobs, self.knobs)):
                 if values is None:
                     continue
                 for unit, value in enumerate(list(values)[: self.n_units]):
-                    if float(value) != mirror[unit]:
+                    if abs(float(value) - mirror[unit]) > SYNC_EPSILON and not self._recent((name, unit), now):
                         mirror[unit] = float(value)
                         self._arm_unit(unit, name)
-            if solo is not None:
-                self.solo[:] = [bool(v) for v in list(solo)[: self.n_units]] + self.solo[len(solo):]
-            if mute is not None:
-                self.mute[:] = [bool(v) for v in list(mute)[: self.n_units]] + self.mute[len(mute):]
-            if playing is not None:
+            for name, values, flags in (("solo", solo, self.solo), ("mute", mute, self.mute)):
+                if values is None:
+                    continue
+                for unit, flag in enumerate(list(values)[: self.n_units]):
+                    if not self._recent((name, unit), now):
+                        flags[unit] = bool(flag)
+            if playing is not None and not self._recent("playing", now):
                 self.playing = bool(playing)
-            if synth is not None:
+            if synth is not None and not self._recent("synth", now):
                 self.synth = bool(synth)
 
     def forget_positions(self) -> None:
@@ -258,6 +281,13 @@ class ControlSurface:
                     "scales": list(self.scales), "knobs": list(self.knobs), "solo": list(self.solo),
                     "mute": list(self.mute), "playing": self.playing, "synth": self.synth,
                     "armed": self.armed_units()}
+
+    def _touch(self, key: Hashable) -> None:
+        self._touched[key] = self._clock()
+
+    def _recent(self, key: Hashable, now: float) -> bool:
+        touched = self._touched.get(key)
+        return touched is not None and now - touched < self.sync_grace_s
 
     def _arm_all(self) -> None:
         for cc, takeover in self._takeover.items():

@@ -107,10 +107,21 @@ def test_zero_all_and_reset_all_update_mirror_and_arm(surface: ControlSurface) -
     assert surface.handle(cc(1, 66))[0].args == {"unit": 1, "value": 1.0}  # crossed 1.0 from 120
 
 
-def test_sync_after_scene_recall_arms_changed_units(surface: ControlSurface) -> None:
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_sync_after_scene_recall_arms_changed_units() -> None:
+    clock = FakeClock()
+    surface = ControlSurface(load_map("nanokontrol2"), n_units=20, sync_grace_s=0.5, clock=clock)
     pick_up(surface, 0)
     surface.handle(cc(0, 64))
     press(surface, 62)  # next_scene: engine will change values
+    clock.now += 1.0
     surface.sync(scales=[0.5] + [1.0] * 19, playing=True)
     assert surface.scales[0] == 0.5 and surface.playing
     assert surface.handle(cc(0, 100)) == []  # fader at 1.0+ must come back to 0.5
@@ -180,3 +191,22 @@ def test_keyboard_on_partial_bank_ignores_missing_units() -> None:
     kb.handle_key(pg.K_RIGHTBRACKET)
     kb.handle_key(pg.K_5)
     assert kb.selected_unit is None and kb.handle_key(pg.K_UP) == []
+
+
+def test_sync_ignores_stale_truth_about_recent_local_changes() -> None:
+    clock = FakeClock()
+    surface = ControlSurface(load_map("nanokontrol2"), n_units=8, sync_grace_s=0.5, clock=clock)
+    pick_up(surface, 0)
+    surface.handle(cc(0, 100))  # unit 0 -> 1.56; the engine has not applied it yet
+    press(surface, 33)  # solo unit 1
+    clock.now += 0.1
+    surface.sync(scales=[1.0] * 8, solo=[False] * 8)  # stale snapshot from before the moves
+    assert surface.scales[0] == pytest.approx(surface.map.scale_curve(100)) and surface.solo[1]
+    assert 0 not in surface.armed_units()  # the fader keeps control
+    # float32 copies of the same values are equal, arm nothing
+    import numpy as np
+    clock.now += 1.0
+    surface.sync(scales=np.asarray(surface.scales, dtype=np.float32).tolist())
+    assert 0 not in surface.armed_units()
+    surface.sync(scales=[0.25] * 8, solo=[False] * 8)  # later truth wins
+    assert surface.scales[0] == 0.25 and not surface.solo[1] and 0 in surface.armed_units()
