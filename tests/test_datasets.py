@@ -1,0 +1,81 @@
+"""Note folders, the seeded note split, and the tf.data window pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from instrument.config import AudioConfig, SpectralConfig, StftConfig
+from instrument.errors import DatasetError
+from notes_fixtures import write_notes
+from training.datasets import Augmentation, WindowSet, load_note_folder, make_dataset, split_keys
+
+SMALL = SpectralConfig(audio=AudioConfig(sample_rate=8000), stft=StftConfig(n_fft=256, hop_length=64))
+
+
+def test_load_folder_reports_skipped_files(tmp_path: Path) -> None:
+    write_notes(tmp_path, [("flute_C4.wav", 60), ("flute_D4.wav", 62)], sample_rate=8000)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF0000WAVEjunk")
+    (tmp_path / "readme.txt").write_text("not audio")
+    report = load_note_folder(tmp_path, SMALL)
+    assert [n.path.name for n in report.notes] == ["flute_C4.wav", "flute_D4.wav"]
+    skipped = {p.name: reason for p, reason in report.skipped}
+    assert set(skipped) == {"broken.wav", "readme.txt"}
+    assert "not an audio file" in skipped["readme.txt"]
+    note = report.notes[0]
+    assert note.spectrum.shape[1] == SMALL.stft.n_bins and note.info.midi == 60
+    assert np.all(note.spectrum >= 0)
+
+
+def test_empty_folder_raises_dataset_error(tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(DatasetError, match="notes"):
+        load_note_folder(tmp_path / "notes", SMALL)
+
+
+def test_split_by_note_never_leaks_and_is_reproducible() -> None:
+    keys = [f"midi{m}" for m in range(55, 92) for _ in range(3)]  # 3 files per pitch
+    train, val = split_keys(keys, 0.2, seed=7)
+    assert set(train).isdisjoint(val)
+    assert set(train) | set(val) == set(keys)
+    assert len(val) == round(0.2 * 37)
+    assert split_keys(keys, 0.2, seed=7) == (train, val)
+    assert split_keys(keys, 0.2, seed=8) != (train, val)
+    _, val_small = split_keys(["a", "b"], 0.1, seed=0)
+    assert len(val_small) == 1
+
+
+def _windows(rng: np.random.Generator, lengths: list[int], n_bins: int = 9) -> WindowSet:
+    pairs = [(rng.random((n, n_bins), dtype=np.float32), rng.random((n, n_bins), dtype=np.float32))
+             for n in lengths]
+    return WindowSet.from_pairs(pairs, [f"n{i}" for i in range(len(lengths))])
+
+
+def test_dataset_shapes_and_alignment(rng: np.random.Generator) -> None:
+    ws = _windows(rng, [20, 13, 5])
+    offsets = ws.window_offsets(8, 4)
+    # windows never cross a note boundary; the 5-frame note is too short for 8 frames
+    assert all(any(s <= o and o + 8 <= s + n for s, n in zip(ws.starts, ws.lengths)) for o in offsets)
+    ds = make_dataset(ws, frames=8, batch_size=3, training=False)
+    batches = list(ds.as_numpy_iterator())
+    assert batches[0][0].shape == (3, 8, 9) and batches[0][1].shape == (3, 8, 9)
+    assert sum(b[0].shape[0] for b in batches) == len(offsets)
+    np.testing.assert_allclose(batches[0][0][0], ws.inputs[offsets[0]:offsets[0] + 8])
+    np.testing.assert_allclose(batches[0][1][0], ws.targets[offsets[0]:offsets[0] + 8])
+    flat = next(make_dataset(ws, 8, 3, training=False, per_frame=True).as_numpy_iterator())
+    assert flat[0].shape == (24, 9)
+
+
+def test_gain_augmentation_is_log_domain(rng: np.random.Generator) -> None:
+    ws = _windows(rng, [16])
+    ds = make_dataset(ws, frames=16, batch_size=1, training=True, seed=1,
+                      augmentation=Augmentation(gain_db=12.0, shift_frames=0))
+    x, y = next(ds.as_numpy_iterator())
+    ratio_x = np.expm1(x[0]) / np.expm1(ws.inputs)
+    ratio_y = np.expm1(y[0]) / np.expm1(ws.targets)
+    # the same linear gain g on every bin of input and target, within +-12 dB
+    assert np.allclose(ratio_x, ratio_x.flat[0], rtol=1e-3)
+    assert np.allclose(ratio_y, ratio_x.flat[0], rtol=1e-3)
+    assert 10 ** (-12 / 20) - 1e-4 <= ratio_x.flat[0] <= 10 ** (12 / 20) + 1e-4
