@@ -29,6 +29,7 @@ from __future__ import annotations
 import enum
 import queue
 import threading
+import time
 from typing import Iterable, Sequence
 
 import mido
@@ -173,6 +174,7 @@ class MidiInput:
         with self._io_lock:
             if self._output is not None:
                 self._send(self._feedback.all_off())
+                time.sleep(0.05)  # JACK sends from its process cycle: let the last LEDs leave
             self._close_input()
             self._close_output()
             if self._lister is not None:
