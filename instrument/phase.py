@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import librosa
 import numpy as np
+import scipy.fft
 from numpy.lib.stride_tricks import as_strided
 
 from instrument.config import StftConfig
@@ -120,13 +121,17 @@ class StreamingPhase:
     """
 
     def __init__(self, config: StftConfig, lookahead_frames: int = 3, iterations: int = 4,
-                 seed: int = 0) -> None:
+                 momentum: float = 0.5, seed: int = 0) -> None:
         if not isinstance(lookahead_frames, int) or isinstance(lookahead_frames, bool) \
                 or lookahead_frames < 0:
             raise ConfigError(f"lookahead_frames must be an integer >= 0, got {lookahead_frames!r}")
         if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1:
             raise ConfigError(f"iterations must be an integer >= 1, got {iterations!r}")
+        if not 0.0 <= momentum <= 1.0:
+            raise ConfigError(f"momentum must be in [0, 1], got {momentum!r}")
         self.config = config
+        self.momentum = float(momentum)
+        self._alpha = np.float32(momentum / (1.0 + momentum))
         self.lookahead_frames = lookahead_frames
         self.iterations = iterations
         self.seed = seed
@@ -146,9 +151,29 @@ class StreamingPhase:
         self._windowed = np.zeros((active, n), dtype=np.float32)
         self._spec = np.zeros((active, config.n_bins), dtype=np.complex64)
         self._abs = np.zeros((active, config.n_bins), dtype=np.float32)
+        self._prev = np.zeros((active, config.n_bins), dtype=np.complex64)  # momentum memory
         self._out = np.zeros(h, dtype=np.float32)
+        self._init_window = self._initial_estimate_window(wsum)
         self._rng = np.random.default_rng(seed)
         self._random_phase = np.exp(2j * np.pi * self._rng.random(config.n_bins)).astype(np.complex64)
+
+    def _initial_estimate_window(self, window_power_sum: np.ndarray) -> np.ndarray:
+        """Asymmetric window for the new frame's initial estimate, shape ``(n_fft,)``.
+
+        Only the older frames overlap the new frame's span, so the partial reconstruction fades
+        towards its end (and its last hop is empty). Dividing by the partial window-power sum
+        restores the level where earlier frames exist before the analysis window is applied
+        (in the spirit of the asymmetric window of Zhu et al.); the uncovered last hop gets 0.
+        """
+        n, h = self.config.n_fft, self.config.hop_length
+        w = self._window.astype(np.float64)
+        partial = np.zeros(n)
+        for i in range(1, self.config.overlap):
+            partial[:n - i * h] += w[i * h:] ** 2
+        full = np.tile(window_power_sum, self.config.overlap)
+        covered = partial > 1e-3
+        ratio = np.divide(full, partial, out=np.zeros(n), where=covered)
+        return (w * ratio).astype(np.float32)
 
     # -- contract -------------------------------------------------------------------------
     @property
@@ -163,7 +188,7 @@ class StreamingPhase:
 
     def reset(self) -> None:
         """Forget all history (silence in, silence out)."""
-        for buf in (self._mag, self._seg, self._committed, self._y):
+        for buf in (self._mag, self._seg, self._committed, self._y, self._prev):
             buf[:] = 0.0
 
     # -- processing -----------------------------------------------------------------------
@@ -176,17 +201,21 @@ class StreamingPhase:
             y[i * h:i * h + n] += self._seg[i]
         y *= self._norm_region
 
-    def _project(self, rows: slice) -> None:
-        """One Griffin-Lim projection of the active frames ``rows`` against ``_y``."""
-        w = self._window
-        windowed = self._windowed[rows]
-        np.multiply(self._frames[rows], w, out=windowed)
-        spec = np.fft.rfft(windowed, axis=-1)
-        absval = np.abs(spec)
+    def _project(self) -> None:
+        """One (fast) Griffin-Lim projection of every active frame against ``_y``, batched."""
+        np.multiply(self._frames, self._window, out=self._windowed)
+        spec = scipy.fft.rfft(self._windowed, axis=-1, workers=1)  # (active, n_bins) complex64
+        if self._alpha:
+            np.multiply(self._prev, self._alpha, out=self._spec)
+            self._prev[:] = spec
+            spec -= self._spec
+        absval = self._abs
+        np.abs(spec, out=absval)
         np.maximum(absval, _EPS, out=absval)
-        np.divide(self._mag[rows], absval, out=absval)
+        np.divide(self._mag, absval, out=absval)
         spec *= absval
-        np.multiply(np.fft.irfft(spec, n=self.config.n_fft, axis=-1), w, out=self._seg[rows])
+        np.fft.irfft(spec, n=self.config.n_fft, axis=-1, out=self._windowed)
+        np.multiply(self._windowed, self._window, out=self._seg)
 
     def push(self, magnitude: np.ndarray) -> np.ndarray:
         """Add the next magnitude frame and return the next hop of audio.
@@ -196,34 +225,39 @@ class StreamingPhase:
         Returns:
             float32, shape ``(hop_length,)`` (a buffer reused by the next call: copy to keep).
         """
-        h = self.config.hop_length
-        mag = np.asarray(magnitude)
-        if mag.shape != (self.config.n_bins,):
+        h, n, k = self.config.hop_length, self.config.n_fft, self.lookahead_frames
+        if np.shape(magnitude) != (self.config.n_bins,):
             raise ConfigError(f"StreamingPhase expects a magnitude frame of shape "
-                              f"({self.config.n_bins},), got {mag.shape}")
+                              f"({self.config.n_bins},), got {np.shape(magnitude)}")
         # Slide the active window by one frame (the oldest was committed on the last push).
         self._mag[:-1] = self._mag[1:]
-        self._mag[-1] = mag
+        self._mag[-1] = magnitude
         self._seg[:-1] = self._seg[1:]
         self._seg[-1] = 0.0
+        self._prev[:-1] = self._prev[1:]
+        self._prev[-1] = 0.0
         # RTISI initial estimate of the new frame: phase of the re-analysed partial reconstruction.
         self._overlap_add()
-        newest = slice(self.lookahead_frames, self.lookahead_frames + 1)
-        partial = np.fft.rfft(self._frames[newest] * self._window, axis=-1)[0]
-        absval = np.abs(partial)
-        if absval.max() <= _EPS:
-            partial = self._random_phase
-            absval = np.ones_like(absval)
-        spec = partial * (self._mag[-1] / np.maximum(absval, _EPS))
-        self._seg[-1] = np.fft.irfft(spec, n=self.config.n_fft) * self._window
+        newest = self._windowed[k]
+        np.multiply(self._y[k * h:], self._init_window, out=newest)
+        partial = scipy.fft.rfft(newest, workers=1)
+        absval = self._abs[k]
+        np.abs(partial, out=absval)
+        if absval.max() <= _EPS:  # silence so far: start from a fixed random phase
+            partial = self._random_phase.copy()
+            absval[:] = 1.0
+        np.maximum(absval, _EPS, out=absval)
+        np.divide(self._mag[k], absval, out=absval)
+        partial *= absval
+        np.fft.irfft(partial, n=n, out=newest)
+        np.multiply(newest, self._window, out=self._seg[k])
         # Iterate over every active frame at once.
-        every = slice(0, self.lookahead_frames + 1)
         for _ in range(self.iterations):
             self._overlap_add()
-            self._project(every)
+            self._project()
         # Commit the oldest active frame; its first hop is now complete.
         committed = self._committed
-        committed[:self.config.n_fft] += self._seg[0]
+        committed[:n] += self._seg[0]
         np.multiply(committed[:h], self._norm_hop, out=self._out)
         committed[:-h] = committed[h:]
         committed[-h:] = 0.0
