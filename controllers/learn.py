@@ -153,7 +153,7 @@ def run_learn(out_path: str | Path, *, port: str | None = None, patterns: Sequen
     """Learn a map on a real input port and write it to ``out_path`` (YAML); returns the map.
 
     ``port``: exact name or substring; else the first port matching ``patterns``; else the first
-    input port. Raises DeviceError if no input port is found.
+    input port that is not ALSA's "Midi Through". Raises DeviceError if no input port is found.
     """
     api = resolve_api_name(api)
     lister = PortLister(api)
@@ -161,7 +161,10 @@ def run_learn(out_path: str | Path, *, port: str | None = None, patterns: Sequen
         names = lister.inputs()
     finally:
         lister.close()
-    chosen = match_port(names, patterns, port) if (port or patterns) else (names[0] if names else None)
+    if port or patterns:
+        chosen = match_port(names, patterns, port)
+    else:  # the first real device: ALSA's "Midi Through" loopback is never a controller
+        chosen = next((n for n in names if "midi through" not in n.lower()), None)
     if chosen is None:
         raise DeviceError(f"MIDI learn: no input port matching {port or list(patterns)!r}; "
                           f"available ({api}): {names or 'none'}")

@@ -24,8 +24,8 @@ Each control entry has ``cc`` (one CC) or ``ccs`` (a list; the i-th CC drives un
 * ``bank_prev`` / ``bank_next`` (buttons; move the view of units, handled by the surface);
 * any other action of :data:`controllers.actions.ACTIONS` (buttons), with fixed ``args``.
 
-Buttons fire on press (value > 0) and ignore the release. ``led: false`` turns off LED
-feedback for a button (default on when ``leds.enabled``).
+Buttons fire on press (value > 0) and ignore the release. ``led: false`` excludes a button
+from LED feedback (which only runs when ``leds.enabled`` or ``--midi-out`` names a port).
 
 Value curves (``type``):
 
@@ -212,7 +212,7 @@ class ControllerMap:
                 entry["args"] = dict(c.args)
             if c.curve is not None:
                 entry["curve"] = c.curve.to_dict()
-            if c.is_button and not c.led and self.leds.enabled:
+            if c.is_button and not c.led:
                 entry["led"] = False
             if c.label:
                 entry["label"] = c.label
@@ -325,7 +325,7 @@ def map_from_dict(data: Any, source: str = "<memory>") -> ControllerMap:
     controls: list[Control] = []
     seen: dict[int, str] = {}
     for index, entry in enumerate(entries):
-        for control in _controls_from_entry(entry, index, source, curves, bank_size, leds.enabled):
+        for control in _controls_from_entry(entry, index, source, curves, bank_size):
             where = f"controls[{index}] (cc {control.cc})"
             if control.cc in seen:
                 raise _err(source, where, f"duplicate CC {control.cc}, already used by {seen[control.cc]}")
@@ -337,7 +337,7 @@ def map_from_dict(data: Any, source: str = "<memory>") -> ControllerMap:
 
 
 def _controls_from_entry(entry: Any, index: int, source: str, curves: dict[str, ValueCurve],
-                         bank_size: int, leds_enabled: bool) -> list[Control]:
+                         bank_size: int) -> list[Control]:
     where = f"controls[{index}]"
     if not isinstance(entry, dict):
         raise _err(source, where, f"expected a mapping, got {entry!r}")
@@ -412,7 +412,7 @@ def _controls_from_entry(entry: Any, index: int, source: str, curves: dict[str, 
             raise _err(source, f"{where}.slot", f"action {action!r} does not act on a unit slot")
         slots = [None] * len(ccs)
 
-    led = bool(entry.get("led", True)) and leds_enabled and kind == "button"
+    led = bool(entry.get("led", True)) and kind == "button"
     label = str(entry.get("label", ""))
     frozen_args = tuple(sorted(args.items()))
     return [Control(cc=cc, kind=kind, action=action, slot=slot, args=frozen_args, curve=curve, led=led,

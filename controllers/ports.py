@@ -111,20 +111,25 @@ class MidiInput:
     ``port``: exact name or substring (``--midi-in``); default: auto-detect by ``surface.map.ports``.
     ``wait``: with ``port`` given, wait for it instead of raising DeviceError at start.
     ``leds``: drive LED feedback on the output port matching ``map.leds.ports`` (if enabled in the map).
+    ``output_port``: LED output port by exact name or substring (``--midi-out``); turns LEDs on
+    even if the map does not enable them (unless ``leds=False``).
 
     Use as a context manager or call :meth:`start` / :meth:`close`. Thread-safe: ``drain`` from the
     engine side, ``submit`` / ``notify`` from the window.
     """
 
     def __init__(self, surface: ControlSurface, *, api: str | None = None, port: str | None = None,
-                 wait: bool = False, leds: bool = True, poll_interval_s: float = 1.0) -> None:
+                 wait: bool = False, leds: bool = True, output_port: str | None = None,
+                 poll_interval_s: float = 1.0) -> None:
         self.surface = surface
         self.api = resolve_api_name(api)
         self.requested_port = port
         self.patterns: tuple[str, ...] = (port,) if port else surface.map.ports
         self.wait = wait
         self.poll_interval_s = float(poll_interval_s)
-        self.leds_enabled = leds and surface.map.leds.enabled
+        self.leds_enabled = leds and (surface.map.leds.enabled or output_port is not None)
+        self.requested_output = output_port
+        self.output_patterns: tuple[str, ...] = (output_port,) if output_port else surface.map.leds.ports
         self.status = PortStatus.CLOSED
         self.port_name: str | None = None
         self.output_name: str | None = None
@@ -271,7 +276,7 @@ class MidiInput:
                     self.surface.forget_positions()
                     self._feedback.reset()  # a replugged device lost its LEDs: resend all
         if self.leds_enabled and self._output is None:
-            name = match_port(outputs, self.surface.map.leds.ports)
+            name = match_port(outputs, self.output_patterns, self.requested_output)
             if name is not None:
                 try:
                     self._output = self._backend.open_output(name)

@@ -206,3 +206,20 @@ def test_led_feedback_arrives_on_the_device_input(backend: mido.Backend,
             midi.drain()
         # closing turns every LED off
         assert wait_until(lambda: lit().get(41) == 0, 2.0)
+
+
+def test_midi_out_override_drives_leds_for_a_map_without_leds(backend: mido.Backend) -> None:
+    cmap = load_map("generic-8-faders")
+    assert not cmap.leds.enabled
+    with backend.open_output("Generic Box out", virtual=True) as box, \
+            backend.open_input("Generic Box LEDs", virtual=True) as leds:
+        surface = ControlSurface(cmap, n_units=8)
+        with MidiInput(surface, api="jack", port="generic box out", output_port="Box LEDs",
+                       poll_interval_s=0.2) as midi:
+            assert midi.status == PortStatus.CONNECTED and midi.output_name is not None
+            time.sleep(0.1)
+            box.send(cc(11, 127))  # play
+            got: list[mido.Message] = []
+            assert wait_until(lambda: bool(got.extend(leds.iter_pending()))
+                              or any(m.control == 11 and m.value == 127 for m in got), 5.0)
+            assert collect(midi, 1) == [Action("play_pause")]
