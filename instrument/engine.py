@@ -100,16 +100,13 @@ class Engine:
         if models:
             stages = [LatentStage(m, n) for m, n in zip(models, names)]
             lookahead = max(s.own_latency_frames for s in stages)
-            stages = [s if s.latency_frames == lookahead else LatentStage(m, n, lookahead)
-                      for s, m, n in zip(stages, models, names)]
+            stages = [s if s.latency_frames == lookahead else s.with_latency(lookahead) for s in stages]
         else:
             stages = [BypassStage(self.n_bins)]
             lookahead = 0
         self.bank_models = ModelBank(stages, crossfade_frames=crossfade_frames)
         self.model_lookahead_frames = lookahead
         self.units: list[UnitState] = [UnitState(max(s.n_units, 1)) for s in stages]
-        self.held_latents = [s.mean_latent.copy() for s in stages]
-        self._zero_latents = [np.zeros_like(h) for h in self.held_latents]
 
         self.phase_mode = phase
         self.phase = make_phase(phase, stft, lookahead_frames=phase_lookahead,
@@ -299,8 +296,8 @@ class Engine:
             self.bank_models.switch(args["model"])
             self.bank = min(self.bank, self.n_banks - 1)
         elif name == "capture_latent":
-            if self.source.mode != "none":
-                self.held_latents[self.model_index][:] = self.stage.latent
+            if self.source.mode != "none" and hasattr(self.stage, "capture"):
+                self.stage.capture()
         elif name == "quit":
             self.quit_requested = True
         else:  # Action validates names; a new schema entry must be handled here
@@ -359,9 +356,9 @@ class Engine:
             scale_vectors[k] = units.effective()
         if no_input:
             if self.source.playing:
-                heard = self.bank_models.process(None, scale_vectors, self.held_latents)
-            else:
-                heard = self.bank_models.process(None, scale_vectors, self._zero_latents)
+                heard = self.bank_models.process(None, scale_vectors)
+            else:  # paused: silence (log1p magnitude 0)
+                heard = self._input_log
         else:
             heard = self.bank_models.process(self._input_log, scale_vectors)
         dry = self._dry.push(self._input_log)

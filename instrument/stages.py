@@ -25,7 +25,7 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from instrument.config import StftConfig
-from instrument.errors import ConfigError, ModelError
+from instrument.errors import ConfigError
 
 
 class FrameDelay:
@@ -92,13 +92,138 @@ class ModelStage(Protocol):
 
     def process(self, frame: np.ndarray, scales: np.ndarray) -> np.ndarray: ...
 
-    def process_latent(self, latent: np.ndarray, scales: np.ndarray) -> np.ndarray: ...
+    def process_latent(self, latent: np.ndarray | None, scales: np.ndarray) -> np.ndarray: ...
 
     def reset(self) -> None: ...
 
 
+class LatentStreamer:
+    """Hop-rate inference that also exposes the latent frame and decodes held latents.
+
+    The same three exact modes as
+    :class:`instrument.streaming_model.StreamingLatentModel` (whose ``mode`` and
+    ``latency_frames`` it uses): ``dense`` (per frame), ``cached`` (causal conv
+    model with cached convolutions from :func:`training.models.build_streaming_parts`)
+    and ``window`` (a ring of the last ``T`` frames through the whole model).
+    One ``tf.function`` call per hop returns both the output frame and the
+    latent frame (for the window's activity meters and ``capture_latent``);
+    :meth:`push_latent` decodes a held latent frame for no-input mode.
+
+    Args:
+        latent_model: a loaded :class:`instrument.latent_model.LatentModel`.
+    """
+
+    def __init__(self, latent_model: Any) -> None:
+        import tensorflow as tf
+
+        from instrument.streaming_model import StreamingLatentModel
+        from training.models import build_streaming_parts, reset_streaming
+
+        reference = StreamingLatentModel(latent_model)
+        self.mode = reference.mode
+        self.latency_frames = int(reference.latency_frames)
+        self.model = latent_model
+        self.n_bins = int(latent_model.n_bins)
+        self.n_units = int(latent_model.n_units)
+        self.latent_frame_shape = tuple(int(d) for d in latent_model.latent_frame_shape)
+        self._norm = latent_model.norm_stats
+        self._reset_streaming = reset_streaming
+        self._frame = np.zeros(self.n_bins, np.float32)
+        self._out = np.zeros(self.n_bins, np.float32)
+        self.latent_frame = np.zeros(self.latent_frame_shape, np.float32)
+        s_spec = tf.TensorSpec((self.n_units,), tf.float32)
+        z_spec = tf.TensorSpec(self.latent_frame_shape, tf.float32)
+        if self.mode == "cached":
+            self._encoder, self._decoder = build_streaming_parts(latent_model.config,
+                                                                 trained=latent_model.model)
+            self._x = np.zeros((1, 1, self.n_bins), np.float32)
+        else:
+            self._encoder, self._decoder = latent_model.encoder, latent_model.decoder
+            self._x = np.zeros((1,) + tuple(latent_model.config.input_shape), np.float32)
+        if self.mode == "window":
+            frames = int(latent_model.frames)
+            latent_frames = int(latent_model.latent_shape[0])
+            self._pool = frames // latent_frames
+            self._index = frames - 1 - self.latency_frames
+            self._latent_index = self._index // self._pool
+            self._latent_frames = latent_frames
+        x_spec = tf.TensorSpec(self._x.shape, tf.float32)
+        self._step = tf.function(self._step_graph, input_signature=[x_spec, s_spec], reduce_retracing=True)
+        self._decode = tf.function(self._decode_graph, input_signature=[z_spec, s_spec],
+                                   reduce_retracing=True)
+        ones = np.ones(self.n_units, np.float32)
+        self._step(self._x, ones)
+        self._decode(self.latent_frame, ones)
+        self.reset()
+
+    # ------------------------------------------------------------------ graphs
+    def _step_graph(self, x: Any, scales: Any) -> tuple[Any, Any]:
+        z = self._encoder(x, training=False)
+        y = self._decoder(z * scales, training=False)
+        if self.mode == "dense":
+            return y[0], z[0]
+        if self.mode == "cached":
+            return y[0, 0], z[0, 0]
+        return y[0, self._index], z[0, self._latent_index]
+
+    def _decode_graph(self, z: Any, scales: Any) -> Any:
+        import tensorflow as tf
+
+        scaled = z * scales
+        if self.mode == "dense":
+            return self._decoder(scaled[None], training=False)[0]
+        if self.mode == "cached":
+            return self._decoder(scaled[None, None], training=False)[0, 0]
+        window = tf.repeat(scaled[None, None], self._latent_frames, axis=1)
+        return self._decoder(window, training=False)[0, self._index]
+
+    # ------------------------------------------------------------------ API
+    def reset(self) -> None:
+        self._x[:] = 0.0
+        if self.mode == "window" and self._norm is not None:
+            self._x[:] = self._norm.normalise(np.zeros(self.n_bins, np.float32))
+        if self.mode == "cached":
+            self._reset_streaming(self._encoder, self._decoder)
+        self.latent_frame[:] = 0.0
+
+    def _finish(self, y: Any) -> np.ndarray:
+        if self._norm is not None:
+            np.multiply(y.numpy(), self._norm.std, out=self._out)
+            self._out += self._norm.mean
+        else:
+            self._out[:] = y.numpy()
+        return self._out
+
+    def push(self, frame: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        """One log1p frame ``(n_bins,)`` and scales ``(n_units,)`` -> output frame ``(n_bins,)``.
+
+        Also updates :attr:`latent_frame` (unscaled, ``latent_frame_shape``).
+        """
+        if self._norm is not None:
+            np.subtract(frame, self._norm.mean, out=self._frame)
+            np.divide(self._frame, self._norm.std, out=self._frame)
+            frame = self._frame
+        if self.mode == "window":
+            self._x[0, :-1] = self._x[0, 1:]
+            self._x[0, -1] = frame
+        else:
+            self._x.reshape(self.n_bins)[:] = frame
+        y, z = self._step(self._x, scales)
+        self.latent_frame[:] = z.numpy()
+        return self._finish(y)
+
+    def push_latent(self, latent: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        """Decode ``latent * scales`` (``latent_frame_shape``, ``(n_units,)``) -> ``(n_bins,)``."""
+        return self._finish(self._decode(latent, scales))
+
+
 class LatentStage:
     """One latent model streamed hop by hop, its output delayed to ``latency_frames``.
+
+    Serves autoencoders and transfer models alike (encode, multiply each latent
+    unit by its effective scale, decode). In no-input mode it decodes its held
+    latent frame (the model's mean latent, or one captured with
+    :meth:`capture`) scaled by the faders.
 
     Args:
         latent_model: a loaded :class:`instrument.latent_model.LatentModel`.
@@ -106,51 +231,67 @@ class LatentStage:
         latency_frames: total frame delay of the stage's output; at least the
             model's own look-ahead, the rest is padding so that every model of a
             bank has the same latency.
+        streamer: an already built :class:`LatentStreamer` for the model (reused).
     """
 
-    def __init__(self, latent_model: Any, name: str, latency_frames: int | None = None) -> None:
-        from instrument.streaming_model import StreamingLatentModel
-
+    def __init__(self, latent_model: Any, name: str, latency_frames: int | None = None,
+                 streamer: LatentStreamer | None = None) -> None:
         self.model = latent_model
         self.name = name
         self.kind = str(getattr(latent_model, "kind", "autoencoder"))
         self.n_units = int(latent_model.n_units)
-        self.n_bins = int(latent_model.spectral.stft.n_bins)
-        self.streaming = StreamingLatentModel(latent_model)
-        own = int(self.streaming.latency_frames)
+        self.n_bins = int(latent_model.n_bins)
+        self.streaming = streamer if streamer is not None else LatentStreamer(latent_model)
+        own = self.streaming.latency_frames
         self.own_latency_frames = own
         self.latency_frames = own if latency_frames is None else int(latency_frames)
         if self.latency_frames < own:
             raise ConfigError(f"model {name}: latency {self.latency_frames} < its look-ahead {own}")
         self._pad = FrameDelay(self.n_bins, self.latency_frames - own)
+        shape = self.streaming.latent_frame_shape
         mean = getattr(latent_model, "mean_latent", None)
-        self.mean_latent = (np.zeros(self.n_units, np.float32) if mean is None
-                            else np.asarray(mean, np.float32).reshape(self.n_units).copy())
+        self.mean_latent = np.zeros(shape, np.float32) if mean is None else np.asarray(mean, np.float32).copy()
+        #: the latent frame no-input mode decodes, shape ``latent_frame_shape``
+        self.held_latent = self.mean_latent.copy()
+        #: per-unit activation of the last frame (mean over frequency for conv models), ``(n_units,)``
         self.latent = np.zeros(self.n_units, dtype=np.float32)
-        self._can_decode_latent = hasattr(self.streaming, "push_latent")
+        self._reduce_axes = tuple(range(len(shape) - 1))
+
+    @property
+    def latent_frame(self) -> np.ndarray:
+        """The last unscaled latent frame, shape ``latent_frame_shape``."""
+        return self.streaming.latent_frame
+
+    def with_latency(self, latency_frames: int) -> "LatentStage":
+        """The same model (sharing the streamer) padded to ``latency_frames``."""
+        return LatentStage(self.model, self.name, latency_frames, streamer=self.streaming)
 
     def reset(self) -> None:
         self.streaming.reset()
         self._pad.reset()
         self.latent[:] = 0.0
 
-    def _read_latent(self) -> None:
-        current = getattr(self.streaming, "latent", None)
-        if current is not None:
-            self.latent[:] = np.asarray(current, np.float32).reshape(-1)[: self.n_units]
+    def capture(self) -> None:
+        """Hold the last latent frame for no-input mode."""
+        self.held_latent[:] = self.streaming.latent_frame
+
+    def _update_latent(self, frame: np.ndarray) -> None:
+        if self._reduce_axes:
+            np.mean(frame, axis=self._reduce_axes, out=self.latent)
+        else:
+            self.latent[:] = frame
 
     def process(self, frame: np.ndarray, scales: np.ndarray) -> np.ndarray:
         """Encode one log-magnitude frame, scale its latent, decode. Returns ``(n_bins,)``."""
         out = self.streaming.push(frame, scales)
-        self._read_latent()
+        self._update_latent(self.streaming.latent_frame)
         return self._pad.push(out)
 
-    def process_latent(self, latent: np.ndarray, scales: np.ndarray) -> np.ndarray:
-        """No-input mode: decode ``latent * scales`` (``(n_units,)`` each). Returns ``(n_bins,)``."""
-        if not self._can_decode_latent:
-            raise ModelError(f"model {self.name}: its streaming decoder cannot be driven by a latent frame")
+    def process_latent(self, latent: np.ndarray | None, scales: np.ndarray) -> np.ndarray:
+        """No-input mode: decode ``latent * scales`` (None: the held latent). Returns ``(n_bins,)``."""
+        latent = self.held_latent if latent is None else latent
         out = self.streaming.push_latent(latent, scales)
-        self.latent[:] = latent
+        self._update_latent(latent)
         return self._pad.push(out)
 
 
@@ -175,7 +316,7 @@ class BypassStage:
     def process(self, frame: np.ndarray, scales: np.ndarray) -> np.ndarray:
         return self._delay.push(frame)
 
-    def process_latent(self, latent: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    def process_latent(self, latent: np.ndarray | None, scales: np.ndarray) -> np.ndarray:
         return self._delay.push(self._silence)
 
 
@@ -227,21 +368,19 @@ class ModelBank:
             stage.reset()
         self._fade_left = 0
 
-    def process(self, frame: np.ndarray | None, scale_vectors: Sequence[np.ndarray],
-                latents: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    def process(self, frame: np.ndarray | None, scale_vectors: Sequence[np.ndarray]) -> np.ndarray:
         """Feed every stage one frame (or, with ``frame=None``, its held latent).
 
         Args:
             frame: log-magnitude ``(n_bins,)``, or None in no-input mode.
             scale_vectors: per stage, the effective unit scales ``(n_units,)``.
-            latents: per stage, the held latent ``(n_units,)`` (no-input mode).
         Returns:
             the heard log-magnitude frame ``(n_bins,)`` (internal buffer).
         """
         outputs = self._outputs
         for k, stage in enumerate(self.stages):
             if frame is None:
-                outputs[k] = stage.process_latent(latents[k], scale_vectors[k])
+                outputs[k] = stage.process_latent(None, scale_vectors[k])
             else:
                 outputs[k] = stage.process(frame, scale_vectors[k])
         heard = outputs[self.active]
