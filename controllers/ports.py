@@ -233,8 +233,8 @@ class MidiInput:
         actions = self.surface.handle(msg)
         for action in actions:
             self._queue.put(action)
-        if actions and self.leds_enabled:
-            self._wake.set()
+        if self.leds_enabled and any(a.name not in _COALESCE for a in actions):
+            self._wake.set()  # buttons and banks may change LEDs; fader moves never do
 
     def _supervise(self) -> None:
         while not self._stop.is_set():
