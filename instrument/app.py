@@ -28,6 +28,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
@@ -377,7 +378,8 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
             controller: str = "nanokontrol2", midi_in: str | None = None, midi_out: str | None = None,
             midi_api: str | None = None, use_midi: bool = True, learn: bool = False,
             record: Any = None, log_events: Any = None, headless: bool = False,
-            screenshot: Any = None, duration_s: float | None = None) -> PerformSummary:
+            screenshot: Any = None, duration_s: float | None = None,
+            scenes_dir: Any = None) -> PerformSummary:
     """Run a live performance until quit, ``duration_s``, Ctrl-C or SIGTERM (see module doc).
 
     Raises:
@@ -393,8 +395,17 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
     from instrument.render import load_models
 
     # -- everything that can fail on user input fails before anything starts ---------------------
+    import dataclasses
+
     from controllers.maps import load_map
-    cmap = load_map(controller)
+    if learn:
+        from controllers.learn import run_learn
+        learned = Path(controller) if str(controller).endswith((".yaml", ".yml")) else Path("learned-map.yaml")
+        cmap = run_learn(learned, port=midi_in, api=midi_api)
+    else:
+        cmap = load_map(controller)
+    if midi_out:  # LED feedback on the named port instead of the map's
+        cmap = dataclasses.replace(cmap, leds=dataclasses.replace(cmap.leds, enabled=True, ports=(midi_out,)))
     window = None
     if not headless:
         from instrument.window import PerformanceWindow, display_available
@@ -405,9 +416,12 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
     models, names, spectral = load_models(list(model_paths))
     mode, path = source
     audio_in = load_audio(path, spectral.audio) if mode == "file" else None
+    from instrument.scenes import SceneBook
+    scenes = SceneBook.from_dir(scenes_dir) if scenes_dir is not None else None
     engine = Engine(spectral, models, model_names=names,
                     source=make_source(mode, spectral.stft.hop_length, audio_in, loop=loop),
-                    phase_lookahead=phase_lookahead, phase_iterations=phase_iterations, seed=seed)
+                    phase_lookahead=phase_lookahead, phase_iterations=phase_iterations, seed=seed,
+                    scenes=scenes)
     hop = spectral.stft.hop_length
     sample_rate = spectral.sample_rate
     ring_frames = (ahead_hops + 4) * hop + 2 * max(blocksize, hop)
@@ -426,7 +440,9 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
         from controllers.ports import MidiInput
         midi = MidiInput(surface, api=midi_api, port=midi_in, leds=True)
         inbox = midi
-    recorder = WavRecorder(record, sample_rate) if record else None
+    # the recording is the engine's output hops (not the device output) minus the engine latency:
+    # sample k lines up with input sample k and equals `latent render` sample k for the same log
+    recorder = WavRecorder(record, sample_rate, skip_frames=engine.latency_samples) if record else None
     event_log = EventLog(log_events, spectral.hop_seconds) if log_events else None
     max_hops = int(np.ceil(duration_s * sample_rate / hop)) if duration_s else None
     view = EngineView()
@@ -470,6 +486,9 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
         worker.primed.wait(60.0)  # the first hop traces the model; fill the ring before sound starts
         if not stop.is_set():
             io.start()
+            print(f"latent perform: playing {engine.model_name} at {sample_rate} Hz, "
+                  f"{mode} input, engine latency {engine.latency_ms:.1f} ms, "
+                  f"MIDI {midi.status_text() if midi is not None else 'off'}", file=sys.stderr, flush=True)
         midi_text = (lambda: midi.status_text()) if midi is not None else (lambda: "MIDI off")
         if window is not None:
             window.run(snapshots, stop, fps=30, midi_status=midi_text)

@@ -43,7 +43,8 @@ class EventLog(BackgroundWriter):
         self._put((hop_index, action))
 
     def _write(self, item: tuple[int, Action]) -> None:
-        assert self._stream is not None
+        if self._stream is None:
+            return
         hop_index, action = item
         write_event(self._stream, self.time_for_hop(hop_index), action)
         self.events_written += 1

@@ -107,16 +107,20 @@ class WavRecorder(BackgroundWriter):
         sample_rate: Hz.
         channels: 1 for mono hops of shape ``(samples,)``.
         subtype: libsndfile subtype; ``FLOAT`` keeps samples bit-exact.
+        skip_frames: drop this many frames at the start (``latent perform`` drops the engine's
+            latency so the recording lines up with the input and with ``latent render``).
     """
 
     def __init__(self, path: str | Path, sample_rate: int, channels: int = 1,
-                 subtype: str = "FLOAT") -> None:
+                 subtype: str = "FLOAT", skip_frames: int = 0) -> None:
         super().__init__(name="latent-recorder")
         self.path = Path(path)
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
         self.subtype = subtype
         self.frames_written = 0
+        self.skip_frames = max(0, int(skip_frames))
+        self._to_skip = self.skip_frames
         self._file: sf.SoundFile | None = None
 
     def _open(self) -> None:
@@ -133,7 +137,14 @@ class WavRecorder(BackgroundWriter):
         self._put(np.array(frames, dtype=np.float32, copy=True))
 
     def _write(self, item: np.ndarray) -> None:
-        assert self._file is not None
+        if self._file is None:
+            return
+        if self._to_skip:
+            drop = min(self._to_skip, len(item))
+            self._to_skip -= drop
+            item = item[drop:]
+            if not len(item):
+                return
         self._file.write(item)
         self.frames_written += len(item)
 

@@ -43,6 +43,14 @@ def test_recorder_close_is_idempotent_and_push_after_close_is_ignored(tmp_path: 
     assert sf.info(str(tmp_path / "a.wav")).frames == 100
 
 
+def test_recorder_skips_leading_frames(tmp_path: Path) -> None:
+    with WavRecorder(tmp_path / "s.wav", 8000, skip_frames=150) as recorder:
+        for k in range(3):
+            recorder.push(np.full(100, k, np.float32))
+    data, _ = sf.read(tmp_path / "s.wav", dtype="float32")
+    np.testing.assert_array_equal(data, np.r_[np.ones(50), np.full(100, 2.0)].astype(np.float32))
+
+
 def test_recorder_bad_folder_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(AudioFileError, match="missing"):
         WavRecorder(tmp_path / "missing" / "x.wav", 22050).start()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from controllers.midi_api import MIDI_APIS
+from instrument.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD
 from instrument.errors import ConfigError
 from presets import PRESETS_DIR
 
@@ -45,8 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="no audio in: the decoder fires the held latent frame at the hop rate")
     models.add_argument("--loop", action="store_true", help="loop the input file")
     models.add_argument("--seed", type=int, default=0, help="phase initialisation seed (default 0)")
-    models.add_argument("--lookahead", type=int, default=3, help="RTISI-LA look-ahead frames (default 3)")
-    models.add_argument("--iterations", type=int, default=4, help="RTISI-LA iterations per frame (default 4)")
+    models.add_argument("--lookahead", "--phase-lookahead", type=int, default=DEFAULT_PHASE_LOOKAHEAD,
+                        help=f"RTISI-LA look-ahead frames (default {DEFAULT_PHASE_LOOKAHEAD}, as latent render)")
+    models.add_argument("--iterations", "--phase-iterations", type=int, default=DEFAULT_PHASE_ITERATIONS,
+                        help=f"RTISI-LA iterations per frame (default {DEFAULT_PHASE_ITERATIONS})")
+    models.add_argument("--scenes", metavar="DIR", default=str(PRESETS_DIR / "scenes"),
+                        help="scene folder for recall/next/prev scene (default: shipped scenes)")
     audio = parser.add_argument_group("audio device")
     audio.add_argument("--device", default=None, help="PortAudio device index or name (see `latent devices`)")
     audio.add_argument("--blocksize", type=int, default=256, help="frames per audio callback (default 256)")
@@ -85,12 +90,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _model_paths(args: argparse.Namespace) -> list[Path]:
-    given = args.model or [str(DEFAULT_MODEL)]
-    if any(m.lower() == "none" for m in given):
-        if len(given) > 1:
-            raise ConfigError("--model none cannot be combined with other models")
-        return []
-    return [Path(m) for m in given]
+    from instrument.render import resolve_model_paths  # same rules as `latent render`
+
+    return resolve_model_paths(args.model)
 
 
 def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -125,7 +127,7 @@ def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
         record=Path(args.record) if args.record else None,
         log_events=Path(args.log_events) if args.log_events else None,
         headless=args.headless, screenshot=Path(args.screenshot) if args.screenshot else None,
-        duration_s=args.duration)
+        duration_s=args.duration, scenes_dir=Path(args.scenes))
 
 
 def run(args: argparse.Namespace) -> int:

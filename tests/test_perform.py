@@ -1,0 +1,218 @@
+"""`latent perform` end to end with real parts: a JACK dummy sound card, a virtual nanoKONTROL2 on
+JACK MIDI, a small real Keras model, the recorder, the event log, and `latent render` replay.
+
+One scripted performance (~5 s of audio) is run as a subprocess and checked from its event log and
+its recording; a second run is stopped with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+import soundfile as sf
+
+from controllers.actions import read_events
+from controllers.maps import load_map
+
+SR = 22050
+HOP = 256
+DURATION_S = 5.0
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 16-unit dense latent model (random weights) in the shipped file format."""
+    import keras
+
+    from instrument.model_io import save_latent_model
+    from training.model_config import AutoencoderConfig
+    from training.models import build_dense
+
+    keras.utils.set_random_seed(7)
+    config = AutoencoderConfig(arch="dense", hidden_units=(16,))
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    save_latent_model(path, build_dense(config), metadata={"config": config})
+    return path
+
+
+@pytest.fixture(scope="module")
+def input_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6 s of stationary sound (two sines and noise): spectra only change when the controls do."""
+    t = np.arange(6 * SR) / SR
+    rng = np.random.default_rng(5)
+    y = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.15 * np.sin(2 * np.pi * 1760 * t) + 0.03 * rng.standard_normal(len(t))
+    path = tmp_path_factory.mktemp("audio") / "input.wav"
+    sf.write(path, y.astype(np.float32), SR, subtype="FLOAT")
+    return path
+
+
+class Perform:
+    """`latent perform` as a subprocess; waits for its "playing" line on stderr."""
+
+    def __init__(self, args: list[str], repo_root: Path) -> None:
+        env = dict(os.environ, PYTHONPATH=str(repo_root), TF_CPP_MIN_LOG_LEVEL="3")
+        self.proc = subprocess.Popen([sys.executable, "-m", "instrument.cli", "perform", *args],
+                                     cwd=repo_root, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.stderr: list[str] = []
+        self.playing = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line)
+            if line.startswith("latent perform: playing"):
+                self.playing.set()
+
+    def wait_playing(self, timeout_s: float = 240.0) -> str:
+        if not self.playing.wait(timeout_s):
+            self.proc.kill()
+            pytest.fail("perform did not start:\n" + "".join(self.stderr[-30:]))
+        return next(line for line in self.stderr if line.startswith("latent perform: playing"))
+
+    def finish(self, timeout_s: float = 120.0) -> str:
+        out, _ = self.proc.communicate(timeout=timeout_s)
+        self._reader.join(5)
+        assert self.proc.returncode == 0, "".join(self.stderr[-30:]) + out
+        return out
+
+
+def _cc(port: mido.ports.BaseOutput, control: int, value: int) -> None:
+    port.send(mido.Message("control_change", channel=0, control=control, value=value))
+
+
+def _press(port: mido.ports.BaseOutput, control: int) -> None:
+    _cc(port, control, 127)
+    _cc(port, control, 0)
+
+
+def _at(t0: float, seconds: float) -> None:
+    time.sleep(max(0.0, t0 + seconds - time.perf_counter()))
+
+
+def _spectrum(y: np.ndarray, start_s: float, stop_s: float) -> np.ndarray:
+    seg = y[int(start_s * SR):int(stop_s * SR)]
+    frames = np.lib.stride_tricks.sliding_window_view(seg, 1024)[::256] * np.hanning(1024)
+    return np.log1p(np.abs(np.fft.rfft(frames, axis=1))).mean(axis=0)
+
+
+def _relative_change(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a), 1e-9))
+
+
+@pytest.mark.slow
+def test_scripted_nanokontrol2_performance_is_logged_recorded_and_replays_bit_exact(
+        jack_server: str, tiny_model: Path, input_wav: Path, tmp_path: Path, repo_root: Path) -> None:
+    record, events = tmp_path / "out.wav", tmp_path / "ev.jsonl"
+    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
+    fader_curve = load_map("nanokontrol2").control(1).curve
+    flood_values = [64] + [40 + (i * 7) % 80 for i in range(1, 4999)] + [100]
+    with backend.open_output("nanoKONTROL2 virtual", virtual=True) as port:
+        perform = Perform(["--model", str(tiny_model), "--headless", "--midi-api", "jack",
+                           "--input", str(input_wav), "--duration", str(DURATION_S), "--seed", "3",
+                           "--record", str(record), "--log-events", str(events)], repo_root)
+        playing_line = perform.wait_playing()
+        t0 = time.perf_counter()
+        _at(t0, 0.3)
+        _press(port, 59)  # track >: bank 1 (units 8..15)
+        _at(t0, 0.5)
+        _cc(port, 0, 0)  # fader 1 at 0 while the unit is at 1.0: soft takeover ignores it
+        _at(t0, 0.7)
+        _cc(port, 0, 64)  # fader reaches the unit's value: picked up
+        _at(t0, 0.9)
+        _cc(port, 0, 0)  # now it acts: unit 8 -> 0
+        _at(t0, 1.4)
+        for i, value in enumerate(flood_values):  # 5,000 fader-2 messages in ~1 s
+            _cc(port, 1, value)
+            if i % 50 == 49:
+                _at(t0, 1.4 + (i + 1) / 5000)
+        _at(t0, 2.6)
+        _press(port, 60)  # marker set: zero all units
+        _at(t0, 3.0)
+        _press(port, 43)  # rewind: original (bypass) audio
+        _at(t0, 3.4)
+        _press(port, 42)  # stop: pause and rewind the file
+        _at(t0, 3.9)
+        _press(port, 41)  # play
+        summary = perform.finish()
+    assert "connected" in playing_line, playing_line
+    assert "stopped by --duration" in summary, summary
+    print(summary)
+
+    log = list(read_events(events))
+    names = [a.name for _, a in log]
+    assert names[0] == "bank" and log[0][1].args["bank"] == 1
+    unit8 = [(t, a.args["value"]) for t, a in log if a.name == "scale_unit" and a.args["unit"] == 8]
+    assert unit8[0][1] == 1.0, "soft takeover: the first value applied is the pickup at the unit's value"
+    assert unit8[-1][1] == 0.0
+    t_zero8 = unit8[-1][0]
+    unit9 = [(t, a.args["value"]) for t, a in log if a.name == "scale_unit" and a.args["unit"] == 9]
+    assert unit9, "the flood did not reach the engine"
+    assert unit9[-1][1] == pytest.approx(fader_curve(100)), "the final fader value of the flood must win"
+    order = [n for n in names if n in ("zero_all", "set_source", "stop", "play_pause")]
+    assert order == ["zero_all", "set_source", "stop", "play_pause"], names
+    times = {a.name: t for t, a in log}
+    assert times["zero_all"] > unit9[-1][0]
+    for t, _ in log:  # every action logged on a hop boundary
+        assert abs(t * SR / HOP - round(t * SR / HOP)) < 1e-3
+
+    # the recording: engine output hops minus the engine latency, exactly --duration of hops
+    recording, rate = sf.read(record, dtype="float32")
+    assert rate == SR
+    hops = int(np.ceil(DURATION_S * SR / HOP))
+    from instrument.engine import Engine, make_source
+    from instrument.render import load_automation, load_models, render
+    models, model_names, spectral = load_models([tiny_model])
+    audio_in = sf.read(input_wav, dtype="float32")[0]
+    engine = Engine(spectral, models, model_names, source=make_source("file", HOP, audio_in), seed=3)
+    assert len(recording) == hops * HOP - engine.latency_samples
+
+    # fader 1 at 0 changed the output spectrum; zero_all changed it again
+    before = _spectrum(recording, t_zero8 - 0.3, t_zero8 - 0.05)
+    after = _spectrum(recording, t_zero8 + 0.1, t_zero8 + 0.35)
+    steady = _spectrum(recording, t_zero8 - 0.6, t_zero8 - 0.35)
+    assert _relative_change(before, after) > 3 * _relative_change(steady, before)
+    zeroed = _spectrum(recording, times["zero_all"] + 0.1, times["set_source"] - 0.05)
+    assert _relative_change(after, zeroed) > 0.05
+
+    # stop: the original path is exact silence; play: the file starts again from sample 0, exactly
+    t_stop, t_play = times["stop"], times["play_pause"]
+    stopped = recording[int((t_stop + 0.1) * SR):int(t_play * SR) - 2 * HOP]
+    assert len(stopped) > 0.2 * SR and np.all(stopped == 0.0)
+    start = int(round(t_play * SR))
+    np.testing.assert_array_equal(recording[start:start + SR // 2], audio_in[:SR // 2])
+
+    # replay the log offline: bit-exact with the live recording (same model, input and seed)
+    replay = render(engine, len(recording), load_automation(events, spectral))
+    np.testing.assert_array_equal(replay.audio, recording)
+
+
+@pytest.mark.slow
+def test_sigterm_leaves_a_valid_recording(jack_server: str, input_wav: Path,
+                                          tmp_path: Path, repo_root: Path) -> None:
+    record = tmp_path / "term.wav"
+    # --model none: no Keras import, so this run starts in a few seconds
+    perform = Perform(["--model", "none", "--headless", "--no-midi", "--input", str(input_wav),
+                       "--loop", "--record", str(record)], repo_root)
+    perform.wait_playing()
+    time.sleep(1.5)
+    perform.proc.send_signal(signal.SIGTERM)
+    summary = perform.finish()
+    assert "stopped by SIGTERM" in summary
+    frames = sf.info(str(record)).frames
+    reported = int(summary.split("recorded ")[1].split(" frames")[0])
+    assert frames == reported
+    assert 1.0 * SR < frames < 30 * SR
+    data, _ = sf.read(record, dtype="float32")
+    assert np.isfinite(data).all() and np.abs(data).max() > 0.01
