@@ -239,6 +239,8 @@ class ControlSurface:
                 self.wet = float(args["value"])
             if name in _ARM_ALL_ACTIONS:
                 self._arm_all()
+                # the engine applies this after every earlier action: its next truth wins
+                self._touched.clear()
 
     def sync(self, scales: Sequence[float] | None = None, knobs: Sequence[float] | None = None,
              solo: Sequence[bool] | None = None, mute: Sequence[bool] | None = None,

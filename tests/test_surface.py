@@ -210,3 +210,14 @@ def test_sync_ignores_stale_truth_about_recent_local_changes() -> None:
     assert 0 not in surface.armed_units()
     surface.sync(scales=[0.25] * 8, solo=[False] * 8)  # later truth wins
     assert surface.scales[0] == 0.25 and not surface.solo[1] and 0 in surface.armed_units()
+
+
+def test_scene_recall_lets_the_next_truth_win_over_recent_moves() -> None:
+    clock = FakeClock()
+    surface = ControlSurface(load_map("nanokontrol2"), n_units=8, sync_grace_s=0.5, clock=clock)
+    pick_up(surface, 0)
+    surface.handle(cc(0, 127))
+    press(surface, 62)  # next_scene right after the move
+    clock.now += 0.05
+    surface.sync(scales=[0.3] * 8)
+    assert surface.scales[0] == 0.3 and 0 in surface.armed_units()
