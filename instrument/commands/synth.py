@@ -1,11 +1,77 @@
-"""`latent synth`: render or randomise synth patches."""
+"""`latent synth`: render a patch to audio, or write a random patch."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from instrument.commands._stub import register_stub
+import numpy as np
+
+from instrument.audio import save_audio
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    register_stub(subparsers, "synth", "Render or randomise synth patches")
+    from training.synths.registry import KNOWN_SYNTHS
+
+    parser = subparsers.add_parser(
+        "synth", help="render or randomise synth patches",
+        description="Render a patch JSON with a synth, or write a random patch.")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    render = actions.add_parser("render", help="render a patch JSON to a WAV file",
+                                description="Render one patch (JSON: {synth, values}) to audio.")
+    render.add_argument("--synth", required=True, choices=KNOWN_SYNTHS, help="which synth")
+    render.add_argument("--patch", required=True, help="patch JSON file")
+    render.add_argument("-o", "--output", required=True, help="output WAV file")
+    render.add_argument("--spec", default=None, help="synth spec YAML overriding the shipped one")
+    render.set_defaults(func=run_render)
+
+    rand = actions.add_parser("random", help="write a random patch JSON",
+                              description="Sample a patch uniformly over each parameter's classes "
+                              "(or from a prior fitted to real patches) and save it as JSON.")
+    rand.add_argument("--synth", required=True, choices=KNOWN_SYNTHS, help="which synth")
+    rand.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    rand.add_argument("-o", "--output", required=True, help="output patch JSON file")
+    rand.add_argument("--prior", default=None,
+                      help="folder of patch *.json files or a .jsonl file to fit a prior to")
+    rand.add_argument("--spec", default=None, help="synth spec YAML overriding the shipped one")
+    rand.set_defaults(func=run_random)
+
+
+def _spec(args: argparse.Namespace):  # noqa: ANN202 - SynthSpec, imported lazily
+    from training.synths.registry import load_spec
+    from training.synths.spec import SynthSpec
+
+    return SynthSpec.load(args.spec) if args.spec else load_spec(args.synth)
+
+
+def run_render(args: argparse.Namespace) -> int:
+    from training.synths.registry import get_synth
+    from training.synths.spec import Patch
+
+    spec = _spec(args)
+    patch = Patch.load(args.patch, spec)
+    synth = get_synth(args.synth, spec=spec)
+    try:
+        audio = synth.render_patch(patch)
+    finally:
+        synth.close()
+    out = save_audio(Path(args.output), audio, spec.sample_rate)
+    print(f"{out}: {len(audio) / spec.sample_rate:.2f} s at {spec.sample_rate} Hz "
+          f"({spec.name}, {spec.n_params} parameters)")
+    return 0
+
+
+def run_random(args: argparse.Namespace) -> int:
+    from training.synths.spec import GaussianPrior, Patch, load_patch_values
+
+    spec = _spec(args)
+    rng = np.random.default_rng(args.seed)
+    if args.prior:
+        values = GaussianPrior.fit(spec, load_patch_values(spec, args.prior)).sample(spec, rng, 1)[0]
+    else:
+        values = spec.from_classes(spec.random_classes(rng, 1))[0]
+    patch = Patch.from_array(spec, values)
+    patch.save(args.output)
+    print(f"{args.output}: random {spec.name} patch (seed {args.seed})")
+    return 0
