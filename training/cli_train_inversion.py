@@ -1,17 +1,50 @@
-"""Sub-command registration (placeholder until implemented)."""
+"""`latent train inversion`: train a sound -> synth-patch network on seeded synth renders."""
 
 from __future__ import annotations
 
 import argparse
 
-from instrument.errors import NotImplementedCommand
+from training.inversion_models import ARCHS, HEADS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    for name in "inversion".split():
-        parser = subparsers.add_parser(name, help=f"{name} (not implemented yet)")
-        parser.set_defaults(func=_not_implemented)
+    parser = subparsers.add_parser(
+        "inversion", help="train a parameter-inversion network (sound -> synth patch)",
+        description="Train an inversion network (Barkan's Conv1..Conv6XL, ConvE2E, or an LSTM) on "
+        "random patches rendered on the fly from a seeded generator. Writes model.keras, "
+        "checkpoint.keras/state.json (every epoch), tensorboard/, metrics.json and loss.png.")
+    parser.add_argument("--synth", default="inversynth", help="synth name (default inversynth)")
+    parser.add_argument("--arch", default="conv6xl", choices=ARCHS, help="network (default conv6xl)")
+    parser.add_argument("--head", default="sigmoid", choices=HEADS,
+                        help="sigmoid+BCE (Barkan), softmax per parameter, or regression (MSE)")
+    parser.add_argument("-o", "--out", default="runs/inversion", help="output folder")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--steps-per-epoch", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--lr-decay", type=float, default=1.0, help="per-epoch learning-rate factor")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--val-count", type=int, default=512, help="validation sounds")
+    parser.add_argument("--patience", type=int, default=5, help="early-stopping epochs (0 = off)")
+    parser.add_argument("--width-scale", type=float, default=1.0,
+                        help="multiply every convolution width (1 = paper sizes)")
+    parser.add_argument("--max-minutes", type=float, default=0.0,
+                        help="stop after the epoch crossing this wall-clock budget (0 = none)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.keras")
+    parser.set_defaults(func=run)
 
 
-def _not_implemented(args: argparse.Namespace) -> int:
-    raise NotImplementedCommand("this command is not implemented yet")
+def run(args: argparse.Namespace) -> int:
+    from training.inversion_train import InversionTrainConfig, train_inversion
+    from training.synths.registry import get_synth
+
+    get_synth(args.synth)  # SynthError early for unknown names
+    config = InversionTrainConfig(
+        synth=args.synth, arch=args.arch, head=args.head, epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, seed=args.seed, val_count=args.val_count,
+        patience=args.patience, width_scale=args.width_scale, max_minutes=args.max_minutes,
+        lr_decay=args.lr_decay)
+    metrics = train_inversion(config, args.out, resume=args.resume)
+    print(f"mean MPR (validation) {metrics['validation']['mean_mpr']:.2f}")
+    return 0

@@ -1,0 +1,117 @@
+"""Inversion networks: shapes, parameter counts, and .keras round trips under safe_mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from instrument.errors import ConfigError, ModelError
+from instrument.invert import load_inversion_model, read_inversion_meta, save_inversion_model
+from training.inversion_models import (ARCHS, HEADS, FeatureStandardize, InversionModelConfig,
+                                       SpectrogramToImage, SpectrogramToSequence,
+                                       build_inversion_model, class_scores, targets_for)
+from training.inversion_train import spec_dict
+
+
+def _tiny(arch: str, head: str = "sigmoid", bins_first: bool = False) -> InversionModelConfig:
+    return InversionModelConfig(arch=arch, head=head, n_params=23, n_classes=16, n_bins=33,
+                                n_frames=8, n_samples=512, bins_first=bins_first, fc_units=16,
+                                lstm_units=8, width_scale=0.1, feature_mean=0.3, feature_std=0.5)
+
+
+def _inputs(config: InversionModelConfig, rng: np.random.Generator) -> np.ndarray:
+    return rng.random((2, *config.input_shape)).astype(np.float32)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_arch_round_trips_through_keras_file(arch: str, tmp_path: Path,
+                                                   rng: np.random.Generator) -> None:
+    config = _tiny(arch)
+    model = build_inversion_model(config)
+    x = _inputs(config, rng)
+    expected = np.asarray(model(x, training=False))
+    assert expected.shape == (2, 23, 16)
+    path = save_inversion_model(model, tmp_path / f"{arch}.keras", config, "inversynth",
+                                spec_dict("inversynth"), {"note": "test"})
+    loaded = load_inversion_model(path)
+    assert loaded.config == config
+    assert loaded.spec.n_params == 23
+    np.testing.assert_allclose(np.asarray(loaded.model(x, training=False)), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_every_head_round_trips(head: str, tmp_path: Path, rng: np.random.Generator) -> None:
+    config = _tiny("conv3", head, bins_first=True)
+    model = build_inversion_model(config)
+    x = _inputs(config, rng)
+    out = np.asarray(model(x, training=False))
+    assert out.shape == ((2, 23) if head == "regression" else (2, 23, 16))
+    if head == "softmax":
+        np.testing.assert_allclose(out.sum(axis=-1), 1.0, atol=1e-5)
+    path = save_inversion_model(model, tmp_path / "m.keras", config, "inversynth",
+                                spec_dict("inversynth"))
+    again = load_inversion_model(path)
+    np.testing.assert_allclose(np.asarray(again.model(x, training=False)), out, atol=1e-6)
+    assert again.scores(x).shape == (2, 23, 16)
+
+
+@pytest.mark.parametrize("layer", [FeatureStandardize(0.5, 2.0), SpectrogramToImage(True),
+                                   SpectrogramToImage(False), SpectrogramToSequence(True)])
+def test_custom_layers_round_trip_alone(layer: keras.layers.Layer, tmp_path: Path,
+                                        rng: np.random.Generator) -> None:
+    inputs = keras.Input(shape=(5, 7))
+    model = keras.Model(inputs, layer(inputs))
+    x = rng.random((3, 5, 7)).astype(np.float32)
+    expected = np.asarray(model(x))
+    model.save(tmp_path / "layer.keras")
+    loaded = keras.saving.load_model(tmp_path / "layer.keras", safe_mode=True)
+    np.testing.assert_allclose(np.asarray(loaded(x)), expected)
+
+
+def test_paper_parameter_counts() -> None:
+    """Barkan Table 2: Conv1..Conv6 ~1.2M weights, Conv6XL ~2.3M, ConvE2E ~1.9M."""
+    counts = {a: build_inversion_model(InversionModelConfig(arch=a)).count_params()
+              for a in ("conv6", "conv6xl", "conve2e")}
+    assert 1.1e6 < counts["conv6"] < 1.25e6
+    assert 2.2e6 < counts["conv6xl"] < 2.4e6
+    assert 1.8e6 < counts["conve2e"] < 2.0e6
+
+
+def test_targets_and_scores_for_regression_rank_the_true_class_first() -> None:
+    classes = np.array([[0, 5, 15]])
+    values = targets_for("regression", classes, 16)
+    np.testing.assert_allclose(values, [[0.0, 5 / 15, 1.0]])
+    assert (class_scores("regression", values, 16).argmax(axis=-1) == classes).all()
+    assert targets_for("sigmoid", classes, 16).shape == (1, 3, 16)
+
+
+def test_bad_configs_raise_config_error() -> None:
+    with pytest.raises(ConfigError):
+        InversionModelConfig(arch="conv9")
+    with pytest.raises(ConfigError):
+        InversionModelConfig(head="tanh")
+    with pytest.raises(ConfigError):
+        InversionModelConfig(feature_std=0.0)
+    with pytest.raises(ConfigError):
+        FeatureStandardize(0.0, -1.0)
+    with pytest.raises(ConfigError):
+        SpectrogramToImage(bins_first="yes")  # type: ignore[arg-type]
+
+
+def test_wrong_model_files_raise_model_error(tmp_path: Path, rng: np.random.Generator) -> None:
+    with pytest.raises(ModelError):
+        load_inversion_model(tmp_path / "missing.keras")
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"not a zip at all")
+    with pytest.raises(ModelError):
+        load_inversion_model(junk)
+    plain = tmp_path / "plain.keras"
+    inputs = keras.Input(shape=(4,))
+    keras.Model(inputs, keras.layers.Dense(2)(inputs)).save(plain)
+    with pytest.raises(ModelError):
+        load_inversion_model(plain)
+    with pytest.raises(ModelError):
+        read_inversion_meta(plain)

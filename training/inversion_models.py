@@ -1,0 +1,312 @@
+"""Parameter-inversion networks: spectrogram/raw audio -> synth parameter classes or values.
+
+Architectures (Barkan & Tsiris, "Deep Synthesizer Parameter Estimation", Table 2; Vecoven 2020):
+
+* ``conv1`` .. ``conv6``, ``conv6xl``: 2-D strided convolutions (ReLU, no pooling) over the
+  spectrogram seen as a ``(frames, bins)`` image, then FC-512.
+* ``conve2e``: four strided 1-D convolutions over raw audio that learn a ``(frames, 257)``
+  "spectrogram", then the Conv6 stack.
+* ``lstm``: an LSTM over spectrogram frames (Vecoven), then FC-512.
+
+Heads (``head``):
+
+* ``sigmoid``: ``n_params x n_classes`` sigmoid outputs, binary cross-entropy (Barkan's choice).
+* ``softmax``: one softmax over the classes of each parameter, categorical cross-entropy.
+* ``regression``: ``n_params`` sigmoid outputs = normalised parameter values in [0, 1], MSE
+  (Vecoven's regression).
+
+Every model maps input ``(batch, *input_shape)`` to ``(batch, n_params, n_classes)`` class scores
+(``sigmoid``/``softmax``) or ``(batch, n_params)`` normalised values (``regression``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import keras
+import numpy as np
+
+from instrument.errors import ConfigError
+
+#: Barkan Table 2: C(filters, k_time, k_freq, stride_time, stride_freq) per layer.
+CONV_STACKS: dict[str, tuple[tuple[int, int, int, int, int], ...]] = {
+    "conv1": ((38, 13, 26, 13, 26),),
+    "conv2": ((35, 6, 7, 5, 6), (87, 6, 9, 5, 8)),
+    "conv3": ((32, 4, 5, 3, 4), (98, 4, 6, 3, 5), (128, 4, 6, 3, 5)),
+    "conv4": ((32, 3, 4, 2, 3), (65, 3, 4, 2, 3), (105, 3, 4, 2, 3), (128, 4, 5, 3, 4)),
+    "conv5": ((32, 3, 3, 2, 2), (98, 3, 3, 2, 2), (128, 3, 4, 2, 3), (128, 3, 5, 2, 4),
+              (128, 3, 3, 2, 2)),
+    "conv6": ((32, 3, 3, 2, 2), (71, 3, 3, 2, 2), (128, 3, 4, 2, 3), (128, 3, 3, 2, 2),
+              (128, 3, 3, 2, 2), (128, 3, 3, 1, 2)),
+    "conv6xl": ((64, 3, 3, 2, 2), (128, 3, 3, 2, 2), (128, 3, 4, 2, 3), (128, 3, 3, 2, 2),
+                (256, 3, 3, 2, 2), (256, 3, 3, 1, 2)),
+}
+#: ConvE2E's learned front end: C(filters, 1, kernel, 1, stride) as 1-D convolutions over time.
+E2E_FRONT: tuple[tuple[int, int, int], ...] = ((96, 64, 4), (96, 32, 4), (128, 16, 4), (257, 8, 4))
+ARCHS = (*CONV_STACKS, "conve2e", "lstm")
+HEADS = ("sigmoid", "softmax", "regression")
+
+
+@dataclass(frozen=True)
+class InversionModelConfig:
+    """Architecture of one inversion network (saved inside every model file).
+
+    Attributes:
+        arch: one of ``ARCHS``.
+        head: one of ``HEADS``.
+        n_params: synth parameters predicted.
+        n_classes: quantisation classes per parameter.
+        n_bins: frequency bins of the input spectrogram.
+        n_frames: time frames of the input spectrogram.
+        n_samples: raw-audio samples (``conve2e`` input; ``n_frames * hop``).
+        bins_first: the spectrogram input is ``(n_bins, n_frames)`` (else ``(n_frames, n_bins)``).
+        fc_units: width of the hidden fully connected layer (Barkan: 512).
+        lstm_units: LSTM width for ``arch="lstm"``.
+        width_scale: multiplies every convolution's filter count (1.0 = the paper's sizes).
+        feature_mean: input standardisation offset (fitted on training data).
+        feature_std: input standardisation scale, > 0.
+    """
+
+    arch: str = "conv6xl"
+    head: str = "sigmoid"
+    n_params: int = 23
+    n_classes: int = 16
+    n_bins: int = 257
+    n_frames: int = 64
+    n_samples: int = 16384
+    bins_first: bool = False
+    fc_units: int = 512
+    lstm_units: int = 256
+    width_scale: float = 1.0
+    feature_mean: float = 0.0
+    feature_std: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ConfigError(f"unknown inversion arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
+        if self.head not in HEADS:
+            raise ConfigError(f"unknown inversion head {self.head!r}; choose one of {', '.join(HEADS)}")
+        for name in ("n_params", "n_classes", "n_bins", "n_frames", "n_samples", "fc_units",
+                     "lstm_units"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.n_classes < 2:
+            raise ConfigError(f"n_classes must be at least 2, got {self.n_classes}")
+        if not isinstance(self.bins_first, bool):
+            raise ConfigError(f"bins_first must be a bool, got {self.bins_first!r}")
+        if not 0.05 <= float(self.width_scale) <= 8.0:
+            raise ConfigError(f"width_scale must be in 0.05..8, got {self.width_scale!r}")
+        if not np.isfinite(self.feature_mean):
+            raise ConfigError(f"feature_mean must be finite, got {self.feature_mean!r}")
+        if not (np.isfinite(self.feature_std) and self.feature_std > 0):
+            raise ConfigError(f"feature_std must be finite and positive, got {self.feature_std!r}")
+        if self.arch == "conve2e" and self.n_samples % 256:
+            raise ConfigError(f"conve2e needs n_samples divisible by 256, got {self.n_samples}")
+
+    @property
+    def raw_audio(self) -> bool:
+        """The model takes raw audio ``(n_samples,)`` instead of a spectrogram."""
+        return self.arch == "conve2e"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        if self.raw_audio:
+            return (self.n_samples,)
+        return (self.n_bins, self.n_frames) if self.bins_first else (self.n_frames, self.n_bins)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "InversionModelConfig":
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"inversion model config must be a mapping, got {type(data).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ConfigError(f"unknown inversion model config fields: {sorted(unknown)}")
+        return cls(**dict(data))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+@keras.saving.register_keras_serializable(package="latent")
+class FeatureStandardize(keras.layers.Layer):
+    """``(x - mean) / std`` with scalar statistics stored as non-trainable weights.
+
+    Input/output: any shape, float32.
+    """
+
+    def __init__(self, mean: float = 0.0, std: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not np.isfinite(mean):
+            raise ConfigError(f"FeatureStandardize mean must be finite, got {mean!r}")
+        if not (np.isfinite(std) and std > 0):
+            raise ConfigError(f"FeatureStandardize std must be positive, got {std!r}")
+        self.mean = float(mean)
+        self.std = float(std)
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.offset = self.add_weight(name="offset", shape=(), trainable=False,
+                                      initializer=keras.initializers.Constant(self.mean))
+        self.scale = self.add_weight(name="scale", shape=(), trainable=False,
+                                     initializer=keras.initializers.Constant(1.0 / self.std))
+        super().build(input_shape)
+
+    def call(self, x: Any) -> Any:
+        return (x - self.offset) * self.scale
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"mean": self.mean, "std": self.std})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="latent")
+class SpectrogramToImage(keras.layers.Layer):
+    """Spectrogram ``(batch, n_bins, n_frames)`` (or frames first) -> image ``(batch, frames, bins, 1)``.
+
+    Barkan's convolutions run over a time x frequency image (``C(F, K_time, K_freq, ...)``).
+    """
+
+    def __init__(self, bins_first: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(bins_first, bool):
+            raise ConfigError(f"SpectrogramToImage bins_first must be a bool, got {bins_first!r}")
+        self.bins_first = bins_first
+
+    def call(self, x: Any) -> Any:
+        if self.bins_first:
+            x = keras.ops.transpose(x, (0, 2, 1))
+        return keras.ops.expand_dims(x, -1)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        batch, a, b = input_shape
+        return (batch, b, a, 1) if self.bins_first else (batch, a, b, 1)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"bins_first": self.bins_first})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="latent")
+class SpectrogramToSequence(keras.layers.Layer):
+    """Spectrogram ``(batch, n_bins, n_frames)`` (or frames first) -> sequence ``(batch, frames, bins)``."""
+
+    def __init__(self, bins_first: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(bins_first, bool):
+            raise ConfigError(f"SpectrogramToSequence bins_first must be a bool, got {bins_first!r}")
+        self.bins_first = bins_first
+
+    def call(self, x: Any) -> Any:
+        return keras.ops.transpose(x, (0, 2, 1)) if self.bins_first else x
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        batch, a, b = input_shape
+        return (batch, b, a) if self.bins_first else (batch, a, b)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"bins_first": self.bins_first})
+        return config
+
+
+def _scaled(filters: int, scale: float) -> int:
+    return max(4, int(round(filters * scale)))
+
+
+def _conv_stack(x: Any, layers: tuple[tuple[int, int, int, int, int], ...], scale: float,
+                prefix: str) -> Any:
+    for i, (filters, k_t, k_f, s_t, s_f) in enumerate(layers):
+        x = keras.layers.Conv2D(_scaled(filters, scale), (k_t, k_f), strides=(s_t, s_f),
+                                padding="same", activation="relu", name=f"{prefix}{i + 1}")(x)
+    return x
+
+
+def _head(x: Any, config: InversionModelConfig) -> Any:
+    x = keras.layers.Dense(config.fc_units, activation="relu", name="fc")(x)
+    if config.head == "regression":
+        return keras.layers.Dense(config.n_params, activation="sigmoid", name="values")(x)
+    x = keras.layers.Dense(config.n_params * config.n_classes, name="logits")(x)
+    x = keras.layers.Reshape((config.n_params, config.n_classes), name="per_param")(x)
+    if config.head == "softmax":
+        return keras.layers.Softmax(axis=-1, name="probs")(x)
+    return keras.layers.Activation("sigmoid", name="probs")(x)
+
+
+def build_inversion_model(config: InversionModelConfig) -> keras.Model:
+    """Build (not compile) the network ``config`` describes.
+
+    Returns:
+        keras.Model: input ``(batch, *config.input_shape)`` float32; output
+        ``(batch, n_params, n_classes)`` scores, or ``(batch, n_params)`` values in [0, 1].
+    """
+    inputs = keras.Input(shape=config.input_shape, name="audio" if config.raw_audio else "spectrogram")
+    x = FeatureStandardize(config.feature_mean, config.feature_std, name="standardize")(inputs)
+    if config.arch == "lstm":
+        x = SpectrogramToSequence(config.bins_first, name="to_sequence")(x)
+        x = keras.layers.LSTM(config.lstm_units, name="lstm")(x)
+    elif config.arch == "conve2e":
+        x = keras.layers.Reshape((config.n_samples, 1), name="to_channels")(x)
+        for i, (filters, kernel, stride) in enumerate(E2E_FRONT):
+            # The last layer keeps 257 "bins" so the 2-D stack sees a spectrogram-sized image.
+            width = filters if i == len(E2E_FRONT) - 1 else _scaled(filters, config.width_scale)
+            x = keras.layers.Conv1D(width, kernel, strides=stride, padding="same",
+                                    activation="relu", name=f"front{i + 1}")(x)
+        x = keras.layers.Reshape((config.n_samples // 256, E2E_FRONT[-1][0], 1), name="to_image")(x)
+        x = _conv_stack(x, CONV_STACKS["conv6"], config.width_scale, "conv")
+        x = keras.layers.Flatten(name="flatten")(x)
+    else:
+        x = SpectrogramToImage(config.bins_first, name="to_image")(x)
+        x = _conv_stack(x, CONV_STACKS[config.arch], config.width_scale, "conv")
+        x = keras.layers.Flatten(name="flatten")(x)
+    outputs = _head(x, config)
+    return keras.Model(inputs, outputs, name=f"inversion_{config.arch}_{config.head}")
+
+
+def loss_for(head: str) -> keras.losses.Loss:
+    """The training loss of a head (BCE for sigmoid, CCE for softmax, MSE for regression)."""
+    if head == "sigmoid":
+        return keras.losses.BinaryCrossentropy()
+    if head == "softmax":
+        return keras.losses.CategoricalCrossentropy()
+    if head == "regression":
+        return keras.losses.MeanSquaredError()
+    raise ConfigError(f"unknown inversion head {head!r}; choose one of {', '.join(HEADS)}")
+
+
+def targets_for(head: str, classes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Training targets from class indices.
+
+    Args:
+        classes: int, shape ``(batch, n_params)``.
+    Returns:
+        one-hot ``(batch, n_params, n_classes)`` float32, or normalised values
+        ``classes / (n_classes - 1)`` of shape ``(batch, n_params)`` for ``regression``.
+    """
+    classes = np.asarray(classes)
+    if head == "regression":
+        return (classes / float(n_classes - 1)).astype(np.float32)
+    return np.eye(n_classes, dtype=np.float32)[classes]
+
+
+def class_scores(head: str, outputs: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-class scores ``(batch, n_params, n_classes)`` (higher = more likely) from model outputs.
+
+    Regression outputs (normalised values) score each class by minus its distance to the prediction.
+    """
+    outputs = np.asarray(outputs, dtype=np.float32)
+    if head == "regression":
+        centres = np.linspace(0.0, 1.0, n_classes, dtype=np.float32)
+        return -np.abs(outputs[..., None] - centres)
+    return outputs
