@@ -1,0 +1,91 @@
+"""Spectral core: framing, exact inverses, features, spectral convergence and NormStats."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from instrument.config import StftConfig
+from instrument.errors import ConfigError
+from instrument.spectral import (NormStats, features, frame_count, istft, log_magnitude,
+                                 magnitude_from_log, spectral_convergence_db, stft, window)
+
+CFG = StftConfig()
+
+
+def test_stft_shape_dtype_and_framing(rng: np.random.Generator) -> None:
+    y = rng.standard_normal(10_000).astype(np.float32)
+    spec = stft(y, CFG)
+    assert spec.shape == (frame_count(len(y), CFG), CFG.n_bins) and spec.dtype == np.complex64
+    # Frame t ends at sample (t + 1) * hop: frame 5 is the windowed samples [6*256-1024, 6*256).
+    end = 6 * CFG.hop_length
+    expected = np.fft.rfft(y[end - CFG.n_fft:end] * window(CFG))
+    np.testing.assert_allclose(spec[5], expected, rtol=1e-4, atol=1e-3)
+
+
+def test_every_sample_covered_by_overlap_frames() -> None:
+    n = 3000
+    impulse_at_end = np.zeros(n, np.float32)
+    impulse_at_end[-1] = 1.0
+    spec = stft(impulse_at_end, CFG)
+    # The last sample (2999) lies in frames 11..14, all of which stft returns.
+    assert len(spec) == 15
+    assert np.flatnonzero(np.abs(spec).sum(axis=1) > 0).tolist() == [11, 12, 13, 14]
+
+
+@pytest.mark.parametrize("cfg", [CFG, StftConfig(n_fft=2048, hop_length=1024),
+                                 StftConfig(n_fft=512, hop_length=128, window="blackman")])
+def test_istft_is_exact_inverse(cfg: StftConfig, rng: np.random.Generator) -> None:
+    y = rng.standard_normal(7777).astype(np.float32)
+    np.testing.assert_allclose(istft(stft(y, cfg), cfg, length=len(y)), y, atol=1e-5)
+
+
+def test_log_magnitude_inverse_is_exact(rng: np.random.Generator) -> None:
+    spec = (rng.standard_normal((20, 513)) + 1j * rng.standard_normal((20, 513))) * 10
+    logmag = log_magnitude(spec)
+    assert logmag.dtype == np.float32 and np.all(logmag >= 0)
+    np.testing.assert_allclose(magnitude_from_log(logmag), np.abs(spec), rtol=1e-5, atol=1e-6)
+    # and the other way round: log_magnitude(magnitude_from_log(x)) == x for x >= 0
+    x = np.abs(rng.standard_normal((4, 513))).astype(np.float32)
+    np.testing.assert_allclose(log_magnitude(magnitude_from_log(x)), x, rtol=1e-6, atol=1e-7)
+
+
+def test_magnitude_from_log_clips_negative_features() -> None:
+    assert np.all(magnitude_from_log(np.array([-3.0, -0.1, 0.0], np.float32)) == 0.0)
+
+
+def test_features_are_log1p_of_stft(rng: np.random.Generator) -> None:
+    y = rng.standard_normal(4000).astype(np.float32)
+    np.testing.assert_allclose(features(y, CFG), np.log1p(np.abs(stft(y, CFG))), rtol=1e-6)
+
+
+def test_spectral_convergence(rng: np.random.Generator) -> None:
+    y = rng.standard_normal(8000).astype(np.float32)
+    mag = np.abs(stft(y, CFG))
+    assert spectral_convergence_db(mag, y, CFG) < -100.0
+    assert spectral_convergence_db(mag, 0.5 * y, CFG) == pytest.approx(20 * np.log10(0.5), abs=1e-3)
+    assert spectral_convergence_db(mag, np.zeros_like(y), CFG) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_norm_stats_round_trip(tmp_path, rng: np.random.Generator) -> None:
+    frames = rng.standard_normal((200, 513)).astype(np.float32) * 3 + 1
+    frames[:, 0] = 5.0  # constant bin: std floored, not zero
+    stats = NormStats.fit(frames)
+    assert stats.std[0] == pytest.approx(1e-3)
+    norm = stats.normalise(frames)
+    assert abs(float(norm[:, 1:].mean())) < 1e-4 and float(norm[:, 1:].std()) == pytest.approx(1.0, abs=1e-3)
+    np.testing.assert_allclose(stats.denormalise(norm), frames, rtol=1e-5, atol=1e-5)
+    path = tmp_path / "norm.json"
+    stats.save(path)
+    loaded = NormStats.load(path)
+    np.testing.assert_array_equal(loaded.mean, stats.mean)
+    np.testing.assert_array_equal(loaded.std, stats.std)
+
+
+def test_norm_stats_errors(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="missing.json"):
+        NormStats.load(tmp_path / "missing.json")
+    with pytest.raises(ConfigError, match="positive"):
+        NormStats(mean=np.zeros(3, np.float32), std=np.array([1.0, 0.0, 1.0], np.float32))
+    with pytest.raises(ConfigError, match="mean/std"):
+        NormStats(mean=np.zeros(3, np.float32), std=np.ones(4, np.float32))
