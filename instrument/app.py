@@ -488,7 +488,7 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
             io.start()
             print(f"latent perform: playing {engine.model_name} at {sample_rate} Hz, "
                   f"{mode} input, engine latency {engine.latency_ms:.1f} ms, "
-                  f"MIDI {midi.status_text() if midi is not None else 'off'}", file=sys.stderr, flush=True)
+                  f"{midi.status_text() if midi is not None else 'MIDI off'}", file=sys.stderr, flush=True)
         midi_text = (lambda: midi.status_text()) if midi is not None else (lambda: "MIDI off")
         if window is not None:
             window.run(snapshots, stop, fps=30, midi_status=midi_text)

@@ -289,7 +289,7 @@ class PerformanceWindow:
         xrun_color = WARN if s.xruns else TEXT
         self._text(f"xruns {s.xruns}  underflows {s.underflows}", (330, y), xrun_color)
         self._text(f"latency {s.latency_ms:.0f} ms", (540, y), DIM)
-        self._text(f"MIDI: {s.midi_status}", (680, y), DIM)
+        self._text(s.midi_status if s.midi_status.startswith("MIDI") else f"MIDI: {s.midi_status}", (660, y), DIM)
         if s.message:
             self._text(s.message, (16, HEIGHT - 52), SOLO, self.small)
         pg.display.flip()
