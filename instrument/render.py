@@ -155,12 +155,12 @@ def render(engine: Engine, n_samples: int, automation: Sequence[tuple[int, Actio
                 raise ConfigError(f"automation action {action.name} at hop {i}: {exc}") from exc
             cursor += 1
             applied += 1
+        if engine.quit_requested:  # like the live app: quit at a boundary ends before that hop
+            break
         timeline[i * hop:(i + 1) * hop] = engine.process_hop()
         gains[i * hop:(i + 1) * hop] = engine.synth_gain_curve
         magnitudes[i] = engine.output_magnitude
         hops_done = i + 1
-        if engine.quit_requested:
-            break
     if isinstance(engine.phase, MagnitudeCollector):
         timeline = _offline_phase(engine, timeline, gains, magnitudes[:hops_done], hops_done)
     elapsed = time.perf_counter() - start
