@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Sequence
+
+# TensorFlow's C++ start-up chatter (no CUDA here, CPU features) is noise to a musician.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from instrument import __version__
 from instrument.errors import LatentError

@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from instrument.errors import ConfigError
 
-STRATEGIES = ("default", "mirrored", "multiworker")
+from training.distributed_train import STRATEGIES
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
