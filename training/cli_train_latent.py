@@ -1,17 +1,146 @@
-"""Sub-command registration (placeholder until implemented)."""
+"""`latent train autoencoder` and `latent train transfer`: options -> :mod:`training.train`."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
-from instrument.errors import NotImplementedCommand
+from instrument.config import AudioConfig, SpectralConfig, StftConfig
+from training.distributed_train import add_strategy_options
+
+ARCHS = ("dense", "shallow", "deep", "dilated", "residual", "dilres")
+
+
+def _hidden_units(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"hidden units must be integers like 256,8, got {text!r}") from exc
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by both kinds: model, loop and analysis settings."""
+    model = parser.add_argument_group("model")
+    model.add_argument("--arch", choices=ARCHS, default="dilres", help="architecture (default dilres)")
+    model.add_argument("--channels", type=int, default=None, help="hidden conv channels")
+    model.add_argument("--latent-channels", type=int, default=None, help="latent units (faders)")
+    model.add_argument("--depth", type=int, default=None, help="conv layers (deep) / blocks (dilres)")
+    model.add_argument("--hidden-units", type=_hidden_units, default=None,
+                       help="dense hidden sizes, encoder order, e.g. 256,8")
+    model.add_argument("--kernel-size", type=int, default=None, help="conv kernel size (odd)")
+    model.add_argument("--pool-time", type=int, default=None, help="max-pool factor in time")
+    model.add_argument("--pool-freq", type=int, default=None, help="max-pool factor in frequency")
+    model.add_argument("--causal", action="store_true", help="causal in time (for live use)")
+    model.add_argument("--noise", type=float, default=None, help="input gaussian noise stddev")
+    model.add_argument("--sparsity", type=float, default=None, help="KL sparsity weight beta (0 = off)")
+    model.add_argument("--sparsity-target", type=float, default=None, help="KL sparsity target rho")
+    model.add_argument("--l1", type=float, default=None, help="L1 kernel regularisation")
+    model.add_argument("--l2", type=float, default=None, help="L2 kernel regularisation")
+    model.add_argument("--dropout", type=float, default=None, help="dropout rate")
+    loop = parser.add_argument_group("training")
+    loop.add_argument("--epochs", type=int, default=30)
+    loop.add_argument("--batch-size", type=int, default=16)
+    loop.add_argument("--learning-rate", type=float, default=1e-3)
+    loop.add_argument("--frames", type=int, default=16, help="spectrum frames per window (T)")
+    loop.add_argument("--seed", type=int, default=0)
+    loop.add_argument("--val-fraction", type=float, default=0.15, help="notes held out for validation")
+    loop.add_argument("--patience", type=int, default=10, help="early-stopping patience (0 = off)")
+    loop.add_argument("--gain-db", type=float, default=6.0, help="random gain augmentation range (dB)")
+    loop.add_argument("--shift-frames", type=int, default=2, help="random time-shift augmentation")
+    loop.add_argument("--pretrain-epochs", type=int, default=0,
+                      help="greedy layer-wise pre-training epochs per layer (dense/deep)")
+    loop.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard logs")
+    loop.add_argument("--resume", action="store_true",
+                      help="continue an interrupted run in the output folder from its last epoch")
+    loop.add_argument("--quiet", action="store_true", help="no progress bar")
+    spec = parser.add_argument_group("analysis")
+    spec.add_argument("--sample-rate", type=int, default=22050)
+    spec.add_argument("--n-fft", type=int, default=1024)
+    spec.add_argument("--hop-length", type=int, default=256)
+    parser.add_argument("-o", "--output", required=True, help="output folder")
+    add_strategy_options(parser)
+
+
+def spectral_from_args(args: argparse.Namespace) -> SpectralConfig:
+    return SpectralConfig(audio=AudioConfig(sample_rate=args.sample_rate),
+                          stft=StftConfig(n_fft=args.n_fft, hop_length=args.hop_length))
+
+
+def model_options_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    return {"arch": args.arch, "channels": args.channels, "latent_channels": args.latent_channels,
+            "depth": args.depth, "hidden_units": args.hidden_units, "kernel_size": args.kernel_size,
+            "pool_time": args.pool_time, "pool_freq": args.pool_freq, "causal": bool(args.causal),
+            "noise_stddev": args.noise, "sparsity_beta": args.sparsity,
+            "sparsity_rho": args.sparsity_target, "l1": args.l1, "l2": args.l2, "dropout": args.dropout}
+
+
+def train_config_from_args(args: argparse.Namespace, kind: str):
+    from training.train import TrainConfig
+
+    return TrainConfig(kind=kind, epochs=args.epochs, batch_size=args.batch_size,
+                       learning_rate=args.learning_rate, frames=args.frames, seed=args.seed,
+                       val_fraction=args.val_fraction, patience=args.patience, gain_db=args.gain_db,
+                       shift_frames=args.shift_frames, tensorboard=not args.no_tensorboard,
+                       pretrain_epochs=args.pretrain_epochs)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    for name in "autoencoder transfer".split():
-        parser = subparsers.add_parser(name, help=f"{name} (not implemented yet)")
-        parser.set_defaults(func=_not_implemented)
+    auto = subparsers.add_parser(
+        "autoencoder", help="train a spectral autoencoder on note folders",
+        description="Train an autoencoder on log1p magnitude spectra of every note under --data.")
+    auto.add_argument("--data", required=True, nargs="+", help="note folder(s)")
+    add_common_options(auto)
+    auto.set_defaults(func=run_autoencoder)
+    transfer = subparsers.add_parser(
+        "transfer", help="train a timbre-transfer model on paired notes",
+        description="Train source -> target timbre transfer on notes paired by pitch (and dynamic).")
+    transfer.add_argument("--source", required=True, help="folder of source-instrument notes")
+    transfer.add_argument("--target", required=True, help="folder of target-instrument notes")
+    transfer.add_argument("--resample", action="store_true",
+                          help="accept folders with different native sample rates (resample both)")
+    add_common_options(transfer)
+    transfer.set_defaults(func=run_transfer)
 
 
-def _not_implemented(args: argparse.Namespace) -> int:
-    raise NotImplementedCommand("this command is not implemented yet")
+def _report(result: Any) -> None:
+    print(f"wrote {result.model_path} ({result.epochs_run} epochs this run, "
+          f"{result.wall_seconds:.0f} s)")
+    for key, value in sorted(result.final.items()):
+        if key != "wall_seconds":
+            print(f"  {key}: {value:.4g}")
+
+
+def _train(args: argparse.Namespace, data: Any, config: Any, spectral: SpectralConfig) -> Any:
+    """Single-device Keras fit, or the tf.distribute loop for --strategy mirrored/multiworker."""
+    if args.strategy != "default":
+        from training.distributed_train import train_latent_distributed
+
+        return train_latent_distributed(data, model_options_from_args(args), config, spectral,
+                                        args.output, args.strategy, resume=args.resume,
+                                        checkpoint_every=args.checkpoint_every,
+                                        verbose=0 if args.quiet else 1)
+    from training.train import train
+
+    return train(data, model_options_from_args(args), config, spectral, args.output,
+                 resume=args.resume, verbose=0 if args.quiet else 1)
+
+
+def run_autoencoder(args: argparse.Namespace) -> int:
+    from training.train import prepare_autoencoder_data
+
+    spectral = spectral_from_args(args)
+    config = train_config_from_args(args, "autoencoder")
+    data = prepare_autoencoder_data([Path(d) for d in args.data], spectral, config)
+    _report(_train(args, data, config, spectral))
+    return 0
+
+
+def run_transfer(args: argparse.Namespace) -> int:
+    from training.train import prepare_transfer_data
+
+    spectral = spectral_from_args(args)
+    config = train_config_from_args(args, "transfer")
+    data = prepare_transfer_data(args.source, args.target, spectral, config, resample=args.resample)
+    _report(_train(args, data, config, spectral))
+    return 0
