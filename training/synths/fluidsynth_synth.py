@@ -4,7 +4,7 @@ A batch of patches is rendered by ONE ``fluidsynth`` process: the patches are la
 out one after another in a single MIDI file (slot ``i`` starts at
 ``i * (seconds + gap_seconds)``: program change and NRPNs, note on, note off at
 ``note_seconds``, All Sound Off at ``seconds``), rendered offline and cut back into
-clips. Every slot sends every parameter, so nothing leaks from one clip to the next
+clips (after one throwaway warm-up slot). Every slot sends every parameter, so nothing leaks from one clip to the next
 except what All Sound Off leaves (nothing audible). Event timing follows FluidSynth's
 64-sample blocks, so clip onsets may jitter by up to 64 samples.
 
@@ -104,12 +104,15 @@ class FluidSynth(Synth):
         return out
 
     def _render_chunk(self, values: np.ndarray) -> np.ndarray:
+        # slot 0 is a throwaway warm-up (the very first note of a process renders slightly
+        # differently); clips come from slots 1..n
         n = len(values)
-        total = n * self.slot_seconds
-        audio = sf_render.render_messages(self.timed_messages(values), total,
-                                          self.spec.sample_rate, soundfont=self.soundfont)
+        total = (n + 1) * self.slot_seconds
+        audio = sf_render.render_messages(self.timed_messages(np.concatenate([values[:1], values])),
+                                          total, self.spec.sample_rate, soundfont=self.soundfont)
         clip = self.spec.n_samples
-        starts = np.rint(np.arange(n) * self.slot_seconds * self.spec.sample_rate).astype(int)
+        starts = np.rint(np.arange(1, n + 1) * self.slot_seconds
+                         * self.spec.sample_rate).astype(int)
         clips = np.stack([audio[s:s + clip] for s in starts]).astype(np.float32)
         peak = np.abs(clips).max(axis=1, keepdims=True)
         return np.where(peak > 1e-9, clips / np.maximum(peak, 1e-9), 0.0).astype(np.float32)
