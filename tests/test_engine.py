@@ -175,8 +175,8 @@ def test_make_source_modes() -> None:
 
 
 # --------------------------------------------------------------- latent models
-def _tiny_model(folder: Path, kind: str = "autoencoder", units: int = 8) -> Path:
-    """A small untrained causal (dense, per-frame) latent model saved with B's model I/O."""
+def _tiny_model(folder: Path, kind: str = "autoencoder", units: int = 8, arch: str = "dense") -> Path:
+    """A small untrained causal latent model (dense per-frame, or conv) saved with the model I/O."""
     import keras
 
     from instrument.model_io import save_latent_model
@@ -184,10 +184,15 @@ def _tiny_model(folder: Path, kind: str = "autoencoder", units: int = 8) -> Path
     from training.models import build_autoencoder_parts
 
     keras.utils.set_random_seed(3)
-    config = AutoencoderConfig(arch="dense", hidden_units=(32, units), dropout=0.0, causal=True)
+    if arch == "dense":
+        config = AutoencoderConfig(arch="dense", hidden_units=(32, units), dropout=0.0, causal=True)
+    else:
+        config = AutoencoderConfig(arch=arch, frames=8, channels=4, latent_channels=units, depth=1,
+                                   dropout=0.0, causal=True, pool_time=1)
     model, encoder, decoder = build_autoencoder_parts(config)
-    path = folder / f"tiny-{kind}.keras"
-    mean = np.abs(np.random.default_rng(0).standard_normal(units)).astype(np.float32)
+    path = folder / f"tiny-{kind}-{arch}.keras"
+    shape = (units,) if arch == "dense" else tuple(int(d) for d in encoder.output.shape[2:])
+    mean = np.abs(np.random.default_rng(0).standard_normal(shape)).astype(np.float32)
     save_latent_model(path, model, encoder, decoder, {"config": config, "kind": kind, "mean_latent": mean})
     return path
 
@@ -196,7 +201,8 @@ def _tiny_model(folder: Path, kind: str = "autoencoder", units: int = 8) -> Path
 def model_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The shipped default model when present, plus tiny causal test models."""
     folder = tmp_path_factory.mktemp("models")
-    paths = {"tiny": _tiny_model(folder), "tiny_transfer": _tiny_model(folder, "transfer", units=4)}
+    paths = {"tiny": _tiny_model(folder), "tiny_transfer": _tiny_model(folder, "transfer", units=4),
+             "tiny_conv": _tiny_model(folder, units=4, arch="dilres")}
     shipped = PRESETS_DIR / "models" / "reconstruct.keras"
     paths["default"] = shipped if shipped.is_file() else paths["tiny"]
     return paths
@@ -288,8 +294,9 @@ def test_bank_view_and_latent_view(models: dict[str, object]) -> None:
     assert scales[:min(BANK_SIZE, model.n_units)].tolist() == [1.0] * min(BANK_SIZE, model.n_units)
 
 
-def test_no_input_mode_decodes_the_held_latent_scaled_by_faders(models: dict[str, object]) -> None:
-    model = models["default"]
+@pytest.mark.parametrize("name", ["default", "tiny_conv"])
+def test_no_input_mode_decodes_the_held_latent_scaled_by_faders(models: dict[str, object], name: str) -> None:
+    model = models[name]
     engine = model_engine(model)
     assert engine.source_mode == "none"
     loud = out_spectrum(engine, 30)
@@ -302,8 +309,9 @@ def test_no_input_mode_decodes_the_held_latent_scaled_by_faders(models: dict[str
     assert np.abs(engine.output_hop).max() < 1e-6
 
 
-def test_capture_latent_holds_the_current_frame(models: dict[str, object]) -> None:
-    model = models["default"]
+@pytest.mark.parametrize("name", ["default", "tiny_conv"])
+def test_capture_latent_holds_the_current_frame(models: dict[str, object], name: str) -> None:
+    model = models[name]
     engine = model_engine(model, tone(0.5))
     run(engine, 10)
     engine.apply(Action("capture_latent"))
@@ -370,11 +378,12 @@ def test_models_with_different_spectral_settings_are_refused(models: dict[str, o
         Engine(other, [models["tiny"]], ["m"])
 
 
-def test_latent_streamer_matches_the_streaming_model(models: dict[str, object]) -> None:
+@pytest.mark.parametrize("name", ["default", "tiny_conv"])
+def test_latent_streamer_matches_the_streaming_model(models: dict[str, object], name: str) -> None:
     from instrument.stages import LatentStreamer
     from instrument.streaming_model import StreamingLatentModel
 
-    model = models["default"]
+    model = models[name]
     mine, reference = LatentStreamer(model), StreamingLatentModel(model)
     frames = np.log1p(np.abs(stft(tone(0.3), model.spectral.stft)))
     scales = np.linspace(0.0, 2.0, model.n_units).astype(np.float32)
