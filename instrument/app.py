@@ -119,6 +119,7 @@ class ProcessingWorker(threading.Thread):
                  snapshot_fn: Callable[[Any], DisplaySnapshot] | None = None,
                  snapshot_hz: float = 30.0, status_fn: Callable[[], dict[str, Any]] | None = None,
                  truth_fn: Callable[[Any], dict[str, Any]] | None = None,
+                 input_tap: Callable[[np.ndarray], Any] | None = None,
                  n_bins: int | None = None) -> None:
         super().__init__(name="latent-processing", daemon=True)
         self.engine = engine
@@ -137,6 +138,7 @@ class ProcessingWorker(threading.Thread):
         self.snapshot_fn = snapshot_fn
         self.status_fn = status_fn
         self.truth_fn = truth_fn
+        self.input_tap = input_tap
         self._truth_due = truth_fn is not None
         self.snapshot_every = max(1, int(round(1.0 / (snapshot_hz * self.hop_seconds))))
         self.stats = WorkerStats()
@@ -196,6 +198,8 @@ class ProcessingWorker(threading.Thread):
             self.in_ring.read_into(self._input_hop, fill_underflow=False)
             input_hop = self._input_hop
         out = self.engine.process_hop(input_hop)
+        if self.input_tap is not None:  # e.g. the inversion follower's queue (copies, never blocks)
+            self.input_tap(self.engine.input_hop)
         self.out_ring.write(out)
         if self.recorder is not None:
             self.recorder.push(out)
@@ -379,7 +383,8 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
             midi_api: str | None = None, use_midi: bool = True, learn: bool = False,
             record: Any = None, log_events: Any = None, headless: bool = False,
             screenshot: Any = None, duration_s: float | None = None,
-            scenes_dir: Any = None) -> PerformSummary:
+            scenes_dir: Any = None, invert_model: Any = None,
+            invert_midi_out: str | None = None) -> PerformSummary:
     """Run a live performance until quit, ``duration_s``, Ctrl-C or SIGTERM (see module doc).
 
     Raises:
@@ -446,7 +451,8 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
     event_log = EventLog(log_events, spectral.hop_seconds) if log_events else None
     max_hops = int(np.ceil(duration_s * sample_rate / hop)) if duration_s else None
     view = EngineView()
-    sync_needed = [True]
+    follower = _open_inversion_follower(invert_model, invert_midi_out, midi_api, sample_rate) \
+        if invert_model else None
 
     def status() -> dict[str, Any]:
         stats = io.stats()
@@ -459,6 +465,7 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
                               recorder=recorder, event_log=event_log, max_hops=max_hops,
                               snapshot_fn=view, snapshot_hz=30.0 if not headless else 5.0,
                               status_fn=status, truth_fn=_unit_truth,
+                              input_tap=follower[0].submit if follower is not None else None,
                               n_bins=spectral.stft.n_bins)
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -481,6 +488,8 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
             event_log.start()
         if midi is not None:
             midi.start()
+        if follower is not None:
+            follower[0].start()
         sys.setswitchinterval(0.001)  # let the audio callback get the GIL promptly
         worker.start()
         worker.primed.wait(60.0)  # the first hop traces the model; fill the ring before sound starts
@@ -507,12 +516,16 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
                 time.sleep(hop / sample_rate)
         if window is not None and screenshot is not None:
             window.drain(snapshots)
+            window.snapshot.midi_status = midi_text()
             window.draw()
             window.save_screenshot(screenshot)
     finally:
         stop.set()
         worker.join(10.0)
         io.close()
+        if follower is not None:
+            follower[0].stop()
+            follower[1].close()
         if midi is not None:
             midi.close()
         if recorder is not None:
@@ -540,6 +553,36 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
         log_events=str(log_events) if log_events else None,
         events_logged=event_log.events_written if event_log is not None else 0,
         action_errors=list(ws.action_errors))
+
+
+def _open_inversion_follower(model_path: Any, port: str | None, midi_api: str | None,
+                             sample_rate: int) -> tuple[Any, Any]:
+    """``--invert-model``: an InversionWorker following the input, sending MIDI to ``port``.
+
+    Returns ``(worker, output port)``; the worker is not started yet.
+    """
+    from controllers.midi_api import midi_backend
+    from controllers.ports import match_port
+    from instrument.errors import ConfigError, DeviceError
+
+    if not port:
+        raise ConfigError("--invert-model needs --invert-midi-out PORT (the synth's MIDI input)")
+    try:
+        from instrument.inversion_follower import InversionFollower, InversionWorker
+    except ImportError as exc:
+        raise ConfigError(f"the live inversion follower is not installed: {exc}") from exc
+    from instrument.invert import load_inversion_model
+    from training.synths.midi_send import send_messages
+
+    backend = midi_backend(midi_api)
+    names = backend.get_output_names()
+    name = match_port(names, (), port)
+    if name is None:
+        raise DeviceError(f"--invert-midi-out: MIDI output port {port!r} not found; available: {names or 'none'}")
+    follower = InversionFollower(load_inversion_model(model_path), input_sample_rate=sample_rate)
+    out = backend.open_output(name)
+    worker = InversionWorker(follower, lambda messages: send_messages(out, messages))
+    return worker, out
 
 
 def _sync_one(surface: Any, snap: DisplaySnapshot) -> None:

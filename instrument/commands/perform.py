@@ -69,6 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="rtmidi API (default: $LATENT_MIDI_API, else alsa on Linux)")
     midi.add_argument("--no-midi", action="store_true", help="do not open any MIDI port")
     midi.add_argument("--learn", action="store_true", help="MIDI learn: move a control, then press a key")
+    midi.add_argument("--invert-model", metavar="M.keras",
+                      help="synth inversion model: follow the input audio and send the matching patch")
+    midi.add_argument("--invert-midi-out", metavar="PORT",
+                      help="MIDI output port of the synth that --invert-model drives")
     out = parser.add_argument_group("output")
     out.add_argument("--record", metavar="OUT.wav", help="record the engine output (32-bit float WAV)")
     out.add_argument("--log-events", metavar="FILE.jsonl",
@@ -106,6 +110,8 @@ def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if args.screenshot and args.headless:
         raise ConfigError("--screenshot needs the window: drop --headless "
                           "(SDL_VIDEODRIVER=dummy draws it off-screen)")
+    if args.invert_midi_out and not args.invert_model:
+        raise ConfigError("--invert-midi-out needs --invert-model")
     if args.live_input:
         source = ("live", None)
     elif args.no_input:
@@ -127,7 +133,9 @@ def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
         record=Path(args.record) if args.record else None,
         log_events=Path(args.log_events) if args.log_events else None,
         headless=args.headless, screenshot=Path(args.screenshot) if args.screenshot else None,
-        duration_s=args.duration, scenes_dir=Path(args.scenes))
+        duration_s=args.duration, scenes_dir=Path(args.scenes),
+        invert_model=Path(args.invert_model) if args.invert_model else None,
+        invert_midi_out=args.invert_midi_out)
 
 
 def run(args: argparse.Namespace) -> int:
