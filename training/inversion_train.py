@@ -315,7 +315,7 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
 SHIPPED_RECIPE = InversionTrainConfig(synth="inversynth", arch="conv6xl", head="sigmoid",
                                       epochs=60, steps_per_epoch=100, batch_size=32,
                                       learning_rate=1e-3, seed=0, val_count=512, patience=0,
-                                      max_minutes=30.0, lr_decay=0.97)
+                                      max_minutes=30.0, lr_decay=0.97, width_scale=0.5)
 
 
 def build_inversion_models(out_dir: str | Path | None = None, resume: bool = False) -> list[Path]:
