@@ -285,3 +285,43 @@ def test_window_screenshot_of_a_running_performance(jack_server: str, input_wav:
     assert lit > 500, "the input spectrogram shows the playing file"
     status_line = rgb[:, 572:590].reshape(-1, 3)
     assert np.count_nonzero(status_line.min(axis=1) > 150) > 100, "status line text (CPU, xruns) drawn"
+
+
+def test_quit_action_stops_the_worker_and_is_logged(jack_server: str, input_wav: Path, tmp_path: Path) -> None:
+    from controllers.actions import Action
+    from instrument.app import ActionInbox, ProcessingWorker
+    from instrument.config import SpectralConfig
+    from instrument.engine import Engine, make_source
+    from instrument.eventlog import EventLog
+    from instrument.ringbuffer import RingBuffer
+
+    spectral = SpectralConfig()
+    engine = Engine(spectral, (), source=make_source("file", HOP, sf.read(input_wav, dtype="float32")[0]))
+    ring = RingBuffer(8 * HOP)
+    inbox, stop = ActionInbox(), threading.Event()
+    with EventLog(tmp_path / "q.jsonl", spectral.hop_seconds) as log:
+        worker = ProcessingWorker(engine, HOP, SR, ring, inbox, None, stop, ahead_hops=4, event_log=log)
+        worker.start()
+        assert worker.primed.wait(30)
+        inbox.submit([Action("stop"), Action("quit")])
+        out = np.zeros(HOP, np.float32)
+        while not worker.finished.wait(HOP / SR):  # play the part of the sound card
+            ring.read_into(out)
+        worker.join(5)
+    assert worker.quit_requested and stop.is_set() and not worker.is_alive()
+    assert [a.name for _, a in read_events(tmp_path / "q.jsonl")] == ["stop", "quit"]
+
+
+def test_no_audio_device_is_reported_clearly(input_wav: Path, repo_root: Path) -> None:
+    import sounddevice as sd
+
+    jack = {i for i, api in enumerate(sd.query_hostapis()) if "JACK" in api["name"]}
+    if any(d["max_output_channels"] > 0 and d["hostapi"] not in jack for d in sd.query_devices()):
+        pytest.skip("this machine has a sound card outside JACK")
+    env = dict(os.environ, PYTHONPATH=str(repo_root), JACK_DEFAULT_SERVER="latent-no-such-server",
+               JACK_NO_START_SERVER="1")
+    proc = subprocess.run([sys.executable, "-m", "instrument.cli", "perform", "--model", "none", "--headless",
+                           "--no-midi", "--input", str(input_wav), "--duration", "1"],
+                          cwd=repo_root, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "no audio output device found" in proc.stderr and "latent render" in proc.stderr

@@ -80,3 +80,22 @@ def test_spectrogram_scrolls_left() -> None:
     assert spec.intensity[-1].max() > 0.9 and spec.intensity[:-1].max() == 0
     spec.push(np.zeros((2, 64), np.float32))
     assert spec.intensity[-3].max() > 0.9 and spec.intensity[-1].max() == 0
+
+
+def test_computer_keys_go_through_the_control_surface() -> None:
+    from controllers.maps import load_map
+    from controllers.surface import ControlSurface
+    from instrument.app import _key_handler
+
+    surface = ControlSurface(load_map("nanokontrol2"), 16)
+    sent: list[Action] = []
+    window = PerformanceWindow(submit=sent.extend, key_handler=_key_handler(surface))
+    try:
+        for key in (pygame.K_z, pygame.K_RIGHTBRACKET, pygame.K_UP, pygame.K_q):
+            pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key, mod=0))
+        window.handle_events()
+    finally:
+        window.close()
+    assert [a.name for a in sent] == ["zero_all", "bank", "scale_unit", "quit"]
+    assert sent[1].args == {"bank": 1}
+    assert sent[2].args["unit"] == 8 and sent[2].args["value"] == pytest.approx(0.05)
