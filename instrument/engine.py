@@ -128,6 +128,7 @@ class Engine:
         self.output_magnitude = np.zeros(self.n_bins, dtype=np.float32)
         self._input_log = np.zeros(self.n_bins, dtype=np.float32)
         self._output_log = np.zeros(self.n_bins, dtype=np.float32)
+        self._dry_scaled = np.zeros(self.n_bins, dtype=np.float32)
         self._zero_hop = np.zeros(self.hop_length, dtype=np.float32)
         self._ramp = ((np.arange(self.hop_length, dtype=np.float32) + 1.0) / self.hop_length)
         self._gain_curve = np.ones(self.hop_length, dtype=np.float32)
@@ -366,7 +367,8 @@ class Engine:
             self._output_log[:] = heard
         else:
             np.multiply(heard, self.wet_dry, out=self._output_log)
-            self._output_log += (1.0 - self.wet_dry) * dry
+            np.multiply(dry, 1.0 - self.wet_dry, out=self._dry_scaled)
+            self._output_log += self._dry_scaled
         np.expm1(self._output_log, out=self.output_magnitude)
         np.maximum(self.output_magnitude, 0.0, out=self.output_magnitude)
         synth_hop = self.phase.push(self.output_magnitude)

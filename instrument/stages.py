@@ -415,12 +415,14 @@ class ModelBank:
             else:
                 outputs[k] = stage.process(frame, scale_vectors[k])
         heard = outputs[self.active]
-        if self._mix is None:
+        if self._mix is None:  # first hop: size the mix buffers from the stages' frames
             self._mix = np.zeros_like(heard)
+            self._fade = np.zeros_like(heard)
         if self._fade_left > 0:
             gain = 1.0 - (self._fade_left - 0.5) / self.crossfade_frames
             np.multiply(heard, gain, out=self._mix)
-            self._mix += (1.0 - gain) * outputs[self.previous]
+            np.multiply(outputs[self.previous], 1.0 - gain, out=self._fade)
+            self._mix += self._fade
             self._fade_left -= 1
         else:
             self._mix[:] = heard
