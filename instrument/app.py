@@ -493,6 +493,8 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
         sys.setswitchinterval(0.001)  # let the audio callback get the GIL promptly
         worker.start()
         worker.primed.wait(60.0)  # the first hop traces the model; fill the ring before sound starts
+        if mode == "live":  # paced by the input: give the output a cushion of --ahead hops of silence
+            io.out_ring.write(np.zeros(ahead_hops * hop, np.float32))
         if not stop.is_set():
             io.start()
             print(f"latent perform: playing {engine.model_name} at {sample_rate} Hz, "
