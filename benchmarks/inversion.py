@@ -1,0 +1,251 @@
+"""`latent bench inversion`: Barkan's Tables 3 and 4 for our inversion models and baselines.
+
+On a seeded held-out test set (never seen in training: its rng stream differs from training and
+validation), prints
+
+* Table 3: MPR per parameter and the mean, per method;
+* top-k mean accuracy (k = 1..5) per parameter group;
+* Table 4: rho (x100) of STFT / FT / time signals (mean, median), F_delta, spectral convergence
+  and log-spectral distance between each test sound and the re-rendered prediction.
+
+Methods: each model given with --model; ``random`` (uniform random patch); ``nearest`` (nearest
+neighbour of the test spectrogram in a seeded training set, k-NN votes as class scores); and on the
+first --refine-count sounds: ``model+refine`` (search from the prediction, --refine-seconds each)
+and ``search-only`` (the same search from the middle of every range, given the same wall-clock
+time as model+refine including the network's inference). Writes input/output WAV pairs and
+spectrogram PNGs, and ``results.json``, into --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="latent bench inversion", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--synth", default="inversynth")
+    p.add_argument("--model", action="append", default=None,
+                   help="inversion model .keras (repeatable; default: the shipped model; 'none' = no model)")
+    p.add_argument("--count", type=int, default=None, help="test sounds (default 2000; quick 200)")
+    p.add_argument("--train-count", type=int, default=None,
+                   help="training sounds for the nearest-neighbour baseline (default 10000; quick 2000)")
+    p.add_argument("--refine-count", type=int, default=None,
+                   help="test sounds (the first ones) given refinement and search-only "
+                   "(default 100; quick 10)")
+    p.add_argument("--refine-seconds", type=float, default=2.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pairs", type=int, default=4, help="WAV/PNG examples written")
+    p.add_argument("--out", default="bench-inversion", help="output folder")
+    p.add_argument("--quick", action="store_true",
+                   help="small run: 200 sounds, 2000 neighbours, 10 refined")
+    return p
+
+
+def _batched_scores(inv: Any, synth: Any, audio: np.ndarray, feats: np.ndarray,
+                    batch: int = 64) -> tuple[np.ndarray, float]:
+    """Class scores for all test sounds and the mean inference seconds per sound."""
+    out = []
+    t0 = time.monotonic()
+    for i in range(0, len(audio), batch):
+        x = audio[i:i + batch] if inv.config.raw_audio else feats[i:i + batch]
+        if not inv.config.raw_audio and inv.config.bins_first:
+            x = np.swapaxes(x, 1, 2)
+        out.append(inv.scores(np.ascontiguousarray(x)))
+    return np.concatenate(out), (time.monotonic() - t0) / max(len(audio), 1)
+
+
+def _pool(feats: np.ndarray) -> np.ndarray:
+    """(n, frames, bins) log features -> pooled (n, frames/2 * bins/4) vectors for k-NN."""
+    n, t, b = feats.shape
+    t2, b4 = t // 2, b // 4
+    x = feats[:, :t2 * 2, :b4 * 4].reshape(n, t2, 2, b4, 4).mean(axis=(2, 4))
+    return x.reshape(n, -1).astype(np.float32)
+
+
+def nearest_neighbour_scores(train_feats: np.ndarray, train_classes: np.ndarray,
+                             test_feats: np.ndarray, n_classes: int, k: int = 16
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """k-NN class votes ``(n_test, n_params, n_classes)`` (top-1 neighbour weighted k) and the
+    index of each test sound's nearest training sound."""
+    a, b = _pool(test_feats), _pool(train_feats)
+    b_sq = (b * b).sum(axis=1)
+    nearest = np.empty(len(a), np.int64)
+    scores = np.zeros((len(a), train_classes.shape[1], n_classes), np.float32)
+    rows = np.arange(train_classes.shape[1])
+    for i in range(0, len(a), 256):
+        d = b_sq[None, :] - 2.0 * a[i:i + 256] @ b.T
+        idx = np.argpartition(d, k, axis=1)[:, :k]
+        order = np.take_along_axis(d, idx, axis=1).argsort(axis=1)
+        idx = np.take_along_axis(idx, order, axis=1)
+        nearest[i:i + 256] = idx[:, 0]
+        for j, neigh in enumerate(idx):
+            for rank, t in enumerate(neigh):
+                scores[i + j, rows, train_classes[t]] += float(k) if rank == 0 else 1.0
+    return scores, nearest
+
+
+def _render(synth: Any, values: np.ndarray, batch: int = 256) -> np.ndarray:
+    return np.concatenate([synth.render(values[i:i + batch]) for i in range(0, len(values), batch)])
+
+
+def _table(title: str, rows: Sequence[str], columns: Sequence[str],
+           cells: dict[str, dict[str, float]], fmt: str = "{:.2f}") -> str:
+    lines = [f"\n{title}\n", "| " + " | ".join(["", *columns]) + " |",
+             "|" + "---|" * (len(columns) + 1)]
+    for r in rows:
+        vals = [fmt.format(cells[c][r]) if r in cells.get(c, {}) else "-" for c in columns]
+        lines.append("| " + " | ".join([r, *vals]) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from instrument.audio import save_audio
+    from instrument.commands.invert import plot_pair
+    from instrument.invert import default_model_path, load_inversion_model
+    from training.inversion_metrics import (audio_metrics, mean_percentile_rank, summarise,
+                                            top_k_by_group)
+    from training.inversion_train import TEST_SEED_OFFSET, heldout_set, make_batch
+    from training.refine import RefineConfig, refine, search_only
+    from training.synths.registry import get_synth
+
+    args = _parser().parse_args(argv)
+    defaults = (200, 2000, 10) if args.quick else (2000, 10000, 100)
+    args.count = args.count or defaults[0]
+    args.train_count = args.train_count or defaults[1]
+    args.refine_count = defaults[2] if args.refine_count is None else args.refine_count
+    if args.count < 1 or args.train_count < 16 or args.refine_count < 0:
+        raise SystemExit("--count must be >= 1, --train-count >= 16, --refine-count >= 0")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    synth = get_synth(args.synth)
+    spec = synth.spec
+    n_classes = max(spec.levels)
+    t_start = time.monotonic()
+
+    model_paths = args.model or [str(default_model_path(args.synth))]
+    models = {} if model_paths == ["none"] else {
+        Path(p).stem: load_inversion_model(p) for p in model_paths}
+    for name, inv in models.items():
+        if inv.spec.names != spec.names:
+            raise SystemExit(f"model {name} is for synth {inv.synth_name!r}, not {args.synth!r}")
+
+    feats, classes, audio = heldout_set(synth, args.seed, args.count, False, TEST_SEED_OFFSET)
+    print(f"{args.synth}: {len(audio)} held-out test sounds (seed {args.seed}), "
+          f"rendered in {time.monotonic() - t_start:.1f} s")
+
+    scores: dict[str, np.ndarray] = {}
+    infer_seconds: dict[str, float] = {}
+    for name, inv in models.items():
+        scores[name], infer_seconds[name] = _batched_scores(inv, synth, audio, feats)
+        print(f"{name}: {infer_seconds[name] * 1000:.1f} ms inference per sound (batched)")
+    rng = np.random.default_rng([args.seed, 77])
+    scores["random"] = rng.random((len(audio), spec.n_params, n_classes)).astype(np.float32)
+    from instrument.invert import mask_invalid_classes
+
+    scores["random"] = mask_invalid_classes(scores["random"], spec.levels)
+    t0 = time.monotonic()
+    train_rng = np.random.default_rng([args.seed, 55])
+    parts = [make_batch(synth, train_rng, min(512, args.train_count - i), False)
+             for i in range(0, args.train_count, 512)]
+    train_feats = np.concatenate([p[0] for p in parts])
+    train_classes = np.concatenate([p[1] for p in parts])
+    del parts
+    scores["nearest"], _ = nearest_neighbour_scores(train_feats, train_classes, feats, n_classes)
+    scores["nearest"] = mask_invalid_classes(scores["nearest"], spec.levels)
+    print(f"nearest neighbour over {len(train_feats)} training sounds: "
+          f"{time.monotonic() - t0:.1f} s")
+    del train_feats
+
+    methods = list(scores)
+    mpr = {m: dict(zip(spec.names, mean_percentile_rank(scores[m], classes))) for m in methods}
+    for m in methods:
+        mpr[m]["Mean MPR"] = float(np.mean(list(mpr[m].values())))
+    topk = {m: top_k_by_group(scores[m], classes, spec.groups) for m in methods}
+
+    predicted = {m: spec.from_classes(scores[m].argmax(axis=-1)) for m in methods}
+    rendered = {m: _render(synth, predicted[m]) for m in methods}
+    audio_stats = {m: summarise(audio_metrics(audio, rendered[m])) for m in methods}
+
+    # refinement on the first --refine-count sounds
+    n_ref = min(args.refine_count, len(audio))
+    refined: dict[str, dict[str, Any]] = {}
+    if n_ref and args.refine_seconds > 0:
+        cfg = RefineConfig(seconds=args.refine_seconds)
+        subset = {}
+        for name in models:
+            outs, gains, secs = [], [], []
+            for i in range(n_ref):
+                r = refine(synth, audio[i], predicted[name][i], cfg, scores=scores[name][i])
+                outs.append(r.audio)
+                gains.append(r.gain)
+                secs.append(r.seconds)
+            subset[f"{name}+refine"] = np.stack(outs)
+            refined[f"{name}+refine"] = {"gain_pcc_stft_x100": 100 * float(np.mean(gains)),
+                                         "seconds_per_sound": float(np.mean(secs))}
+            subset[f"{name} (same sounds)"] = rendered[name][:n_ref]
+        budget = args.refine_seconds + (max(infer_seconds.values()) if infer_seconds else 0.0)
+        outs = [search_only(synth, audio[i], RefineConfig(seconds=budget)).audio for i in range(n_ref)]
+        subset["search-only"] = np.stack(outs)
+        refined["search-only"] = {"seconds_per_sound": budget}
+        for m in ("random", "nearest"):
+            subset[f"{m} (same sounds)"] = rendered[m][:n_ref]
+        for m, a in subset.items():
+            audio_stats[m] = summarise(audio_metrics(audio[:n_ref], a))
+        print(f"refinement/search on the first {n_ref} sounds: "
+              f"{args.refine_seconds:g} s each (search-only: {budget:.2f} s)")
+
+    # tables
+    print(_table(f"Table 3: MPR per parameter ({len(audio)} test sounds; 100 best, 50 random)",
+                 [*spec.names, "Mean MPR"], methods, mpr))
+    groups = list(topk[methods[0]])
+    for m in methods:
+        print(_table(f"Top-k mean accuracy (%) per group, {m}", groups,
+                     [f"k={k}" for k in range(1, 6)],
+                     {f"k={k}": {g: topk[m][g][k - 1] for g in groups} for k in range(1, 6)},
+                     "{:.1f}"))
+    rows4 = []
+    cells4: dict[str, dict[str, float]] = {m: {} for m in audio_stats}
+    for key, label in (("pcc_stft", "rho (STFT)"), ("pcc_ft", "rho (FT)"), ("pcc_time", "rho (time)"),
+                       ("f_delta", "F_delta (STFT)"), ("sc", "spectral convergence"),
+                       ("lsd_db", "LSD (dB)")):
+        for stat in ("mean", "median"):
+            row = f"{label} {stat}"
+            rows4.append(row)
+            for m in audio_stats:
+                cells4[m][row] = audio_stats[m][key][stat]
+    full = [m for m in methods]
+    print(_table(f"Table 4: reconstruction, all {len(audio)} test sounds (rho x100)", rows4, full,
+                 cells4))
+    sub = [m for m in audio_stats if m not in full]
+    if sub:
+        print(_table(f"Table 4b: reconstruction, first {n_ref} sounds (refinement budget "
+                     f"{args.refine_seconds:g} s/sound)", rows4, sub, cells4))
+        for m, info in refined.items():
+            print(f"{m}: " + ", ".join(f"{k} {v:.3f}" for k, v in info.items()))
+
+    # examples for listening
+    best = next(iter(models), "nearest")
+    for i in range(min(args.pairs, len(audio))):
+        save_audio(out / f"example{i}_input.wav", audio[i], spec.sample_rate)
+        save_audio(out / f"example{i}_{best}.wav", rendered[best][i], spec.sample_rate)
+        plot_pair(out / f"example{i}_{best}.png", audio[i], rendered[best][i], spec.sample_rate,
+                  f"test sound {i}: input vs {best}")
+    results = {"synth": args.synth, "count": len(audio), "seed": args.seed,
+               "mpr": mpr, "top_k": topk, "audio": audio_stats, "refine": refined,
+               "inference_seconds_per_sound": infer_seconds,
+               "bench_seconds": time.monotonic() - t_start}
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    print(f"\nwrote {out}/results.json and {min(args.pairs, len(audio))} example pairs "
+          f"in {time.monotonic() - t_start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
