@@ -50,6 +50,10 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     loop.add_argument("--shift-frames", type=int, default=2, help="random time-shift augmentation")
     loop.add_argument("--pretrain-epochs", type=int, default=0,
                       help="greedy layer-wise pre-training epochs per layer (dense/deep)")
+    loop.add_argument("--stride", type=int, default=None,
+                      help="frames between training windows (default frames/2)")
+    loop.add_argument("--time-limit", type=float, default=0.0,
+                      help="stop after the epoch that passes this many minutes (0 = none)")
     loop.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard logs")
     loop.add_argument("--resume", action="store_true",
                       help="continue an interrupted run in the output folder from its last epoch")
@@ -82,7 +86,8 @@ def train_config_from_args(args: argparse.Namespace, kind: str):
                        learning_rate=args.learning_rate, frames=args.frames, seed=args.seed,
                        val_fraction=args.val_fraction, patience=args.patience, gain_db=args.gain_db,
                        shift_frames=args.shift_frames, tensorboard=not args.no_tensorboard,
-                       pretrain_epochs=args.pretrain_epochs)
+                       pretrain_epochs=args.pretrain_epochs, stride=args.stride,
+                       time_limit_minutes=args.time_limit)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

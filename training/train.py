@@ -55,6 +55,8 @@ class TrainConfig:
         gain_db, shift_frames: augmentation (see :class:`training.datasets.Augmentation`).
         tensorboard: write TensorBoard logs under ``<out>/logs``.
         pretrain_epochs: epochs per layer of greedy layer-wise pre-training (0 disables).
+        stride: frames between training window starts (None = ``frames // 2``).
+        time_limit_minutes: stop after the epoch that passes this wall time (0 = no limit).
     """
 
     kind: str = "autoencoder"
@@ -69,6 +71,8 @@ class TrainConfig:
     shift_frames: int = 2
     tensorboard: bool = True
     pretrain_epochs: int = 0
+    stride: int | None = None
+    time_limit_minutes: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -80,8 +84,10 @@ class TrainConfig:
             raise ConfigError(f"learning rate must be positive, got {self.learning_rate}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"val fraction must be in [0, 1), got {self.val_fraction}")
-        if self.patience < 0 or self.pretrain_epochs < 0:
-            raise ConfigError("patience and pretrain epochs must be non-negative")
+        if self.patience < 0 or self.pretrain_epochs < 0 or self.time_limit_minutes < 0:
+            raise ConfigError("patience, pretrain epochs and time limit must be non-negative")
+        if self.stride is not None and self.stride < 1:
+            raise ConfigError(f"stride must be at least 1, got {self.stride}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -174,7 +180,8 @@ def make_datasets(data: TrainData, config: TrainConfig, per_frame: bool = False)
     """
     aug = Augmentation(gain_db=config.gain_db, shift_frames=config.shift_frames)
     train = make_dataset(data.train, config.frames, config.batch_size, training=True,
-                         seed=config.seed, augmentation=aug, per_frame=per_frame)
+                         seed=config.seed, augmentation=aug, per_frame=per_frame,
+                         stride=config.stride)
     val = (make_dataset(data.val, config.frames, config.batch_size, training=False,
                         per_frame=per_frame)
            if data.val is not None else None)
@@ -282,6 +289,23 @@ def _checkpoint_callback_class():
     return AtomicCheckpoint
 
 
+def _time_limit_callback(minutes: float) -> Any:
+    import keras
+
+    class TimeLimit(keras.callbacks.Callback):
+        """Stop training after the epoch during which ``minutes`` of wall time passed."""
+
+        def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+            if time.perf_counter() - self.start > 60.0 * minutes:
+                print(f"time limit of {minutes:g} min reached after epoch {epoch + 1}")
+                self.model.stop_training = True
+
+    return TimeLimit()
+
+
 def read_checkpoint(out_dir: Path) -> dict[str, Any] | None:
     """The saved state of an interrupted run in ``out_dir``, or None."""
     path = out_dir / CHECKPOINT_DIR / STATE_FILE
@@ -349,10 +373,13 @@ def fit(bundle: ModelBundle, train_ds: Any, val_ds: Any, config: TrainConfig, ou
     if config.tensorboard and _tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs"), write_graph=False,
                                                      profile_batch=0))
+    if config.time_limit_minutes > 0:
+        callbacks.append(_time_limit_callback(config.time_limit_minutes))
     callbacks.extend(extra_callbacks)
     if initial_epoch < config.epochs:
         bundle.model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-                         initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose)
+                         initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
+                         shuffle=False)
     return history, initial_epoch
 
 

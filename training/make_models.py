@@ -1,0 +1,188 @@
+"""Rebuild the shipped models (``make models`` = ``python -m training.make_models``).
+
+1. Render FluidR3_GM notes with fluidsynth into a cache folder (not committed).
+2. Train ``presets/models/flute-to-clarinet.keras``: dilated + residual (dilres)
+   transfer model, flute -> clarinet notes G3..G6.
+3. Train ``presets/models/reconstruct.keras``: the live model, a causal residual
+   autoencoder on several instruments (cached streaming, 16 latent units).
+4. Write ``presets/models/README.md`` with the commands, data, epochs, seed, wall time
+   and final figures measured.
+
+Each model trains under a wall-time limit (``--minutes``, default 10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from instrument.config import SpectralConfig
+
+SEED = 0
+TRANSFER_NOTES = "G3-G6"
+RECONSTRUCT_INSTRUMENTS = ("flute", "clarinet", "oboe", "trumpet", "violin", "cello", "alto sax",
+                           "piano")
+RECONSTRUCT_NOTES = "G3,A3,B3,C#4,D#4,F4,G4,A4,B4,C#5,D#5,F5,G5,A5,B5,C#6,D#6,F6,G6"
+
+TRANSFER_MODEL: dict[str, Any] = {"arch": "dilres", "channels": 16, "latent_channels": 16,
+                                  "depth": 2, "pool_freq": 4, "dropout": 0.0,
+                                  "sparsity_beta": 0.0, "l2": 1e-6}
+TRANSFER_TRAIN: dict[str, Any] = {"epochs": 40, "batch_size": 16, "learning_rate": 2e-3,
+                                  "frames": 16, "stride": 16, "patience": 8, "val_fraction": 0.15}
+RECONSTRUCT_MODEL: dict[str, Any] = {"arch": "residual", "latent_channels": 16, "causal": True,
+                                     "dropout": 0.0, "sparsity_beta": 0.0, "l2": 1e-6}
+RECONSTRUCT_TRAIN: dict[str, Any] = {"epochs": 40, "batch_size": 16, "learning_rate": 3e-3,
+                                     "frames": 16, "stride": 16, "patience": 8,
+                                     "val_fraction": 0.15}
+
+
+def cache_dir() -> Path:
+    """Where rendered notes are kept between runs (system temp folder)."""
+    return Path(tempfile.gettempdir()) / "latent-instrument-cache" / "fluidr3"
+
+
+def render(instrument: str, notes: str, seconds: float = 1.5, velocity: int = 110) -> Path:
+    """Render (once) ``notes`` of ``instrument``; returns the folder."""
+    from training.cli_dataset_soundfont import render_notes
+    from training.notes import midi_to_note, parse_note_range
+
+    midis = parse_note_range(notes)
+    folder = cache_dir() / f"{instrument.replace(' ', '-')}-v{velocity}-{seconds:g}s"
+    stem = instrument.replace(" ", "-")
+    missing = [m for m in midis if not (folder / f"{stem}_{midi_to_note(m)}.wav").is_file()]
+    if missing:
+        render_notes(instrument, missing, folder, velocity=velocity, seconds=seconds, workers=2)
+    return folder
+
+
+def _cli(kind: str, data: str, model: dict[str, Any], train: dict[str, Any], out: str) -> str:
+    flags = []
+    for key, value in {**model, **train, "seed": SEED}.items():
+        flag = "--" + {"sparsity_beta": "sparsity", "noise_stddev": "noise"}.get(key, key).replace("_", "-")
+        if value is True:
+            flags.append(flag)
+        else:
+            flags.append(f"{flag} {value}")
+    return f"latent train {kind} {data} {' '.join(flags)} --time-limit MIN -o {out}"
+
+
+def train_one(kind: str, data: Any, model: dict[str, Any], train_options: dict[str, Any],
+              out_dir: Path, minutes: float) -> Any:
+    from training.train import TrainConfig, train
+
+    config = TrainConfig(kind=kind, seed=SEED, time_limit_minutes=minutes, **train_options)
+    return train(data, model, config, SpectralConfig(), out_dir, verbose=2)
+
+
+def build_transfer(work: Path, minutes: float) -> dict[str, Any]:
+    from training.train import TrainConfig, prepare_transfer_data
+
+    flute, clarinet = render("flute", TRANSFER_NOTES), render("clarinet", TRANSFER_NOTES)
+    config = TrainConfig(kind="transfer", seed=SEED, **TRANSFER_TRAIN)
+    data = prepare_transfer_data(flute, clarinet, SpectralConfig(), config)
+    start = time.perf_counter()
+    result = train_one("transfer", data, TRANSFER_MODEL, TRANSFER_TRAIN, work / "transfer", minutes)
+    return {"name": "flute-to-clarinet.keras", "result": result, "wall": time.perf_counter() - start,
+            "data": f"FluidR3_GM flute (program 73) and clarinet (71), notes {TRANSFER_NOTES}, "
+                    "velocity 110, 1.5 s held + 0.5 s release, 22050 Hz",
+            "command": _cli("transfer", "--source FLUTE_DIR --target CLARINET_DIR", TRANSFER_MODEL,
+                            TRANSFER_TRAIN, "OUT"),
+            "split": data.description}
+
+
+def build_reconstruct(work: Path, minutes: float) -> dict[str, Any]:
+    from training.train import TrainConfig, prepare_autoencoder_data
+
+    folders = [render(name, RECONSTRUCT_NOTES) for name in RECONSTRUCT_INSTRUMENTS]
+    config = TrainConfig(kind="autoencoder", seed=SEED, **RECONSTRUCT_TRAIN)
+    data = prepare_autoencoder_data(folders, SpectralConfig(), config)
+    start = time.perf_counter()
+    result = train_one("autoencoder", data, RECONSTRUCT_MODEL, RECONSTRUCT_TRAIN, work / "reconstruct",
+                       minutes)
+    return {"name": "reconstruct.keras", "result": result, "wall": time.perf_counter() - start,
+            "data": f"FluidR3_GM {', '.join(RECONSTRUCT_INSTRUMENTS)}; notes {RECONSTRUCT_NOTES}; "
+                    "velocity 110, 1.5 s held + 0.5 s release, 22050 Hz",
+            "command": _cli("autoencoder", "--data DIR...", RECONSTRUCT_MODEL, RECONSTRUCT_TRAIN, "OUT"),
+            "split": data.description}
+
+
+def _section(entry: dict[str, Any], minutes: float) -> str:
+    r = entry["result"]
+    final = r.final
+    size_mb = entry["path"].stat().st_size / 1e6
+    return "\n".join([
+        f"## {entry['name']}",
+        "",
+        f"- data: {entry['data']}",
+        f"- held-out notes (validation): {', '.join(entry['split'].get('val_notes', []))}",
+        f"- command equivalent: `{entry['command'].replace('MIN', f'{minutes:g}')}`",
+        f"- seed {SEED}; epochs run: {len(r.history.get('loss', []))} "
+        f"(limit {minutes:g} min wall, early-stopping patience as listed)",
+        f"- wall time: {entry['wall'] / 60:.1f} min on 2 shared CPU cores",
+        f"- final validation loss {final.get('val_loss', float('nan')):.4g}, validation "
+        f"reconstruction error (MSE of log1p magnitudes) {final.get('val_reconstruction_error', float('nan')):.4g}; "
+        f"training reconstruction error {final.get('train_reconstruction_error', float('nan')):.4g}",
+        f"- file size: {size_mb:.2f} MB",
+        "",
+    ])
+
+
+def write_readme(entries: Sequence[dict[str, Any]], minutes: float, folder: Path) -> Path:
+    text = "\n".join([
+        "# Shipped latent models",
+        "",
+        "Rebuilt by `make models` (= `python -m training.make_models`): renders FluidR3_GM notes with",
+        "fluidsynth into a cache in the system temp folder (not committed) and trains each model with",
+        "`training.train` (the code behind `latent train`). Loss = MSE of log1p magnitudes + the model's",
+        "regularisation; reconstruction error = MSE of log1p magnitudes alone. Figures below were",
+        "written by the run that produced the committed files. `latent bench quality` evaluates them",
+        "against the identity and spectral-EQ baselines.",
+        "",
+        *[_section(e, minutes) for e in entries],
+    ])
+    path = folder / "README.md"
+    path.write_text(text)
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from presets import PRESETS_DIR
+
+    parser = argparse.ArgumentParser(prog="python -m training.make_models",
+                                     description="Rebuild the shipped latent models.")
+    parser.add_argument("--minutes", type=float, default=10.0, help="wall-time limit per model")
+    parser.add_argument("--only", choices=("transfer", "reconstruct"), default=None)
+    parser.add_argument("--out", default=str(PRESETS_DIR / "models"), help="output folder")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="latent-make-models-"))
+    entries = []
+    builders = {"transfer": build_transfer, "reconstruct": build_reconstruct}
+    for key, builder in builders.items():
+        if args.only and key != args.only:
+            continue
+        entry = builder(work, args.minutes)
+        target = out / entry["name"]
+        shutil.copyfile(entry["result"].model_path, target)
+        shutil.copyfile(entry["result"].out_dir / "metrics.json", out / f"{target.stem}.metrics.json")
+        entry["path"] = target
+        entries.append(entry)
+        print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB)")
+    summary = {e["name"]: {"final": e["result"].final, "wall_seconds": e["wall"],
+                           "epochs": len(e["result"].history.get("loss", []))} for e in entries}
+    print(json.dumps(summary, indent=1))
+    if not args.only:
+        write_readme(entries, args.minutes, out)
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
