@@ -3,23 +3,30 @@
 ::
 
     MIDI thread (controllers.ports) ─┐
-    window / keyboard (main thread) ─┴─► actions queue ─► ProcessingWorker ─► output RingBuffer ─► audio callback
+    window / keyboard (main thread) ─┴─► action queue ──► ProcessingWorker ─► output RingBuffer ─► audio callback
                                                           (engine, model,        ▲                (copies only)
                                    display queue ◄──────── phase; recorder,      └── input RingBuffer ◄── (live input)
                                    (snapshots, status)     event log)
 
 * Exactly one queue per direction: :class:`controllers.actions.Action` objects
-  go in on ``actions``; :class:`instrument.window.DisplaySnapshot` objects come
-  out on ``snapshots``.
+  go in on the action queue (``controllers.ports.MidiInput``'s queue, which the
+  MIDI callback and the window's ``submit`` both feed, or :class:`ActionInbox`
+  without MIDI); :class:`instrument.window.DisplaySnapshot` objects come out on
+  ``snapshots`` (display state, CPU load, xruns, and the engine's unit state
+  after zero/reset/scene actions so soft takeover and LEDs stay in sync).
 * The worker keeps the output ring filled ``ahead_hops`` hops ahead of the
   callback. Before each hop it takes EVERY action that arrived since the last
   hop, in arrival order, and applies them all at that hop boundary
   (``engine.apply_all``); each applied action is logged with
-  ``time = hop_index * hop_seconds``.
-* Nothing busy-waits: while the ring is full the worker blocks on the actions
-  queue with a timeout equal to the time until the ring needs the next hop.
+  ``time = hop_index * hop_seconds`` (``instrument.engine.time_for_hop``).
+* Nothing busy-waits: while the ring is full the worker sleeps on the stop
+  Event with a timeout equal to the time until the ring needs the next hop
+  (actions are only applied at hop boundaries, so waking earlier gains nothing).
+  With live input it is paced by the input ring instead.
 * The worker measures its own CPU load (thread CPU time / wall time) and the
   time it spends per hop relative to the hop duration.
+* The recorder gets the engine's output hops (not the device output), minus
+  the engine latency: the same samples ``latent render`` produces.
 """
 
 from __future__ import annotations

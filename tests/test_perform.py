@@ -263,7 +263,7 @@ def test_processing_thread_applies_every_action_in_order_without_starving_the_au
     assert times == sorted(times)
     assert len(set(times)) > 10, "actions are spread over many hop boundaries, not held back"
     # the audio thread was fed: underflows stay a small part of the callbacks even on a loaded machine
-    assert stats.callbacks >= worker.stats.hops * HOP // 256 - 2
+    assert stats.callbacks >= worker.stats.hops - 6 - 2  # all but the 6 hops queued ahead were played
     assert stats.output_underflows <= 0.1 * stats.callbacks
 
 
