@@ -267,7 +267,7 @@ def test_processing_thread_applies_every_action_in_order_without_starving_the_au
     assert len(set(times)) > 10, "actions are spread over many hop boundaries, not held back"
     # the audio thread was fed: underflows stay a small part of the callbacks even on a loaded machine
     assert stats.callbacks >= worker.stats.hops - 6 - 2  # all but the 6 hops queued ahead were played
-    assert stats.output_underflows <= 0.2 * stats.callbacks  # measured 0-10 % at load average 15 on 2 cores)
+    assert stats.output_underflows <= 0.2 * stats.callbacks  # measured 0-10 % at load average 15 on 2 cores
 
 
 def test_window_screenshot_of_a_running_performance(jack_server: str, input_wav: Path, tmp_path: Path,
