@@ -112,6 +112,7 @@ class DistributedRun:
     checkpoint_dir: Path
     checkpoint_every: int = 10
     history: list[dict[str, float]] = field(default_factory=list)
+    start_step: int = 0
 
     def __post_init__(self) -> None:
         if self.global_batch_size <= 0 or self.steps <= 0 or self.checkpoint_every <= 0:
@@ -169,8 +170,9 @@ def fit_distributed(strategy: tf.distribute.Strategy, run: DistributedRun, resum
         per_replica = strategy.run(replica_step, args=(batches,))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
+    run.start_step = int(step_counter.numpy())
     # Skip the batches already consumed before the checkpoint, so a resumed run sees the same data.
-    for _ in range(int(step_counter.numpy())):
+    for _ in range(run.start_step):
         next(iterator)
     while int(step_counter.numpy()) < run.steps:
         started = time.perf_counter()

@@ -56,8 +56,9 @@ def train_arrays(strategy: tf.distribute.Strategy, build_model: Callable[[], ker
                  per_example_loss: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
                  global_batch_size: int, steps: int, checkpoint_dir: Path, seed: int,
                  resume: bool = False, checkpoint_every: int = 5,
-                 on_step: Callable[[int, float], None] | None = None) -> tuple[keras.Model, list[dict]]:
-    """Train ``build_model()`` on ``(x, y)`` under ``strategy``; returns the model and per-step history."""
+                 on_step: Callable[[int, float], None] | None = None) -> tuple[keras.Model, DistributedRun]:
+    """Train ``build_model()`` on ``(x, y)`` under ``strategy``; returns the model and the run
+    (its ``history`` of steps trained now, and ``start_step`` when resumed)."""
 
     def build() -> tuple[keras.Model, keras.optimizers.Optimizer]:
         keras.utils.set_random_seed(seed)
@@ -68,7 +69,7 @@ def train_arrays(strategy: tf.distribute.Strategy, build_model: Callable[[], ker
                          global_batch_size=global_batch_size, steps=steps,
                          checkpoint_dir=Path(checkpoint_dir), checkpoint_every=checkpoint_every)
     model = fit_distributed(strategy, run, resume=resume, on_step=on_step)
-    return model, run.history
+    return model, run
 
 
 def chief_save(model: keras.Model, path: Path) -> bool:

@@ -9,6 +9,7 @@ model, metrics, plots and TensorBoard logs.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ import numpy as np
 from instrument.config import SpectralConfig
 
 CHECKPOINT_SUBDIR = "distributed-checkpoints"
+#: Per-step losses and the cluster shape, written by the chief beside metrics.json.
+DISTRIBUTED_METRICS = "distributed.json"
 #: Names accepted by ``--strategy`` (kept here so ``latent --help`` does not import TensorFlow).
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -105,11 +108,13 @@ def train_latent_distributed(data: Any, model_options: Mapping[str, Any], config
         if verbose and (step % steps_per_epoch == 0 or step == steps):
             print(f"step {step}/{steps}  loss {loss:.5f}", flush=True)
 
-    model, history_steps = train_arrays(
+    model, run = train_arrays(
         strategy, build_model, config.learning_rate, x, y, mse_per_example, global_batch, steps,
         out_dir / CHECKPOINT_SUBDIR, config.seed, resume=resume,
         checkpoint_every=checkpoint_every, on_step=on_step)
-    losses = [h["loss"] for h in history_steps]
+    if run.start_step:
+        print(f"resumed from the checkpoint at step {run.start_step}")
+    losses = [h["loss"] for h in run.history]
     epochs = {"loss": [float(np.mean(losses[i:i + steps_per_epoch]))
                        for i in range(0, len(losses), steps_per_epoch)]}
     final = {"train_reconstruction_error": _batched_mse(model, x, y)}
@@ -124,8 +129,9 @@ def train_latent_distributed(data: Any, model_options: Mapping[str, Any], config
         bundle = ModelBundle(model=model, encoder=parts["encoder"], decoder=parts["decoder"],
                              model_config=model_config)
         extra = {"strategy": strategy_name, "replicas": replicas, "global_batch_size": global_batch,
-                 "steps": steps, "step_losses": losses}
+                 "steps": steps, "resumed_from_step": run.start_step, "step_losses": losses}
         model_path = write_outputs(bundle, data, config, spectral, out_dir, epochs, extra, final)
+        (out_dir / DISTRIBUTED_METRICS).write_text(json.dumps({**extra, "final": final}, indent=1))
     return TrainResult(out_dir=out_dir, model_path=model_path, history=epochs,
                        epochs_run=math.ceil(len(losses) / steps_per_epoch), initial_epoch=0,
                        wall_seconds=wall, final=final)
