@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import librosa
 import numpy as np
-import scipy.fft
 from numpy.lib.stride_tricks import as_strided
 
 from instrument.config import StftConfig
@@ -152,6 +151,8 @@ class StreamingPhase:
         self._spec = np.zeros((active, config.n_bins), dtype=np.complex64)
         self._abs = np.zeros((active, config.n_bins), dtype=np.float32)
         self._prev = np.zeros((active, config.n_bins), dtype=np.complex64)  # momentum memory
+        self._momentum_term = np.zeros((active, config.n_bins), dtype=np.complex64)
+        self._partial = np.zeros(config.n_bins, dtype=np.complex64)
         self._out = np.zeros(h, dtype=np.float32)
         self._init_window = self._initial_estimate_window(wsum)
         self._rng = np.random.default_rng(seed)
@@ -204,11 +205,11 @@ class StreamingPhase:
     def _project(self) -> None:
         """One (fast) Griffin-Lim projection of every active frame against ``_y``, batched."""
         np.multiply(self._frames, self._window, out=self._windowed)
-        spec = scipy.fft.rfft(self._windowed, axis=-1, workers=1)  # (active, n_bins) complex64
+        spec = np.fft.rfft(self._windowed, axis=-1, out=self._spec)  # (active, n_bins) complex64
         if self._alpha:
-            np.multiply(self._prev, self._alpha, out=self._spec)
+            np.multiply(self._prev, self._alpha, out=self._momentum_term)
             self._prev[:] = spec
-            spec -= self._spec
+            spec -= self._momentum_term
         absval = self._abs
         np.abs(spec, out=absval)
         np.maximum(absval, _EPS, out=absval)
@@ -240,11 +241,11 @@ class StreamingPhase:
         self._overlap_add()
         newest = self._windowed[k]
         np.multiply(self._y[k * h:], self._init_window, out=newest)
-        partial = scipy.fft.rfft(newest, workers=1)
+        partial = np.fft.rfft(newest, out=self._partial)
         absval = self._abs[k]
         np.abs(partial, out=absval)
         if absval.max() <= _EPS:  # silence so far: start from a fixed random phase
-            partial = self._random_phase.copy()
+            partial[:] = self._random_phase
             absval[:] = 1.0
         np.maximum(absval, _EPS, out=absval)
         np.divide(self._mag[k], absval, out=absval)
