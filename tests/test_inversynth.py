@@ -111,3 +111,21 @@ def test_bad_values_raise(synth: Synth) -> None:
         synth.render(np.full((1, 23), np.nan))
     with pytest.raises(SynthError, match="unknown synth 'moog'.*inversynth"):
         get_synth("moog")
+
+
+@pytest.mark.slow
+def test_cli_random_then_render(tmp_path) -> None:  # noqa: ANN001 - pytest fixture
+    import soundfile as sf
+
+    from instrument.cli import main as cli_main
+
+    patch = tmp_path / "p.json"
+    wav = tmp_path / "p.wav"
+    assert cli_main(["synth", "random", "--synth", "inversynth", "--seed", "4", "-o", str(patch)]) == 0
+    assert cli_main(["synth", "render", "--synth", "inversynth", "--patch", str(patch),
+                     "-o", str(wav)]) == 0
+    audio, rate = sf.read(str(wav))
+    assert rate == 16384 and audio.shape == (16384,) and np.abs(audio).max() > 0.9
+    # a patch for another synth is refused with exit code 2
+    assert cli_main(["synth", "render", "--synth", "fluidsynth", "--patch", str(patch),
+                     "-o", str(wav)]) == 2
