@@ -175,7 +175,8 @@ def test_make_source_modes() -> None:
 
 
 # --------------------------------------------------------------- latent models
-def _tiny_model(folder: Path, kind: str = "autoencoder", units: int = 8, arch: str = "dense") -> Path:
+def _tiny_model(folder: Path, kind: str = "autoencoder", units: int = 8, arch: str = "dense",
+                causal: bool = True) -> Path:
     """A small untrained causal latent model (dense per-frame, or conv) saved with the model I/O."""
     import keras
 
@@ -188,9 +189,9 @@ def _tiny_model(folder: Path, kind: str = "autoencoder", units: int = 8, arch: s
         config = AutoencoderConfig(arch="dense", hidden_units=(32, units), dropout=0.0, causal=True)
     else:
         config = AutoencoderConfig(arch=arch, frames=8, channels=4, latent_channels=units, depth=1,
-                                   dropout=0.0, causal=True, pool_time=1)
+                                   dropout=0.0, causal=causal, pool_time=1)
     model, encoder, decoder = build_autoencoder_parts(config)
-    path = folder / f"tiny-{kind}-{arch}.keras"
+    path = folder / f"tiny-{kind}-{arch}-{causal}.keras"
     shape = (units,) if arch == "dense" else tuple(int(d) for d in encoder.output.shape[2:])
     mean = np.abs(np.random.default_rng(0).standard_normal(shape)).astype(np.float32)
     save_latent_model(path, model, encoder, decoder, {"config": config, "kind": kind, "mean_latent": mean})
@@ -202,7 +203,8 @@ def model_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The shipped default model when present, plus tiny causal test models."""
     folder = tmp_path_factory.mktemp("models")
     paths = {"tiny": _tiny_model(folder), "tiny_transfer": _tiny_model(folder, "transfer", units=4),
-             "tiny_conv": _tiny_model(folder, units=4, arch="dilres")}
+             "tiny_conv": _tiny_model(folder, units=4, arch="dilres"),
+             "tiny_lookahead": _tiny_model(folder, units=4, arch="shallow", causal=False)}
     shipped = PRESETS_DIR / "models" / "reconstruct.keras"
     paths["default"] = shipped if shipped.is_file() else paths["tiny"]
     return paths
@@ -390,3 +392,22 @@ def test_latent_streamer_matches_the_streaming_model(models: dict[str, object], 
     for frame in frames[:12]:
         np.testing.assert_allclose(mine.push(frame, scales), reference.push(frame, scales), rtol=1e-5, atol=1e-5)
     assert mine.latent_frame.shape == tuple(model.latent_frame_shape)
+
+
+def test_lookahead_model_adds_latency_and_keeps_dry_and_original_aligned(models: dict[str, object]) -> None:
+    model = models["tiny_lookahead"]
+    y = tone(1.0)
+    engine = model_engine(model, y)
+    lookahead = engine.model_lookahead_frames
+    assert lookahead >= 1
+    assert engine.latency_samples == lookahead * HOP + engine.phase.latency_samples
+    engine.apply(Action("wet_dry", {"value": 0.0}))
+    none = Engine(SPECTRAL, source=FileSource(y, HOP))
+    np.testing.assert_allclose(aligned(engine, y), aligned(none, y), atol=1e-5)
+    original = model_engine(model, y)
+    original.apply(Action("set_source", {"synth": False}))
+    np.testing.assert_array_equal(aligned(original, y), y)
+    # a causal model loaded next to it is padded to the same latency, so switching stays aligned
+    both = Engine(model.spectral, [models["tiny"], model], ["causal", "lookahead"], source=FileSource(y, HOP))
+    assert both.latency_samples == engine.latency_samples
+    assert {s.latency_frames for s in both.bank_models.stages} == {lookahead}
