@@ -118,7 +118,9 @@ def test_scripted_nanokontrol2_performance_is_logged_recorded_and_replays_bit_ex
     backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
     fader_curve = load_map("nanokontrol2").control(1).curve
     flood_values = [64] + [40 + (i * 7) % 80 for i in range(1, 4999)] + [100]
-    with backend.open_output("nanoKONTROL2 virtual", virtual=True) as port:
+    leds: list[mido.Message] = []
+    with backend.open_output("nanoKONTROL2 virtual", virtual=True) as port, \
+            backend.open_input("nanoKONTROL2 LEDs", virtual=True, callback=leds.append):
         perform = Perform(["--model", str(tiny_model), "--headless", "--midi-api", "jack",
                            "--input", str(input_wav), "--duration", str(DURATION_S), "--seed", "3",
                            "--record", str(record), "--log-events", str(events)], repo_root)
@@ -147,6 +149,11 @@ def test_scripted_nanokontrol2_performance_is_logged_recorded_and_replays_bit_ex
         _press(port, 41)  # play
         summary = perform.finish()
     assert "connected" in playing_line, playing_line
+    # LED feedback on the controller's output port: play lit, dark after stop, lit after play, and
+    # every LED off when perform closes; rewind (original sound) lit after it was pressed
+    play_led = [m.value for m in leds if m.type == "control_change" and m.control == 41]
+    assert play_led == [127, 0, 127, 0], play_led
+    assert 127 in [m.value for m in leds if m.type == "control_change" and m.control == 43]
     assert "stopped by --duration" in summary, summary
     print(summary)
 
