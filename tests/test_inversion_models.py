@@ -115,3 +115,34 @@ def test_wrong_model_files_raise_model_error(tmp_path: Path, rng: np.random.Gene
         load_inversion_model(plain)
     with pytest.raises(ModelError):
         read_inversion_meta(plain)
+
+
+def test_training_writes_outputs_and_resumes(tmp_path: Path) -> None:
+    from training.inversion_train import InversionTrainConfig, train_inversion
+
+    config = InversionTrainConfig(arch="conv2", epochs=2, steps_per_epoch=2, batch_size=4,
+                                  val_count=8, patience=0, width_scale=0.1)
+    metrics = train_inversion(config, tmp_path, log=lambda _: None, verbose=0)
+    for name in ("model.keras", "checkpoint.keras", "state.json", "metrics.json", "loss.png",
+                 "history.csv"):
+        assert (tmp_path / name).is_file(), name
+    assert metrics["epochs_run"] == 2
+    assert 0.0 <= metrics["validation"]["mean_mpr"] <= 100.0
+    assert set(metrics["validation"]["mpr"]) >= {"f_cut", "q", "a"}
+    more = InversionTrainConfig(**{**config.to_dict(), "epochs": 3})
+    resumed = train_inversion(more, tmp_path, resume=True, log=lambda _: None, verbose=0)
+    assert resumed["epochs_run"] == 3
+    model = load_inversion_model(tmp_path / "model.keras")
+    assert model.meta["training"]["epochs_run"] == 3 and model.synth_name == "inversynth"
+    with pytest.raises(ModelError):
+        train_inversion(InversionTrainConfig(**{**config.to_dict(), "arch": "conv3"}), tmp_path,
+                        resume=True, log=lambda _: None, verbose=0)
+
+
+def test_unknown_synth_raises_synth_error(tmp_path: Path) -> None:
+    from instrument.cli import build_parser
+    from instrument.errors import SynthError
+
+    args = build_parser().parse_args(["train", "inversion", "--synth", "moog", "-o", str(tmp_path)])
+    with pytest.raises(SynthError):
+        args.func(args)

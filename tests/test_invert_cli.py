@@ -1,0 +1,137 @@
+"""`latent invert`: patch JSON, render, plot, warnings on odd audio, MIDI out, error types."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+import soundfile as sf
+
+from instrument.cli import build_parser, main
+from instrument.errors import AudioFileError, ModelError, SynthError
+from instrument.invert import DEFAULT_MODELS, save_inversion_model
+from training.inversion_models import InversionModelConfig, build_inversion_model
+from training.inversion_train import spec_dict
+from training.synths.registry import get_synth
+from training.synths.spec import Patch, SynthSpec
+
+
+def _save_model(path: Path, synth_name: str) -> Path:
+    spec = SynthSpec.from_dict(spec_dict(synth_name))
+    config = InversionModelConfig(arch="conv4", n_params=spec.n_params, n_classes=max(spec.levels),
+                                  n_bins=spec.n_bins, n_frames=spec.n_frames,
+                                  n_samples=spec.n_samples, width_scale=0.1, fc_units=16,
+                                  feature_mean=0.3, feature_std=0.5)
+    return save_inversion_model(build_inversion_model(config), path, config, synth_name,
+                                spec_dict(synth_name))
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("invert-models")
+    return {name: _save_model(root / f"{name}.keras", name) for name in ("inversynth", "fluidsynth")}
+
+
+@pytest.fixture(scope="module")
+def sound(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    synth = get_synth("inversynth")
+    audio = synth.render(synth.random_patches(np.random.default_rng(3), 1))[0]
+    path = tmp_path_factory.mktemp("invert-audio") / "in.wav"
+    sf.write(path, 0.7 * audio, synth.spec.sample_rate)
+    return path
+
+
+def _run(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+def test_invert_writes_patch_render_and_plot(models: dict[str, Path], sound: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "patch.json"
+    code = main(["invert", str(sound), "--model", str(models["inversynth"]), "-o", str(out),
+                 "--render", str(tmp_path / "out.wav"), "--plot", str(tmp_path / "out.png"),
+                 "--refine", "0.3"])
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert doc["synth"] == "inversynth" and len(doc["values"]) == 23 and len(doc["classes"]) == 23
+    assert set(doc["metrics"]) >= {"pcc_stft", "pcc_ft", "pcc_time", "f_delta", "sc", "lsd_db"}
+    assert doc["refine"]["pcc_stft_after"] >= doc["refine"]["pcc_stft_before"]
+    spec = get_synth("inversynth").spec
+    assert Patch.load(out, spec).to_array(spec).shape == (23,)
+    audio, rate = sf.read(tmp_path / "out.wav")
+    assert rate == 16384 and audio.shape == (16384,)
+    assert (tmp_path / "out.png").stat().st_size > 1000
+    printed = capsys.readouterr().out
+    assert "f_cut" in printed and "PCC STFT" in printed
+
+
+@pytest.mark.parametrize("kind", ["silent", "short", "long", "clipped"])
+def test_odd_audio_warns_but_works(kind: str, models: dict[str, Path], tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    rate = 22050
+    t = np.arange(int({"short": 0.1, "long": 3.0}.get(kind, 1.0) * rate)) / rate
+    y = 0.5 * np.sin(2 * np.pi * 440 * t)
+    if kind == "silent":
+        y[:] = 0.0
+    if kind == "clipped":
+        y = np.clip(4 * y, -1, 1)
+    wav = tmp_path / f"{kind}.wav"
+    sf.write(wav, y.astype(np.float32), rate)
+    out = tmp_path / "p.json"
+    assert _run(["invert", str(wav), "--model", str(models["inversynth"]), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    word = {"silent": "silent", "short": "shorter", "long": "longer", "clipped": "clipped"}[kind]
+    assert word in err
+    assert json.loads(out.read_text())["warnings"]
+
+
+def test_error_types(models: dict[str, Path], sound: Path, tmp_path: Path) -> None:
+    out = str(tmp_path / "p.json")
+    with pytest.raises(SynthError):
+        _run(["invert", str(sound), "--synth", "moog", "-o", out])
+    junk = tmp_path / "junk.keras"
+    junk.write_text("nope")
+    with pytest.raises(ModelError):
+        _run(["invert", str(sound), "--model", str(junk), "-o", out])
+    with pytest.raises(ModelError):      # model for another synth
+        _run(["invert", str(sound), "--synth", "inversynth", "--model", str(models["fluidsynth"]),
+              "-o", out])
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....WAVEfmt garbage")
+    with pytest.raises(AudioFileError):
+        _run(["invert", str(bad), "--model", str(models["inversynth"]), "-o", out])
+    with pytest.raises(AudioFileError):
+        _run(["invert", str(tmp_path / "missing.wav"), "--model", str(models["inversynth"]), "-o", out])
+    assert main(["invert", str(bad), "--model", str(models["inversynth"]), "-o", out]) == 2
+
+
+@pytest.mark.skipif(not DEFAULT_MODELS["inversynth"].is_file(), reason="shipped model not built")
+def test_shipped_default_model_inverts(sound: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    assert _run(["invert", str(sound), "-o", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["model"].endswith("inversynth-conv6xl.keras")
+    assert doc["metrics"]["pcc_stft"] > 20.0
+
+
+def test_midi_out_sends_the_patch_over_jack(models: dict[str, Path], sound: Path, tmp_path: Path,
+                                            jack_server: str) -> None:
+    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
+    received: list[mido.Message] = []
+    with backend.open_input("invert-recorder", virtual=True, callback=received.append):
+        port = next(n for n in backend.get_output_names() if "invert-recorder" in n)
+        out = tmp_path / "p.json"
+        assert _run(["invert", str(sound), "--model", str(models["fluidsynth"]), "-o", str(out),
+                     "--midi-out", port, "--midi-api", "jack", "--note", "60"]) == 0
+        deadline = time.monotonic() + 5.0
+        while not any(m.type == "note_off" for m in received) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    spec = get_synth("fluidsynth").spec
+    assert received[0].type == "program_change"
+    assert sum(m.type == "control_change" and m.control == 99 for m in received) == spec.n_params - 1
+    assert [m.type for m in received[-2:]] == ["note_on", "note_off"]
