@@ -1,0 +1,183 @@
+"""Model zoo: every architecture builds, round-trips, composes and reports its time extent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from instrument.config import SpectralConfig, StftConfig
+from instrument.errors import ConfigError
+from training import models as M
+from training.model_config import ARCHS, AutoencoderConfig
+
+SPECTRAL = SpectralConfig(stft=StftConfig(n_fft=64, hop_length=16))  # 33 bins
+
+
+def tiny(arch: str = "dilres", **changes) -> AutoencoderConfig:
+    values = dict(arch=arch, spectral=SPECTRAL, frames=8, channels=4, latent_channels=3,
+                  hidden_units=(12, 4), noise_stddev=0.05)
+    values.update(changes)
+    return AutoencoderConfig(**values)
+
+
+def _features(config: AutoencoderConfig, rng: np.random.Generator, batch: int = 2) -> np.ndarray:
+    return rng.random((batch,) + config.input_shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_arch_round_trips_and_encoder_decoder_compose(arch: str, causal: bool,
+                                                            rng: np.random.Generator,
+                                                            tmp_path: Path) -> None:
+    config = tiny(arch, causal=causal)
+    model, encoder, decoder = M.build_autoencoder_parts(config)
+    x = _features(config, rng)
+    y = model(x, training=False).numpy()
+    assert y.shape == x.shape
+    latent = encoder(x, training=False)
+    assert model.get_layer(M.LATENT).name == "latent"
+    assert latent.shape[-1] == config.n_units
+    np.testing.assert_allclose(decoder(latent, training=False).numpy(), y, atol=1e-6)
+    path = tmp_path / f"{arch}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_array_equal(loaded(x, training=False).numpy(), y)
+    enc2, dec2 = M.split_autoencoder(loaded)
+    np.testing.assert_allclose(dec2(enc2(x)).numpy(), y, atol=1e-6)
+
+
+def test_builders_dispatch_and_check_arch() -> None:
+    assert M.build_dense(tiny("dense")).input_shape == (None, 33)
+    assert M.build_shallow_conv(tiny("shallow")).input_shape == (None, 8, 33)
+    for builder, arch in ((M.build_deep_conv, "deep"), (M.build_dilated, "dilated"),
+                          (M.build_residual, "residual"), (M.build_dilres, "dilres")):
+        assert builder(tiny(arch)).output_shape == (None, 8, 33)
+    with pytest.raises(ConfigError, match="build_dense"):
+        M.build_dense(tiny("shallow"))
+
+
+def test_paterna_shallow_model_keeps_size_and_uses_3x3() -> None:
+    model = M.build_autoencoder(tiny("shallow", channels=256, latent_channels=256))
+    conv = model.get_layer("enc_conv_1")
+    assert conv.kernel_size == (3, 3) and conv.filters == 256
+    assert tuple(model.get_layer("latent").output.shape[1:]) == (8, 33, 256)
+
+
+def test_zeroing_a_latent_unit_changes_the_output(rng: np.random.Generator) -> None:
+    config = tiny("dilres")
+    model, encoder, decoder = M.build_autoencoder_parts(config)
+    x = _features(config, rng)
+    z = encoder(x).numpy()
+    full = decoder(z).numpy()
+    z[..., 0] = 0.0
+    assert np.abs(decoder(z).numpy() - full).max() > 1e-6
+
+
+@pytest.mark.parametrize("arch,causal,rf,lookahead", [
+    ("dense", False, 1, 0),
+    ("shallow", False, 5, 2),
+    ("shallow", True, 5, 0),
+    ("residual", True, 5, 0),
+    ("dilated", False, 19, 9),
+    ("dilated", True, 19, 0),
+    ("dilres", True, 27, 0),
+])
+def test_receptive_field_and_lookahead_values(arch: str, causal: bool, rf: int, lookahead: int) -> None:
+    config = tiny(arch, causal=causal, depth=2)
+    assert M.receptive_field_frames(config) == rf
+    assert M.lookahead_frames(config) == lookahead
+
+
+@pytest.mark.parametrize("arch", ["shallow", "deep", "dilated", "residual", "dilres"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_time_extent_bounds_the_measured_influence(arch: str, causal: bool,
+                                                   rng: np.random.Generator) -> None:
+    config = tiny(arch, causal=causal, frames=32, dropout=0.0, pool_time=1 if causal else 2)
+    model = M.build_autoencoder(config)
+    x = _features(config, rng, batch=1)
+    base = model(x, training=False).numpy()[0]
+    k = 16
+    bumped = x.copy()
+    bumped[0, k] += 3.0
+    changed = np.abs(model(bumped, training=False).numpy()[0] - base).max(axis=1) > 1e-6
+    frames = np.flatnonzero(changed)
+    assert k in frames or (frames.size and frames.min() >= k)
+    assert frames.min() >= k - M.lookahead_frames(config)
+    assert frames.max() <= k + M.past_frames(config)
+    if causal:
+        assert M.lookahead_frames(config) == 0 and frames.min() >= k
+
+
+def test_compile_helper_uses_adam_and_mse(rng: np.random.Generator) -> None:
+    config = tiny("shallow", learning_rate=3e-4)
+    model = M.compile_autoencoder(M.build_autoencoder(config), config)
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert float(model.optimizer.learning_rate) == pytest.approx(3e-4)
+    x = _features(config, rng, batch=4)
+    loss = model.train_on_batch(x, x)
+    assert np.isfinite(loss)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["deep", "dense"])
+def test_greedy_layerwise_pretraining_freezes_and_stacks(arch: str, rng: np.random.Generator) -> None:
+    config = tiny(arch, depth=2, hidden_units=(12, 4))
+    plan = M.pretrain_stack_plan(config)
+    assert [s.stage for s in plan] == [1, 2]
+    first = "enc_conv_1" if arch == "deep" else "enc_dense_1"
+    assert plan[0].frozen_layers == () and plan[1].frozen_layers == (first,)
+    x = _features(config, rng, batch=4)
+    seen: list = []
+
+    def fit(model: keras.Model, stage: M.PretrainStage) -> None:
+        if stage.stage == 2:
+            layer = model.get_layer(first)
+            assert not layer.trainable
+            np.testing.assert_array_equal(layer.get_weights()[0], seen[0].get_layer(first).get_weights()[0])
+        model.fit(x, x, epochs=1, verbose=0)
+        seen.append(model)
+
+    full = M.greedy_layerwise_pretrain(config, fit)
+    assert len(seen) == 2 and all(layer.trainable for layer in full.layers)
+    np.testing.assert_allclose(full(x, training=False).numpy(), seen[1](x, training=False).numpy(),
+                               atol=1e-6)
+    with pytest.raises(ConfigError):
+        M.pretrain_stack_plan(tiny("dilres"))
+    with pytest.raises(ConfigError):
+        M.build_deep_stage(config, 2)
+
+
+def test_config_round_trips_through_dict_and_json() -> None:
+    config = tiny("dilres", causal=True, l1=1e-5)
+    assert AutoencoderConfig.from_dict(config.to_dict()) == config
+    assert AutoencoderConfig.from_json(config.to_json()) == config
+    assert config.n_bins == 33 and config.n_units == 3 and config.input_shape == (8, 33)
+    assert tiny("dense").n_units == 4 and tiny("dense").input_shape == (33,)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("arch", "transformer"), ("frames", 0), ("channels", 2.5), ("latent_channels", -1),
+    ("kernel_size", 4), ("hidden_units", ()), ("causal", "yes"), ("noise_stddev", -0.1),
+    ("sparsity_rho", 1.0), ("dropout", 1.0), ("learning_rate", 0.0), ("l2", float("nan")),
+])
+def test_bad_config_values_name_the_field(field: str, value) -> None:
+    values = {"arch": "dilres", field: value}
+    with pytest.raises(ConfigError, match=field):
+        tiny(**values)
+
+
+def test_causal_pooling_model_must_not_pool_time() -> None:
+    with pytest.raises(ConfigError, match="pool_time"):
+        tiny("dilres", causal=True, pool_time=2)
+    with pytest.raises(ConfigError, match="frames"):
+        tiny("deep", pool_time=2, depth=2, frames=6)
+    with pytest.raises(ConfigError, match="unknown"):
+        AutoencoderConfig.from_dict({"arch": "dense", "layers": 3})
+
+
+def test_streaming_parts_need_a_causal_model() -> None:
+    with pytest.raises(ConfigError, match="causal"):
+        M.build_streaming_parts(tiny("dilres"))
