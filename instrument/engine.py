@@ -147,6 +147,7 @@ class Engine:
         self._input_log = np.zeros(self.n_bins, dtype=np.float32)
         self._output_log = np.zeros(self.n_bins, dtype=np.float32)
         self._dry_scaled = np.zeros(self.n_bins, dtype=np.float32)
+        self._log_ceiling = float(np.log1p(stft.n_fft))
         self._zero_hop = np.zeros(self.hop_length, dtype=np.float32)
         self._ramp = ((np.arange(self.hop_length, dtype=np.float32) + 1.0) / self.hop_length)
         self._gain_curve = np.ones(self.hop_length, dtype=np.float32)
@@ -366,6 +367,8 @@ class Engine:
             hop = self._zero_hop
         else:
             hop = self.source.read(self.input_hop, input_hop)
+            if not np.isfinite(hop.sum()):  # a broken input hop must not poison every stage's state
+                np.nan_to_num(hop, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         frame = self._stft.push(hop)
         np.abs(frame, out=self.input_magnitude)
         np.log1p(self.input_magnitude, out=self._input_log)
@@ -387,8 +390,12 @@ class Engine:
             np.multiply(heard, self.wet_dry, out=self._output_log)
             np.multiply(dry, 1.0 - self.wet_dry, out=self._dry_scaled)
             self._output_log += self._dry_scaled
+        # safety: a model pushed far outside its range (faders x knobs up to 64) must not blow up
+        # the phase state with inf/NaN; the ceiling is |S| = n_fft, 4x a full-scale sine
+        if not np.isfinite(self._output_log.sum()):
+            np.nan_to_num(self._output_log, copy=False, nan=0.0, posinf=self._log_ceiling, neginf=0.0)
+        np.clip(self._output_log, 0.0, self._log_ceiling, out=self._output_log)
         np.expm1(self._output_log, out=self.output_magnitude)
-        np.maximum(self.output_magnitude, 0.0, out=self.output_magnitude)
         synth_hop = self.phase.push(self.output_magnitude)
         original = self._original.push(hop)
 

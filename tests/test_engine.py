@@ -411,3 +411,18 @@ def test_lookahead_model_adds_latency_and_keeps_dry_and_original_aligned(models:
     both = Engine(model.spectral, [models["tiny"], model], ["causal", "lookahead"], source=FileSource(y, HOP))
     assert both.latency_samples == engine.latency_samples
     assert {s.latency_frames for s in both.bank_models.stages} == {lookahead}
+
+
+def test_non_finite_input_and_extreme_scales_stay_finite(models: dict[str, object]) -> None:
+    engine = Engine(SPECTRAL, source=LiveSource(HOP))
+    bad = np.full(HOP, np.nan, np.float32)
+    bad[::3] = np.inf
+    engine.process_hop(bad)
+    out = run(engine, 10, np.tile(tone(0.2)[:HOP], 10))
+    assert np.isfinite(out).all() and np.abs(out).max() > 0
+    loud = model_engine(models["default"], tone(0.5))
+    for unit in range(models["default"].n_units):
+        loud.apply(Action("scale_unit", {"unit": unit, "value": 8.0}))
+        loud.apply(Action("knob_unit", {"unit": unit, "value": 8.0}))
+    assert np.isfinite(run(loud, 20)).all()
+    assert loud.output_magnitude.max() <= SPECTRAL.stft.n_fft + 1e-3
