@@ -436,6 +436,7 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
                     scenes=scenes)
     hop = spectral.stft.hop_length
     sample_rate = spectral.sample_rate
+    ahead_hops = max(ahead_hops, -(-blocksize // hop) + 1)  # at least one callback block ahead
     ring_frames = (ahead_hops + 4) * hop + 2 * max(blocksize, hop)
     io = AudioIO(sample_rate, blocksize, ring_frames, device=device, latency=latency,
                  live_input=(mode == "live"))
