@@ -1,0 +1,96 @@
+"""Streaming: one frame in, one frame out, equal to offline processing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from instrument.config import SpectralConfig, StftConfig
+from instrument.errors import ConfigError
+from instrument.latent_model import LatentModel
+from instrument.spectral import NormStats
+from instrument.streaming_model import StreamingLatentModel
+from training import models as M
+from training.model_config import AutoencoderConfig
+
+SPECTRAL = SpectralConfig(stft=StftConfig(n_fft=64, hop_length=16))  # 33 bins
+
+
+def tiny(arch: str, **changes) -> AutoencoderConfig:
+    values = dict(arch=arch, spectral=SPECTRAL, frames=8, channels=4, latent_channels=3,
+                  hidden_units=(12, 4), noise_stddev=0.05)
+    values.update(changes)
+    return AutoencoderConfig(**values)
+
+
+def _stream(stream: StreamingLatentModel, features: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    return np.stack([stream.push(frame, scales).copy() for frame in features])
+
+
+@pytest.mark.parametrize("arch,frames", [
+    ("shallow", 8), ("deep", 16), ("dilated", 24), ("residual", 8), ("dilres", 24)])
+def test_causal_streaming_equals_offline_frame_for_frame(arch: str, frames: int,
+                                                         rng: np.random.Generator) -> None:
+    config = tiny(arch, causal=True, frames=frames, depth=1 if arch == "dilres" else 2)
+    assert M.past_frames(config) < frames  # transform is exact for this config
+    lm = LatentModel(M.build_autoencoder(config), config)
+    features = rng.random((50, 33)).astype(np.float32)
+    scales = np.array([1.0, 0.3, 1.7], np.float32)
+    offline = lm.transform(features, scales)
+    np.testing.assert_allclose(offline[:frames], lm.process(features[:frames], scales), atol=1e-5)
+    for backend in ("numpy", "tf"):
+        stream = StreamingLatentModel(lm, backend=backend)
+        assert stream.mode == "cached" and stream.backend == backend and stream.latency_frames == 0
+        np.testing.assert_allclose(_stream(stream, features, scales), offline, atol=1e-4)
+
+
+def test_dilres_with_latent_projection_and_depth_two_streams(rng: np.random.Generator) -> None:
+    config = tiny("dilres", causal=True, frames=16, depth=2, channels=5, latent_channels=2)
+    lm = LatentModel(M.build_autoencoder(config), config)
+    features = rng.random((16, 33)).astype(np.float32)
+    scales = np.array([0.0, 2.0], np.float32)
+    expected = lm.process(features, scales)  # window from silence == stream from reset
+    stream = StreamingLatentModel(lm)
+    np.testing.assert_allclose(_stream(stream, features, scales), expected, atol=1e-4)
+    stream.reset()
+    np.testing.assert_allclose(_stream(stream, features, scales), expected, atol=1e-4)
+
+
+def test_dense_streaming_with_norm_stats(rng: np.random.Generator) -> None:
+    config = tiny("dense")
+    norm = NormStats(mean=rng.random(33).astype(np.float32), std=np.full(33, 1.5, np.float32))
+    lm = LatentModel(M.build_autoencoder(config), config, norm_stats=norm)
+    features = rng.random((10, 33)).astype(np.float32)
+    scales = np.array([1.0, 0.0, 2.0, 1.0], np.float32)
+    for backend in ("numpy", "tf"):
+        stream = StreamingLatentModel(lm, backend=backend)
+        assert stream.mode == "dense" and stream.latency_frames == 0
+        np.testing.assert_allclose(_stream(stream, features, scales), lm.process(features, scales),
+                                   atol=1e-5)
+
+
+def test_non_causal_model_streams_with_lookahead_latency(rng: np.random.Generator) -> None:
+    config = tiny("shallow", frames=8)
+    lm = LatentModel(M.build_autoencoder(config), config)
+    stream = StreamingLatentModel(lm)
+    assert stream.mode == "window" and stream.latency_frames == lm.lookahead_frames == 2
+    features = rng.random((20, 33)).astype(np.float32)
+    out = _stream(stream, features, np.ones(3, np.float32))
+    for t in (7, 12, 19):  # push t returns input frame t - latency, seen in the window ending at t
+        expected = lm.process(features[t - 7:t + 1])[7 - stream.latency_frames]
+        np.testing.assert_allclose(out[t], expected, atol=1e-5)
+    with pytest.raises(ConfigError, match="numpy"):
+        StreamingLatentModel(lm, backend="numpy")
+
+
+def test_push_validates_shapes(rng: np.random.Generator) -> None:
+    config = tiny("residual", causal=True)
+    stream = StreamingLatentModel(LatentModel(M.build_autoencoder(config), config))
+    with pytest.raises(ConfigError, match="frame"):
+        stream.push(np.zeros(32, np.float32))
+    with pytest.raises(ConfigError, match="scales"):
+        stream.push(np.zeros(33, np.float32), np.ones(2, np.float32))
+    with pytest.raises(ConfigError, match="backend"):
+        StreamingLatentModel(stream.latent_model, backend="cuda")
+    out = stream.push(rng.random(33).astype(np.float32))
+    assert out.shape == (33,) and out.dtype == np.float32
