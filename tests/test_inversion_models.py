@@ -146,3 +146,17 @@ def test_unknown_synth_raises_synth_error(tmp_path: Path) -> None:
     args = build_parser().parse_args(["train", "inversion", "--synth", "moog", "-o", str(tmp_path)])
     with pytest.raises(SynthError):
         args.func(args)
+
+
+def test_training_from_a_disk_dataset(tmp_path: Path) -> None:
+    from training.inversion_train import InversionTrainConfig, train_inversion
+    from training.synths.dataset import generate_dataset
+
+    data = tmp_path / "data"
+    generate_dataset("inversynth", 24, 5, data, shard_size=12, workers=1, progress=False)
+    config = InversionTrainConfig(arch="lstm", head="regression", epochs=1, steps_per_epoch=50,
+                                  batch_size=8, val_count=8, patience=0, data=str(data))
+    metrics = train_inversion(config, tmp_path / "run", log=lambda _: None, verbose=0)
+    assert metrics["epochs_run"] == 1 and np.isfinite(metrics["history"]["loss"][0])
+    loaded = load_inversion_model(tmp_path / "run" / "model.keras")
+    assert loaded.config.head == "regression" and loaded.config.arch == "lstm"

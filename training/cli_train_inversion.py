@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="multiply every convolution width (1 = paper sizes)")
     parser.add_argument("--max-minutes", type=float, default=0.0,
                         help="stop after the epoch crossing this wall-clock budget (0 = none)")
+    parser.add_argument("--data", default="", metavar="DIR",
+                        help="train on a `latent dataset synth` folder instead of on-the-fly renders")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.keras")
     parser.set_defaults(func=run)
 
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
         learning_rate=args.learning_rate, seed=args.seed, val_count=args.val_count,
         patience=args.patience, width_scale=args.width_scale, max_minutes=args.max_minutes,
-        lr_decay=args.lr_decay)
+        lr_decay=args.lr_decay, data=args.data)
     metrics = train_inversion(config, args.out, resume=args.resume)
     print(f"mean MPR (validation) {metrics['validation']['mean_mpr']:.2f}")
     return 0

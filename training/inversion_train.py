@@ -46,6 +46,8 @@ class InversionTrainConfig:
         width_scale: convolution width multiplier (1 = the paper's sizes).
         max_minutes: stop after the epoch that crosses this wall-clock budget (0 = no limit).
         lr_decay: multiply the learning rate by this factor each epoch (1 = constant).
+        data: a ``latent dataset synth`` folder to train on instead of on-the-fly renders
+            ("" = on the fly); its spec must match the synth's.
     """
 
     synth: str = "inversynth"
@@ -61,6 +63,7 @@ class InversionTrainConfig:
     width_scale: float = 1.0
     max_minutes: float = 0.0
     lr_decay: float = 1.0
+    data: str = ""
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -94,11 +97,10 @@ class InversionTrainConfig:
 
 def spec_dict(synth_name: str) -> dict[str, Any]:
     """The shipped spec of ``synth_name`` as a plain mapping (embedded in model files)."""
-    import yaml
+    from training.synths.dataset import spec_to_dict
+    from training.synths.registry import load_spec
 
-    from training.synths.registry import spec_path
-
-    return yaml.safe_load(spec_path(synth_name).read_text())
+    return spec_to_dict(load_spec(synth_name))
 
 
 def make_batch(synth: Any, rng: np.random.Generator, n: int, raw_audio: bool
@@ -156,6 +158,51 @@ def _make_sequence(synth: Any, tcfg: InversionTrainConfig, mcfg: InversionModelC
             self.epoch += 1
 
     return PatchBatches()
+
+
+def _make_disk_sequence(features: np.ndarray, classes: np.ndarray, tcfg: InversionTrainConfig,
+                        mcfg: InversionModelConfig, start_epoch: int) -> Any:
+    import keras
+
+    from training.inversion_models import targets_for
+
+    class DiskBatches(keras.utils.PyDataset):
+        """Batches of a disk dataset, reshuffled every epoch by ``default_rng([seed, epoch])``."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.epoch = start_epoch
+            self._order = np.random.default_rng([tcfg.seed, self.epoch]).permutation(len(features))
+
+        def __len__(self) -> int:
+            return max(1, min(tcfg.steps_per_epoch, len(features) // tcfg.batch_size))
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            idx = np.sort(self._order[index * tcfg.batch_size:(index + 1) * tcfg.batch_size])
+            x = features[idx].astype(np.float32)
+            return model_inputs(mcfg, x), targets_for(mcfg.head, classes[idx], mcfg.n_classes)
+
+        def on_epoch_end(self) -> None:
+            self.epoch += 1
+            self._order = np.random.default_rng([tcfg.seed, self.epoch]).permutation(len(features))
+
+    return DiskBatches()
+
+
+def _load_disk_data(tcfg: InversionTrainConfig, spec: Any) -> tuple[np.ndarray, np.ndarray]:
+    from training.synths.dataset import dataset_spec, load_dataset
+
+    if tcfg.arch == "conve2e":
+        raise ConfigError("conve2e trains on raw audio; disk datasets hold spectrograms only "
+                          "(train it on the fly, without --data)")
+    data_spec = dataset_spec(tcfg.data)
+    if data_spec.names != spec.names or data_spec.n_bins != spec.n_bins:
+        raise DatasetError(f"{tcfg.data}: dataset synth {data_spec.name!r} does not match "
+                           f"{tcfg.synth!r} (parameters or STFT differ)")
+    features, classes, _ = load_dataset(tcfg.data)
+    if len(features) < tcfg.batch_size:
+        raise DatasetError(f"{tcfg.data}: {len(features)} examples, fewer than one batch")
+    return features, classes.astype(np.int64)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -233,9 +280,12 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
         start_epoch = int(state["epoch"])
         history = {k: list(v) for k, v in state.get("history", {}).items()}
         log(f"resuming {checkpoint} at epoch {start_epoch}")
-    else:
-        stats_rng = np.random.default_rng([tcfg.seed, 999])
-        sample = make_batch(synth, stats_rng, 256, raw)[0]
+    disk = _load_disk_data(tcfg, spec) if tcfg.data else None
+    if not resume:
+        if disk is not None:
+            sample = disk[0][:256].astype(np.float32)
+        else:
+            sample = make_batch(synth, np.random.default_rng([tcfg.seed, 999]), 256, raw)[0]
         mcfg = InversionModelConfig(
             arch=tcfg.arch, head=tcfg.head, n_params=spec.n_params, n_classes=max(spec.levels),
             n_bins=spec.n_bins, n_frames=spec.n_frames, n_samples=spec.n_samples,
@@ -243,8 +293,9 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
             feature_mean=float(sample.mean()), feature_std=float(max(sample.std(), 1e-3)))
         model = build_inversion_model(mcfg)
         model.compile(optimizer=keras.optimizers.Adam(tcfg.learning_rate), loss=loss_for(tcfg.head))
-    log(f"{mcfg.arch}/{mcfg.head} on {tcfg.synth}: {model.count_params():,} weights, "
-        f"{tcfg.steps_per_epoch} x {tcfg.batch_size} fresh sounds per epoch")
+    source = (f"{len(disk[0])} sounds from {tcfg.data}" if disk is not None
+              else f"{tcfg.steps_per_epoch} x {tcfg.batch_size} fresh sounds per epoch")
+    log(f"{mcfg.arch}/{mcfg.head} on {tcfg.synth}: {model.count_params():,} weights, {source}")
 
     val_inputs, val_classes, _ = heldout_set(synth, tcfg.seed, tcfg.val_count, raw, VAL_SEED_OFFSET)
     from training.inversion_models import targets_for
@@ -288,7 +339,9 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     if start_epoch < tcfg.epochs:
-        model.fit(_make_sequence(synth, tcfg, mcfg, start_epoch), validation_data=(val_x, val_y),
+        batches = (_make_disk_sequence(*disk, tcfg, mcfg, start_epoch) if disk is not None
+                   else _make_sequence(synth, tcfg, mcfg, start_epoch))
+        model.fit(batches, validation_data=(val_x, val_y),
                   epochs=tcfg.epochs, initial_epoch=start_epoch, callbacks=callbacks,
                   verbose=verbose)
     train_seconds = elapsed_before + time.monotonic() - t_start
