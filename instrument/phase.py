@@ -23,6 +23,8 @@ from instrument.errors import ConfigError
 from instrument.spectral import window as analysis_window
 
 _EPS = 1e-8
+#: Floor of the partial overlap-add normalisation, as a fraction of the full window-power sum.
+_COVERAGE_FLOOR = 0.02
 
 
 def _check_magnitude(magnitude: np.ndarray, config: StftConfig) -> np.ndarray:
@@ -109,8 +111,9 @@ class StreamingPhase:
     Each push: (1) the new frame's initial phase is taken from the partial
     reconstruction (committed frames plus the active frames' current estimates,
     re-analysed with the analysis window), as in RTISI; (2) ``iterations`` Griffin-Lim
-    projections are applied to all ``k + 1`` active frames at once, each against the
-    overlap-add of the committed partial sum and the active frames; (3) the oldest
+    projections (with fast Griffin-Lim ``momentum``) are applied to all ``k + 1`` active
+    frames at once, each against the overlap-add of the committed partial sum and the
+    active frames, normalised by the window power present (see :meth:`_region_norm`); (3) the oldest
     active frame is added to the committed sum and the now complete hop is emitted.
     Every frame is therefore refined ``(k + 1) * iterations`` times.
 
@@ -120,7 +123,7 @@ class StreamingPhase:
     """
 
     def __init__(self, config: StftConfig, lookahead_frames: int = 3, iterations: int = 4,
-                 momentum: float = 0.5, seed: int = 0) -> None:
+                 momentum: float = 0.85, seed: int = 0) -> None:
         if not isinstance(lookahead_frames, int) or isinstance(lookahead_frames, bool) \
                 or lookahead_frames < 0:
             raise ConfigError(f"lookahead_frames must be an integer >= 0, got {lookahead_frames!r}")
@@ -141,7 +144,7 @@ class StreamingPhase:
         w2 = self._window.astype(np.float64) ** 2
         wsum = w2.reshape(config.overlap, h).sum(axis=0)
         self._norm_hop = (1.0 / np.maximum(wsum, 1e-8)).astype(np.float32)  # (hop,)
-        self._norm_region = np.tile(self._norm_hop, region // h).astype(np.float32)  # (region,)
+        self._norm_region = self._region_norm(w2, wsum)  # (region,)
         self._mag = np.zeros((active, config.n_bins), dtype=np.float32)
         self._seg = np.zeros((active, n), dtype=np.float32)  # windowed estimates w * irfft(X)
         self._committed = np.zeros(region, dtype=np.float32)
@@ -154,27 +157,27 @@ class StreamingPhase:
         self._momentum_term = np.zeros((active, config.n_bins), dtype=np.complex64)
         self._partial = np.zeros(config.n_bins, dtype=np.complex64)
         self._out = np.zeros(h, dtype=np.float32)
-        self._init_window = self._initial_estimate_window(wsum)
         self._rng = np.random.default_rng(seed)
         self._random_phase = np.exp(2j * np.pi * self._rng.random(config.n_bins)).astype(np.complex64)
 
-    def _initial_estimate_window(self, window_power_sum: np.ndarray) -> np.ndarray:
-        """Asymmetric window for the new frame's initial estimate, shape ``(n_fft,)``.
+    def _region_norm(self, window_power: np.ndarray, full_sum: np.ndarray) -> np.ndarray:
+        """Overlap-add normalisation over the look-ahead region, shape ``(n_fft + k * hop,)``.
 
-        Only the older frames overlap the new frame's span, so the partial reconstruction fades
-        towards its end (and its last hop is empty). Dividing by the partial window-power sum
-        restores the level where earlier frames exist before the analysis window is applied
-        (in the spirit of the asymmetric window of Zhu et al.); the uncovered last hop gets 0.
+        The committed frames and the active frames cover the region's start fully but its end
+        only partly (the frames after the newest have not arrived). Dividing by the window power
+        actually present, rather than the full sum, keeps the estimate at the right level where
+        the newest frames overlap; the floor (a fraction of the full sum) stops the newest
+        frame's last samples from being amplified without bound. This plays the role of the
+        asymmetric window of Zhu et al. in every iteration, not only in the initial estimate.
         """
-        n, h = self.config.n_fft, self.config.hop_length
-        w = self._window.astype(np.float64)
-        partial = np.zeros(n)
-        for i in range(1, self.config.overlap):
-            partial[:n - i * h] += w[i * h:] ** 2
-        full = np.tile(window_power_sum, self.config.overlap)
-        covered = partial > 1e-3
-        ratio = np.divide(full, partial, out=np.zeros(n), where=covered)
-        return (w * ratio).astype(np.float32)
+        n, h, k = self.config.n_fft, self.config.hop_length, self.lookahead_frames
+        present = np.zeros(n + k * h)
+        for i in range(k + 1):  # active frames
+            present[i * h:i * h + n] += window_power
+        for i in range(1, self.config.overlap):  # committed frames reaching into the region
+            present[:n - i * h] += window_power[i * h:]
+        full = np.tile(full_sum, len(present) // h)
+        return (1.0 / np.maximum(present, _COVERAGE_FLOOR * full)).astype(np.float32)
 
     # -- contract -------------------------------------------------------------------------
     @property
@@ -194,7 +197,7 @@ class StreamingPhase:
 
     # -- processing -----------------------------------------------------------------------
     def _overlap_add(self) -> None:
-        """``_y = (committed + sum of active segments at their offsets) * norm``."""
+        """``_y = (committed + sum of active segments at their offsets) * partial norm``."""
         h, n = self.config.hop_length, self.config.n_fft
         y = self._y
         y[:] = self._committed
@@ -240,7 +243,7 @@ class StreamingPhase:
         # RTISI initial estimate of the new frame: phase of the re-analysed partial reconstruction.
         self._overlap_add()
         newest = self._windowed[k]
-        np.multiply(self._y[k * h:], self._init_window, out=newest)
+        np.multiply(self._y[k * h:], self._window, out=newest)
         partial = np.fft.rfft(newest, out=self._partial)
         absval = self._abs[k]
         np.abs(partial, out=absval)
