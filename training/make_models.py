@@ -33,8 +33,10 @@ RECONSTRUCT_NOTES = "G3,A3,B3,C#4,D#4,F4,G4,A4,B4,C#5,D#5,F5,G5,A5,B5,C#6,D#6,F6
 TRANSFER_MODEL: dict[str, Any] = {"arch": "dilres", "channels": 16, "latent_channels": 16,
                                   "depth": 2, "pool_freq": 4, "dropout": 0.0,
                                   "sparsity_beta": 0.0, "l2": 1e-6}
-TRANSFER_TRAIN: dict[str, Any] = {"epochs": 40, "batch_size": 16, "learning_rate": 2e-3,
-                                  "frames": 16, "stride": 16, "patience": 8, "val_fraction": 0.15}
+#: 64-frame windows: the dilres receptive field is +-13 frames, so offline transform keeps
+#: 38 of every 64 frames (16-frame windows would recompute almost every frame).
+TRANSFER_TRAIN: dict[str, Any] = {"epochs": 60, "batch_size": 8, "learning_rate": 3e-3,
+                                  "frames": 64, "stride": 64, "patience": 10, "val_fraction": 0.15}
 RECONSTRUCT_MODEL: dict[str, Any] = {"arch": "residual", "latent_channels": 16, "causal": True,
                                      "dropout": 0.0, "sparsity_beta": 0.0, "l2": 1e-6}
 RECONSTRUCT_TRAIN: dict[str, Any] = {"epochs": 40, "batch_size": 16, "learning_rate": 3e-3,
@@ -133,7 +135,16 @@ def _section(entry: dict[str, Any], minutes: float) -> str:
     ])
 
 
-def write_readme(entries: Sequence[dict[str, Any]], minutes: float, folder: Path) -> Path:
+def write_record(entry: dict[str, Any], minutes: float, folder: Path) -> Path:
+    """Keep the README section of one model next to it (``<stem>.build.md``)."""
+    path = folder / f"{Path(entry['name']).stem}.build.md"
+    path.write_text(_section(entry, minutes))
+    return path
+
+
+def write_readme(folder: Path) -> Path:
+    """``README.md`` from the build records of every model in ``folder``."""
+    sections = [p.read_text() for p in sorted(folder.glob("*.build.md"))]
     text = "\n".join([
         "# Shipped latent models",
         "",
@@ -144,7 +155,7 @@ def write_readme(entries: Sequence[dict[str, Any]], minutes: float, folder: Path
         "written by the run that produced the committed files. `latent bench quality` evaluates them",
         "against the identity and spectral-EQ baselines.",
         "",
-        *[_section(e, minutes) for e in entries],
+        *sections,
     ])
     path = folder / "README.md"
     path.write_text(text)
@@ -174,12 +185,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.copyfile(entry["result"].out_dir / "metrics.json", out / f"{target.stem}.metrics.json")
         entry["path"] = target
         entries.append(entry)
+        write_record(entry, args.minutes, out)
+        write_readme(out)
         print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB)")
     summary = {e["name"]: {"final": e["result"].final, "wall_seconds": e["wall"],
                            "epochs": len(e["result"].history.get("loss", []))} for e in entries}
     print(json.dumps(summary, indent=1))
-    if not args.only:
-        write_readme(entries, args.minutes, out)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -1,0 +1,196 @@
+"""`latent bench quality`: Paterna's Table 3.1 layout on held-out FluidR3 notes.
+
+Rows, for the transfer task (flute -> clarinet, G3..G6) and the reconstruction
+task (several instruments): validation loss and reconstruction error (MSE of
+log1p magnitudes) of
+
+* baselines: ``identity`` (output = input; for transfer the source note against
+  the target note) and ``spectral EQ`` (fixed per-bin gain from source to target,
+  fitted on the training notes);
+* the shipped models, evaluated as they are;
+* each architecture after a small quick training (``--epochs``, ``--minutes``).
+
+Held-out notes are the same seeded note split the shipped models were trained with.
+Also times ``latent transfer`` on a 2 s note with 100 Griffin-Lim iterations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+ARCHS = ("dense", "shallow", "deep", "dilated", "residual", "dilres")
+#: Small per-architecture settings for the quick runs.
+QUICK_MODELS: dict[str, dict[str, Any]] = {
+    "dense": {"arch": "dense", "hidden_units": (256, 16)},
+    "shallow": {"arch": "shallow", "latent_channels": 16},
+    "deep": {"arch": "deep", "channels": 16, "latent_channels": 16, "depth": 2, "pool_freq": 2},
+    "dilated": {"arch": "dilated", "channels": 16, "latent_channels": 16},
+    "residual": {"arch": "residual", "latent_channels": 16},
+    "dilres": {"arch": "dilres", "channels": 16, "latent_channels": 16, "depth": 2, "pool_freq": 4},
+}
+
+
+def _mse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+
+
+def eq_gain(train_inputs: np.ndarray, train_targets: np.ndarray) -> np.ndarray:
+    """Per-bin linear gain mapping mean source magnitude to mean target magnitude, ``(n_bins,)``."""
+    src = np.expm1(train_inputs).mean(axis=0)
+    tgt = np.expm1(train_targets).mean(axis=0)
+    return (tgt / np.maximum(src, 1e-8)).astype(np.float32)
+
+
+def baseline_rows(task: str, data: Any) -> list[dict[str, Any]]:
+    x, y = data.val.inputs, data.val.targets
+    rows = [{"task": task, "model": "identity (baseline)", "loss": _mse(x, y), "error": _mse(x, y)}]
+    if task == "transfer":
+        gain = eq_gain(data.train.inputs, data.train.targets)
+        eq = np.log1p(gain * np.expm1(x))
+        rows.append({"task": task, "model": "spectral EQ (baseline)", "loss": _mse(eq, y),
+                     "error": _mse(eq, y)})
+    return rows
+
+
+def evaluate_model(latent: Any, data: Any, task: str, name: str) -> dict[str, Any]:
+    """Loss (MSE + regularisation, Keras evaluate on windows) and error (whole held-out notes)."""
+    import keras
+
+    from training.datasets import make_dataset
+
+    model = latent.model
+    model.compile(loss="mse", metrics=[keras.metrics.MeanSquaredError(name="reconstruction_error")])
+    per_frame = latent.config.arch == "dense"
+    ds = make_dataset(data.val, latent.config.frames, 16, training=False, per_frame=per_frame)
+    values = model.evaluate(ds, verbose=0, return_dict=True)
+    errors, weights = [], []
+    for start, length in zip(data.val.starts, data.val.lengths):
+        out = latent.transform(data.val.inputs[start:start + length])
+        errors.append(_mse(out, data.val.targets[start:start + length]))
+        weights.append(length)
+    return {"task": task, "model": name, "loss": float(values["loss"]),
+            "error": float(np.average(errors, weights=weights))}
+
+
+def quick_rows(task: str, data: Any, archs: Sequence[str], epochs: int, minutes: float,
+               work: Path) -> list[dict[str, Any]]:
+    from instrument.config import SpectralConfig
+    from training.train import TrainConfig, train
+
+    rows = []
+    for arch in archs:
+        config = TrainConfig(kind="transfer" if task == "transfer" else "autoencoder", epochs=epochs,
+                             batch_size=16, learning_rate=2e-3, frames=16, stride=16, patience=0,
+                             tensorboard=False, time_limit_minutes=minutes, seed=0)
+        options = dict(QUICK_MODELS[arch], dropout=0.0, sparsity_beta=0.0)
+        start = time.perf_counter()
+        result = train(data, options, config, SpectralConfig(), work / f"{task}-{arch}", verbose=0)
+        rows.append({"task": task, "model": f"{arch} ({len(result.history['loss'])} ep)",
+                     "loss": result.final.get("val_loss", float("nan")),
+                     "error": result.final.get("val_reconstruction_error", float("nan")),
+                     "seconds": time.perf_counter() - start})
+        print(f"  trained {task}/{arch}: error {rows[-1]['error']:.4g} in {rows[-1]['seconds']:.0f} s",
+              flush=True)
+    return rows
+
+
+def time_transfer(model_path: Path, note: Path, iterations: int = 100) -> dict[str, float]:
+    """Real-time factor of transferring a 2 s note: in-process (load+analysis+model+GL+write)
+    and the whole ``latent transfer`` process (including Python/TensorFlow start-up)."""
+    from instrument.audio import load_audio
+    from instrument.transfer import load_model, transfer_files
+
+    model = load_model(model_path)
+    seconds = len(load_audio(note, model.spectral.audio)) / model.spectral.sample_rate
+    with tempfile.TemporaryDirectory() as tmp:
+        transfer_files(model, [note], tmp, iterations=iterations, progress=False)  # warm caches
+        start = time.perf_counter()
+        transfer_files(model, [note], tmp, iterations=iterations, progress=False)
+        inproc = time.perf_counter() - start
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "instrument.cli", "transfer", "--model", str(model_path),
+                        str(note), "-o", tmp, "--iterations", str(iterations)], check=True,
+                       capture_output=True)
+        whole = time.perf_counter() - start
+    return {"seconds": seconds, "in_process": inproc, "process": whole}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from instrument.config import SpectralConfig
+    from instrument.transfer import load_model
+    from presets import PRESETS_DIR
+    from training import make_models
+    from training.train import TrainConfig, prepare_autoencoder_data, prepare_transfer_data
+
+    parser = argparse.ArgumentParser(prog="latent bench quality", description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=2, help="epochs of each quick per-arch training")
+    parser.add_argument("--minutes", type=float, default=3.0, help="wall-time cap per quick training")
+    parser.add_argument("--archs", default=",".join(ARCHS), help="comma list of archs to train quickly "
+                        "('none' to skip)")
+    parser.add_argument("--tasks", default="transfer,reconstruction")
+    parser.add_argument("--recon-instruments", type=int, default=3,
+                        help="instruments of the reconstruction set used for the quick trainings")
+    parser.add_argument("--no-timing", action="store_true", help="skip the transfer timing")
+    args = parser.parse_args(argv)
+    archs = [] if args.archs == "none" else [a.strip() for a in args.archs.split(",") if a.strip()]
+    tasks = [t.strip() for t in args.tasks.split(",")]
+    spectral = SpectralConfig()
+    models_dir = PRESETS_DIR / "models"
+    rows: list[dict[str, Any]] = []
+    work = Path(tempfile.mkdtemp(prefix="latent-bench-quality-"))
+    timing = None
+    if "transfer" in tasks:
+        flute = make_models.render("flute", make_models.TRANSFER_NOTES)
+        clarinet = make_models.render("clarinet", make_models.TRANSFER_NOTES)
+        config = TrainConfig(kind="transfer", seed=make_models.SEED,
+                             val_fraction=make_models.TRANSFER_TRAIN["val_fraction"])
+        data = prepare_transfer_data(flute, clarinet, spectral, config, verbose=False)
+        print(f"transfer held-out notes: {', '.join(data.description['val_notes'])}")
+        rows += baseline_rows("transfer", data)
+        shipped = models_dir / "flute-to-clarinet.keras"
+        if shipped.is_file():
+            rows.append(evaluate_model(load_model(shipped), data, "transfer",
+                                       "shipped flute-to-clarinet (dilres)"))
+            if not args.no_timing:
+                timing = time_transfer(shipped, sorted(flute.glob("*_G4.wav"))[0])
+        rows += quick_rows("transfer", data, archs, args.epochs, args.minutes, work)
+    if "reconstruction" in tasks:
+        folders = [make_models.render(name, make_models.RECONSTRUCT_NOTES)
+                   for name in make_models.RECONSTRUCT_INSTRUMENTS]
+        config = TrainConfig(kind="autoencoder", seed=make_models.SEED,
+                             val_fraction=make_models.RECONSTRUCT_TRAIN["val_fraction"])
+        data = prepare_autoencoder_data(folders, spectral, config, verbose=False)
+        print(f"reconstruction held-out notes: {', '.join(data.description['val_notes'])}")
+        rows += baseline_rows("reconstruction", data)
+        shipped = models_dir / "reconstruct.keras"
+        if shipped.is_file():
+            rows.append(evaluate_model(load_model(shipped), data, "reconstruction",
+                                       "shipped reconstruct (causal residual)"))
+        if archs:
+            small = prepare_autoencoder_data(folders[:args.recon_instruments], spectral, config,
+                                             verbose=False)
+            rows += quick_rows("reconstruction", small, archs, args.epochs, args.minutes, work)
+    print()
+    print("| task | model | validation loss | reconstruction error |")
+    print("|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['task']} | {row['model']} | {row['loss']:.4g} | {row['error']:.4g} |")
+    if timing:
+        print()
+        print(f"latent transfer, {timing['seconds']:.2f} s note, 100 GL iterations: "
+              f"{timing['in_process']:.2f} s in process (RTF {timing['in_process'] / timing['seconds']:.3f}); "
+              f"{timing['process']:.2f} s as a command incl. Python/TensorFlow start-up "
+              f"(RTF {timing['process'] / timing['seconds']:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
