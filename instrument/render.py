@@ -121,7 +121,7 @@ class RenderResult:
 
 
 def render(engine: Engine, n_samples: int, automation: Sequence[tuple[int, Action]] = (),
-           progress: bool = False) -> RenderResult:
+           progress: bool = False, gl_iterations: int = 100) -> RenderResult:
     """Bounce ``n_samples`` of output through ``engine``.
 
     Args:
@@ -129,6 +129,7 @@ def render(engine: Engine, n_samples: int, automation: Sequence[tuple[int, Actio
         n_samples: output length after the latency is removed.
         automation: ``(hop_index, action)`` pairs sorted by hop (see :func:`load_automation`).
         progress: show a tqdm bar.
+        gl_iterations: Griffin-Lim iterations when the engine's phase mode is ``"offline"``.
     Returns:
         :class:`RenderResult`; rendering stops early at a ``quit`` action.
     Raises:
@@ -162,7 +163,7 @@ def render(engine: Engine, n_samples: int, automation: Sequence[tuple[int, Actio
         magnitudes[i] = engine.output_magnitude
         hops_done = i + 1
     if isinstance(engine.phase, MagnitudeCollector):
-        timeline = _offline_phase(engine, timeline, gains, magnitudes[:hops_done], hops_done)
+        timeline = _offline_phase(engine, timeline, gains, magnitudes[:hops_done], hops_done, gl_iterations)
     elapsed = time.perf_counter() - start
     end = min(hops_done * hop, n_samples + latency)
     audio = np.zeros(n_samples if not engine.quit_requested else max(0, end - latency), dtype=np.float32)

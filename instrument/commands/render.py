@@ -40,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"RTISI-LA look-ahead frames (default {DEFAULT_PHASE_LOOKAHEAD})")
     parser.add_argument("--phase-iterations", type=int, default=DEFAULT_PHASE_ITERATIONS, metavar="N",
                         help=f"RTISI-LA iterations per frame (default {DEFAULT_PHASE_ITERATIONS})")
+    parser.add_argument("--gl-iterations", type=int, default=100, metavar="N",
+                        help="Griffin-Lim iterations with --phase offline (default 100)")
     parser.add_argument("--scenes", metavar="DIR", default=str(PRESETS_DIR / "scenes"),
                         help="scene folder for recall/next/prev scene actions (default: shipped scenes)")
     parser.add_argument("--plot", metavar="out.png", help="write input/output spectrograms to a PNG")
@@ -50,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.duration is not None and not args.duration > 0:
         raise ConfigError(f"--duration must be positive, got {args.duration}")
+    if args.gl_iterations < 1:
+        raise ConfigError(f"--gl-iterations must be >= 1, got {args.gl_iterations}")
     if not args.no_input and not args.input:
         raise ConfigError("give --input IN.wav, or --no-input")
     models, names, spectral = load_models(resolve_model_paths(args.model))
@@ -70,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
                     phase_lookahead=args.phase_lookahead, phase_iterations=args.phase_iterations,
                     seed=args.seed, scenes=scenes)
     n_samples = int(round(seconds * spectral.sample_rate))
-    result = render(engine, n_samples, automation, progress=not args.no_progress)
+    result = render(engine, n_samples, automation, progress=not args.no_progress,
+                    gl_iterations=args.gl_iterations)
     out = save_audio(args.output, result.audio, spectral.sample_rate)
     print(f"wrote {out} ({len(result.audio) / spectral.sample_rate:.2f} s, model "
           f"{', '.join(names) or 'none'}, {result.actions_applied} actions, latency "
