@@ -197,15 +197,18 @@ def load_latent_model(path: str | Path, warm_up: bool = True) -> LatentModel:
 
 def compute_mean_latent(encoder: Any, config: AutoencoderConfig, features: np.ndarray,
                         batch_size: int = 64) -> np.ndarray:
-    """Mean latent frame of ``features`` (log1p ``(frames, n_bins)``, already
-    normalised if the model uses NormStats) for the no-input mode.
+    """Mean latent frame of ``features`` (log1p ``(frames, n_bins)`` or conv
+    windows ``(N, T, n_bins)``, already normalised if the model uses
+    NormStats) for the no-input mode.
 
     Returns conv ``(F', n_units)`` / dense ``(n_units,)`` float32.
     """
     x = np.asarray(features, np.float32)
-    if x.ndim != 2 or x.shape[1] != config.n_bins:
+    if x.ndim == 3 and config.is_conv and x.shape[1:] == tuple(config.input_shape):
+        pass  # already windows (N, T, n_bins)
+    elif x.ndim != 2 or x.shape[1] != config.n_bins:
         raise ConfigError(f"features must have shape (frames, {config.n_bins}), got {x.shape}")
-    if config.is_conv:
+    elif config.is_conv:
         t = config.frames
         usable = len(x) // t * t
         if usable == 0:

@@ -266,6 +266,9 @@ class StreamingLatentModel:
         latency_frames: output frame returned by a push corresponds to the
             input frame pushed ``latency_frames`` hops earlier.
         n_bins, n_units: frame and scale vector sizes.
+        latent_frame_shape: one latent frame, conv ``(F', n_units)``, dense ``(n_units,)``.
+        latent_frame: the unscaled latent frame of the last push (window
+            mode: the latent frame aligned with the returned output frame).
     """
 
     def __init__(self, latent_model: LatentModel, backend: str = "auto") -> None:
@@ -282,6 +285,8 @@ class StreamingLatentModel:
         self._out = np.zeros(self.n_bins, np.float32)
         self._frame = np.zeros(self.n_bins, np.float32)
         self._scales = np.ones(self.n_units, np.float32)
+        self.latent_frame_shape = tuple(int(d) for d in latent_model.latent_frame_shape)
+        self.latent_frame = np.zeros(self.latent_frame_shape, np.float32)
         if config.arch == "dense":
             self.mode = "dense"
         elif can_stream_cached(config):
@@ -307,36 +312,48 @@ class StreamingLatentModel:
 
     def _build_tf(self) -> None:
         s_spec = tf.TensorSpec((self.n_units,), tf.float32)
+        z_spec = tf.TensorSpec(self.latent_frame_shape, tf.float32)
         lm = self.latent_model
+        if self.mode == "cached":
+            self._encoder, self._decoder = build_streaming_parts(self.config, trained=lm.model)
+        else:
+            self._encoder, self._decoder = lm.encoder, lm.decoder
         if self.mode == "dense":
             self._x = np.zeros((1, self.n_bins), np.float32)
-            graph = self._dense_graph
         elif self.mode == "cached":
-            self._encoder, self._decoder = build_streaming_parts(self.config, trained=lm.model)
             self._x = np.zeros((1, 1, self.n_bins), np.float32)
-            graph = self._cached_graph
         else:
             t = lm.frames
             self.latency_frames = min(lm.lookahead_frames, t - 1)
             self._x = np.zeros((1, t, self.n_bins), np.float32)
-            graph = self._window_graph
-        self._step = tf.function(graph, reduce_retracing=True, input_signature=[
+            self._index = t - 1 - self.latency_frames
+            self._latent_frames = int(lm.latent_shape[0])
+            self._latent_index = self._index // (t // self._latent_frames)
+        self._step = tf.function(self._step_graph, reduce_retracing=True, input_signature=[
             tf.TensorSpec(self._x.shape, tf.float32), s_spec])
+        self._decode = tf.function(self._decode_graph, reduce_retracing=True,
+                                   input_signature=[z_spec, s_spec])
         self._step(self._x, self._scales)  # trace + warm up
+        self._decode(self.latent_frame, self._scales)
 
     # ------------------------------------------------------------------ graphs
-    def _dense_graph(self, x: tf.Tensor, scales: tf.Tensor) -> tf.Tensor:
-        lm = self.latent_model
-        return lm.decoder(lm.encoder(x, training=False) * scales, training=False)[0]
+    def _step_graph(self, x: tf.Tensor, scales: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        z = self._encoder(x, training=False)
+        y = self._decoder(z * scales, training=False)
+        if self.mode == "dense":
+            return y[0], z[0]
+        if self.mode == "cached":
+            return y[0, 0], z[0, 0]
+        return y[0, self._index], z[0, self._latent_index]
 
-    def _cached_graph(self, x: tf.Tensor, scales: tf.Tensor) -> tf.Tensor:
-        z = self._encoder(x, training=False) * scales
-        return self._decoder(z, training=False)[0, 0]
-
-    def _window_graph(self, x: tf.Tensor, scales: tf.Tensor) -> tf.Tensor:
-        lm = self.latent_model
-        y = lm.decoder(lm.encoder(x, training=False) * scales, training=False)
-        return y[0, x.shape[1] - 1 - self.latency_frames]
+    def _decode_graph(self, z: tf.Tensor, scales: tf.Tensor) -> tf.Tensor:
+        scaled = z * scales
+        if self.mode == "dense":
+            return self._decoder(scaled[None], training=False)[0]
+        if self.mode == "cached":
+            return self._decoder(scaled[None, None], training=False)[0, 0]
+        window = tf.repeat(scaled[None, None], self._latent_frames, axis=1)
+        return self._decoder(window, training=False)[0, self._index]
 
     # ------------------------------------------------------------------ API
     def reset(self) -> None:
@@ -370,11 +387,13 @@ class StreamingLatentModel:
             x /= self._norm.std
         else:
             x[:] = frame
+        scales = np.asarray(scales, np.float32)
         if self.backend == "numpy":
-            y = x
+            z = x
             for op in self._enc_ops:
-                y = op.step(y)
-            y = y * np.asarray(scales, np.float32)
+                z = op.step(z)
+            self.latent_frame[...] = z
+            y = z * scales
             for op in self._dec_ops:
                 y = op.step(y)
         else:
@@ -383,7 +402,35 @@ class StreamingLatentModel:
                 self._x[0, -1] = x
             else:
                 self._x.reshape(self.n_bins)[:] = x
-            y = self._step(self._x, np.asarray(scales, np.float32)).numpy()
+            y, z = self._step(self._x, scales)
+            self.latent_frame[...] = z.numpy()
+            y = y.numpy()
+        return self._finish(y)
+
+    def push_latent(self, latent: np.ndarray, scales: np.ndarray | None = None) -> np.ndarray:
+        """Decode one latent frame (no-input mode): ``latent * scales`` -> ``(n_bins,)``.
+
+        ``latent`` has shape :attr:`latent_frame_shape` (e.g. ``mean_latent``).
+        Cached decoders advance one hop, like :meth:`push`; window mode decodes
+        the frame repeated over the window. Returns the preallocated output buffer.
+        """
+        latent = np.asarray(latent, np.float32)
+        if latent.shape != self.latent_frame_shape:
+            raise ConfigError(f"latent frame must have shape {self.latent_frame_shape}, got {latent.shape}")
+        if scales is None:
+            scales = self._scales
+        elif np.shape(scales) != (self.n_units,):
+            raise ConfigError(f"scales must have shape ({self.n_units},), got {np.shape(scales)}")
+        scales = np.asarray(scales, np.float32)
+        if self.backend == "numpy":
+            y = latent * scales
+            for op in self._dec_ops:
+                y = op.step(y)
+        else:
+            y = self._decode(latent, scales).numpy()
+        return self._finish(y)
+
+    def _finish(self, y: np.ndarray) -> np.ndarray:
         if self._norm is not None:
             np.multiply(y, self._norm.std, out=self._out)
             self._out += self._norm.mean

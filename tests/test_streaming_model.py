@@ -94,3 +94,25 @@ def test_push_validates_shapes(rng: np.random.Generator) -> None:
         StreamingLatentModel(stream.latent_model, backend="cuda")
     out = stream.push(rng.random(33).astype(np.float32))
     assert out.shape == (33,) and out.dtype == np.float32
+
+
+@pytest.mark.parametrize("arch", ["dense", "dilres"])
+def test_latent_frame_and_push_latent_agree_across_backends(arch: str, rng: np.random.Generator) -> None:
+    config = tiny(arch, causal=True, frames=8, depth=1)
+    lm = LatentModel(M.build_autoencoder(config), config)
+    features = rng.random((8, 33)).astype(np.float32)
+    scales = np.array([1.0, 0.5, 2.0, 1.0][:config.n_units], np.float32)
+    latent = lm.encode(features)
+    streams = {b: StreamingLatentModel(lm, backend=b) for b in ("numpy", "tf")}
+    for backend, stream in streams.items():
+        assert stream.latent_frame_shape == lm.latent_frame_shape
+        for t, frame in enumerate(features):
+            stream.push(frame, scales)
+            np.testing.assert_allclose(stream.latent_frame, latent[t], atol=1e-5)
+    held = latent[-1]
+    decoded = {b: s.push_latent(held, scales).copy() for b, s in streams.items()}
+    np.testing.assert_allclose(decoded["numpy"], decoded["tf"], atol=1e-5)
+    if arch == "dense":
+        np.testing.assert_allclose(decoded["numpy"], lm.decode((held * scales)[None])[0], atol=1e-5)
+    with pytest.raises(ConfigError, match="latent frame"):
+        streams["numpy"].push_latent(np.zeros(3, np.float32))
