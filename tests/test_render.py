@@ -201,3 +201,20 @@ def test_shipped_demo_automation_is_valid() -> None:
     assert {"bank", "scale_unit", "zero_all", "reset_all", "toggle_source"} <= names
     times = [t for t, _ in events]
     assert times == sorted(times) and times[0] >= 0
+
+
+def test_render_two_models_with_switch_model(tmp_path: Path, wav: Path, model_path: Path) -> None:
+    log = write_log(tmp_path / "sw.jsonl", [{"time": 0.3, "action": "switch_model", "model": 1},
+                                            {"time": 0.9, "action": "switch_model", "model": 0}])
+    outs = []
+    for name, extra in (("switched", ["--automation", str(log)]), ("plain", [])):
+        out = tmp_path / f"{name}.wav"
+        assert main(["render", "--model", str(model_path), "--model", str(model_path), "--input", str(wav),
+                     "-o", str(out), "--no-progress", *extra]) == 0
+        outs.append(sf.read(out, dtype="float32")[0])
+    # the same model twice, fed the same frames: switching between them is seamless
+    np.testing.assert_allclose(outs[0], outs[1], atol=2.0 / 32768)
+    bad = write_log(tmp_path / "bad-model.jsonl", [{"time": 0.3, "action": "switch_model", "model": 5}])
+    with pytest.raises(ConfigError, match="model 5 out of range"):
+        main(["--debug", "render", "--model", str(model_path), "--input", str(wav), "-o", str(tmp_path / "x.wav"),
+              "--automation", str(bad), "--no-progress"])
