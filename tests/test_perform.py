@@ -337,3 +337,16 @@ def test_no_audio_device_is_reported_clearly(input_wav: Path, repo_root: Path) -
                           cwd=repo_root, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "no audio output device found" in proc.stderr and "latent render" in proc.stderr
+
+
+def test_demo_renders_offline_when_asked(tmp_path: Path, repo_root: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(repo_root))
+    out = tmp_path / "demo-out.wav"
+    proc = subprocess.run([sys.executable, "-m", "instrument.demo", "--offline", "--no-bench", "--output", str(out)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "demo: rendered demo-loop.wav" in proc.stdout
+    info = sf.info(str(out))
+    assert info.samplerate == SR and info.frames > 5 * SR
+    png = out.with_suffix(".png")
+    assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
