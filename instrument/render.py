@@ -108,7 +108,8 @@ class RenderResult:
         latency_samples: the engine's algorithmic latency (removed from ``audio``).
         elapsed_s: wall time of the bounce.
         real_time_factor: ``elapsed_s`` over the rendered duration.
-        output_magnitudes: ``(hops, n_bins)`` magnitudes fed to phase reconstruction.
+        output_magnitudes: ``(hops, n_bins)`` magnitudes given to Griffin-Lim (offline phase
+            only; None with the streaming phase).
     """
 
     audio: np.ndarray
@@ -117,7 +118,7 @@ class RenderResult:
     latency_samples: int
     elapsed_s: float
     real_time_factor: float
-    output_magnitudes: np.ndarray
+    output_magnitudes: np.ndarray | None
 
 
 def render(engine: Engine, n_samples: int, automation: Sequence[tuple[int, Action]] = (),
@@ -142,7 +143,6 @@ def render(engine: Engine, n_samples: int, automation: Sequence[tuple[int, Actio
     n_hops = -(-(n_samples + latency) // hop)
     timeline = np.zeros(n_hops * hop, dtype=np.float32)
     gains = np.ones(n_hops * hop, dtype=np.float32)
-    magnitudes = np.zeros((n_hops, engine.n_bins), dtype=np.float32)
     cursor = 0
     applied = 0
     start = time.perf_counter()
@@ -160,10 +160,11 @@ def render(engine: Engine, n_samples: int, automation: Sequence[tuple[int, Actio
             break
         timeline[i * hop:(i + 1) * hop] = engine.process_hop()
         gains[i * hop:(i + 1) * hop] = engine.synth_gain_curve
-        magnitudes[i] = engine.output_magnitude
         hops_done = i + 1
+    magnitudes = None
     if isinstance(engine.phase, MagnitudeCollector):
-        timeline = _offline_phase(engine, timeline, gains, magnitudes[:hops_done], hops_done, gl_iterations)
+        magnitudes = engine.phase.magnitudes()[:hops_done]
+        timeline = _offline_phase(engine, timeline, gains, magnitudes, hops_done, gl_iterations)
     elapsed = time.perf_counter() - start
     end = min(hops_done * hop, n_samples + latency)
     audio = np.zeros(n_samples if not engine.quit_requested else max(0, end - latency), dtype=np.float32)
@@ -172,7 +173,7 @@ def render(engine: Engine, n_samples: int, automation: Sequence[tuple[int, Actio
     duration = max(len(audio), 1) / engine.spectral.sample_rate
     return RenderResult(audio=audio, hops=hops_done, actions_applied=applied, latency_samples=latency,
                         elapsed_s=elapsed, real_time_factor=elapsed / duration,
-                        output_magnitudes=magnitudes[:hops_done])
+                        output_magnitudes=magnitudes)
 
 
 def _offline_phase(engine: Engine, timeline: np.ndarray, gains: np.ndarray, magnitudes: np.ndarray,
