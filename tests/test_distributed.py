@@ -119,6 +119,27 @@ def test_two_workers_match_one_worker_and_only_chief_writes(note_folder: Path, t
     assert model.n_units == 4
 
 
+def _inversion_command(out: Path) -> list[str]:
+    return [sys.executable, "-m", "instrument.cli", "train", "inversion", "--synth", "inversynth",
+            "--arch", "conv1", "--width-scale", "0.25", "--epochs", "1", "--steps-per-epoch", "6",
+            "--batch-size", "8", "--val-count", "16", "--strategy", "multiworker",
+            "--checkpoint-every", "3", "-o", str(out)]
+
+
+def test_inversion_two_workers_match_one_worker(tmp_path: Path) -> None:
+    single = tmp_path / "single"
+    result = subprocess.run(_inversion_command(single), env=_env(_free_ports(1)[:1], 0),
+                            capture_output=True, text=True, timeout=420)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    multi = tmp_path / "multi"
+    procs, logs = _start_workers(_inversion_command(multi), tmp_path, "inversion")
+    _wait(procs, logs)
+    assert (multi / "model.keras").is_file()
+    one, two = _step_losses(single), _step_losses(multi)
+    assert len(one) == len(two) == 6
+    np.testing.assert_allclose(two, one, rtol=LOSS_RTOL)
+
+
 def test_killed_worker_resumes_from_last_checkpoint(note_folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     cmd = _train_command(note_folder, out, 6, "--strategy", "multiworker")

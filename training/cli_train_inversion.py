@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from training.distributed_train import add_strategy_options
 from training.inversion_models import ARCHS, HEADS
 
 
@@ -33,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", default="", metavar="DIR",
                         help="train on a `latent dataset synth` folder instead of on-the-fly renders")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.keras")
+    add_strategy_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -47,6 +49,12 @@ def run(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate, seed=args.seed, val_count=args.val_count,
         patience=args.patience, width_scale=args.width_scale, max_minutes=args.max_minutes,
         lr_decay=args.lr_decay, data=args.data)
-    metrics = train_inversion(config, args.out, resume=args.resume)
+    if args.strategy != "default":
+        from training.distributed_inversion import train_inversion_distributed
+
+        metrics = train_inversion_distributed(config, args.out, args.strategy, resume=args.resume,
+                                              checkpoint_every=args.checkpoint_every)
+    else:
+        metrics = train_inversion(config, args.out, resume=args.resume)
     print(f"mean MPR (validation) {metrics['validation']['mean_mpr']:.2f}")
     return 0
