@@ -425,6 +425,10 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
             from instrument.errors import DeviceError
             raise DeviceError("no display for the performance window (DISPLAY is not set): "
                               "use --headless, or SDL_VIDEODRIVER=dummy to draw off-screen")
+    from instrument.io import resolve_device
+    resolve_device(device, "output")  # no sound card: say so before the (slow) model load
+    if source[0] == "live":
+        resolve_device(device, "input")
     models, names, spectral = load_models(list(model_paths))
     mode, path = source
     audio_in = load_audio(path, spectral.audio) if mode == "file" else None
