@@ -398,18 +398,21 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
         DeviceError: no audio device / display / MIDI port named explicitly.
         ModelError, AudioFileError, ConfigError, ControllerMapError: bad inputs.
     """
+    import dataclasses
     import signal
     import sys
 
+    from controllers.maps import load_map
+    from controllers.surface import ControlSurface
     from instrument.audio import load_audio
     from instrument.engine import Engine, make_source
-    from instrument.io import AudioIO
+    from instrument.errors import DeviceError
+    from instrument.io import AudioIO, resolve_device
     from instrument.render import load_models
+    from instrument.scenes import SceneBook
+    from instrument.window import PerformanceWindow, display_available
 
     # -- everything that can fail on user input fails before anything starts ---------------------
-    import dataclasses
-
-    from controllers.maps import load_map
     if learn:
         from controllers.learn import run_learn
         learned = Path(controller) if str(controller).endswith((".yaml", ".yml")) else Path("learned-map.yaml")
@@ -419,20 +422,15 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
     if midi_out:  # LED feedback on the named port instead of the map's
         cmap = dataclasses.replace(cmap, leds=dataclasses.replace(cmap.leds, enabled=True, ports=(midi_out,)))
     window = None
-    if not headless:
-        from instrument.window import PerformanceWindow, display_available
-        if not display_available():
-            from instrument.errors import DeviceError
-            raise DeviceError("no display for the performance window (DISPLAY is not set): "
-                              "use --headless, or SDL_VIDEODRIVER=dummy to draw off-screen")
-    from instrument.io import resolve_device
+    if not headless and not display_available():
+        raise DeviceError("no display for the performance window (DISPLAY is not set): "
+                          "use --headless, or SDL_VIDEODRIVER=dummy to draw off-screen")
     resolve_device(device, "output")  # no sound card: say so before the (slow) model load
     if source[0] == "live":
         resolve_device(device, "input")
     models, names, spectral = load_models(list(model_paths))
     mode, path = source
     audio_in = load_audio(path, spectral.audio) if mode == "file" else None
-    from instrument.scenes import SceneBook
     scenes = SceneBook.from_dir(scenes_dir) if scenes_dir is not None else None
     engine = Engine(spectral, models, model_names=names,
                     source=make_source(mode, spectral.stft.hop_length, audio_in, loop=loop),
@@ -448,7 +446,6 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
     stop = threading.Event()
     stopped_by = ["quit"]
     snapshots: "queue.Queue[DisplaySnapshot]" = queue.Queue(maxsize=64)
-    from controllers.surface import ControlSurface
     surface = ControlSurface(cmap, max(1, engine.n_units))  # shared by MIDI and the computer keyboard
     surface.sync(playing=engine.playing, synth=engine.synth)
     midi = None
