@@ -190,6 +190,9 @@ class ProcessingWorker(threading.Thread):
         for action, exc in failed[:20]:
             if len(self.stats.action_errors) < 20:
                 self.stats.action_errors.append(f"{action.name}: {exc}")
+        if failed:  # only applied actions are logged, so `latent render` can replay the log
+            skipped = {id(action) for action, _ in failed}
+            batch = [a for a in batch if id(a) not in skipped]
         if self.event_log is not None:
             for action in batch:
                 self.event_log.log(self.hop_index, action)

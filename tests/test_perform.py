@@ -299,7 +299,7 @@ def test_window_screenshot_of_a_running_performance(jack_server: str, input_wav:
     assert np.count_nonzero(status_line.min(axis=1) > 150) > 100, "status line text (CPU, xruns) drawn"
 
 
-def test_quit_action_stops_the_worker_and_is_logged(jack_server: str, input_wav: Path, tmp_path: Path) -> None:
+def test_quit_action_stops_the_worker_and_only_applied_actions_are_logged(jack_server: str, input_wav: Path, tmp_path: Path) -> None:
     from controllers.actions import Action
     from instrument.app import ActionInbox, ProcessingWorker
     from instrument.config import SpectralConfig
@@ -315,13 +315,14 @@ def test_quit_action_stops_the_worker_and_is_logged(jack_server: str, input_wav:
         worker = ProcessingWorker(engine, HOP, SR, ring, inbox, None, stop, ahead_hops=4, event_log=log)
         worker.start()
         assert worker.primed.wait(30)
-        inbox.submit([Action("stop"), Action("quit")])
+        inbox.submit([Action("next_scene"), Action("stop"), Action("quit")])  # no scenes: skipped
         out = np.zeros(HOP, np.float32)
         while not worker.finished.wait(HOP / SR):  # play the part of the sound card
             ring.read_into(out)
         worker.join(5)
     assert worker.quit_requested and stop.is_set() and not worker.is_alive()
-    assert [a.name for _, a in read_events(tmp_path / "q.jsonl")] == ["stop", "quit"]
+    assert [a.name for _, a in read_events(tmp_path / "q.jsonl")] == ["stop", "quit"]  # only applied ones
+    assert len(worker.stats.action_errors) == 1 and worker.stats.action_errors[0].startswith("next_scene")
 
 
 def test_no_audio_device_is_reported_clearly(input_wav: Path, repo_root: Path) -> None:
