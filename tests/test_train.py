@@ -94,3 +94,16 @@ def test_train_cli_reports_no_pairs(tmp_path: Path, capsys: pytest.CaptureFixtur
                    str(tmp_path / "tgt"), *TINY, *SMALL_FLAGS, "-o", str(tmp_path / "out")])
     assert code == 2
     assert "no source/target pairs" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_layerwise_pretraining_dense(notes: Path, tmp_path: Path) -> None:
+    from training.train import TrainConfig, prepare_autoencoder_data, train
+
+    config = TrainConfig(epochs=1, batch_size=8, frames=8, val_fraction=0.4, tensorboard=False,
+                         pretrain_epochs=1)
+    data = prepare_autoencoder_data([notes], SMALL, config, verbose=False)
+    result = train(data, {"arch": "dense", "hidden_units": (16, 4)}, config, SMALL, tmp_path / "run",
+                   verbose=0)
+    assert result.model_path.is_file()
+    assert np.isfinite(result.final["val_reconstruction_error"])

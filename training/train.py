@@ -476,7 +476,8 @@ def train(data: TrainData, model_options: Mapping[str, Any], config: TrainConfig
     if val_ds is not None:
         final.update({f"val_{k}": v for k, v in evaluate(bundle, val_ds).items()})
     final.update({f"train_{k}": v for k, v in evaluate(
-        bundle, make_dataset(data.train, config.frames, config.batch_size, training=False)).items()})
+        bundle, make_dataset(data.train, config.frames, config.batch_size, training=False,
+                             per_frame=model_config.arch == "dense")).items()})
     wall = time.perf_counter() - start
     final["wall_seconds"] = wall
     model_path = write_outputs(bundle, data, config, spectral, out_dir, history, {}, final)
