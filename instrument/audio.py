@@ -17,6 +17,9 @@ from instrument.config import AudioConfig
 from instrument.errors import AudioFileError
 
 AUDIO_SUFFIXES = (".wav", ".aif", ".aiff", ".flac", ".ogg", ".mp3")
+#: Writable suffix -> (libsndfile format, subtype).
+_WRITE_FORMATS = {".wav": ("WAV", "PCM_16"), ".aif": ("AIFF", "PCM_16"), ".aiff": ("AIFF", "PCM_16"),
+                  ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
@@ -81,9 +84,14 @@ def load_audio(path: str | Path, config: AudioConfig | None = None,
 def save_audio(path: str | Path, y: np.ndarray, sample_rate: int) -> Path:
     """Write mono float audio (shape ``(samples,)``) as a 16-bit WAV (or by suffix)."""
     path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _WRITE_FORMATS:
+        raise AudioFileError(f"{path}: cannot write {suffix or 'files without a suffix'}; "
+                             f"use one of {', '.join(_WRITE_FORMATS)}")
+    file_format, subtype = _WRITE_FORMATS[suffix]
     path.parent.mkdir(parents=True, exist_ok=True)
-    subtype = "PCM_16" if path.suffix.lower() in (".wav", ".aif", ".aiff") else None
-    sf.write(str(path), np.clip(np.asarray(y, np.float32), -1.0, 1.0), sample_rate, subtype=subtype)
+    sf.write(str(path), np.clip(np.asarray(y, np.float32), -1.0, 1.0), sample_rate,
+             format=file_format, subtype=subtype)
     return path
 
 

@@ -124,3 +124,27 @@ def test_list_audio_files(tmp_path) -> None:
     found = list_audio_files(tmp_path)
     assert found == sorted(found)
     assert {p.name for p in found} == {"x.wav", "b.flac", "d.OGG"}
+
+
+def test_save_audio_writes_every_supported_suffix(tmp_path) -> None:
+    import numpy as np
+
+    from instrument.audio import load_audio, save_audio
+    from instrument.config import AudioConfig
+
+    y = (0.5 * np.sin(np.arange(2205) * 0.1)).astype(np.float32)
+    for suffix in (".wav", ".aif", ".aiff", ".flac", ".ogg"):
+        path = save_audio(tmp_path / f"x{suffix}", y, 22050)
+        back = load_audio(path, AudioConfig())
+        assert abs(len(back) - len(y)) < 64, suffix
+
+
+def test_save_audio_refuses_unknown_suffix(tmp_path) -> None:
+    import numpy as np
+    import pytest
+
+    from instrument.audio import save_audio
+    from instrument.errors import AudioFileError
+
+    with pytest.raises(AudioFileError, match="x.xyz"):
+        save_audio(tmp_path / "x.xyz", np.zeros(10, np.float32), 22050)
