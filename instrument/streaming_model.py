@@ -33,6 +33,7 @@ from typing import Any, Callable
 import keras
 import numpy as np
 import tensorflow as tf
+import threadpoolctl
 
 from instrument.errors import ConfigError
 from instrument.latent_model import LatentModel
@@ -260,6 +261,10 @@ class StreamingLatentModel:
     Args:
         latent_model: the loaded model.
         backend: ``"auto"`` (numpy when possible), ``"numpy"`` or ``"tf"``.
+        blas_threads: with the numpy backend, limit BLAS to this many threads
+            (process-wide, via threadpoolctl). Per-frame matmuls are tiny:
+            on 2 busy cores a multi-threaded BLAS costs 5-10x more CPU than one
+            thread. None leaves the BLAS setting alone.
     Attributes:
         mode: ``"dense"``, ``"cached"`` or ``"window"``.
         backend: ``"numpy"`` or ``"tf"`` (window mode is always ``"tf"``).
@@ -271,7 +276,8 @@ class StreamingLatentModel:
             mode: the latent frame aligned with the returned output frame).
     """
 
-    def __init__(self, latent_model: LatentModel, backend: str = "auto") -> None:
+    def __init__(self, latent_model: LatentModel, backend: str = "auto",
+                 blas_threads: int | None = 1) -> None:
         if not isinstance(latent_model, LatentModel):
             raise ConfigError(f"expected a LatentModel, got {type(latent_model).__name__}")
         if backend not in BACKENDS:
@@ -308,6 +314,8 @@ class StreamingLatentModel:
             raise ConfigError("numpy streaming needs a dense or causal conv model without time pooling")
         if self.backend == "tf":
             self._build_tf()
+        elif blas_threads is not None:
+            threadpoolctl.threadpool_limits(limits=int(blas_threads), user_api="blas")
         self.reset()
 
     def _build_tf(self) -> None:
