@@ -155,9 +155,12 @@ class LatentModel:
         return z if batched else z[0]
 
     def decode(self, latent: np.ndarray) -> np.ndarray:
-        """Latent ``(T', F', n_units)`` (dense ``(N, n_units)``) -> log1p frames ``(T, n_bins)``."""
+        """Latent ``(T', F', n_units)`` -> log1p frames ``(T, n_bins)``.
+
+        Dense: ``(N, n_units) -> (N, n_bins)`` or one ``(n_units,) -> (n_bins,)``.
+        """
         z = np.asarray(latent, np.float32)
-        if z.shape == self.latent_shape and self.config.is_conv:
+        if z.shape == self.latent_shape:
             z, batched = z[None], False
         elif z.shape[1:] == self.latent_shape and (z.ndim == len(self.latent_shape) + 1):
             batched = True

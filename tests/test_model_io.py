@@ -183,3 +183,11 @@ def test_latent_model_can_wrap_a_fresh_model(rng: np.random.Generator) -> None:
     np.testing.assert_allclose(lm.process(frames), model(frames[None]).numpy()[0], atol=1e-5)
     with pytest.raises(ConfigError, match="kind"):
         LatentModel(model, config, kind="vocoder")
+
+
+def test_dense_decodes_a_single_latent_vector(rng: np.random.Generator) -> None:
+    config = tiny("dense")
+    lm = LatentModel(M.build_autoencoder(config), config)
+    z = rng.random(4).astype(np.float32)
+    np.testing.assert_allclose(lm.decode(z), lm.decode(z[None])[0], atol=1e-6)
+    assert lm.decode(z).shape == (33,)
