@@ -181,3 +181,13 @@ def test_causal_pooling_model_must_not_pool_time() -> None:
 def test_streaming_parts_need_a_causal_model() -> None:
     with pytest.raises(ConfigError, match="causal"):
         M.build_streaming_parts(tiny("dilres"))
+
+
+def test_presets_are_valid_and_live_preset_streams_exactly() -> None:
+    from training.model_config import MODEL_PRESETS
+
+    live = MODEL_PRESETS["live"]
+    assert live.causal and M.lookahead_frames(live) == 0
+    assert M.past_frames(live) < live.frames
+    assert M.can_stream_cached(live)
+    assert MODEL_PRESETS["sarroff"].n_units == 8 and MODEL_PRESETS["paterna"].channels == 256
