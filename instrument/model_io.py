@@ -178,7 +178,8 @@ def load_latent_model(path: str | Path, warm_up: bool = True) -> LatentModel:
                          "only models built from registered layers can be loaded (safe_mode)")
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    except (ValueError, TypeError, KeyError, AttributeError, OSError, zipfile.BadZipFile) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, RuntimeError, OSError,
+            zipfile.BadZipFile) as exc:
         if "safe_mode" in str(exc) or "Lambda" in str(exc):
             raise ModelError(f"refusing to load {path}: unsafe content (safe_mode): {exc}") from exc
         raise ModelError(f"cannot load Keras model {path}: {exc}") from exc
