@@ -108,8 +108,10 @@ def build_reconstruct(work: Path, minutes: float) -> dict[str, Any]:
     result = train_one("autoencoder", data, RECONSTRUCT_MODEL, RECONSTRUCT_TRAIN, work / "reconstruct",
                        minutes)
     return {"name": "reconstruct.keras", "result": result, "wall": time.perf_counter() - start,
-            "data": f"FluidR3_GM {', '.join(RECONSTRUCT_INSTRUMENTS)}; notes {RECONSTRUCT_NOTES}; "
-                    "velocity 110, 1.5 s held + 0.5 s release, 22050 Hz",
+            "data": f"FluidR3_GM {', '.join(RECONSTRUCT_INSTRUMENTS)}; notes {RECONSTRUCT_NOTES} "
+                    "(flute and clarinet: every note G3..G6, the cache shared with the transfer "
+                    f"model); {data.description['notes']} notes; velocity 110, 1.5 s held + 0.5 s "
+                    "release, 22050 Hz",
             "command": _cli("autoencoder", "--data DIR...", RECONSTRUCT_MODEL, RECONSTRUCT_TRAIN, "OUT"),
             "split": data.description}
 
