@@ -356,6 +356,7 @@ class PerformSummary:
     log_events: str | None = None
     events_logged: int = 0
     action_errors: list[str] = field(default_factory=list)
+    inversion: str = ""
 
     def report(self) -> str:
         lines = [
@@ -373,6 +374,8 @@ class PerformSummary:
             lines.append(f"recorded {self.recorded_frames} frames to {self.record}")
         if self.log_events:
             lines.append(f"logged {self.events_logged} events to {self.log_events}")
+        if self.inversion:
+            lines.append(self.inversion)
         for err in self.action_errors[:5]:
             lines.append(f"skipped action: {err}")
         return "\n".join(lines)
@@ -566,7 +569,14 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
         recorded_frames=recorder.frames_written if recorder is not None else 0,
         log_events=str(log_events) if log_events else None,
         events_logged=event_log.events_written if event_log is not None else 0,
-        action_errors=list(ws.action_errors))
+        action_errors=list(ws.action_errors),
+        inversion=_inversion_report(follower[0]) if follower is not None else "")
+
+
+def _inversion_report(worker: Any) -> str:
+    text = (f"inversion follower: {worker.follower.inferences} inferences, {worker.sent} MIDI messages sent, "
+            f"{worker.dropped} input blocks dropped")
+    return text + (f", stopped by {type(worker.error).__name__}: {worker.error}" if worker.error else "")
 
 
 def _open_inversion_follower(model_path: Any, port: str | None, midi_api: str | None,
