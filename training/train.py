@@ -125,7 +125,7 @@ def prepare_autoencoder_data(folders: Sequence[str | Path], spectral: SpectralCo
     for folder in folders:
         report = load_note_folder(folder, spectral, verbose=verbose)
         notes.extend(report.notes)
-        skipped.extend(str(p) for p, _ in report.skipped)
+        skipped.extend(f"{Path(folder).name}/{p.name}: {why}" for p, why in report.skipped)
     train_keys, val_keys = split_keys([n.key for n in notes], config.val_fraction, config.seed)
     train_notes = [n for n in notes if n.key in set(train_keys)]
     val_notes = [n for n in notes if n.key in set(val_keys)]
@@ -134,7 +134,7 @@ def prepare_autoencoder_data(folders: Sequence[str | Path], spectral: SpectralCo
     val = (WindowSet.from_pairs([(n.spectrum, n.spectrum) for n in val_notes],
                                 [n.path.name for n in val_notes]) if val_notes else None)
     examples = [(n.path.name, n.spectrum, n.spectrum) for n in val_notes[:: max(1, len(val_notes) // 3)][:3]]
-    description = {"folders": [str(f) for f in folders], "notes": len(notes),
+    description = {"folders": [Path(f).name for f in folders], "notes": len(notes),
                    "train_notes": sorted({_note_label(k) for k in train_keys}),
                    "val_notes": sorted({_note_label(k) for k in val_keys}), "skipped": skipped}
     if verbose:
@@ -163,10 +163,10 @@ def prepare_transfer_data(source: str | Path, target: str | Path, spectral: Spec
                                 [p.name for p in val_pairs]) if val_pairs else None)
     examples = [(midi_to_note(p.midi), p.source_spectrum, p.target_spectrum)
                 for p in val_pairs[:: max(1, len(val_pairs) // 3)][:3]]
-    description = {"source": str(source), "target": str(target), "pairs": len(result.pairs),
+    description = {"source": Path(source).name, "target": Path(target).name, "pairs": len(result.pairs),
                    "train_notes": sorted({_note_label(k) for k in train_keys}),
                    "val_notes": sorted({_note_label(k) for k in val_keys}),
-                   "unpaired": [str(p) for p in result.unpaired_sources + result.unpaired_targets]}
+                   "unpaired": [p.name for p in result.unpaired_sources + result.unpaired_targets]}
     if verbose:
         print(f"split: {len(train_pairs)} training pairs, {len(val_pairs)} validation pairs "
               f"(held out: {', '.join(description['val_notes']) or 'none'})")
