@@ -29,6 +29,7 @@ from instrument.errors import DeviceError
 BANK_SIZE = 8
 WIDTH, HEIGHT = 960, 600
 SPEC_WIDTH, SPEC_HEIGHT = 440, 150
+UNITS_TOP, BAR_H = 80, 220
 #: Fader bars span 0..FADER_FULL_SCALE (values above are drawn full and marked).
 FADER_FULL_SCALE = 2.0
 
@@ -118,10 +119,11 @@ class ScrollingSpectrogram:
     def __init__(self, width: int = SPEC_WIDTH, height: int = SPEC_HEIGHT) -> None:
         self.width, self.height = width, height
         self.intensity = np.zeros((width, height), np.float32)
+        self._rgb = np.ascontiguousarray(_colormap(self.intensity))
         self.scale = 3.0  # log1p magnitude shown as full intensity; adapts to the signal
 
     def push(self, frames: np.ndarray) -> None:
-        """Append frames ``(k, n_bins)`` on the right."""
+        """Append frames ``(k, n_bins)`` on the right (only the new columns are colour-mapped)."""
         if frames.size == 0:
             return
         k = min(len(frames), self.width)
@@ -129,10 +131,12 @@ class ScrollingSpectrogram:
         cols = np.stack([_spectrum_column(f, self.height, self.scale) for f in frames[-k:]])
         self.intensity[:-k] = self.intensity[k:]
         self.intensity[-k:] = cols
+        self._rgb[:-k] = self._rgb[k:]
+        self._rgb[-k:] = _colormap(cols)
 
     def rgb(self) -> np.ndarray:
-        """uint8 ``(width, height, 3)`` for ``pygame.surfarray``."""
-        return _colormap(self.intensity)
+        """uint8 ``(width, height, 3)`` for ``pygame.surfarray`` (a view: do not modify)."""
+        return self._rgb
 
 
 KeyHandler = Callable[[Any], Sequence[Action]]
@@ -171,6 +175,13 @@ class PerformanceWindow:
         self.snapshot = DisplaySnapshot()
         self.spec_in = ScrollingSpectrogram()
         self.spec_out = ScrollingSpectrogram()
+        self._spec_surfaces = [pygame.Surface((SPEC_WIDTH, SPEC_HEIGHT)) for _ in range(2)]
+        self._background = pygame.Surface((WIDTH, HEIGHT))
+        self._background.fill(BACKGROUND)
+        col_w = (WIDTH - 32) // BANK_SIZE
+        for slot in range(BANK_SIZE):
+            pygame.draw.rect(self._background, PANEL, (16 + slot * col_w + 4, UNITS_TOP, col_w - 8, BAR_H + 70),
+                             border_radius=6)
         self._act_peak = 1e-3
         self.frames_drawn = 0
         self.closed = False
@@ -220,7 +231,7 @@ class PerformanceWindow:
         pg = self._pg
         s = self.snapshot
         screen = self.screen
-        screen.fill(BACKGROUND)
+        screen.blit(self._background, (0, 0))  # fill and unit panels, drawn once
         # header: model, bank, source, transport
         first = s.bank * BANK_SIZE
         last = min(first + BANK_SIZE, s.n_units) - 1
@@ -235,13 +246,12 @@ class PerformanceWindow:
         self._text(f"{transport}{progress}", (300, 48), TEXT if s.playing else WARN)
         self._text(f"t = {s.time_s:7.2f} s   hop {s.hop_index}", (560, 48), DIM)
         # the 8 units in view
-        top, bar_h, col_w = 80, 220, (WIDTH - 32) // BANK_SIZE
+        top, bar_h, col_w = UNITS_TOP, BAR_H, (WIDTH - 32) // BANK_SIZE
         # activations are drawn relative to the bank's recent peak (decaying), so units compare
         self._act_peak = max(self._act_peak * 0.995, float(np.abs(s.activations[:BANK_SIZE]).max(initial=0.0)), 1e-3)
         for slot in range(BANK_SIZE):
             x = 16 + slot * col_w
             unit = int(s.units[slot]) if slot < len(s.units) else -1
-            pg.draw.rect(screen, PANEL, (x + 4, top, col_w - 8, bar_h + 70), border_radius=6)
             if unit < 0:
                 self._text("-", (x + col_w // 2 - 4, top + 8), DIM)
                 continue
@@ -271,8 +281,8 @@ class PerformanceWindow:
             # mute / solo boxes
             m_color = MUTE if bool(s.muted[slot]) else (60, 64, 76)
             s_color = SOLO if bool(s.soloed[slot]) else (60, 64, 76)
-            pg.draw.rect(screen, m_color, (x + 14, base + 40, 26, 18), border_radius=3)
-            pg.draw.rect(screen, s_color, (x + 46, base + 40, 26, 18), border_radius=3)
+            pg.draw.rect(screen, m_color, (x + 14, base + 40, 26, 18))
+            pg.draw.rect(screen, s_color, (x + 46, base + 40, 26, 18))
             self._text("M", (x + 21, base + 42), BACKGROUND, self.small)
             self._text("S", (x + 54, base + 42), BACKGROUND, self.small)
         # spectrograms
@@ -280,8 +290,8 @@ class PerformanceWindow:
         for i, (label, spec) in enumerate((("input", self.spec_in), ("output", self.spec_out))):
             x = 16 + i * (SPEC_WIDTH + 48)
             self._text(label, (x, spec_top - 2), DIM, self.small)
-            surface = pg.surfarray.make_surface(spec.rgb())
-            screen.blit(surface, (x, spec_top + 14))
+            pg.surfarray.blit_array(self._spec_surfaces[i], spec.rgb())
+            screen.blit(self._spec_surfaces[i], (x, spec_top + 14))
         # status line
         y = HEIGHT - 28
         cpu_color = WARN if s.cpu_load > 0.8 else TEXT
