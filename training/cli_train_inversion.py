@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 
 from training.distributed_train import add_strategy_options
-from training.inversion_models import ARCHS, HEADS
+# Literal copies of training.inversion_models.ARCHS/HEADS so `latent --help` does not import Keras
+# (tests/test_inversion_models.py checks they agree).
+ARCHS = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv6xl", "conve2e", "lstm")
+HEADS = ("sigmoid", "softmax", "regression")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
