@@ -390,7 +390,7 @@ def _unit_truth(engine: Any) -> dict[str, Any]:
 
 
 def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = True, seed: int = 0,
-            phase_lookahead: int = 3, phase_iterations: int = 4, device: Any = None,
+            phase_lookahead: int | None = None, phase_iterations: int | None = None, device: Any = None,
             blocksize: int = 256, latency: Any = "high", ahead_hops: int = 6,
             controller: str = "nanokontrol2", midi_in: str | None = None, midi_out: str | None = None,
             midi_api: str | None = None, use_midi: bool = True, learn: bool = False,
@@ -438,6 +438,9 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
     mode, path = source
     audio_in = load_audio(path, spectral.audio) if mode == "file" else None
     scenes = SceneBook.from_dir(scenes_dir) if scenes_dir is not None else None
+    from instrument.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD
+    phase_lookahead = DEFAULT_PHASE_LOOKAHEAD if phase_lookahead is None else phase_lookahead
+    phase_iterations = DEFAULT_PHASE_ITERATIONS if phase_iterations is None else phase_iterations
     engine = Engine(spectral, models, model_names=names,
                     source=make_source(mode, spectral.stft.hop_length, audio_in, loop=loop),
                     phase_lookahead=phase_lookahead, phase_iterations=phase_iterations, seed=seed,
