@@ -102,20 +102,23 @@ class JackDummy:
         jackd = shutil.which("jackd")
         if jackd is None:
             raise DeviceError("jackd not found (Debian package jackd2): cannot run the underflow test")
-        self.name = f"latent-bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.name = f"lb-{uuid.uuid4().hex[:8]}"  # short: jack_lsp aborts on some long server names
         env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1")
         self.proc = subprocess.Popen([jackd, "-n", self.name, "-d", "dummy", "-r", str(sample_rate),
                                       "-p", str(period)], env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         os.environ["JACK_DEFAULT_SERVER"] = self.name
         os.environ["JACK_NO_START_SERVER"] = "1"
-        if not self._wait_ready(15.0):
-            err = self.proc.stderr.read().decode(errors="replace") if self.proc.poll() is not None else ""
+        if not self._wait_ready(40.0):
+            exited = self.proc.poll() is not None
+            err = self.proc.stderr.read().decode(errors="replace") if exited else ""
             self.stop()
-            raise DeviceError(f"JACK dummy server {self.name} did not start: {err[-300:]}")
+            reason = f"jackd exited: {err[-300:]}" if exited else "no client could connect within 40 s"
+            raise DeviceError(f"JACK dummy server {self.name} did not start ({reason})")
 
     def _wait_ready(self, timeout_s: float) -> bool:
         lsp = shutil.which("jack_lsp")
+        time.sleep(1.0)  # a client probing a server that is still starting can crash (jack_lsp aborts)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
