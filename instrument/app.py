@@ -530,10 +530,14 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
             stopped_by[0] = "quit action"
         elif max_hops is not None and worker.hop_index >= max_hops:
             stopped_by[0] = "--duration"
-            # let the sound card play what is queued
+            # let the sound card play what is queued; the worker has ended, so this thread may now
+            # produce: a block of silence after the end keeps the last callbacks from underflowing
+            worker.join(10.0)
+            pad = 8 * max(blocksize, hop)  # stopping the stream takes a few more callbacks
+            io.out_ring.write(np.zeros(min(pad, io.out_ring.available_write()), np.float32))
             deadline = time.perf_counter() + io.out_ring.available_read() / sample_rate + 0.5
-            while io.started and io.out_ring.available_read() > 0 and time.perf_counter() < deadline:
-                time.sleep(hop / sample_rate)
+            while io.started and io.out_ring.available_read() > pad // 2 and time.perf_counter() < deadline:
+                time.sleep(hop / sample_rate)  # plain sleeps for < 1 s of tail: not a busy wait
         if window is not None and screenshot is not None:
             window.drain(snapshots)
             window.snapshot.midi_status = midi_text()
