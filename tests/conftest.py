@@ -45,7 +45,8 @@ def jack_server() -> Iterator[str]:
     jackd = shutil.which("jackd")
     if jackd is None:
         pytest.skip("jackd not installed (Debian package jackd2); `make test` installs it as root")
-    name = f"latent-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    # Short names: some JACK tools (jack_lsp) abort on long server names.
+    name = f"lt-{uuid.uuid4().hex[:8]}"
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1")
     proc = subprocess.Popen(
         [jackd, "-n", name, "-d", "dummy", "-r", str(JACK_SAMPLE_RATE), "-p", str(JACK_PERIOD)],
