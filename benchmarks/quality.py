@@ -34,7 +34,7 @@ QUICK_MODELS: dict[str, dict[str, Any]] = {
     "deep": {"arch": "deep", "channels": 16, "latent_channels": 16, "depth": 2, "pool_freq": 2},
     "dilated": {"arch": "dilated", "channels": 16, "latent_channels": 16},
     "residual": {"arch": "residual", "latent_channels": 16},
-    "dilres": {"arch": "dilres", "channels": 16, "latent_channels": 16, "depth": 2, "pool_freq": 4},
+    "dilres": {"arch": "dilres", "channels": 16, "latent_channels": 16, "depth": 1, "pool_freq": 1},
 }
 
 
