@@ -26,12 +26,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from instrument.errors import ConfigError
-    from instrument.transfer import check_is_latent, describe, load_model, transfer_files
+    from instrument.transfer import (check_is_latent, collect_inputs, describe, load_model,
+                                     transfer_files)
 
     if args.iterations < 1:
         raise ConfigError(f"--iterations must be at least 1, got {args.iterations}")
     if not 0.0 <= args.mix <= 1.0:
         raise ConfigError(f"--mix must be in 0..1, got {args.mix}")
+    collect_inputs(args.inputs)  # fail on a missing input before loading TensorFlow
     model = load_model(args.model)
     check_is_latent(args.model, model)
     results = transfer_files(model, args.inputs, args.output, iterations=args.iterations,
