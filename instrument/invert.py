@@ -115,6 +115,7 @@ def save_inversion_model(model: Any, path: str | Path, config: Any, synth_name: 
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(META_ENTRY, json.dumps(meta, indent=1, sort_keys=True))
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private; model files are ordinary data
         tmp.replace(path)
     finally:
         if tmp.exists():
