@@ -8,7 +8,7 @@
 4. Write ``presets/models/README.md`` with the commands, data, epochs, seed, wall time
    and final figures measured.
 
-Each model trains under a wall-time limit (``--minutes``, default 10).
+Each model trains under a wall-time limit (``--minutes``, default 13).
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m training.make_models",
                                      description="Rebuild the shipped latent models.")
-    parser.add_argument("--minutes", type=float, default=10.0, help="wall-time limit per model")
+    parser.add_argument("--minutes", type=float, default=13.0, help="wall-time limit per model")
     parser.add_argument("--only", choices=("transfer", "reconstruct"), default=None)
     parser.add_argument("--out", default=str(PRESETS_DIR / "models"), help="output folder")
     args = parser.parse_args(argv)
