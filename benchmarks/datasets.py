@@ -80,3 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nWall-clock rates depend on other load; on an idle machine the inversynth rate with "
           "N processes approaches N x the per-core CPU rate (clips are independent).")
     return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
