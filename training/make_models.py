@@ -150,7 +150,7 @@ def write_readme(folder: Path) -> Path:
     """``README.md`` from the build records of every model in ``folder``."""
     sections = [p.read_text() for p in sorted(folder.glob("*.build.md"))]
     text = "\n".join([
-        "# Shipped latent models",
+        "# Shipped models",
         "",
         "Rebuilt by `make models` (= `python -m training.make_models`): renders FluidR3_GM notes with",
         "fluidsynth into a cache in the system temp folder (not committed) and trains each model with",
@@ -170,9 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from presets import PRESETS_DIR
 
     parser = argparse.ArgumentParser(prog="python -m training.make_models",
-                                     description="Rebuild the shipped latent models.")
+                                     description="Rebuild the shipped models (latent and inversion).")
     parser.add_argument("--minutes", type=float, default=13.0, help="wall-time limit per model")
-    parser.add_argument("--only", choices=("transfer", "reconstruct"), default=None)
+    parser.add_argument("--only", choices=("transfer", "reconstruct", "inversion"), default=None)
     parser.add_argument("--out", default=str(PRESETS_DIR / "models"), help="output folder")
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -192,6 +192,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_record(entry, args.minutes, out)
         write_readme(out)
         print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB)")
+    if args.only in (None, "inversion"):
+        # Trains the shipped inversion network (about 60 min) and copies it into presets/models;
+        # its build record is the hand-written inversynth-conv6xl.build.md.
+        from training.inversion_train import build_inversion_models
+
+        for path in build_inversion_models():
+            print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+        write_readme(out)
     summary = {e["name"]: {"final": e["result"].final, "wall_seconds": e["wall"],
                            "epochs": len(e["result"].history.get("loss", []))} for e in entries}
     print(json.dumps(summary, indent=1))
