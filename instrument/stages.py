@@ -97,157 +97,6 @@ class ModelStage(Protocol):
     def reset(self) -> None: ...
 
 
-class LatentStreamer:
-    """Hop-rate inference that also exposes the latent frame and decodes held latents.
-
-    Built on :class:`instrument.streaming_model.StreamingLatentModel`, with the
-    same modes (``dense``, ``cached`` causal conv, ``window``) and latency. When
-    that model runs on its numpy backend (preallocated per-frame ops, no
-    TensorFlow dispatch per hop) the streamer runs the same encoder ops, keeps
-    the latent frame, scales it and runs the decoder ops; otherwise one
-    ``tf.function`` call per hop returns both the output frame and the latent
-    frame (cached convolutions from :func:`training.models.build_streaming_parts`).
-    The latent frame feeds the window's activity meters and ``capture_latent``;
-    :meth:`push_latent` decodes a held latent frame for no-input mode. Output
-    frames equal ``StreamingLatentModel.push`` (tested).
-
-    Args:
-        latent_model: a loaded :class:`instrument.latent_model.LatentModel`.
-    """
-
-    def __init__(self, latent_model: Any) -> None:
-        from instrument.streaming_model import StreamingLatentModel
-
-        reference = StreamingLatentModel(latent_model)
-        self.mode = reference.mode
-        self.backend = getattr(reference, "backend", "tf")
-        self.latency_frames = int(reference.latency_frames)
-        self.model = latent_model
-        self.n_bins = int(latent_model.n_bins)
-        self.n_units = int(latent_model.n_units)
-        self.latent_frame_shape = tuple(int(d) for d in latent_model.latent_frame_shape)
-        self._norm = latent_model.norm_stats
-        self._frame = np.zeros(self.n_bins, np.float32)
-        self._out = np.zeros(self.n_bins, np.float32)
-        self._scaled = np.zeros(self.latent_frame_shape, np.float32)
-        self.latent_frame = np.zeros(self.latent_frame_shape, np.float32)
-        if self.backend == "numpy":
-            self._enc_ops = list(reference._enc_ops)
-            self._dec_ops = list(reference._dec_ops)
-            self._reference = reference
-        else:
-            self._build_tf(latent_model)
-        self.reset()
-
-    def _build_tf(self, latent_model: Any) -> None:
-        import tensorflow as tf
-
-        from training.models import build_streaming_parts, reset_streaming
-
-        self._reset_streaming = reset_streaming
-        s_spec = tf.TensorSpec((self.n_units,), tf.float32)
-        z_spec = tf.TensorSpec(self.latent_frame_shape, tf.float32)
-        if self.mode == "cached":
-            self._encoder, self._decoder = build_streaming_parts(latent_model.config,
-                                                                 trained=latent_model.model)
-            self._x = np.zeros((1, 1, self.n_bins), np.float32)
-        else:
-            self._encoder, self._decoder = latent_model.encoder, latent_model.decoder
-            self._x = np.zeros((1,) + tuple(latent_model.config.input_shape), np.float32)
-        if self.mode == "window":
-            frames = int(latent_model.frames)
-            latent_frames = int(latent_model.latent_shape[0])
-            self._index = frames - 1 - self.latency_frames
-            self._latent_index = self._index // (frames // latent_frames)
-            self._latent_frames = latent_frames
-        x_spec = tf.TensorSpec(self._x.shape, tf.float32)
-        self._step = tf.function(self._step_graph, input_signature=[x_spec, s_spec], reduce_retracing=True)
-        self._decode = tf.function(self._decode_graph, input_signature=[z_spec, s_spec],
-                                   reduce_retracing=True)
-        ones = np.ones(self.n_units, np.float32)
-        self._step(self._x, ones)
-        self._decode(self.latent_frame, ones)
-
-    # ------------------------------------------------------------------ graphs
-    def _step_graph(self, x: Any, scales: Any) -> tuple[Any, Any]:
-        z = self._encoder(x, training=False)
-        y = self._decoder(z * scales, training=False)
-        if self.mode == "dense":
-            return y[0], z[0]
-        if self.mode == "cached":
-            return y[0, 0], z[0, 0]
-        return y[0, self._index], z[0, self._latent_index]
-
-    def _decode_graph(self, z: Any, scales: Any) -> Any:
-        import tensorflow as tf
-
-        scaled = z * scales
-        if self.mode == "dense":
-            return self._decoder(scaled[None], training=False)[0]
-        if self.mode == "cached":
-            return self._decoder(scaled[None, None], training=False)[0, 0]
-        window = tf.repeat(scaled[None, None], self._latent_frames, axis=1)
-        return self._decoder(window, training=False)[0, self._index]
-
-    # ------------------------------------------------------------------ API
-    def reset(self) -> None:
-        self.latent_frame[:] = 0.0
-        if self.backend == "numpy":
-            for op in self._enc_ops + self._dec_ops:
-                op.reset()
-            return
-        self._x[:] = 0.0
-        if self.mode == "window" and self._norm is not None:
-            self._x[:] = self._norm.normalise(np.zeros(self.n_bins, np.float32))
-        if self.mode == "cached":
-            self._reset_streaming(self._encoder, self._decoder)
-
-    def _finish(self, y: np.ndarray) -> np.ndarray:
-        if self._norm is not None:
-            np.multiply(y, self._norm.std, out=self._out)
-            self._out += self._norm.mean
-        else:
-            self._out[:] = y
-        return self._out
-
-    def _decode_numpy(self, latent: np.ndarray, scales: np.ndarray) -> np.ndarray:
-        y = np.multiply(latent, scales, out=self._scaled)
-        for op in self._dec_ops:
-            y = op.step(y)
-        return self._finish(y)
-
-    def push(self, frame: np.ndarray, scales: np.ndarray) -> np.ndarray:
-        """One log1p frame ``(n_bins,)`` and scales ``(n_units,)`` -> output frame ``(n_bins,)``.
-
-        Also updates :attr:`latent_frame` (unscaled, ``latent_frame_shape``).
-        """
-        if self._norm is not None:
-            np.subtract(frame, self._norm.mean, out=self._frame)
-            np.divide(self._frame, self._norm.std, out=self._frame)
-        else:
-            self._frame[:] = frame
-        if self.backend == "numpy":
-            z = self._frame
-            for op in self._enc_ops:
-                z = op.step(z)
-            self.latent_frame[:] = z
-            return self._decode_numpy(self.latent_frame, scales)
-        if self.mode == "window":
-            self._x[0, :-1] = self._x[0, 1:]
-            self._x[0, -1] = self._frame
-        else:
-            self._x.reshape(self.n_bins)[:] = self._frame
-        y, z = self._step(self._x, scales)
-        self.latent_frame[:] = z.numpy()
-        return self._finish(y.numpy())
-
-    def push_latent(self, latent: np.ndarray, scales: np.ndarray) -> np.ndarray:
-        """Decode ``latent * scales`` (``latent_frame_shape``, ``(n_units,)``) -> ``(n_bins,)``."""
-        if self.backend == "numpy":
-            return self._decode_numpy(latent, scales)
-        return self._finish(self._decode(latent, scales).numpy())
-
-
 class LatentStage:
     """One latent model streamed hop by hop, its output delayed to ``latency_frames``.
 
@@ -262,17 +111,20 @@ class LatentStage:
         latency_frames: total frame delay of the stage's output; at least the
             model's own look-ahead, the rest is padding so that every model of a
             bank has the same latency.
-        streamer: an already built :class:`LatentStreamer` for the model (reused).
+        streamer: an already built :class:`~instrument.streaming_model.StreamingLatentModel`
+            for the model (reused), which also exposes the latent frame and decodes held latents.
     """
 
     def __init__(self, latent_model: Any, name: str, latency_frames: int | None = None,
-                 streamer: LatentStreamer | None = None) -> None:
+                 streamer: Any = None) -> None:
+        from instrument.streaming_model import StreamingLatentModel
+
         self.model = latent_model
         self.name = name
         self.kind = str(getattr(latent_model, "kind", "autoencoder"))
         self.n_units = int(latent_model.n_units)
         self.n_bins = int(latent_model.n_bins)
-        self.streaming = streamer if streamer is not None else LatentStreamer(latent_model)
+        self.streaming = streamer if streamer is not None else StreamingLatentModel(latent_model)
         own = self.streaming.latency_frames
         self.own_latency_frames = own
         self.latency_frames = own if latency_frames is None else int(latency_frames)

@@ -384,17 +384,19 @@ def test_models_with_different_spectral_settings_are_refused(models: dict[str, o
 
 
 @pytest.mark.parametrize("name", ["default", "tiny_conv"])
-def test_latent_streamer_matches_the_streaming_model(models: dict[str, object], name: str) -> None:
-    from instrument.stages import LatentStreamer
+def test_latent_stage_exposes_the_streaming_model_latent(models: dict[str, object], name: str) -> None:
+    from instrument.stages import LatentStage
     from instrument.streaming_model import StreamingLatentModel
 
     model = models[name]
-    mine, reference = LatentStreamer(model), StreamingLatentModel(model)
+    stage, reference = LatentStage(model, name), StreamingLatentModel(model)
     frames = np.log1p(np.abs(stft(tone(0.3), model.spectral.stft)))
     scales = np.linspace(0.0, 2.0, model.n_units).astype(np.float32)
     for frame in frames[:12]:
-        np.testing.assert_allclose(mine.push(frame, scales), reference.push(frame, scales), rtol=1e-5, atol=1e-5)
-    assert mine.latent_frame.shape == tuple(model.latent_frame_shape)
+        np.testing.assert_allclose(stage.process(frame, scales), reference.push(frame, scales),
+                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(stage.latent_frame, reference.latent_frame, rtol=1e-5, atol=1e-5)
+    assert stage.latent_frame.shape == tuple(model.latent_frame_shape)
 
 
 def test_lookahead_model_adds_latency_and_keeps_dry_and_original_aligned(models: dict[str, object]) -> None:
