@@ -19,7 +19,7 @@ def _image(rng: np.random.Generator, frames: int = 8, channels: int = 1) -> np.n
     return rng.standard_normal((2, frames, F, channels)).astype(np.float32)
 
 
-def _round_trip(layer: keras.layers.Layer, x: np.ndarray, tmp_path: Path) -> None:
+def _assert_round_trip(layer: keras.layers.Layer, x: np.ndarray, tmp_path: Path) -> None:
     inp = keras.Input(shape=x.shape[1:])
     model = keras.Model(inp, layer(inp))
     before = model(x, training=False).numpy()
@@ -48,7 +48,7 @@ ROUND_TRIP_LAYERS = {
 def test_every_layer_round_trips_through_keras_file(name: str, rng: np.random.Generator,
                                                     tmp_path: Path) -> None:
     layer = ROUND_TRIP_LAYERS[name]()
-    _round_trip(layer, _image(rng), tmp_path)
+    _assert_round_trip(layer, _image(rng), tmp_path)
 
 
 def test_latent_scale_round_trip_keeps_scales_and_regulariser(rng: np.random.Generator,
