@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,16 +24,6 @@ from pathlib import Path
 from typing import Sequence
 
 JOBS = ("autoencoder", "inversion")
-
-
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def _build(job: str):
@@ -86,7 +75,9 @@ def worker(job: str, steps: int, per_worker_batch: int, out: Path) -> None:
 
 
 def _run_cluster(job: str, workers: int, steps: int, per_worker_batch: int, tmp: Path) -> dict:
-    ports = _free_ports(workers)
+    from training.distributed import free_loopback_ports
+
+    ports = free_loopback_ports(workers)
     procs = []
     for index in range(workers):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 import soundfile as sf
 
 from instrument.errors import ConfigError
+from training.distributed import free_loopback_ports
 from training.distributed_train import DISTRIBUTED_METRICS
 
 pytestmark = pytest.mark.slow
@@ -28,16 +28,6 @@ SAMPLE_RATE = 22050
 #: Relative tolerance between a 2-worker and a 1-worker run on the same global batches. The
 #: replicas' partial sums are added in another order, so float32 rounding differs slightly.
 LOSS_RTOL = 1e-4
-
-
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +61,7 @@ def _env(ports: list[int] | None, index: int = 0) -> dict[str, str]:
 
 
 def _start_workers(cmd: list[str], logs: Path, tag: str) -> tuple[list[subprocess.Popen], list[Path]]:
-    ports = _free_ports(2)
+    ports = free_loopback_ports(2)
     procs, paths = [], []
     for index in range(2):
         log = logs / f"{tag}-worker{index}.log"
@@ -99,7 +89,7 @@ def _step_losses(out: Path) -> list[float]:
 def test_two_workers_match_one_worker_and_only_chief_writes(note_folder: Path, tmp_path: Path) -> None:
     single = tmp_path / "single"
     result = subprocess.run(_train_command(note_folder, single, 1, "--strategy", "multiworker"),
-                            env=_env(_free_ports(1)[:1], 0), capture_output=True, text=True, timeout=420)
+                            env=_env(free_loopback_ports(1)[:1], 0), capture_output=True, text=True, timeout=420)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     multi = tmp_path / "multi"
     procs, logs = _start_workers(_train_command(note_folder, multi, 1, "--strategy", "multiworker"),
@@ -128,7 +118,7 @@ def _inversion_command(out: Path) -> list[str]:
 
 def test_inversion_two_workers_match_one_worker(tmp_path: Path) -> None:
     single = tmp_path / "single"
-    result = subprocess.run(_inversion_command(single), env=_env(_free_ports(1)[:1], 0),
+    result = subprocess.run(_inversion_command(single), env=_env(free_loopback_ports(1)[:1], 0),
                             capture_output=True, text=True, timeout=420)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     multi = tmp_path / "multi"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,18 @@ def tf_config() -> dict[str, Any]:
     if task.get("type") == "worker" and not 0 <= task["index"] < len(workers):
         raise ConfigError(f"TF_CONFIG task index {task['index']} is outside the {len(workers)} workers")
     return config
+
+
+def free_loopback_ports(count: int) -> list[int]:
+    """``count`` distinct free TCP ports on 127.0.0.1, for a local test or benchmark cluster."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def worker_index() -> int:
