@@ -68,7 +68,9 @@ def griffin_lim(magnitude: np.ndarray, config: StftConfig, n_iter: int = 100, mo
     front = config.n_fft - config.hop_length
     if length is None:
         length = frames * config.hop_length - front
-    n_fft, hop, win = config.n_fft, config.hop_length, config.window
+    # The window as an array: librosa would otherwise rebuild it in every stft/istft call
+    # (about a fifth of Griffin-Lim's run time at n_fft 1024).
+    n_fft, hop, win = config.n_fft, config.hop_length, analysis_window(config)
     S = mag.T  # librosa is frequency-major: (n_bins, frames)
     if init_phase is None:
         y = librosa.griffinlim(S, n_iter=n_iter, hop_length=hop, n_fft=n_fft, window=win,
@@ -80,16 +82,22 @@ def griffin_lim(magnitude: np.ndarray, config: StftConfig, n_iter: int = 100, mo
             raise ConfigError(f"init_phase must have the magnitude's shape {mag.shape}, got {phase.shape}")
         # librosa.griffinlim has no warm start; this loop is its algorithm with a given first estimate.
         angles = (S * np.exp(1j * phase.T)).astype(np.complex64)
-        tprev = None
-        for _ in range(n_iter):
+        tprev = np.zeros_like(angles)
+        scale = np.zeros(angles.shape, np.float32)
+        beta = np.float32(momentum / (1.0 + momentum))
+        for i in range(n_iter):
             inverse = librosa.istft(angles, hop_length=hop, n_fft=n_fft, window=win,
                                     center=False, length=padded)
             rebuilt = librosa.stft(inverse, n_fft=n_fft, hop_length=hop, window=win, center=False)
-            angles = rebuilt.copy()
-            if tprev is not None:
-                angles -= (momentum / (1.0 + momentum)) * tprev
-            angles /= np.abs(angles) + _EPS
-            angles *= S
+            if i > 0:
+                np.multiply(tprev, -beta, out=angles)
+                angles += rebuilt
+            else:
+                angles[...] = rebuilt
+            np.abs(angles, out=scale)
+            scale += _EPS
+            np.divide(S, scale, out=scale)
+            angles *= scale
             tprev = rebuilt
         y = librosa.istft(angles, hop_length=hop, n_fft=n_fft, window=win, center=False, length=padded)
     out = np.zeros(length, dtype=np.float32)

@@ -179,11 +179,11 @@ def render(engine: Engine, n_samples: int, automation: Sequence[tuple[int, Actio
 def _offline_phase(engine: Engine, timeline: np.ndarray, gains: np.ndarray, magnitudes: np.ndarray,
                    hops: int, n_iter: int = 100) -> np.ndarray:
     """Griffin-Lim the collected magnitudes and mix them in where the synth path was heard."""
-    from instrument.phase import griffin_lim
+    from instrument.phase_chunked import griffin_lim_chunked
 
     hop = engine.hop_length
     stft = engine.spectral.stft
-    synth = griffin_lim(magnitudes, stft, n_iter=n_iter, seed=engine.seed)
+    synth = griffin_lim_chunked(magnitudes, stft, n_iter=n_iter, seed=engine.seed)  # bounded memory
     offset = engine.phase.latency_samples
     out = timeline.copy()
     stop = min(len(out), offset + len(synth), hops * hop)

@@ -3,7 +3,7 @@
 Per file: load -> ``log1p|STFT|`` -> ``LatentModel.transform`` (sliding windows, bounded
 memory) ->
 dry/wet mix in the log1p domain -> fast Griffin-Lim (warm-started from the
-input phase) -> RMS loudness matched to the input -> WAV (+ optional PNG).
+input phase, overlapping chunks on parallel threads) -> RMS loudness matched to the input -> WAV (+ optional PNG).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def transfer_audio(model: Any, audio: np.ndarray, iterations: int = 100, mix: fl
     Returns:
         (output audio ``(samples,)``, input features, output features ``(frames, n_bins)``).
     """
-    from instrument.phase import griffin_lim
+    from instrument.phase_chunked import griffin_lim_chunked
 
     if not 0.0 <= mix <= 1.0:
         raise ConfigError(f"mix must be in 0..1, got {mix}")
@@ -81,8 +81,9 @@ def transfer_audio(model: Any, audio: np.ndarray, iterations: int = 100, mix: fl
     wet = model.transform(dry)  # sliding windows: bounded memory for long files
     mixed = (mix * wet + (1.0 - mix) * dry).astype(np.float32)
     phase = np.angle(spectrum) if init == "input" else None
-    out = griffin_lim(magnitude_from_log(mixed), stft_config, n_iter=int(iterations),
-                      init_phase=phase, length=len(audio))
+    # Chunks in parallel threads: bounded memory on long files, both cores on short ones.
+    out = griffin_lim_chunked(magnitude_from_log(mixed), stft_config, n_iter=int(iterations),
+                              init_phase=phase, length=len(audio))
     level_in, level_out = rms(audio), rms(out)
     if level_out > 1e-9:
         out = out * (level_in / level_out)

@@ -1,0 +1,140 @@
+"""Offline Griffin-Lim over overlapping time chunks, in parallel and in bounded memory.
+
+:func:`griffin_lim_chunked` cuts a magnitude spectrogram into chunks of frames that
+overlap by ``overlap_frames``, runs :func:`instrument.phase.griffin_lim` (librosa's fast
+Griffin-Lim) on each chunk in a thread pool, and joins the chunk outputs with
+raised-cosine crossfades in the middle of each overlap.
+
+Why: a whole-file Griffin-Lim holds several complex copies of the whole spectrogram
+(a 10-minute file is ~200 MB per copy) and runs on one core, while librosa's FFTs and
+numpy's element-wise maths release the GIL, so two chunks run on two cores at once.
+
+Framing (see :mod:`instrument.spectral`): chunk frames ``[a, b)`` reconstruct samples
+``[a * hop, b * hop - (n_fft - hop))`` of the output with every sample covered by all
+of its frames. Consecutive chunks share ``overlap_frames * hop - (n_fft - hop)`` such
+samples; the crossfade spans the middle half of them. With a warm start from known
+phases (the timbre-transfer default) neighbouring chunks agree closely in the overlap;
+from random phases they agree less, so use a long overlap there.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from instrument.config import StftConfig
+from instrument.errors import ConfigError
+from instrument.phase import _check_magnitude, griffin_lim
+
+#: Chunks never exceed this many frames (about 24 s at hop 256 / 22050 Hz): bounds memory.
+DEFAULT_MAX_CHUNK_FRAMES = 2048
+
+
+def default_workers() -> int:
+    """Threads for chunked Griffin-Lim: the cores this process may use, at most 4."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+def chunk_bounds(frames: int, chunk_frames: int, overlap_frames: int) -> list[tuple[int, int]]:
+    """Frame ranges ``[a, b)`` of the chunks: consecutive ones share ``overlap_frames``.
+
+    The last chunk ends at ``frames``; a spectrogram no longer than ``chunk_frames`` is one chunk.
+    """
+    if chunk_frames <= overlap_frames:
+        raise ConfigError(f"chunk_frames ({chunk_frames}) must exceed overlap_frames ({overlap_frames})")
+    if frames <= chunk_frames:
+        return [(0, frames)]
+    step = chunk_frames - overlap_frames
+    count = math.ceil((frames - overlap_frames) / step)
+    return [(k * step, min(frames, k * step + chunk_frames)) for k in range(count)]
+
+
+def _crossfade(samples: int) -> np.ndarray:
+    """Fade-in ramp of ``samples`` values rising from 0 to 1 (raised cosine), float32."""
+    t = (np.arange(samples, dtype=np.float64) + 0.5) / samples
+    return (0.5 - 0.5 * np.cos(np.pi * t)).astype(np.float32)
+
+
+def griffin_lim_chunked(magnitude: np.ndarray, config: StftConfig, n_iter: int = 100,
+                        momentum: float = 0.99, init_phase: np.ndarray | None = None,
+                        length: int | None = None, seed: int = 0, workers: int | None = None,
+                        chunk_frames: int | None = None, overlap_frames: int = 24) -> np.ndarray:
+    """Fast Griffin-Lim of a long spectrogram, chunk by chunk on ``workers`` threads.
+
+    Args:
+        magnitude: ``|S|``, shape ``(frames, n_bins)``.
+        n_iter, momentum, init_phase, seed: as :func:`instrument.phase.griffin_lim`
+            (chunk ``k`` draws its random start with ``seed + k``).
+        length: samples to return (default as :func:`instrument.phase.griffin_lim`).
+        workers: threads (default :func:`default_workers`); 1 runs the chunks in turn.
+        chunk_frames: frames per chunk; by default a warm-started file is split evenly over
+            the workers and a random start is not split below
+            :data:`DEFAULT_MAX_CHUNK_FRAMES` (both capped at it).
+        overlap_frames: frames shared by neighbouring chunks; must exceed
+            ``(n_fft - hop_length) / hop_length`` so a crossfade region exists.
+    Returns:
+        float32 audio, shape ``(length,)``.
+    """
+    mag = _check_magnitude(magnitude, config)
+    frames, hop = mag.shape[0], config.hop_length
+    front = config.n_fft - hop
+    if length is None:
+        length = frames * hop - front
+    workers = default_workers() if workers is None else int(workers)
+    if workers < 1:
+        raise ConfigError(f"workers must be at least 1, got {workers}")
+    shared = overlap_frames * hop - front
+    if shared < 4:
+        raise ConfigError(f"overlap_frames must be more than {front // hop} frames at "
+                          f"n_fft {config.n_fft} / hop {hop}, got {overlap_frames}")
+    if init_phase is not None and np.shape(init_phase) != mag.shape:
+        raise ConfigError(f"init_phase must have the magnitude's shape {mag.shape}, "
+                          f"got {np.shape(init_phase)}")
+    if chunk_frames is None and init_phase is None:
+        # Independent random starts disagree at the seams: split only to bound memory.
+        chunk_frames = DEFAULT_MAX_CHUNK_FRAMES
+    elif chunk_frames is None:
+        chunk_frames = min(DEFAULT_MAX_CHUNK_FRAMES, math.ceil((frames + (workers - 1) * overlap_frames)
+                                                                / workers))
+        chunk_frames = max(chunk_frames, 2 * overlap_frames)
+    bounds = chunk_bounds(frames, int(chunk_frames), overlap_frames)
+    if len(bounds) == 1:
+        return griffin_lim(mag, config, n_iter=n_iter, momentum=momentum, init_phase=init_phase,
+                           length=length, seed=seed)
+
+    def run(index: int) -> np.ndarray:
+        a, b = bounds[index]
+        phase = None if init_phase is None else init_phase[a:b]
+        return griffin_lim(mag[a:b], config, n_iter=n_iter, momentum=momentum, init_phase=phase,
+                           seed=seed + index)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pieces = list(pool.map(run, range(len(bounds))))
+
+    total = frames * hop - front
+    out = np.zeros(total, dtype=np.float32)
+    fade_len = max(2, shared // 2)
+    fade_in = _crossfade(fade_len)
+    for index, ((a, b), piece) in enumerate(zip(bounds, pieces)):
+        piece = piece.copy()
+        start = a * hop
+        if index > 0:  # fade in over the middle of the overlap with the previous chunk
+            lead = (shared - fade_len) // 2
+            piece[:lead] = 0.0
+            piece[lead:lead + fade_len] *= fade_in
+        if index < len(bounds) - 1:  # fade out where the next chunk fades in
+            next_start = bounds[index + 1][0] * hop - start
+            lead = next_start + (shared - fade_len) // 2
+            piece[lead:lead + fade_len] *= fade_in[::-1]
+            piece[lead + fade_len:] = 0.0
+        out[start:start + len(piece)] += piece
+    result = np.zeros(length, dtype=np.float32)
+    result[:min(length, total)] = out[:length]
+    return result
