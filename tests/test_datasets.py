@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from instrument.config import AudioConfig, SpectralConfig, StftConfig
-from instrument.errors import DatasetError
+from instrument.errors import ConfigError, DatasetError
 from notes_fixtures import write_notes
-from training.datasets import Augmentation, WindowSet, load_note_folder, make_dataset, split_keys
+from training.datasets import (Augmentation, WindowSet, load_note_folder, make_dataset, split_keys,
+                               stretch_bins)
 
 SMALL = SpectralConfig(audio=AudioConfig(sample_rate=8000), stft=StftConfig(n_fft=256, hop_length=64))
 
@@ -79,3 +80,47 @@ def test_gain_augmentation_is_log_domain(rng: np.random.Generator) -> None:
     assert np.allclose(ratio_x, ratio_x.flat[0], rtol=1e-3)
     assert np.allclose(ratio_y, ratio_x.flat[0], rtol=1e-3)
     assert 10 ** (-12 / 20) - 1e-4 <= ratio_x.flat[0] <= 10 ** (12 / 20) + 1e-4
+
+
+def _harmonic_spectrum(n_bins: int, f0_bins: float, width_bins: float = 1.5) -> np.ndarray:
+    """log1p magnitude of narrow peaks at the harmonics of ``f0_bins``, ``(n_bins,)``."""
+    k = np.arange(n_bins)[:, None]
+    harmonics = f0_bins * np.arange(1, int(2 * n_bins / f0_bins) + 1)[None]
+    return np.log1p(np.exp(-0.5 * ((k - harmonics) / width_bins) ** 2).sum(axis=1)).astype(np.float32)
+
+
+@pytest.mark.parametrize("semitones", [-3.0, 2.0])
+def test_stretch_bins_moves_harmonic_peaks_by_the_ratio(semitones: float) -> None:
+    ratio = 2 ** (semitones / 12)
+    x = _harmonic_spectrum(257, 20.0)
+    y = stretch_bins(x[None], ratio).numpy()[0]
+    peaks = [int(round(20.0 * h * ratio)) for h in (1, 2, 3, 4)]
+    for peak in peaks:  # each stretched peak is a local maximum at p * ratio (+-1 bin)
+        window = y[peak - 4:peak + 5]
+        assert abs(int(np.argmax(window)) - 4) <= 1
+    # = the spectrum of the shifted tone (peaks widen by the ratio too), below the top bins
+    expected = _harmonic_spectrum(257, 20.0 * ratio, 1.5 * ratio)
+    np.testing.assert_allclose(y[:200], expected[:200], atol=0.03)
+    np.testing.assert_allclose(stretch_bins(x[None], 1.0).numpy()[0], x, atol=1e-6)
+
+
+def test_pitch_shift_augmentation_stretches_input_and_target_alike(rng: np.random.Generator) -> None:
+    n_bins = 129
+    pairs = [(np.tile(_harmonic_spectrum(n_bins, 10.0), (16, 1)),
+              np.tile(_harmonic_spectrum(n_bins, 10.0) * 0.5, (16, 1)))]
+    ws = WindowSet.from_pairs(pairs, ["a"])
+    aug = Augmentation(gain_db=0.0, shift_frames=0, pitch_shift=3.0)
+    ds = make_dataset(ws, frames=16, batch_size=1, training=True, seed=3, augmentation=aug)
+    changed = 0
+    for x, y in ds.repeat(8).as_numpy_iterator():
+        np.testing.assert_allclose(y, 0.5 * x, atol=1e-6)  # same ratio on both sides
+        changed += not np.allclose(x, ws.inputs[:16], atol=1e-3)
+        first_peak = int(np.argmax(x[0, 0, :15]))
+        assert 10 * 2 ** (-3 / 12) - 1 <= first_peak <= 10 * 2 ** (3 / 12) + 1
+    assert changed >= 6
+
+
+@pytest.mark.parametrize("semitones", [-1.0, 12.5])
+def test_bad_pitch_shift_raises(semitones: float) -> None:
+    with pytest.raises(ConfigError, match="pitch shift"):
+        Augmentation(pitch_shift=semitones)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from training.layers import (CausalPad, DilatedBranchBlock, KLSparsityRegularizer, LatentScale,
-                             ResidualBlock, SpectroConv2D)
+from training.layers import (CausalPad, DilatedBranchBlock, FrequencyBias, KLSparsityRegularizer,
+                             LatentScale, ResidualBlock, SpectroConv2D)
 
 F = 11  # frequency bins of the tiny test images
 
@@ -40,6 +40,7 @@ ROUND_TRIP_LAYERS = {
     "branches_causal": lambda: DilatedBranchBlock(3, causal=True, name="branches_causal"),
     "res_conv": lambda: ResidualBlock(4, "conv", name="res_conv"),
     "res_dilated_causal": lambda: ResidualBlock(4, "dilated", causal=True, name="res_dilated_causal"),
+    "freq_bias": lambda: FrequencyBias(name="freq_bias"),
     "latent": lambda: LatentScale(activity_regularizer=KLSparsityRegularizer(0.05, 0.3), name="latent"),
 }
 
@@ -149,3 +150,21 @@ def test_residual_block_adds_identity_after_nonlinearity(rng: np.random.Generato
     y = block(x).numpy()
     np.testing.assert_allclose(y, np.maximum(block.body(x).numpy() + x, 0.0), atol=1e-6)
     assert y.min() >= 0
+
+
+def test_frequency_bias_adds_one_offset_per_bin_and_channel(rng: np.random.Generator,
+                                                           tmp_path: Path) -> None:
+    layer = FrequencyBias(name="freq_bias")
+    x = _image(rng, frames=5, channels=2)
+    inp = keras.Input(shape=(None, F, 2))
+    model = keras.Model(inp, layer(inp))
+    bias = rng.standard_normal((F, 2)).astype(np.float32)
+    layer.bias.assign(bias)
+    # the same offset on every frame (no time context), so any window length works
+    np.testing.assert_allclose(model(x).numpy(), x + bias, rtol=1e-6)
+    np.testing.assert_allclose(model(x[:, :1]).numpy(), x[:, :1] + bias, rtol=1e-6)
+    model.save(tmp_path / "bias.keras")
+    loaded = keras.saving.load_model(tmp_path / "bias.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded(x).numpy(), x + bias, rtol=1e-6)
+    with pytest.raises(ConfigError, match="FrequencyBias"):
+        FrequencyBias().build((2, 5, None, 2))

@@ -32,6 +32,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--pool-time", type=int, default=None, help="max-pool factor in time")
     model.add_argument("--pool-freq", type=int, default=None, help="max-pool factor in frequency")
     model.add_argument("--causal", action="store_true", help="causal in time (for live use)")
+    model.add_argument("--freq-bias", action="store_true",
+                       help="dilres: trainable per-frequency-bin bias after each block "
+                            "(frequency-position awareness)")
     model.add_argument("--noise", type=float, default=None, help="input gaussian noise stddev")
     model.add_argument("--sparsity", type=float, default=None, help="KL sparsity weight beta (0 = off)")
     model.add_argument("--sparsity-target", type=float, default=None, help="KL sparsity target rho")
@@ -48,6 +51,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     loop.add_argument("--patience", type=int, default=10, help="early-stopping patience (0 = off)")
     loop.add_argument("--gain-db", type=float, default=6.0, help="random gain augmentation range (dB)")
     loop.add_argument("--shift-frames", type=int, default=2, help="random time-shift augmentation")
+    loop.add_argument("--pitch-shift", type=float, default=0.0, metavar="SEMITONES",
+                      help="random pitch-shift augmentation: stretch the frequency axis of input "
+                           "and target by up to +-SEMITONES (0 = off)")
     loop.add_argument("--pretrain-epochs", type=int, default=0,
                       help="greedy layer-wise pre-training epochs per layer (dense/deep)")
     loop.add_argument("--stride", type=int, default=None,
@@ -75,6 +81,7 @@ def model_options_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return {"arch": args.arch, "channels": args.channels, "latent_channels": args.latent_channels,
             "depth": args.depth, "hidden_units": args.hidden_units, "kernel_size": args.kernel_size,
             "pool_time": args.pool_time, "pool_freq": args.pool_freq, "causal": bool(args.causal),
+            "freq_bias": bool(args.freq_bias),
             "noise_stddev": args.noise, "sparsity_beta": args.sparsity,
             "sparsity_rho": args.sparsity_target, "l1": args.l1, "l2": args.l2, "dropout": args.dropout}
 
@@ -85,7 +92,8 @@ def train_config_from_args(args: argparse.Namespace, kind: str):
     return TrainConfig(kind=kind, epochs=args.epochs, batch_size=args.batch_size,
                        learning_rate=args.learning_rate, frames=args.frames, seed=args.seed,
                        val_fraction=args.val_fraction, patience=args.patience, gain_db=args.gain_db,
-                       shift_frames=args.shift_frames, tensorboard=not args.no_tensorboard,
+                       shift_frames=args.shift_frames, pitch_shift=args.pitch_shift,
+                       tensorboard=not args.no_tensorboard,
                        pretrain_epochs=args.pretrain_epochs, stride=args.stride,
                        time_limit_minutes=args.time_limit)
 

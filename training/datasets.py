@@ -209,14 +209,45 @@ class Augmentation:
         gain_db: gains drawn uniformly in ``[-gain_db, +gain_db]`` dB, applied to input and
             target alike in the log domain: ``log1p(g * expm1(x))``.
         shift_frames: window starts jittered by up to this many frames (within the note).
+        pitch_shift: frequency axis of input and target stretched by the same ratio
+            ``2 ** (u / 12)``, ``u`` uniform in ``[-pitch_shift, +pitch_shift]`` semitones
+            (one ratio per window; see :func:`stretch_bins`). 0 disables.
     """
 
     gain_db: float = 6.0
     shift_frames: int = 2
+    pitch_shift: float = 0.0
 
     def __post_init__(self) -> None:
         if self.gain_db < 0 or self.shift_frames < 0:
             raise ConfigError(f"augmentation must be non-negative, got {self}")
+        if not 0.0 <= self.pitch_shift <= 12.0:
+            raise ConfigError(f"pitch shift must be in 0..12 semitones, got {self.pitch_shift}")
+
+
+def stretch_bins(x, ratio):
+    """Stretch the last (frequency) axis by ``ratio`` with linear interpolation (tf).
+
+    Output bin ``k`` takes the input at fractional bin ``k / ratio``, so a peak at bin
+    ``p`` moves to ``p * ratio`` (a pitch shift by ``ratio`` of a harmonic spectrum).
+    Positions past the last bin repeat the last bin.
+
+    Args:
+        x: float tensor ``(..., n_bins)``.
+        ratio: positive scalar tensor.
+    Returns:
+        Tensor of the shape of ``x``.
+    """
+    import tensorflow as tf
+
+    n_bins = tf.shape(x)[-1]
+    last = tf.cast(n_bins - 1, tf.float32)
+    pos = tf.minimum(tf.range(tf.cast(n_bins, tf.float32)) / tf.cast(ratio, tf.float32), last)
+    low = tf.floor(pos)
+    frac = tf.cast(pos - low, x.dtype)
+    i0 = tf.cast(low, tf.int32)
+    i1 = tf.minimum(i0 + 1, n_bins - 1)
+    return tf.gather(x, i0, axis=-1) * (1.0 - frac) + tf.gather(x, i1, axis=-1) * frac
 
 
 def make_dataset(windows: WindowSet, frames: int, batch_size: int, *, training: bool,
@@ -226,7 +257,8 @@ def make_dataset(windows: WindowSet, frames: int, batch_size: int, *, training: 
 
     ``per_frame`` flattens each batch to ``(batch * frames, n_bins)`` (frame-wise dense models).
 
-    Training: shuffled (seeded), jittered start frames, random gain; validation: fixed windows.
+    Training: shuffled (seeded), jittered start frames, random gain, optional pitch shift
+    (:func:`stretch_bins`); validation: fixed windows.
     """
     import tensorflow as tf
 
@@ -253,6 +285,11 @@ def make_dataset(windows: WindowSet, frames: int, batch_size: int, *, training: 
             gain = tf.pow(10.0, gain_db / 20.0)
             x = tf.math.log1p(gain * tf.math.expm1(x))
             y = tf.math.log1p(gain * tf.math.expm1(y))
+        if aug is not None and aug.pitch_shift > 0:
+            semitones = tf.random.uniform((), -aug.pitch_shift, aug.pitch_shift)
+            ratio = tf.pow(2.0, semitones / 12.0)
+            x = stretch_bins(x, ratio)
+            y = stretch_bins(y, ratio)
         return x, y
 
     ds = ds.map(take, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)

@@ -414,6 +414,39 @@ class LatentScale(keras.layers.Layer):
         return super().get_config()
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FrequencyBias(keras.layers.Layer):
+    """Add a trainable bias per (frequency bin, channel): frequency-position awareness.
+
+    Convolutions are translation-equivariant along frequency; this per-bin offset
+    (zero at initialisation) tells later layers where on the frequency axis they are,
+    like a learned coordinate channel. It acts on each frame alone (no time context),
+    so causal and streaming models keep their lookahead and caches.
+
+    Input/output ``(batch, T, F, C)`` with known ``F`` and ``C``; weight ``bias (F, C)``.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bias = None
+
+    def build(self, input_shape: Sequence[int | None]) -> None:
+        if len(input_shape) != 4 or input_shape[2] is None or input_shape[3] is None:
+            raise ConfigError(f"FrequencyBias expects (batch, time, freq, channels) with known "
+                              f"freq and channels, got {tuple(input_shape)}")
+        self.bias = self.add_weight(name="bias", shape=(int(input_shape[2]), int(input_shape[3])),
+                                    initializer="zeros", trainable=True)
+
+    def call(self, x: Any) -> Any:
+        return x + ops.cast(self.bias, x.dtype)
+
+    def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return super().get_config()
+
+
 #: Every custom object registered here (for tests and documentation).
 REGISTERED = (KLSparsityRegularizer, CausalPad, SpectroConv2D, DilatedBranchBlock,
-              ResidualBlock, LatentScale)
+              ResidualBlock, LatentScale, FrequencyBias)

@@ -62,6 +62,9 @@ class AutoencoderConfig:
         pool_time, pool_freq: max-pool / up-sample factors of pooling archs.
             ``pool_time`` must be 1 for causal models (one frame in, one out).
         causal: pad the time axis on the past side only (lookahead 0).
+        freq_bias: ``dilres`` only: add a trainable per-(bin, channel) bias after every
+            encoder residual block and after the decoder block
+            (:class:`training.layers.FrequencyBias`, frequency-position awareness).
         noise_stddev: gaussian noise added to the input at training time.
         sparsity_rho, sparsity_beta: KL sparsity target and weight on the
             latent activations (``beta = 0`` disables).
@@ -81,6 +84,7 @@ class AutoencoderConfig:
     pool_time: int = 1
     pool_freq: int = 2
     causal: bool = False
+    freq_bias: bool = False
     noise_stddev: float = 0.0
     sparsity_rho: float = 0.01
     sparsity_beta: float = 0.5
@@ -113,6 +117,10 @@ class AutoencoderConfig:
             raise ConfigError(f"hidden_units must be a non-empty tuple of positive integers, got {hidden!r}")
         if not isinstance(self.causal, bool):
             raise ConfigError(f"causal must be true or false, got {self.causal!r}")
+        if not isinstance(self.freq_bias, bool):
+            raise ConfigError(f"freq_bias must be true or false, got {self.freq_bias!r}")
+        if self.freq_bias and self.arch != "dilres":
+            raise ConfigError(f"freq_bias is for arch 'dilres', not {self.arch!r}")
         for name in ("noise_stddev", "l1", "l2", "sparsity_beta"):
             value = getattr(self, name)
             if not _is_number(value) or not value >= 0 or value != value or value == float("inf"):

@@ -26,7 +26,8 @@ Architectures (channel counts from the config):
 * ``residual``: ResidualBlock(latent, conv) -> latent -> conv3x3(1, linear) (Fig. 3.3).
 * ``dilres``: ResidualBlock(channels, dilated) -> maxpool ->
   ResidualBlock(channels, dilated)*(depth-1) -> conv1x1(latent) -> latent ->
-  upsample -> DilatedBranchBlock(channels) -> conv3x3(1, linear)  (Fig. 3.4).
+  upsample -> DilatedBranchBlock(channels) -> conv3x3(1, linear)  (Fig. 3.4);
+  with ``freq_bias`` a :class:`~training.layers.FrequencyBias` follows every block.
 
 Causal models (``config.causal``) pad time on the past side only; their
 lookahead is 0 and they can be streamed frame by frame with cached
@@ -41,7 +42,7 @@ from typing import Any, Callable
 import keras
 
 from instrument.errors import ConfigError, ModelError
-from training.layers import (CausalPad, DilatedBranchBlock, KLSparsityRegularizer,
+from training.layers import (CausalPad, DilatedBranchBlock, FrequencyBias, KLSparsityRegularizer,
                              LatentScale, ResidualBlock, SpectroConv2D)
 from training.model_config import POOLING_ARCHS, AutoencoderConfig
 
@@ -142,6 +143,8 @@ def _chain(config: AutoencoderConfig, stream: bool = False,
         for i in range(1, config.depth + 1):
             enc.append(ResidualBlock(c, inner="dilated", causal=config.causal, streaming=stream,
                                      l1=config.l1, l2=config.l2, name=f"enc_block_{i}"))
+            if config.freq_bias:
+                enc.append(FrequencyBias(name=f"enc_freq_bias_{i}"))
             if i == 1 and pooling:
                 enc.append(keras.layers.MaxPooling2D(pool, name="enc_pool_1"))
         enc.append(_conv(config, z, "enc_proj", stream, kernel=1))
@@ -149,6 +152,8 @@ def _chain(config: AutoencoderConfig, stream: bool = False,
             dec.append(keras.layers.UpSampling2D(pool, name="dec_up_1"))
         dec.append(DilatedBranchBlock(c, causal=config.causal, streaming=stream, l1=config.l1,
                                       l2=config.l2, name="dec_block_1"))
+        if config.freq_bias:
+            dec.append(FrequencyBias(name="dec_freq_bias"))
         dec.append(_conv(config, 1, "dec_out", stream, activation="linear"))
     else:  # pragma: no cover - AutoencoderConfig validates arch
         raise ConfigError(f"unknown arch {arch!r}")

@@ -52,7 +52,7 @@ class TrainConfig:
         seed: seeds the split, shuffling, augmentation and weight init.
         val_fraction: fraction of notes held out for validation.
         patience: early-stopping patience in epochs (0 disables).
-        gain_db, shift_frames: augmentation (see :class:`training.datasets.Augmentation`).
+        gain_db, shift_frames, pitch_shift: augmentation (see :class:`training.datasets.Augmentation`).
         tensorboard: write TensorBoard logs under ``<out>/logs``.
         pretrain_epochs: epochs per layer of greedy layer-wise pre-training (0 disables).
         stride: frames between training window starts (None = ``frames // 2``).
@@ -69,6 +69,7 @@ class TrainConfig:
     patience: int = 10
     gain_db: float = 6.0
     shift_frames: int = 2
+    pitch_shift: float = 0.0
     tensorboard: bool = True
     pretrain_epochs: int = 0
     stride: int | None = None
@@ -86,6 +87,8 @@ class TrainConfig:
             raise ConfigError(f"val fraction must be in [0, 1), got {self.val_fraction}")
         if self.patience < 0 or self.pretrain_epochs < 0 or self.time_limit_minutes < 0:
             raise ConfigError("patience, pretrain epochs and time limit must be non-negative")
+        if not 0.0 <= self.pitch_shift <= 12.0:
+            raise ConfigError(f"pitch shift must be in 0..12 semitones, got {self.pitch_shift}")
         if self.stride is not None and self.stride < 1:
             raise ConfigError(f"stride must be at least 1, got {self.stride}")
 
@@ -178,7 +181,8 @@ def make_datasets(data: TrainData, config: TrainConfig, per_frame: bool = False)
 
     ``per_frame`` (dense models): batches are flattened to ``(batch * frames, n_bins)``.
     """
-    aug = Augmentation(gain_db=config.gain_db, shift_frames=config.shift_frames)
+    aug = Augmentation(gain_db=config.gain_db, shift_frames=config.shift_frames,
+                       pitch_shift=config.pitch_shift)
     train = make_dataset(data.train, config.frames, config.batch_size, training=True,
                          seed=config.seed, augmentation=aug, per_frame=per_frame,
                          stride=config.stride)
