@@ -18,7 +18,8 @@ and replayed at hop ``hop_index_for_time(time) = round(time / hop_seconds)``.
 
 Latency (algorithmic, reported by :attr:`Engine.latency_samples`): STFT framing
 and phase look-ahead (the phase stage's ``latency_samples``) plus the models'
-look-ahead frames times ``hop_length``. The dry path (wet/dry) is delayed by
+look-ahead frames times ``hop_length`` (for a block-mode model: look-ahead +
+block - 1 frames). The dry path (wet/dry) is delayed by
 the model look-ahead and the original (bypass) path by the total, so every
 path stays aligned.
 """
@@ -90,6 +91,14 @@ class Engine:
         crossfade_frames: frames a model switch crossfades over.
         blas_threads: limit BLAS/OpenMP thread pools to this many threads
             (process-wide, see :func:`limit_blas_threads`); None leaves them.
+        block_frames: block length for block-mode (non-causal) models; None
+            picks each model's default (:func:`instrument.streaming_model.default_block_frames`).
+
+    A block-mode model computes ``block_frames`` frames in one call every
+    ``block_frames`` hops, so that hop takes much longer than the others: the
+    caller must keep more audio queued than one block takes to compute
+    (:attr:`model_block_frames` is the largest block; :meth:`timing_stats`
+    ``max_s`` shows the block hop's cost).
     """
 
     def __init__(self, spectral: SpectralConfig, models: Sequence[Any] = (),
@@ -97,7 +106,7 @@ class Engine:
                  phase: str = "streaming", phase_lookahead: int = DEFAULT_PHASE_LOOKAHEAD,
                  phase_iterations: int = DEFAULT_PHASE_ITERATIONS,
                  seed: int = 0, scenes: SceneBook | None = None, crossfade_frames: int = 1,
-                 blas_threads: int | None = 1) -> None:
+                 blas_threads: int | None = 1, block_frames: int | None = None) -> None:
         if blas_threads is not None:
             limit_blas_threads(blas_threads)
         self.spectral = spectral
@@ -116,7 +125,7 @@ class Engine:
                     f"{spectral.to_json()}; every loaded model must share the spectral settings")
         self.model_names = names
         if models:
-            stages = [LatentStage(m, n) for m, n in zip(models, names)]
+            stages = [LatentStage(m, n, block_frames=block_frames) for m, n in zip(models, names)]
             lookahead = max(s.own_latency_frames for s in stages)
             stages = [s if s.latency_frames == lookahead else s.with_latency(lookahead) for s in stages]
         else:
@@ -124,6 +133,8 @@ class Engine:
             lookahead = 0
         self.bank_models = ModelBank(stages, crossfade_frames=crossfade_frames)
         self.model_lookahead_frames = lookahead
+        #: frames of the largest model block (1 when every model streams frame by frame)
+        self.model_block_frames = max(int(getattr(s, "block_frames", 1)) for s in stages)
         self.units: list[UnitState] = [UnitState(max(s.n_units, 1)) for s in stages]
 
         self.phase_mode = phase

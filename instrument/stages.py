@@ -9,6 +9,8 @@ in preallocated arrays. Frames are log-magnitude features ``log1p|S|`` of shape
 * :class:`LatentStage`: one latent model streamed frame by frame through
   :class:`instrument.streaming_model.StreamingLatentModel` (encode, scale each
   latent unit, decode); the same stage serves autoencoders and transfer models.
+  Non-causal models run in block mode (one model call every ``block_frames``
+  hops, the frames then emitted one per hop; latency look-ahead + block - 1).
   Its output is padded to a common look-ahead so models can be switched live.
 * :class:`ModelBank`: several stages loaded at start. Every hop feeds *all*
   of them (their causal caches stay current), so ``switch_model`` is
@@ -113,10 +115,14 @@ class LatentStage:
             bank has the same latency.
         streamer: an already built :class:`~instrument.streaming_model.StreamingLatentModel`
             for the model (reused), which also exposes the latent frame and decodes held latents.
+        block_frames: block length of block-mode (non-causal) models, None for
+            the default (see :func:`instrument.streaming_model.default_block_frames`).
+    Attributes:
+        block_frames: frames per model call (1 for frame-by-frame models).
     """
 
     def __init__(self, latent_model: Any, name: str, latency_frames: int | None = None,
-                 streamer: Any = None) -> None:
+                 streamer: Any = None, block_frames: int | None = None) -> None:
         from instrument.streaming_model import StreamingLatentModel
 
         self.model = latent_model
@@ -124,7 +130,9 @@ class LatentStage:
         self.kind = str(getattr(latent_model, "kind", "autoencoder"))
         self.n_units = int(latent_model.n_units)
         self.n_bins = int(latent_model.n_bins)
-        self.streaming = streamer if streamer is not None else StreamingLatentModel(latent_model)
+        self.streaming = (streamer if streamer is not None
+                          else StreamingLatentModel(latent_model, block_frames=block_frames))
+        self.block_frames = int(getattr(self.streaming, "block_frames", 1))
         own = self.streaming.latency_frames
         self.own_latency_frames = own
         self.latency_frames = own if latency_frames is None else int(latency_frames)
@@ -184,6 +192,7 @@ class BypassStage:
     kind = "none"
     n_units = 0
     own_latency_frames = 0
+    block_frames = 1
 
     def __init__(self, n_bins: int, latency_frames: int = 0) -> None:
         self.name = "none"

@@ -9,10 +9,19 @@ and picks the cheapest exact mode for it:
   input activations; each push computes only the new frame. Output frame
   ``t`` equals frame ``t`` of an offline causal pass starting from silence
   (``LatentModel.process`` / ``transform``); latency 0.
-* ``"window"`` -- any other conv model: a ring of the last ``T`` input frames
-  is run through the full window each hop and the frame ``latency_frames``
-  before the newest is returned (``latency_frames = min(lookahead, T - 1)``).
-  Correct but costs a whole window per hop.
+* ``"block"`` -- any other conv model (non-causal, or with time pooling):
+  every ``B = block_frames`` hops the model runs once on a window of
+  ``W = left + B + lookahead`` input frames (``left >= past_frames``; ``W``
+  and ``B`` multiples of the time-pooling factor) and the ``B`` output frames
+  whose receptive field the window covers are emitted one per hop afterwards.
+  ``latency_frames = lookahead + B - 1`` (the push that completes a block
+  returns its first frame). Cost per hop is about ``W / B`` frames of the
+  model instead of a whole window per hop; the model call is bursty (one call
+  every ``B`` hops), so the processing thread's output queue must hold more
+  audio than one block takes to compute (the engine reports
+  ``model_block_frames``). Output frames whose receptive field lies after
+  the reset equal :meth:`LatentModel.transform` (tested). Faders (scales)
+  are read once per block. Default ``B``: :func:`default_block_frames`.
 
 Backends: ``"numpy"`` (default when every layer is supported) runs the
 per-frame step as preallocated numpy matmuls on the model's weights -- no
@@ -23,11 +32,12 @@ of a small model; ``"tf"`` runs a one-frame Keras copy of the model
 Both give the same frames (tested).
 
 Scales (``(n_units,)``) multiply the latent unit axis between encoder and
-decoder on every push, so faders act within one hop.
+decoder on every push, so faders act within one hop (block mode: within one block).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 import keras
@@ -35,12 +45,45 @@ import numpy as np
 import tensorflow as tf
 import threadpoolctl
 
-from instrument.errors import ConfigError
+from instrument.errors import ConfigError, LatentError
 from instrument.latent_model import LatentModel
+from training import layers as _layers
 from training.layers import DilatedBranchBlock, LatentScale, ResidualBlock, SpectroConv2D
-from training.models import LATENT, build_streaming_parts, can_stream_cached, reset_streaming
+from training.models import (LATENT, build_autoencoder_parts, build_streaming_parts, can_stream_cached,
+                             reset_streaming, transfer_weights)
 
 BACKENDS = ("auto", "numpy", "tf")
+MODES = ("dense", "cached", "block")
+#: per-(frequency, channel) bias layer of newer models (absent in older code)
+_FrequencyBias = getattr(_layers, "FrequencyBias", None)
+
+
+def time_pool_factor(latent_model: LatentModel) -> int:
+    """Frames per latent frame: ``pool_time ** n_pools`` for pooling archs, else 1."""
+    config = latent_model.config
+    if not config.is_conv:
+        return 1
+    return max(1, int(latent_model.frames) // max(1, int(latent_model.latent_shape[0])))
+
+
+def default_block_frames(latent_model: LatentModel) -> int:
+    """Default block length ``B`` (frames) for block-mode streaming.
+
+    ``B`` = the model's receptive field ``R`` (past + 1 + look-ahead frames),
+    capped so the block window ``W = B + past + look-ahead`` stays within the
+    window ``T`` the model was trained on (when that leaves at least one frame),
+    rounded up to a multiple of the time-pooling factor. With ``B = R`` each
+    block computes about ``2 B`` frames for ``B`` outputs, so cost per hop is
+    about twice one frame of the model plus ``1 / R`` of the per-call overhead,
+    while latency grows by ``R - 1`` frames only.
+    """
+    q = time_pool_factor(latent_model)
+    past, ahead = int(latent_model.past_frames), int(latent_model.lookahead_frames)
+    block = int(latent_model.receptive_field_frames)
+    room = int(latent_model.frames) - past - ahead
+    if room >= 1:
+        block = min(block, room)
+    return max(q, -(-block // q) * q)
 
 
 class UnsupportedLayer(Exception):
@@ -236,6 +279,9 @@ def _compile_numpy(model: Any, n_bins: int) -> tuple[list, list]:
                 raise UnsupportedLayer("time up-sampling")
             ops.append(_Stateless(lambda x, p=sf: np.repeat(x, p, axis=0)))
             n_freq *= sf
+        elif _FrequencyBias is not None and isinstance(layer, _FrequencyBias):
+            fbias = np.asarray(layer.bias.numpy(), np.float32)  # (F, C)
+            ops.append(_Stateless(lambda x, b=fbias: x + b))
         elif isinstance(layer, SpectroConv2D):
             ops.append(_CachedConv(layer, n_freq))
         elif isinstance(layer, DilatedBranchBlock):
@@ -265,23 +311,33 @@ class StreamingLatentModel:
             (process-wide, via threadpoolctl). Per-frame matmuls are tiny:
             on 2 busy cores a multi-threaded BLAS costs 5-10x more CPU than one
             thread. None leaves the BLAS setting alone.
+        block_frames: block mode only (models that cannot stream frame by
+            frame): frames ``B`` computed per model call; None picks
+            :func:`default_block_frames`. Must be a multiple of the time-pooling
+            factor. Ignored by dense and cached models.
     Attributes:
-        mode: ``"dense"``, ``"cached"`` or ``"window"``.
-        backend: ``"numpy"`` or ``"tf"`` (window mode is always ``"tf"``).
+        mode: ``"dense"``, ``"cached"`` or ``"block"``.
+        backend: ``"numpy"`` or ``"tf"`` (block mode is always ``"tf"``).
         latency_frames: output frame returned by a push corresponds to the
             input frame pushed ``latency_frames`` hops earlier.
+        block_frames: ``B`` (1 for dense and cached models).
+        window_frames: ``W``, the frames one block-mode model call sees (1 otherwise).
         n_bins, n_units: frame and scale vector sizes.
         latent_frame_shape: one latent frame, conv ``(F', n_units)``, dense ``(n_units,)``.
-        latent_frame: the unscaled latent frame of the last push (window
+        latent_frame: the unscaled latent frame of the last push (block
             mode: the latent frame aligned with the returned output frame).
     """
 
     def __init__(self, latent_model: LatentModel, backend: str = "auto",
-                 blas_threads: int | None = 1) -> None:
+                 blas_threads: int | None = 1, block_frames: int | None = None) -> None:
         if not isinstance(latent_model, LatentModel):
             raise ConfigError(f"expected a LatentModel, got {type(latent_model).__name__}")
         if backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if block_frames is not None and (isinstance(block_frames, bool)
+                                         or not isinstance(block_frames, (int, np.integer))
+                                         or block_frames < 1):
+            raise ConfigError(f"block_frames must be a positive integer, got {block_frames!r}")
         self.latent_model = latent_model
         config = latent_model.config
         self.config = config
@@ -298,12 +354,14 @@ class StreamingLatentModel:
         elif can_stream_cached(config):
             self.mode = "cached"
         else:
-            self.mode = "window"
+            self.mode = "block"
         self.latency_frames = 0
+        self.block_frames = 1
+        self.window_frames = 1
         self._enc_ops: list = []
         self._dec_ops: list = []
         self.backend = "tf"
-        if self.mode != "window" and backend in ("auto", "numpy"):
+        if self.mode != "block" and backend in ("auto", "numpy"):
             try:
                 self._enc_ops, self._dec_ops = _compile_numpy(latent_model.model, self.n_bins)
                 self.backend = "numpy"
@@ -312,11 +370,53 @@ class StreamingLatentModel:
                     raise ConfigError(f"numpy streaming cannot run this model: {exc}") from exc
         elif backend == "numpy":
             raise ConfigError("numpy streaming needs a dense or causal conv model without time pooling")
+        if self.mode == "block":
+            self._plan_blocks(block_frames)
         if self.backend == "tf":
             self._build_tf()
         elif blas_threads is not None:
             threadpoolctl.threadpool_limits(limits=int(blas_threads), user_api="blas")
         self.reset()
+
+    # ------------------------------------------------------------------ block plan
+    def _plan_blocks(self, block_frames: int | None) -> None:
+        """Block length ``B``, window ``W`` and the rows of a block inside the window."""
+        lm = self.latent_model
+        q = time_pool_factor(lm)
+        block = default_block_frames(lm) if block_frames is None else int(block_frames)
+        if block % q:
+            raise ConfigError(f"block_frames {block} must be a multiple of the model's time pooling {q}")
+        ahead = int(lm.lookahead_frames)
+        window = -(-(block + int(lm.past_frames) + ahead) // q) * q
+        self.block_frames = block
+        self.window_frames = window
+        self.latency_frames = ahead + block - 1
+        self._pool = q
+        self._first_row = window - ahead - block  # window row of the block's first output frame
+        self._latent_first = self._first_row // q
+        self._latent_rows = (self._first_row + block - 1) // q - self._latent_first + 1
+        self._latent_window = window // q
+        self._count = 0
+        self._block_out = np.zeros((block, self.n_bins), np.float32)
+        self._block_latent = np.zeros((self._latent_rows,) + self.latent_frame_shape, np.float32)
+        self._block_held = np.zeros(block, bool)  # rows decoded from a held latent (no input)
+        self._silence = np.zeros(self.n_bins, np.float32)
+        if self._norm is not None:
+            self._silence[:] = self._norm.normalise(np.zeros(self.n_bins, np.float32))
+
+    def _block_parts(self) -> tuple[Any, Any]:
+        """Encoder/decoder taking ``W`` frames (the trained ones when ``W == T``)."""
+        lm = self.latent_model
+        if self.window_frames == lm.frames:
+            return lm.encoder, lm.decoder
+        config = dataclasses.replace(self.config, frames=self.window_frames)
+        try:
+            model, encoder, decoder = build_autoencoder_parts(config)
+            transfer_weights(lm.model, model)
+        except (LatentError, ValueError) as exc:
+            raise ConfigError(f"cannot build a {self.window_frames}-frame copy of model "
+                              f"{lm.path or config.arch} for block streaming: {exc}") from exc
+        return encoder, decoder
 
     def _build_tf(self) -> None:
         s_spec = tf.TensorSpec((self.n_units,), tf.float32)
@@ -324,6 +424,8 @@ class StreamingLatentModel:
         lm = self.latent_model
         if self.mode == "cached":
             self._encoder, self._decoder = build_streaming_parts(self.config, trained=lm.model)
+        elif self.mode == "block":
+            self._encoder, self._decoder = self._block_parts()
         else:
             self._encoder, self._decoder = lm.encoder, lm.decoder
         if self.mode == "dense":
@@ -331,12 +433,7 @@ class StreamingLatentModel:
         elif self.mode == "cached":
             self._x = np.zeros((1, 1, self.n_bins), np.float32)
         else:
-            t = lm.frames
-            self.latency_frames = min(lm.lookahead_frames, t - 1)
-            self._x = np.zeros((1, t, self.n_bins), np.float32)
-            self._index = t - 1 - self.latency_frames
-            self._latent_frames = int(lm.latent_shape[0])
-            self._latent_index = self._index // (t // self._latent_frames)
+            self._x = np.zeros((1, self.window_frames, self.n_bins), np.float32)
         self._step = tf.function(self._step_graph, reduce_retracing=True, input_signature=[
             tf.TensorSpec(self._x.shape, tf.float32), s_spec])
         self._decode = tf.function(self._decode_graph, reduce_retracing=True,
@@ -352,7 +449,9 @@ class StreamingLatentModel:
             return y[0], z[0]
         if self.mode == "cached":
             return y[0, 0], z[0, 0]
-        return y[0, self._index], z[0, self._latent_index]
+        first, block = self._first_row, self.block_frames
+        return (y[0, first:first + block],
+                z[0, self._latent_first:self._latent_first + self._latent_rows])
 
     def _decode_graph(self, z: tf.Tensor, scales: tf.Tensor) -> tf.Tensor:
         scaled = z * scales
@@ -360,42 +459,63 @@ class StreamingLatentModel:
             return self._decoder(scaled[None], training=False)[0]
         if self.mode == "cached":
             return self._decoder(scaled[None, None], training=False)[0, 0]
-        window = tf.repeat(scaled[None, None], self._latent_frames, axis=1)
-        return self._decoder(window, training=False)[0, self._index]
+        window = tf.repeat(scaled[None, None], self._latent_window, axis=1)
+        return self._decoder(window, training=False)[0, self._first_row]
 
     # ------------------------------------------------------------------ API
     def reset(self) -> None:
-        """Forget the past (silence): zero caches / ring."""
+        """Forget the past (silence): zero caches / window.
+
+        Block mode also recomputes the block of a silent window, which the
+        pushes before the first full block return.
+        """
         for op in self._enc_ops + self._dec_ops:
             op.reset()
         if self.backend != "tf":
             return
         self._x[:] = 0.0
-        if self.mode == "window" and self._norm is not None:
-            self._x[:] = self._norm.normalise(np.zeros(self.n_bins, np.float32))
         if self.mode == "cached":
             reset_streaming(self._encoder, self._decoder)
+        if self.mode == "block":
+            self._x[0] = self._silence
+            self._count = 0
+            self._run_block(self._scales)
+
+    def _run_block(self, scales: np.ndarray) -> None:
+        """One model call on the window; keeps its ``B`` output and latent rows; slides the window."""
+        y, z = self._step(self._x, scales)
+        self._block_out[:] = y.numpy()
+        self._block_latent[:] = z.numpy()
+        self._block_held[:] = False
+        b = self.block_frames
+        self._x[0, :-b] = self._x[0, b:].copy()
+
+    def _validated(self, scales: np.ndarray | None) -> np.ndarray:
+        if scales is None:
+            return self._scales
+        if np.shape(scales) != (self.n_units,):
+            raise ConfigError(f"scales must have shape ({self.n_units},), got {np.shape(scales)}")
+        return np.asarray(scales, np.float32)
 
     def push(self, frame: np.ndarray, scales: np.ndarray | None = None) -> np.ndarray:
         """Push one log1p magnitude frame ``(n_bins,)``; returns one ``(n_bins,)`` frame.
 
-        ``scales`` ``(n_units,)`` multiply the latent units (default ones).
+        ``scales`` ``(n_units,)`` multiply the latent units (default ones; block
+        mode reads them on the push that completes a block).
         The returned array is a preallocated buffer overwritten by the next push.
         """
         frame = np.asarray(frame, np.float32)
         if frame.shape != (self.n_bins,):
             raise ConfigError(f"push expects a frame of shape ({self.n_bins},), got {frame.shape}")
-        if scales is None:
-            scales = self._scales
-        elif np.shape(scales) != (self.n_units,):
-            raise ConfigError(f"scales must have shape ({self.n_units},), got {np.shape(scales)}")
+        scales = self._validated(scales)
         x = self._frame
         if self._norm is not None:
             np.subtract(frame, self._norm.mean, out=x)
             x /= self._norm.std
         else:
             x[:] = frame
-        scales = np.asarray(scales, np.float32)
+        if self.mode == "block":
+            return self._push_block(x, scales, held=None)
         if self.backend == "numpy":
             z = x
             for op in self._enc_ops:
@@ -405,31 +525,44 @@ class StreamingLatentModel:
             for op in self._dec_ops:
                 y = op.step(y)
         else:
-            if self.mode == "window":
-                self._x[0, :-1] = self._x[0, 1:]
-                self._x[0, -1] = x
-            else:
-                self._x.reshape(self.n_bins)[:] = x
+            self._x.reshape(self.n_bins)[:] = x
             y, z = self._step(self._x, scales)
             self.latent_frame[...] = z.numpy()
             y = y.numpy()
         return self._finish(y)
 
+    def _push_block(self, x: np.ndarray, scales: np.ndarray, held: np.ndarray | None) -> np.ndarray:
+        """Block mode: store the (normalised) frame, run the model on block boundaries, emit a row."""
+        b = self.block_frames
+        self._x[0, self.window_frames - b + self._count % b] = x
+        self._count += 1
+        row = self._count % b
+        if row == 0:
+            if held is None:
+                self._run_block(scales)
+            else:  # no input: every row of the block decodes the held latent
+                self._block_out[:] = self._decode(held, scales).numpy()
+                self._block_held[:] = True
+                self._x[0, :-b] = self._x[0, b:].copy()
+        if not self._block_held[row]:
+            self.latent_frame[...] = self._block_latent[(self._first_row + row) // self._pool
+                                                        - self._latent_first]
+        return self._finish(self._block_out[row])
+
     def push_latent(self, latent: np.ndarray, scales: np.ndarray | None = None) -> np.ndarray:
         """Decode one latent frame (no-input mode): ``latent * scales`` -> ``(n_bins,)``.
 
         ``latent`` has shape :attr:`latent_frame_shape` (e.g. ``mean_latent``).
-        Cached decoders advance one hop, like :meth:`push`; window mode decodes
-        the frame repeated over the window. Returns the preallocated output buffer.
+        Cached decoders advance one hop, like :meth:`push`; block mode decodes
+        the frame repeated over the window once per block (the input window
+        meanwhile receives silence). Returns the preallocated output buffer.
         """
         latent = np.asarray(latent, np.float32)
         if latent.shape != self.latent_frame_shape:
             raise ConfigError(f"latent frame must have shape {self.latent_frame_shape}, got {latent.shape}")
-        if scales is None:
-            scales = self._scales
-        elif np.shape(scales) != (self.n_units,):
-            raise ConfigError(f"scales must have shape ({self.n_units},), got {np.shape(scales)}")
-        scales = np.asarray(scales, np.float32)
+        scales = self._validated(scales)
+        if self.mode == "block":
+            return self._push_block(self._silence, scales, held=latent)
         if self.backend == "numpy":
             y = latent * scales
             for op in self._dec_ops:

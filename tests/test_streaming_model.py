@@ -9,7 +9,7 @@ from instrument.config import SpectralConfig, StftConfig
 from instrument.errors import ConfigError
 from instrument.latent_model import LatentModel
 from instrument.spectral import NormStats
-from instrument.streaming_model import StreamingLatentModel
+from instrument.streaming_model import StreamingLatentModel, default_block_frames
 from training import models as M
 from training.model_config import AutoencoderConfig
 
@@ -69,11 +69,12 @@ def test_dense_streaming_with_norm_stats(rng: np.random.Generator) -> None:
                                    atol=1e-5)
 
 
-def test_non_causal_model_streams_with_lookahead_latency(rng: np.random.Generator) -> None:
+def test_non_causal_model_with_block_of_one_returns_the_lookahead_frame(rng: np.random.Generator) -> None:
     config = tiny("shallow", frames=8)
     lm = LatentModel(M.build_autoencoder(config), config)
-    stream = StreamingLatentModel(lm)
-    assert stream.mode == "window" and stream.latency_frames == lm.lookahead_frames == 2
+    stream = StreamingLatentModel(lm, block_frames=1)
+    assert stream.mode == "block" and stream.latency_frames == lm.lookahead_frames == 2
+    assert stream.window_frames == lm.past_frames + 1 + lm.lookahead_frames
     features = rng.random((20, 33)).astype(np.float32)
     out = _stream(stream, features, np.ones(3, np.float32))
     for t in (7, 12, 19):  # push t returns input frame t - latency, seen in the window ending at t
@@ -81,6 +82,69 @@ def test_non_causal_model_streams_with_lookahead_latency(rng: np.random.Generato
         np.testing.assert_allclose(out[t], expected, atol=1e-5)
     with pytest.raises(ConfigError, match="numpy"):
         StreamingLatentModel(lm, backend="numpy")
+
+
+@pytest.mark.parametrize("arch,changes,block", [
+    ("shallow", {"frames": 8}, None), ("dilated", {"frames": 24}, 5),
+    ("dilres", {"frames": 48, "depth": 2}, None), ("dilres", {"frames": 48, "depth": 2}, 3),
+    ("dilres", {"frames": 64, "depth": 2, "pool_time": 2}, None), ("deep", {"frames": 32, "pool_time": 2}, 8)])
+def test_block_mode_equals_offline_transform_where_the_receptive_field_is_covered(
+        arch: str, changes: dict, block: int | None, rng: np.random.Generator) -> None:
+    config = tiny(arch, **changes)
+    norm = NormStats(mean=rng.random(33).astype(np.float32), std=np.full(33, 1.5, np.float32))
+    lm = LatentModel(M.build_autoencoder(config), config, norm_stats=norm)
+    assert lm.past_frames + lm.lookahead_frames < lm.frames  # offline transform has full context
+    stream = StreamingLatentModel(lm, block_frames=block)
+    b = default_block_frames(lm) if block is None else block
+    assert stream.mode == "block" and stream.block_frames == b
+    assert stream.latency_frames == lm.lookahead_frames + b - 1
+    features = rng.random((90, 33)).astype(np.float32)
+    scales = np.array([1.0, 0.3, 1.7], np.float32)
+    offline = lm.transform(features, scales)
+    latency = stream.latency_frames
+    t = np.arange(lm.past_frames, len(features) - latency)  # receptive field after reset, within input
+    for _ in range(2):  # reset restarts from silence
+        out = _stream(stream, features, scales)
+        np.testing.assert_allclose(out[t + latency], offline[t], rtol=1e-5, atol=1e-5)
+        stream.reset()
+
+
+def test_default_block_follows_receptive_field_and_training_window() -> None:
+    wide = tiny("dilres", frames=48, depth=2)
+    lm = LatentModel(M.build_autoencoder(wide), wide, warm_up=False)
+    assert default_block_frames(lm) == min(lm.receptive_field_frames, 48 - lm.past_frames - lm.lookahead_frames)
+    narrow = tiny("dilres", frames=16, depth=2)  # receptive field wider than the window: B = R
+    lm = LatentModel(M.build_autoencoder(narrow), narrow, warm_up=False)
+    assert default_block_frames(lm) == lm.receptive_field_frames
+    pooled = tiny("deep", frames=32, pool_time=2)  # pooling 4 frames: B rounded up to a multiple of 4
+    lm = LatentModel(M.build_autoencoder(pooled), pooled, warm_up=False)
+    assert default_block_frames(lm) % 4 == 0
+    with pytest.raises(ConfigError, match="multiple"):
+        StreamingLatentModel(lm, block_frames=6)
+    with pytest.raises(ConfigError, match="block_frames"):
+        StreamingLatentModel(lm, block_frames=0)
+
+
+def test_block_mode_latent_frames_and_no_input_decoding(rng: np.random.Generator) -> None:
+    config = tiny("dilated", frames=24)
+    lm = LatentModel(M.build_autoencoder(config), config)
+    stream = StreamingLatentModel(lm, block_frames=4)
+    features = rng.random((40, 33)).astype(np.float32)
+    latent = lm.encode(features[:24])  # offline latent of the first window
+    latency = stream.latency_frames
+    for t, frame in enumerate(features[:24]):
+        stream.push(frame)
+        source = t - latency
+        if lm.past_frames <= source < 24 - lm.lookahead_frames:
+            np.testing.assert_allclose(stream.latent_frame, latent[source], rtol=1e-5, atol=1e-5)
+    held = latent[12]
+    scales = np.array([0.5, 1.0, 2.0], np.float32)
+    decoded = [stream.push_latent(held, scales).copy() for _ in range(8)]
+    # after the next block boundary every hop decodes the held latent repeated over the window
+    window = np.repeat((held * scales)[None], 24, axis=0)
+    expected = lm.decode(window)[12]
+    np.testing.assert_allclose(decoded[-1], expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(decoded[-1], decoded[-2])
 
 
 def test_push_validates_shapes(rng: np.random.Generator) -> None:
@@ -116,3 +180,25 @@ def test_latent_frame_and_push_latent_agree_across_backends(arch: str, rng: np.r
         np.testing.assert_allclose(decoded["numpy"], lm.decode((held * scales)[None])[0], atol=1e-5)
     with pytest.raises(ConfigError, match="latent frame"):
         streams["numpy"].push_latent(np.zeros(3, np.float32))
+
+
+def _shipped_latent_models() -> list:
+    from presets import PRESETS_DIR
+
+    return sorted(p for p in (PRESETS_DIR / "models").glob("*.keras") if not p.stem.startswith("inversynth"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", _shipped_latent_models(), ids=lambda p: p.stem)
+def test_shipped_models_stream_like_offline_transform(path, rng: np.random.Generator) -> None:
+    from instrument.model_io import load_latent_model
+
+    lm = load_latent_model(path)
+    stream = StreamingLatentModel(lm)
+    features = np.abs(rng.standard_normal((3 * lm.frames + 40, lm.n_bins))).astype(np.float32)
+    offline = lm.transform(features)
+    latency = stream.latency_frames
+    assert latency == (lm.lookahead_frames + stream.block_frames - 1 if stream.mode == "block" else 0)
+    out = _stream(stream, features, np.ones(lm.n_units, np.float32))
+    t = np.arange(lm.past_frames, len(features) - latency)
+    np.testing.assert_allclose(out[t + latency], offline[t], rtol=1e-4, atol=1e-4)
