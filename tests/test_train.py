@@ -107,3 +107,33 @@ def test_layerwise_pretraining_dense(notes: Path, tmp_path: Path) -> None:
                    verbose=0)
     assert result.model_path.is_file()
     assert np.isfinite(result.final["val_reconstruction_error"])
+
+
+@pytest.mark.slow
+def test_cosine_schedule_and_transfer_options_train_and_are_saved(notes: Path,
+                                                                        tmp_path: Path) -> None:
+    from training.train import COSINE_FLOOR, TrainConfig, cosine_learning_rate, prepare_transfer_data, train
+
+    assert cosine_learning_rate(1e-3, 0.0) == pytest.approx(1e-3)
+    assert cosine_learning_rate(1e-3, 0.5) == pytest.approx(1e-3 * (1 + COSINE_FLOOR) / 2)
+    assert cosine_learning_rate(1e-3, 2.0) == pytest.approx(1e-3 * COSINE_FLOOR)
+    config = TrainConfig(kind="transfer", epochs=2, batch_size=8, frames=8, val_fraction=0.4,
+                         tensorboard=False, lr_schedule="cosine", pitch_shift=2.0)
+    data = prepare_transfer_data(notes, notes, SMALL, config, verbose=False)
+    options = {"arch": "dilres", "channels": 4, "latent_channels": 4, "depth": 1, "pool_freq": 1,
+               "freq_bias": True, "dropout": 0.0, "sparsity_beta": 0.0}
+    result = train(data, options, config, SMALL, tmp_path / "run", verbose=0)
+    assert np.isfinite(result.final["val_reconstruction_error"])
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["train_config"]["lr_schedule"] == "cosine"
+    assert saved["train_config"]["pitch_shift"] == 2.0 and saved["model_config"]["freq_bias"] is True
+
+
+@pytest.mark.parametrize("changes,match", [({"lr_schedule": "step"}, "lr schedule"),
+                                           ({"pitch_shift": -2.0}, "pitch shift")])
+def test_bad_train_config_raises(changes: dict, match: str) -> None:
+    from instrument.errors import ConfigError
+    from training.train import TrainConfig
+
+    with pytest.raises(ConfigError, match=match):
+        TrainConfig(**changes)

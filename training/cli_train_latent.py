@@ -45,6 +45,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     loop.add_argument("--epochs", type=int, default=30)
     loop.add_argument("--batch-size", type=int, default=16)
     loop.add_argument("--learning-rate", type=float, default=1e-3)
+    loop.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                      help="cosine: decay the learning rate to 2%% by the last epoch or the time limit")
     loop.add_argument("--frames", type=int, default=16, help="spectrum frames per window (T)")
     loop.add_argument("--seed", type=int, default=0)
     loop.add_argument("--val-fraction", type=float, default=0.15, help="notes held out for validation")
@@ -95,7 +97,7 @@ def train_config_from_args(args: argparse.Namespace, kind: str):
                        shift_frames=args.shift_frames, pitch_shift=args.pitch_shift,
                        tensorboard=not args.no_tensorboard,
                        pretrain_epochs=args.pretrain_epochs, stride=args.stride,
-                       time_limit_minutes=args.time_limit)
+                       time_limit_minutes=args.time_limit, lr_schedule=args.lr_schedule)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -33,6 +33,9 @@ from training.datasets import Augmentation, WindowSet, load_note_folder, make_da
 from training.notes import midi_to_note
 
 KINDS = ("autoencoder", "transfer")
+LR_SCHEDULES = ("constant", "cosine")
+#: Final fraction of the initial learning rate reached by the cosine schedule.
+COSINE_FLOOR = 0.02
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
 CHECKPOINT_DIR = "checkpoint"
@@ -57,6 +60,10 @@ class TrainConfig:
         pretrain_epochs: epochs per layer of greedy layer-wise pre-training (0 disables).
         stride: frames between training window starts (None = ``frames // 2``).
         time_limit_minutes: stop after the epoch that passes this wall time (0 = no limit).
+        lr_schedule: ``constant``, or ``cosine``: the learning rate at the start of each epoch
+            is ``learning_rate * (0.02 + 0.98 * (1 + cos(pi * p)) / 2)``, with progress ``p`` the
+            larger of epoch / epochs and elapsed / time limit (so a run cut by the time limit
+            still ends at a small step).
     """
 
     kind: str = "autoencoder"
@@ -74,6 +81,7 @@ class TrainConfig:
     pretrain_epochs: int = 0
     stride: int | None = None
     time_limit_minutes: float = 0.0
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -91,6 +99,8 @@ class TrainConfig:
             raise ConfigError(f"pitch shift must be in 0..12 semitones, got {self.pitch_shift}")
         if self.stride is not None and self.stride < 1:
             raise ConfigError(f"stride must be at least 1, got {self.stride}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -310,6 +320,32 @@ def _time_limit_callback(minutes: float) -> Any:
     return TimeLimit()
 
 
+def cosine_learning_rate(learning_rate: float, progress: float) -> float:
+    """Cosine decay from ``learning_rate`` (progress 0) to ``COSINE_FLOOR * learning_rate`` (1)."""
+    p = min(max(progress, 0.0), 1.0)
+    return learning_rate * (COSINE_FLOOR + (1.0 - COSINE_FLOOR) * 0.5 * (1.0 + np.cos(np.pi * p)))
+
+
+def _cosine_callback(config: TrainConfig) -> Any:
+    import keras
+
+    class CosineSchedule(keras.callbacks.Callback):
+        """Set the optimizer's learning rate at each epoch start (see ``TrainConfig.lr_schedule``)."""
+
+        def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
+            self.start = time.perf_counter()
+
+        def on_epoch_begin(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+            progress = epoch / config.epochs
+            if config.time_limit_minutes > 0:
+                elapsed = (time.perf_counter() - self.start) / (60.0 * config.time_limit_minutes)
+                progress = max(progress, elapsed)
+            self.model.optimizer.learning_rate.assign(
+                cosine_learning_rate(config.learning_rate, progress))
+
+    return CosineSchedule()
+
+
 def read_checkpoint(out_dir: Path) -> dict[str, Any] | None:
     """The saved state of an interrupted run in ``out_dir``, or None."""
     path = out_dir / CHECKPOINT_DIR / STATE_FILE
@@ -379,6 +415,8 @@ def fit(bundle: ModelBundle, train_ds: Any, val_ds: Any, config: TrainConfig, ou
                                                      profile_batch=0))
     if config.time_limit_minutes > 0:
         callbacks.append(_time_limit_callback(config.time_limit_minutes))
+    if config.lr_schedule == "cosine":
+        callbacks.append(_cosine_callback(config))
     callbacks.extend(extra_callbacks)
     if initial_epoch < config.epochs:
         bundle.model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
