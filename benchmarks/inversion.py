@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=None, help="test sounds (default 2000; quick 200)")
     p.add_argument("--train-count", type=int, default=None,
                    help="training sounds for the nearest-neighbour baseline (default 10000; quick 2000)")
+    p.add_argument("--train-data", default=None, metavar="DIR",
+                   help="a `latent dataset synth` folder (e.g. the network's training set) to use "
+                   "as the nearest-neighbour training set instead of --train-count fresh renders")
     p.add_argument("--refine-count", type=int, default=None,
                    help="test sounds (the first ones) given refinement and search-only "
                    "(default 100; quick 10)")
@@ -89,6 +92,18 @@ def nearest_neighbour_scores(train_feats: np.ndarray, train_classes: np.ndarray,
             for rank, t in enumerate(neigh):
                 scores[i + j, rows, train_classes[t]] += float(k) if rank == 0 else 1.0
     return scores, nearest
+
+
+def _disk_training_set(directory: str, spec: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``(n, frames, bins)`` float32 and classes ``(n, n_params)`` of a dataset folder
+    (SystemExit when it was made for another synth)."""
+    from training.synths.dataset import dataset_spec, load_dataset
+
+    data_spec = dataset_spec(directory)
+    if data_spec.names != spec.names or data_spec.n_bins != spec.n_bins:
+        raise SystemExit(f"--train-data {directory} holds synth {data_spec.name!r}, not {spec.name!r}")
+    feats, classes, _ = load_dataset(directory)
+    return feats.astype(np.float32), classes.astype(np.int64)
 
 
 def _render(synth: Any, values: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -151,12 +166,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     scores["random"] = mask_invalid_classes(scores["random"], spec.levels)
     t0 = time.monotonic()
-    train_rng = np.random.default_rng([args.seed, 55])
-    parts = [make_batch(synth, train_rng, min(512, args.train_count - i), False)
-             for i in range(0, args.train_count, 512)]
-    train_feats = np.concatenate([p[0] for p in parts])
-    train_classes = np.concatenate([p[1] for p in parts])
-    del parts
+    if args.train_data:
+        train_feats, train_classes = _disk_training_set(args.train_data, spec)
+    else:
+        train_rng = np.random.default_rng([args.seed, 55])
+        parts = [make_batch(synth, train_rng, min(512, args.train_count - i), False)
+                 for i in range(0, args.train_count, 512)]
+        train_feats = np.concatenate([p[0] for p in parts])
+        train_classes = np.concatenate([p[1] for p in parts])
+        del parts
     scores["nearest"], _ = nearest_neighbour_scores(train_feats, train_classes, feats, n_classes)
     scores["nearest"] = mask_invalid_classes(scores["nearest"], spec.levels)
     print(f"nearest neighbour over {len(train_feats)} training sounds: "
@@ -238,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         plot_pair(out / f"example{i}_{best}.png", audio[i], rendered[best][i], spec.sample_rate,
                   f"test sound {i}: input vs {best}")
     results = {"synth": args.synth, "count": len(audio), "seed": args.seed,
+               "nearest_training_set": (Path(args.train_data).name if args.train_data
+                                        else f"{args.train_count} seeded renders"),
                "mpr": mpr, "top_k": topk, "audio": audio_stats, "refine": refined,
                "inference_seconds_per_sound": infer_seconds,
                "bench_seconds": time.monotonic() - t_start}

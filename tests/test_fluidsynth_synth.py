@@ -105,3 +105,15 @@ def test_spec_without_midi_is_rejected(tmp_path: Path) -> None:
                     "parameters:\n  - {name: cutoff, min: 0, max: 1}\n")
     with pytest.raises(SynthError, match="'cutoff' has no MIDI mapping"):
         get_synth("fluidsynth", spec=path)
+
+
+@needs_fluidsynth
+def test_bulk_rendering_uses_one_process_per_file_of_patches(synth: Synth) -> None:
+    from training.synths.dataset import render_features
+
+    assert synth.render_batch == synth.spec.options["patches_per_file"] == 256
+    assert get_synth("inversynth").render_batch == 64
+    values = synth.random_patches(np.random.default_rng(4), 3)
+    features = render_features(synth, values)
+    assert features.shape == (3, synth.spec.n_frames, synth.spec.n_bins)
+    np.testing.assert_allclose(features, render_features(synth, values, chunk=1), atol=0.05)

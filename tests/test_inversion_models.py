@@ -160,6 +160,7 @@ def test_training_from_a_disk_dataset(tmp_path: Path) -> None:
     assert metrics["epochs_run"] == 1 and np.isfinite(metrics["history"]["loss"][0])
     loaded = load_inversion_model(tmp_path / "run" / "model.keras")
     assert loaded.config.head == "regression" and loaded.config.arch == "lstm"
+    assert loaded.meta["training"]["data"] == "data"  # the folder's name, never a machine path
 
 
 def test_cli_choices_match_the_models() -> None:

@@ -62,9 +62,11 @@ def target_width(spec: SynthSpec, targets: str) -> int:
     return sum(spec.levels) if targets == "one_hot" else spec.n_params
 
 
-def render_features(synth: Synth, values: np.ndarray, chunk: int = RENDER_CHUNK) -> np.ndarray:
-    """Render values ``(n, n_params)`` in chunks -> features ``(n, frames, bins)`` float32."""
+def render_features(synth: Synth, values: np.ndarray, chunk: int | None = None) -> np.ndarray:
+    """Render values ``(n, n_params)`` in chunks (default ``synth.render_batch``) -> features
+    ``(n, frames, bins)`` float32."""
     spec = synth.spec
+    chunk = chunk or max(RENDER_CHUNK, synth.render_batch)
     out = np.empty((len(values), spec.n_frames, spec.n_bins), dtype=np.float32)
     for i in range(0, len(values), chunk):
         out[i:i + chunk] = synth.features(synth.render(values[i:i + chunk]))

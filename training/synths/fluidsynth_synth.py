@@ -76,6 +76,11 @@ class FluidSynth(Synth):
         self.soundfont = sf_render.find_soundfont(soundfont)
 
     @property
+    def render_batch(self) -> int:
+        """One fluidsynth process per ``patches_per_file`` patches (start-up is amortised)."""
+        return self.patches_per_file
+
+    @property
     def slot_seconds(self) -> float:
         """Clip + gap, rounded up to a whole number of quanta that are whole 64-sample
         FluidSynth blocks, whole milliseconds (its player clock) and whole MIDI ticks,

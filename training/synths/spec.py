@@ -612,6 +612,11 @@ class Synth:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def render_batch(self) -> int:
+        """Patches per :meth:`render` call that bulk rendering (datasets) should use."""
+        return 64
+
     def render(self, values: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
