@@ -305,6 +305,8 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
     t_start = time.monotonic()
     elapsed_before = float(json.loads(state_path.read_text()).get("train_seconds", 0.0)) if resume else 0.0
     s_dict = spec_dict(tcfg.synth)
+    # embedded in model files: the dataset folder's name only (no machine paths)
+    saved_cfg = {**tcfg.to_dict(), "data": Path(tcfg.data).name if tcfg.data else ""}
 
     class EpochCheckpoint(keras.callbacks.Callback):
         """Atomic checkpoint + state after every epoch; wall-clock budget; lr decay."""
@@ -318,7 +320,7 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
                 history.setdefault(key, []).append(float(value))
             seconds = elapsed_before + time.monotonic() - t_start
             save_inversion_model(self.model, checkpoint, mcfg, tcfg.synth, s_dict,
-                                 {**tcfg.to_dict(), "epoch": epoch + 1})
+                                 {**saved_cfg, "epoch": epoch + 1})
             _atomic_write_text(state_path, json.dumps({
                 "epoch": epoch + 1, "history": history, "train_seconds": seconds,
                 "train_config": tcfg.to_dict(), "model_config": mcfg.to_dict()}, indent=1))
@@ -354,7 +356,7 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
                "weights": int(model.count_params()), "history": history,
                "validation": evaluate_parameters(scores, val_classes, spec)}
     final = save_inversion_model(model, out / "model.keras", mcfg, tcfg.synth, s_dict,
-                                 {**tcfg.to_dict(), "train_seconds": train_seconds,
+                                 {**saved_cfg, "train_seconds": train_seconds,
                                   "epochs_run": metrics["epochs_run"],
                                   "val_mean_mpr": metrics["validation"]["mean_mpr"]})
     _atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1))
@@ -373,25 +375,59 @@ SHIPPED_RECIPE = InversionTrainConfig(synth="inversynth", arch="conv6xl", head="
                                       max_minutes=60.0, lr_decay=0.97, width_scale=0.5)
 
 
-def build_inversion_models(out_dir: str | Path | None = None, resume: bool = False) -> list[Path]:
-    """``make models`` hook: train the shipped inversion model(s) and copy them into presets.
+#: Recipe of the shipped fluidsynth model: fluidsynth renders about 100-150 clips/s here, too slow
+#: to feed training on the fly, so the build first renders FLUIDSYNTH_DATASET once with
+#: ``generate_dataset`` (shard ``i`` from ``default_rng([seed, i])``) and trains on it from disk
+#: (``data`` names that folder inside the build folder).
+FLUIDSYNTH_DATASET: dict[str, int] = {"count": 40960, "seed": 0, "shard_size": 1024}
+FLUIDSYNTH_RECIPE = InversionTrainConfig(synth="fluidsynth", arch="conv6xl", head="sigmoid",
+                                         epochs=30, steps_per_epoch=200, batch_size=32,
+                                         learning_rate=1e-3, seed=0, val_count=512, patience=0,
+                                         max_minutes=30.0, lr_decay=0.9, width_scale=0.5,
+                                         data="fluidsynth-data")
 
-    Returns:
-        the written model paths (``presets/models/inversynth-conv6xl.keras``).
-    """
+
+def _ship(source: Path, name: str) -> Path:
+    """Atomically copy a trained ``model.keras`` to ``presets/models/name``."""
     import shutil
-    import tempfile
 
     from presets import PRESETS_DIR
 
-    work = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="inversion-"))
-    train_inversion(SHIPPED_RECIPE, work / "inversynth-conv6xl", resume=resume)
-    target = PRESETS_DIR / "models" / "inversynth-conv6xl.keras"
+    target = PRESETS_DIR / "models" / name
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(work / "inversynth-conv6xl" / "model.keras", tmp)
+    shutil.copyfile(source, tmp)
     os.replace(tmp, target)
-    return [target]
+    return target
+
+
+def build_fluidsynth_model(work: Path, resume: bool = False) -> Path:
+    """Render the fluidsynth dataset into ``work`` (resumable), train FLUIDSYNTH_RECIPE on it and
+    ship ``presets/models/fluidsynth-conv6xl.keras``."""
+    from training.synths.dataset import generate_dataset
+
+    data = work / FLUIDSYNTH_RECIPE.data
+    generate_dataset("fluidsynth", FLUIDSYNTH_DATASET["count"], FLUIDSYNTH_DATASET["seed"], data,
+                     shard_size=FLUIDSYNTH_DATASET["shard_size"])
+    recipe = dataclasses.replace(FLUIDSYNTH_RECIPE, data=str(data))
+    train_inversion(recipe, work / "fluidsynth-conv6xl", resume=resume)
+    return _ship(work / "fluidsynth-conv6xl" / "model.keras", "fluidsynth-conv6xl.keras")
+
+
+def build_inversion_models(out_dir: str | Path | None = None, resume: bool = False) -> list[Path]:
+    """``make models`` hook: train the shipped inversion models and copy them into presets.
+
+    Returns:
+        the written model paths (``presets/models/inversynth-conv6xl.keras``,
+        ``presets/models/fluidsynth-conv6xl.keras``).
+    """
+    import tempfile
+
+    work = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="inversion-"))
+    train_inversion(SHIPPED_RECIPE, work / "inversynth-conv6xl", resume=resume)
+    shipped = [_ship(work / "inversynth-conv6xl" / "model.keras", "inversynth-conv6xl.keras")]
+    shipped.append(build_fluidsynth_model(work, resume=resume))
+    return shipped
 
 
 if __name__ == "__main__":
