@@ -5,14 +5,30 @@ for ``--model none`` (analysis/resynthesis only), the whole engine (file
 source, STFT, model, streaming RTISI-LA) runs at default settings on a looping
 test signal: per-hop processing time (median, p99, max), real-time factor
 (total processing time over audio time) and algorithmic latency in ms.
-Targets: RTF <= 0.25 and latency <= 60 ms with a causal model.
+Non-causal models run in block mode (one model call every ``B`` hops, column
+``block``; its hop is the max column). Targets: RTF <= 0.25 and latency
+<= 60 ms with a causal model.
 
-Underflow run: the pipeline plays for ``--seconds`` (default 60) through a
-sounddevice output stream on a private JACK dummy server the benchmark starts
-itself (``jackd -n <unique> -d dummy -r 22050 -p 256``; ``JACK_DEFAULT_SERVER``
-is set before sounddevice is imported), with a busy-loop subprocess loading the
-other core. Output uses the app's ring buffer and sound-card wiring
-(``instrument.io.AudioIO``, ``instrument.app.ProcessingWorker`` when present).
+Underflow runs (every latent model by default): the pipeline plays for
+``--seconds`` (default 60) through a sounddevice output stream on a private
+JACK dummy server the benchmark starts itself (``jackd -n <unique> -d dummy -r
+22050 -p 256``; ``JACK_DEFAULT_SERVER`` is set before sounddevice is imported),
+with a busy-loop subprocess loading the other core. Output uses the app's ring
+buffer, sound-card wiring and settings (``instrument.io.AudioIO``,
+``instrument.app.ProcessingWorker``, PortAudio latency ``"high"``, GIL switch
+interval 1 ms, ring filled before the stream starts). Two counters are
+reported: ring underflows (the processing thread fell behind: audible gaps we
+cause) and PortAudio status flags. PortAudio's JACK backend raises
+``output_underflow | input_overflow`` on the callback after *any* JACK server
+xrun (its xrun callback cannot tell which client or why), so the benchmark also
+records at which callback each flag came, the least audio queued in the ring
+at any callback, and the xrun lines jackd itself printed.
+
+Inversion stage (``latent perform --invert-model``): per-call time of the
+shipped inversion model's follower on 1 s windows (it runs every 250 ms of
+input, on its own thread) and its share of one core; with ``--seconds`` > 0
+one more underflow run plays the default model with the follower attached to
+the processing worker's input tap, as ``latent perform`` wires it.
 """
 
 from __future__ import annotations
@@ -22,6 +38,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -39,6 +56,10 @@ from presets import PRESETS_DIR
 RTF_TARGET = 0.25
 LATENCY_TARGET_MS = 60.0
 JACK_PERIOD = 256
+#: as ``latent perform``: PortAudio latency and the GIL switch interval of the live app
+STREAM_LATENCY = "high"
+SWITCH_INTERVAL_S = 0.001
+INVERSION_EVERY_S = 0.25
 
 
 def test_signal(spectral: SpectralConfig, seconds: float = 4.0, seed: int = 0) -> np.ndarray:
@@ -91,7 +112,7 @@ def time_engine(engine: Engine, hops: int, warmup: int = 20) -> dict[str, float]
     return {"median_ms": 1000 * float(np.median(times)), "p99_ms": 1000 * float(np.percentile(times, 99)),
             "max_ms": 1000 * float(times.max()), "rtf": float(times.sum() / audio_s),
             "rtf_median": float(np.median(times) / engine.hop_seconds), "rtf_cpu": cpu / audio_s,
-            "latency_ms": engine.latency_ms}
+            "latency_ms": engine.latency_ms, "block": int(getattr(engine, "model_block_frames", 1))}
 
 
 # ------------------------------------------------------------------ JACK underflow run
@@ -104,14 +125,15 @@ class JackDummy:
             raise DeviceError("jackd not found (Debian package jackd2): cannot run the underflow test")
         self.name = f"lb-{uuid.uuid4().hex[:8]}"  # short: jack_lsp aborts on some long server names
         env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1")
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([jackd, "-n", self.name, "-d", "dummy", "-r", str(sample_rate),
-                                      "-p", str(period)], env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+                                      "-p", str(period)], env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
         os.environ["JACK_DEFAULT_SERVER"] = self.name
         os.environ["JACK_NO_START_SERVER"] = "1"
         if not self._wait_ready(40.0):
             exited = self.proc.poll() is not None
-            err = self.proc.stderr.read().decode(errors="replace") if exited else ""
+            err = self.output() if exited else ""
             self.stop()
             reason = f"jackd exited: {err[-300:]}" if exited else "no client could connect within 40 s"
             raise DeviceError(f"JACK dummy server {self.name} did not start ({reason})")
@@ -133,6 +155,25 @@ class JackDummy:
             time.sleep(0.2)
         return False
 
+    def output(self) -> str:
+        """Everything jackd printed so far."""
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def xrun_lines(self) -> list[str]:
+        """jackd's own xrun reports (lines mentioning xrun)."""
+        return [line for line in self.output().splitlines() if "xrun" in line.lower()]
+
+    def scheduling(self) -> str:
+        """jackd's scheduling policy (real-time SCHED_FIFO/RR or normal SCHED_OTHER)."""
+        try:
+            policy = os.sched_getscheduler(self.proc.pid)
+        except OSError:
+            return "unknown"
+        names = {os.SCHED_OTHER: "SCHED_OTHER", os.SCHED_FIFO: "SCHED_FIFO", os.SCHED_RR: "SCHED_RR"}
+        return names.get(policy, str(policy))
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -140,6 +181,7 @@ class JackDummy:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.log.close()
 
 
 def _jack_output_device(sd: Any) -> int:
@@ -178,42 +220,128 @@ def _minimal_worker(engine: Engine, ring: Any, stop: threading.Event, ahead_fram
     return threading.Thread(target=run, name="bench-processing", daemon=True)
 
 
-def underflow_run(engine: Engine, seconds: float, ahead_hops: int = 6, load_other_core: bool = True
-                  ) -> dict[str, Any]:
-    """Play ``engine`` for ``seconds`` on a private JACK dummy server; count underflows."""
+def _counting_io(sample_rate: int, ring_frames: int, device: int, latency: str | float,
+                 measured_callbacks: int) -> Any:
+    """An ``AudioIO`` whose callback also notes which status flags came at which callback.
+
+    The callback stays real-time safe: integer updates and one store into a
+    preallocated array, then the app's own copy-only callback.
+    """
+    from instrument.io import AudioIO
+
+    class CountingIO(AudioIO):
+        def __init__(self) -> None:
+            super().__init__(sample_rate, JACK_PERIOD, ring_frames, device=device, latency=latency)
+            self.flag_output_underflow = 0
+            self.flag_priming = 0
+            self.flag_other = 0
+            self.flagged_at = np.full(256, -1, np.int64)
+            self.n_flagged = 0
+            self.min_level = ring_frames
+            self.measured_callbacks = measured_callbacks
+
+        def _callback_out(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+            if status:
+                if status.output_underflow:
+                    self.flag_output_underflow += 1
+                elif status.priming_output:
+                    self.flag_priming += 1
+                else:
+                    self.flag_other += 1
+                if self.n_flagged < 256:
+                    self.flagged_at[self.n_flagged] = self._callbacks
+                self.n_flagged += 1
+            if self._callbacks < self.measured_callbacks:
+                level = self.out_ring.available_read()
+                if level < self.min_level:
+                    self.min_level = level
+            AudioIO._callback_out(self, outdata, frames, time_info, status)
+
+    return CountingIO()
+
+
+def load_follower(path: Path, sample_rate: int) -> Any:
+    """The live inversion follower for ``path`` at the engine's sample rate (as ``latent perform``)."""
+    from instrument.invert import load_inversion_model
+    from instrument.inversion_follower import InversionFollower
+
+    return InversionFollower(load_inversion_model(path), input_sample_rate=sample_rate,
+                             every_seconds=INVERSION_EVERY_S)
+
+
+def time_inversion(follower: Any, audio: np.ndarray, calls: int = 20) -> dict[str, float]:
+    """Wall and CPU time of one follower inference on 1 s windows of ``audio``."""
+    window = follower.window
+    starts = np.linspace(0, max(0, len(audio) - window), calls + 2).astype(int)
+    follower.infer_values(audio[:window])  # trace
+    wall = np.empty(calls)
+    cpu0 = time.process_time()
+    for i, start in enumerate(starts[1:-1]):
+        chunk = np.zeros(window, np.float32)
+        piece = audio[start:start + window]
+        chunk[:len(piece)] = piece
+        t0 = time.perf_counter()
+        follower.infer_values(chunk)
+        wall[i] = time.perf_counter() - t0
+    cpu = (time.process_time() - cpu0) / calls
+    return {"median_ms": 1000 * float(np.median(wall)), "p99_ms": 1000 * float(np.percentile(wall, 99)),
+            "max_ms": 1000 * float(wall.max()), "cpu_ms": 1000 * cpu,
+            "core_share": cpu / INVERSION_EVERY_S, "wall_share": float(np.median(wall)) / INVERSION_EVERY_S}
+
+
+def underflow_run(engine: Engine, seconds: float, ahead_hops: int = 6, load_other_core: bool = True,
+                  latency: str | float = STREAM_LATENCY, follower: Any = None) -> dict[str, Any]:
+    """Play ``engine`` for ``seconds`` on a private JACK dummy server; count underflows.
+
+    ``follower``: an inversion follower fed every input hop through an
+    ``InversionWorker`` (as ``latent perform --invert-model``), messages counted.
+    """
     sample_rate = engine.spectral.sample_rate
     hop = engine.hop_length
     server = JackDummy(sample_rate)
     busy = _start_busy_loop() if load_other_core else None
     io = None
+    inversion = None
+    switch = sys.getswitchinterval()
     try:
         import sounddevice as sd
 
-        sd._terminate()
+        while sd._initialized:  # re-initialise so PortAudio sees this run's server
+            sd._terminate()
         sd._initialize()
         device = _jack_output_device(sd)
-        from instrument.io import AudioIO
-
         ring_frames = (ahead_hops + 4) * hop + 2 * JACK_PERIOD
-        io = AudioIO(sample_rate, JACK_PERIOD, ring_frames, device=device, latency="low")
+        measured = int(seconds * sample_rate / JACK_PERIOD) - ahead_hops * hop // JACK_PERIOD - 2
+        io = _counting_io(sample_rate, ring_frames, device, latency, measured)
         stop = threading.Event()
         max_hops = int(np.ceil(seconds * sample_rate / hop))
+        tap = None
+        if follower is not None:
+            from instrument.inversion_follower import InversionWorker
+
+            sent = [0]
+            inversion = InversionWorker(follower, lambda messages: sent.__setitem__(0, sent[0] + len(messages)))
+            inversion.start()
+            tap = inversion.submit
         wiring = "minimal"
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         try:
             from instrument.app import ActionInbox, ProcessingWorker
 
             worker: threading.Thread = ProcessingWorker(engine, hop, sample_rate, io.out_ring, ActionInbox(),
-                                                        None, stop, ahead_hops=ahead_hops, max_hops=max_hops)
+                                                        None, stop, ahead_hops=ahead_hops, max_hops=max_hops,
+                                                        input_tap=tap)
             wiring = "app worker"
         except (ImportError, TypeError):
             worker = _minimal_worker(engine, io.out_ring, stop, ahead_hops * hop, max_hops)
         worker.start()  # fills the ring ahead, then paces itself on the callback's reads
         primed = getattr(worker, "primed", None)
         if primed is not None:
-            primed.wait(10.0)
+            primed.wait(60.0)
         else:
             while io.out_ring.available_read() < ahead_hops * hop and worker.is_alive():
                 time.sleep(0.005)
+        prefilled = io.out_ring.available_read()
         io.start()
         deadline = time.monotonic() + seconds + 30.0
         while not stop.is_set() and time.monotonic() < deadline:
@@ -221,10 +349,31 @@ def underflow_run(engine: Engine, seconds: float, ahead_hops: int = 6, load_othe
         stats = io.stats()  # before the ring drains: the tail after the last hop is not an underflow
         stop.set()
         worker.join(timeout=5.0)
-        return {"seconds": seconds, "underflows": stats.output_underflows,
-                "underflow_frames": stats.output_underflow_frames, "xruns": stats.status_xruns,
-                "callbacks": stats.callbacks, "wiring": wiring, "server": server.name}
+        flagged = [int(i) for i in io.flagged_at[:min(io.n_flagged, 256)]]
+        result = {"seconds": seconds, "underflows": stats.output_underflows,
+                  "underflow_frames": stats.output_underflow_frames, "xruns": stats.status_xruns,
+                  "callbacks": stats.callbacks, "wiring": wiring, "server": server.name,
+                  "flag_output_underflow": io.flag_output_underflow, "flag_priming": io.flag_priming,
+                  "flag_other": io.flag_other, "flagged_at": flagged,
+                  "startup_flags": sum(1 for i in flagged if i * JACK_PERIOD < sample_rate),
+                  "min_ahead_ms": 1000.0 * io.min_level / sample_rate,
+                  "prefill_ms": 1000.0 * prefilled / sample_rate,
+                  "jack_xruns": len(server.xrun_lines()), "jack_xrun_lines": server.xrun_lines()[:4],
+                  "jack_scheduling": server.scheduling(), "latency": latency,
+                  "stream_latency_ms": 1000.0 * io.output_latency_s,
+                  "block": int(getattr(engine, "model_block_frames", 1)),
+                  "max_hop_ms": float(getattr(getattr(worker, "stats", None), "max_hop_ms", float("nan")))}
+        if inversion is not None:
+            inversion.stop(timeout=10.0)
+            result.update(inversion_calls=follower.inferences, inversion_dropped=inversion.dropped,
+                          inversion_messages=sent[0],
+                          inversion_error=None if inversion.error is None else repr(inversion.error))
+            inversion = None
+        return result
     finally:
+        sys.setswitchinterval(switch)
+        if inversion is not None:
+            inversion.stop(timeout=10.0)
         if io is not None:
             io.close()
         try:
@@ -245,15 +394,45 @@ def _row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _engine(spectral: SpectralConfig, model: Any, name: str, args: argparse.Namespace) -> Engine:
+    return Engine(spectral, [model] if model is not None else [], [name] if model is not None else None,
+                  source=FileSource(test_signal(spectral), spectral.stft.hop_length, loop=True),
+                  phase_lookahead=args.phase_lookahead, phase_iterations=args.phase_iterations,
+                  block_frames=args.block)
+
+
+def _latency_arg(text: str) -> str | float:
+    if text in ("low", "high"):
+        return text
+    try:
+        return float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"latency must be low, high or seconds, got {text!r}") from exc
+
+
+def _underflow_text(u: dict[str, Any]) -> str:
+    if "error" in u:
+        return "n/a"
+    return f"{u['underflows']} ring, {u['xruns']} PortAudio flags"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="latent bench realtime", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="*", metavar="M",
                         help="model files (default: every latent model in presets/models)")
     parser.add_argument("--hops", type=int, default=800, help="timed hops per model (default 800)")
     parser.add_argument("--seconds", type=float, default=60.0,
-                        help="underflow run length in seconds (default 60; 0 skips it)")
-    parser.add_argument("--ahead-hops", type=int, default=6, help="hops queued ahead of the callback")
+                        help="underflow run length in seconds, per model (default 60; 0 skips them)")
+    parser.add_argument("--underflow-models", nargs="*", metavar="NAME",
+                        help="model names (file stems) given an underflow run (default: every latent model)")
+    parser.add_argument("--ahead-hops", type=int, default=6, help="hops queued ahead of the callback (as perform)")
+    parser.add_argument("--latency", type=_latency_arg, default=STREAM_LATENCY,
+                        help=f"PortAudio stream latency: low, high or seconds (default {STREAM_LATENCY}, as perform)")
+    parser.add_argument("--block", type=int, default=None, metavar="B",
+                        help="block length of non-causal models (default: each model's default)")
     parser.add_argument("--no-load", action="store_true", help="do not load the other core during the run")
+    parser.add_argument("--inversion-model", default=None, metavar="PATH",
+                        help="inversion model for the follower cost and run (default: the shipped one; 'none' skips)")
     parser.add_argument("--phase-lookahead", type=int, default=DEFAULT_PHASE_LOOKAHEAD)
     parser.add_argument("--phase-iterations", type=int, default=DEFAULT_PHASE_ITERATIONS)
     args = parser.parse_args(list(argv or []))
@@ -269,60 +448,104 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = []
     for name, model in rows:
         spectral = model.spectral if model is not None else SpectralConfig()
-        models = [model] if model is not None else []
-        engine = Engine(spectral, models, [name] if model is not None else None,
-                        source=FileSource(test_signal(spectral), spectral.stft.hop_length, loop=True),
-                        phase_lookahead=args.phase_lookahead, phase_iterations=args.phase_iterations)
+        engine = _engine(spectral, model, name, args)
         stats = time_engine(engine, args.hops)
         kind = getattr(model, "kind", "analysis/resynthesis") if model is not None else "analysis/resynthesis"
-        causal = engine.model_lookahead_frames == 0
+        causal = model is None or int(getattr(model, "lookahead_frames", 0)) == 0
         ok = stats["rtf_cpu"] <= RTF_TARGET and (not causal or stats["latency_ms"] <= LATENCY_TARGET_MS)
         results.append((name, kind, causal, stats, ok, spectral, model))
 
-    underflow = None
-    if args.seconds > 0:
-        # the default model if shipped, else the first latent model, else analysis/resynthesis
-        pick = next((r for r in results if r[0] == "reconstruct"), results[1] if len(results) > 1 else results[0])
-        name, _, _, _, _, spectral, model = pick
-        engine = Engine(spectral, [model] if model is not None else [], [name] if model is not None else None,
-                        source=FileSource(test_signal(spectral), spectral.stft.hop_length, loop=True),
-                        phase_lookahead=args.phase_lookahead, phase_iterations=args.phase_iterations)
+    inversion_path: Path | None = None
+    if args.inversion_model != "none":
+        from instrument.invert import DEFAULT_MODELS
+
+        candidate = Path(args.inversion_model) if args.inversion_model else DEFAULT_MODELS["inversynth"]
+        inversion_path = candidate if candidate.is_file() else None
+    inversion_cost = None
+    if inversion_path is not None:
+        spectral = results[1][5] if len(results) > 1 else SpectralConfig()
         try:
-            underflow = (name, underflow_run(engine, args.seconds, args.ahead_hops, not args.no_load))
-        except DeviceError as exc:
-            underflow = (name, {"error": str(exc)})
+            follower = load_follower(inversion_path, spectral.sample_rate)
+            inversion_cost = time_inversion(follower, test_signal(spectral))
+        except LatentError as exc:
+            inversion_cost = {"error": str(exc)}
+
+    runs: list[tuple[str, dict[str, Any]]] = []
+    if args.seconds > 0:
+        latent_rows = [r for r in results if r[6] is not None] or results[:1]
+        wanted = args.underflow_models
+        picked = [r for r in latent_rows if wanted is None or r[0] in wanted]
+        for name, _, _, _, _, spectral, model in picked:
+            try:
+                runs.append((name, underflow_run(_engine(spectral, model, name, args), args.seconds,
+                                                 args.ahead_hops, not args.no_load, args.latency)))
+            except DeviceError as exc:
+                runs.append((name, {"error": str(exc)}))
+        if inversion_cost is not None and "error" not in inversion_cost:
+            name, _, _, _, _, spectral, model = next(
+                (r for r in latent_rows if r[0] == "reconstruct"), latent_rows[0])
+            try:
+                follower = load_follower(inversion_path, spectral.sample_rate)
+                runs.append((f"{name} + inversion follower",
+                             underflow_run(_engine(spectral, model, name, args), args.seconds, args.ahead_hops,
+                                           not args.no_load, args.latency, follower=follower)))
+            except DeviceError as exc:
+                runs.append((f"{name} + inversion follower", {"error": str(exc)}))
 
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"\nReal-time engine benchmark (phase look-ahead {args.phase_lookahead}, "
           f"{args.phase_iterations} iterations, {args.hops} hops; targets RTF <= {RTF_TARGET}, "
           f"latency <= {LATENCY_TARGET_MS:g} ms causal; {os.cpu_count()} CPUs, load average {load})\n")
-    print(_row(["model", "kind", "causal", "hop ms median", "p99", "max", "RTF wall", "RTF median",
+    print(_row(["model", "kind", "causal", "block", "hop ms median", "p99", "max", "RTF wall", "RTF median",
                 "RTF cpu", "latency ms", "underflows", "targets"]))
-    print(_row(["---"] * 12))
+    print(_row(["---"] * 13))
+    by_name = dict(runs)
     for name, kind, causal, stats, ok, _, _ in results:
-        under = "-"
-        if underflow is not None and underflow[0] == name:
-            u = underflow[1]
-            under = (f"{u['underflows']} in {u['seconds']:g} s ({u['xruns']} xruns)" if "error" not in u
-                     else "n/a")
-        print(_row([name, kind, "yes" if causal else "no", f"{stats['median_ms']:.2f}",
+        under = _underflow_text(by_name[name]) if name in by_name else "-"
+        print(_row([name, kind, "yes" if causal else "no", str(stats["block"]), f"{stats['median_ms']:.2f}",
                     f"{stats['p99_ms']:.2f}", f"{stats['max_ms']:.2f}", f"{stats['rtf']:.3f}",
                     f"{stats['rtf_median']:.3f}", f"{stats['rtf_cpu']:.3f}", f"{stats['latency_ms']:.1f}",
                     under, "ok" if ok else "MISSED"]))
     print("\nRTF wall = total wall time / audio time (includes preemption by other processes); RTF median ="
           " median hop / hop; RTF cpu = process CPU time / audio time. The RTF target is judged on RTF cpu"
-          " (the pipeline's own cost; wall figures on a shared machine include other processes).")
+          " (the pipeline's own cost; wall figures on a shared machine include other processes). block ="
+          " frames per model call (block mode: that hop carries the whole call, see max).")
     for note in skipped:
         print(f"- {note}")
-    if underflow is not None:
-        u = underflow[1]
-        if "error" in u:
-            print(f"- underflow run on {underflow[0]}: {u['error']}")
+    if runs:
+        print(f"\nUnderflow runs: {args.seconds:g} s each on a private JACK dummy server (22050 Hz, period "
+              f"{JACK_PERIOD}), PortAudio latency {args.latency!r}, {args.ahead_hops} hops queued ahead, other core "
+              f"{'idle' if args.no_load else 'loaded by a busy loop'}\n")
+        print(_row(["run", "ring underflows", "PortAudio flags (first 1 s)", "flagged callbacks",
+                    "jackd xrun lines", "least queued ms", "max hop ms", "callbacks", "jackd"]))
+        print(_row(["---"] * 9))
+        for name, u in runs:
+            if "error" in u:
+                print(_row([name, "n/a", "n/a", u["error"][:60], "", "", "", "", ""]))
+                continue
+            print(_row([name, f"{u['underflows']} ({u['underflow_frames']} frames)",
+                        f"{u['xruns']} ({u['startup_flags']})",
+                        " ".join(str(i) for i in u["flagged_at"][:8]) or "-", str(u["jack_xruns"]),
+                        f"{u['min_ahead_ms']:.1f}", f"{u['max_hop_ms']:.1f}", str(u["callbacks"]),
+                        u["jack_scheduling"]]))
+        print("\nPortAudio flags: callbacks whose status was set (JACK backend: after any xrun of the JACK"
+              " server); ring underflows: hops the processing thread had not computed in time.")
+        for name, u in runs:
+            if u.get("jack_xrun_lines"):
+                print(f"- {name}, jackd: " + " / ".join(line.strip()[:100] for line in u["jack_xrun_lines"]))
+            if "inversion_calls" in u:
+                print(f"- {name}: {u['inversion_calls']} inferences, {u['inversion_messages']} MIDI messages,"
+                      f" {u['inversion_dropped']} input blocks dropped"
+                      + (f", error {u['inversion_error']}" if u["inversion_error"] else ""))
+    if inversion_cost is not None:
+        if "error" in inversion_cost:
+            print(f"- inversion follower: {inversion_cost['error']}")
         else:
-            print(f"- underflow run: {underflow[0]}, {u['seconds']:g} s on JACK dummy {u['server']} "
-                  f"(22050 Hz, period {JACK_PERIOD}), {u['callbacks']} callbacks, "
-                  f"{u['underflow_frames']} underflow frames, other core "
-                  f"{'loaded by a busy loop' if not args.no_load else 'idle'}, {u['wiring']} wiring")
+            c = inversion_cost
+            print(f"\nInversion follower ({inversion_path.name}, one inference per "
+                  f"{1000 * INVERSION_EVERY_S:g} ms of input, on its own thread): {c['median_ms']:.1f} ms median,"
+                  f" p99 {c['p99_ms']:.1f}, max {c['max_ms']:.1f} ms wall per call; {c['cpu_ms']:.1f} ms CPU per"
+                  f" call = {100 * c['core_share']:.1f}% of one core")
     return 0
 
 
