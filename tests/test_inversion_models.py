@@ -167,3 +167,22 @@ def test_cli_choices_match_the_models() -> None:
     from training import cli_train_inversion
 
     assert cli_train_inversion.ARCHS == ARCHS and cli_train_inversion.HEADS == HEADS
+
+
+def test_export_for_inference_drops_the_optimizer_and_keeps_outputs(tmp_path: Path,
+                                                                    rng: np.random.Generator) -> None:
+    from training.inversion_models import loss_for
+    from training.inversion_train import export_for_inference
+
+    config = _tiny("conv2")
+    model = build_inversion_model(config)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for("sigmoid"))
+    x = _inputs(config, rng)
+    model.fit(x, targets_for("sigmoid", rng.integers(0, 16, (2, 23)), 16), epochs=1, verbose=0)
+    full = save_inversion_model(model, tmp_path / "full.keras", config, "inversynth",
+                                spec_dict("inversynth"), {"epochs_run": 1})
+    small = export_for_inference(full, tmp_path / "small.keras")
+    assert small.stat().st_size < full.stat().st_size
+    loaded = load_inversion_model(small)
+    assert loaded.meta["training"]["epochs_run"] == 1 and loaded.synth_name == "inversynth"
+    np.testing.assert_allclose(loaded.scores(x), load_inversion_model(full).scores(x), atol=1e-6)

@@ -401,17 +401,32 @@ def _ship(source: Path, name: str) -> Path:
     return target
 
 
+def export_for_inference(source: str | Path, target: str | Path) -> Path:
+    """Copy an inversion model file without its optimizer state (about a third of the size; the
+    copy cannot be resumed). Metadata (synth, spec, configs) are kept."""
+    from instrument.invert import load_inversion_model, save_inversion_model
+    from training.inversion_models import build_inversion_model
+
+    inv = load_inversion_model(source)
+    fresh = build_inversion_model(inv.config)
+    fresh.set_weights(inv.model.get_weights())
+    return save_inversion_model(fresh, target, inv.config, inv.synth_name, inv.meta["spec"],
+                                inv.meta.get("training", {}))
+
+
 def build_fluidsynth_model(work: Path, resume: bool = False) -> Path:
     """Render the fluidsynth dataset into ``work`` (resumable), train FLUIDSYNTH_RECIPE on it and
-    ship ``presets/models/fluidsynth-conv6xl.keras``."""
+    ship ``presets/models/fluidsynth-conv6xl.keras`` (weights only, no optimizer state)."""
     from training.synths.dataset import generate_dataset
 
     data = work / FLUIDSYNTH_RECIPE.data
     generate_dataset("fluidsynth", FLUIDSYNTH_DATASET["count"], FLUIDSYNTH_DATASET["seed"], data,
                      shard_size=FLUIDSYNTH_DATASET["shard_size"])
     recipe = dataclasses.replace(FLUIDSYNTH_RECIPE, data=str(data))
-    train_inversion(recipe, work / "fluidsynth-conv6xl", resume=resume)
-    return _ship(work / "fluidsynth-conv6xl" / "model.keras", "fluidsynth-conv6xl.keras")
+    run = work / "fluidsynth-conv6xl"
+    train_inversion(recipe, run, resume=resume)
+    return _ship(export_for_inference(run / "model.keras", run / "inference.keras"),
+                 "fluidsynth-conv6xl.keras")
 
 
 def build_inversion_models(out_dir: str | Path | None = None, resume: bool = False) -> list[Path]:
