@@ -49,6 +49,50 @@ def eq_gain(train_inputs: np.ndarray, train_targets: np.ndarray) -> np.ndarray:
     return (tgt / np.maximum(src, 1e-8)).astype(np.float32)
 
 
+def stretch_frequency(spectrum: np.ndarray, ratio: float) -> np.ndarray:
+    """Resample the bin axis so content at bin ``k`` moves to ``k * ratio`` (a pitch shift).
+
+    ``spectrum`` ``(frames, n_bins)`` -> same shape (linear interpolation, zeros above the top).
+    """
+    bins = np.arange(spectrum.shape[1], dtype=np.float64)
+    return np.stack([np.interp(bins / ratio, bins, row, right=0.0) for row in spectrum]).astype(np.float32)
+
+
+def _note_midi(name: str) -> int | None:
+    """MIDI note of a pair label such as ``A3 flute_A3.wav -> clarinet_A3.wav``."""
+    from instrument.errors import LatentError
+    from training.notes import note_to_midi
+
+    try:
+        return note_to_midi(name.split(" ", 1)[0])
+    except LatentError:
+        return None
+
+
+def nearest_note_error(data: Any) -> float | None:
+    """Error of a pitch-aware reference that sees the held-out note's pitch: the target of
+    the nearest training note, frequency-stretched by the pitch ratio and trimmed/padded to the
+    held-out note's length. None when pair labels carry no pitch.
+
+    It shows how far apart neighbouring target notes really are (different samples, tuning,
+    levels), i.e. roughly what no model trained on the other notes can easily beat.
+    """
+    train_midi = [_note_midi(n) for n in data.train.names]
+    val_midi = [_note_midi(n) for n in data.val.names]
+    if None in train_midi or None in val_midi:
+        return None
+    errors, weights = [], []
+    for midi, start, length in zip(val_midi, data.val.starts, data.val.lengths):
+        near = int(np.argmin([abs(m - midi) for m in train_midi]))
+        t0, tn = data.train.starts[near], data.train.lengths[near]
+        neighbour = stretch_frequency(data.train.targets[t0:t0 + tn], 2.0 ** ((midi - train_midi[near]) / 12))
+        pred = np.zeros((length, neighbour.shape[1]), np.float32)
+        pred[:min(length, tn)] = neighbour[:length]
+        errors.append(_mse(pred, data.val.targets[start:start + length]))
+        weights.append(length)
+    return float(np.average(errors, weights=weights))
+
+
 def baseline_rows(task: str, data: Any) -> list[dict[str, Any]]:
     x, y = data.val.inputs, data.val.targets
     rows = [{"task": task, "model": "identity (baseline)", "loss": _mse(x, y), "error": _mse(x, y)}]
@@ -57,6 +101,10 @@ def baseline_rows(task: str, data: Any) -> list[dict[str, Any]]:
         eq = np.log1p(gain * np.expm1(x))
         rows.append({"task": task, "model": "spectral EQ (baseline)", "loss": _mse(eq, y),
                      "error": _mse(eq, y)})
+        reference = nearest_note_error(data)
+        if reference is not None:
+            rows.append({"task": task, "model": "nearest training note, pitch-stretched (reference)",
+                         "loss": reference, "error": reference})
     return rows
 
 

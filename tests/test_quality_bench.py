@@ -1,0 +1,28 @@
+"""Pieces of the quality benchmark's reference rows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks.quality import _note_midi, eq_gain, stretch_frequency
+
+
+def test_stretch_frequency_moves_a_peak_by_the_pitch_ratio() -> None:
+    spectrum = np.zeros((2, 513), np.float32)
+    spectrum[:, 100] = 1.0
+    up = stretch_frequency(spectrum, 2.0 ** (2 / 12))  # a whole tone up
+    assert up.shape == spectrum.shape
+    assert int(np.argmax(up[0])) == round(100 * 2.0 ** (2 / 12))
+    np.testing.assert_allclose(stretch_frequency(spectrum, 1.0), spectrum)
+
+
+def test_pair_labels_give_their_midi_note() -> None:
+    assert _note_midi("A3 flute_A3.wav -> clarinet_A3.wav") == 57
+    assert _note_midi("C#5 flute_C#5.wav -> clarinet_C#5.wav") == 73
+    assert _note_midi("take 1 flute.wav -> clarinet.wav") is None
+
+
+def test_eq_gain_maps_mean_source_to_mean_target() -> None:
+    source = np.log1p(np.full((4, 3), 2.0, np.float32))
+    target = np.log1p(np.full((4, 3), 6.0, np.float32))
+    np.testing.assert_allclose(eq_gain(source, target), 3.0, rtol=1e-5)
