@@ -97,6 +97,15 @@ def find_latent_models(folder: Path) -> tuple[list[tuple[Path, Any]], list[str]]
     return found, skipped
 
 
+def _block_text(engine: Engine) -> str:
+    """``B`` frames per model call and ``K`` compute hops of the engine's block-mode stage (``1`` otherwise)."""
+    for stage in getattr(engine.bank_models, "stages", []):
+        streaming = getattr(stage, "streaming", None)
+        if streaming is not None and getattr(streaming, "mode", "") == "block":
+            return f"{streaming.block_frames} (K {streaming.compute_hops})"
+    return "1"
+
+
 def time_engine(engine: Engine, hops: int, warmup: int = 20) -> dict[str, float]:
     """Per-hop processing times of ``hops`` hops after ``warmup`` hops."""
     for _ in range(warmup):
@@ -112,7 +121,7 @@ def time_engine(engine: Engine, hops: int, warmup: int = 20) -> dict[str, float]
     return {"median_ms": 1000 * float(np.median(times)), "p99_ms": 1000 * float(np.percentile(times, 99)),
             "max_ms": 1000 * float(times.max()), "rtf": float(times.sum() / audio_s),
             "rtf_median": float(np.median(times) / engine.hop_seconds), "rtf_cpu": cpu / audio_s,
-            "latency_ms": engine.latency_ms, "block": int(getattr(engine, "model_block_frames", 1))}
+            "latency_ms": engine.latency_ms, "block": _block_text(engine)}
 
 
 # ------------------------------------------------------------------ JACK underflow run
@@ -361,7 +370,7 @@ def underflow_run(engine: Engine, seconds: float, ahead_hops: int = 6, load_othe
                   "jack_xruns": len(server.xrun_lines()), "jack_xrun_lines": server.xrun_lines()[:4],
                   "jack_scheduling": server.scheduling(), "latency": latency,
                   "stream_latency_ms": 1000.0 * io.output_latency_s,
-                  "block": int(getattr(engine, "model_block_frames", 1)),
+                  "block": _block_text(engine),
                   "max_hop_ms": float(getattr(getattr(worker, "stats", None), "max_hop_ms", float("nan")))}
         if inversion is not None:
             inversion.stop(timeout=10.0)
@@ -398,7 +407,7 @@ def _engine(spectral: SpectralConfig, model: Any, name: str, args: argparse.Name
     return Engine(spectral, [model] if model is not None else [], [name] if model is not None else None,
                   source=FileSource(test_signal(spectral), spectral.stft.hop_length, loop=True),
                   phase_lookahead=args.phase_lookahead, phase_iterations=args.phase_iterations,
-                  block_frames=args.block)
+                  block_frames=args.block, compute_hops=args.compute_hops)
 
 
 def _latency_arg(text: str) -> str | float:
@@ -430,6 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"PortAudio stream latency: low, high or seconds (default {STREAM_LATENCY}, as perform)")
     parser.add_argument("--block", type=int, default=None, metavar="B",
                         help="block length of non-causal models (default: each model's default)")
+    parser.add_argument("--compute-hops", type=int, default=None, metavar="K",
+                        help="hops a block's model call may take on its helper thread (0: inline; "
+                             "default half a block)")
     parser.add_argument("--no-load", action="store_true", help="do not load the other core during the run")
     parser.add_argument("--inversion-model", default=None, metavar="PATH",
                         help="inversion model for the follower cost and run (default: the shipped one; 'none' skips)")
@@ -509,7 +521,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nRTF wall = total wall time / audio time (includes preemption by other processes); RTF median ="
           " median hop / hop; RTF cpu = process CPU time / audio time. The RTF target is judged on RTF cpu"
           " (the pipeline's own cost; wall figures on a shared machine include other processes). block ="
-          " frames per model call (block mode: that hop carries the whole call, see max).")
+          " B frames per model call (K: hops the call runs on a helper thread; K 0: the hop completing a"
+          " block carries the whole call, see max).")
     for note in skipped:
         print(f"- {note}")
     if runs:

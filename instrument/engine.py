@@ -19,7 +19,7 @@ and replayed at hop ``hop_index_for_time(time) = round(time / hop_seconds)``.
 Latency (algorithmic, reported by :attr:`Engine.latency_samples`): STFT framing
 and phase look-ahead (the phase stage's ``latency_samples``) plus the models'
 look-ahead frames times ``hop_length`` (for a block-mode model: look-ahead +
-block - 1 frames). The dry path (wet/dry) is delayed by
+block - 1 + compute hops). The dry path (wet/dry) is delayed by
 the model look-ahead and the original (bypass) path by the total, so every
 path stays aligned.
 """
@@ -93,12 +93,16 @@ class Engine:
             (process-wide, see :func:`limit_blas_threads`); None leaves them.
         block_frames: block length for block-mode (non-causal) models; None
             picks each model's default (:func:`instrument.streaming_model.default_block_frames`).
+        compute_hops: hops a block-mode model call may take on its helper thread
+            before the hop that emits its first frame waits for it (0: the call
+            runs inside the hop); None: half a block. Adds that many hops of latency.
 
     A block-mode model computes ``block_frames`` frames in one call every
-    ``block_frames`` hops, so that hop takes much longer than the others: the
-    caller must keep more audio queued than one block takes to compute
-    (:attr:`model_block_frames` is the largest block; :meth:`timing_stats`
-    ``max_s`` shows the block hop's cost).
+    ``block_frames`` hops. By default the call runs on a helper thread while
+    earlier frames are emitted, so hops stay short; with ``compute_hops=0`` the
+    hop that completes a block carries the whole call and the caller must keep
+    more audio queued than that call takes (:attr:`model_block_frames` is the
+    largest block; :meth:`timing_stats` ``max_s`` shows the cost).
     """
 
     def __init__(self, spectral: SpectralConfig, models: Sequence[Any] = (),
@@ -106,7 +110,8 @@ class Engine:
                  phase: str = "streaming", phase_lookahead: int = DEFAULT_PHASE_LOOKAHEAD,
                  phase_iterations: int = DEFAULT_PHASE_ITERATIONS,
                  seed: int = 0, scenes: SceneBook | None = None, crossfade_frames: int = 1,
-                 blas_threads: int | None = 1, block_frames: int | None = None) -> None:
+                 blas_threads: int | None = 1, block_frames: int | None = None,
+                 compute_hops: int | None = None) -> None:
         if blas_threads is not None:
             limit_blas_threads(blas_threads)
         self.spectral = spectral
@@ -125,7 +130,8 @@ class Engine:
                     f"{spectral.to_json()}; every loaded model must share the spectral settings")
         self.model_names = names
         if models:
-            stages = [LatentStage(m, n, block_frames=block_frames) for m, n in zip(models, names)]
+            stages = [LatentStage(m, n, block_frames=block_frames, compute_hops=compute_hops)
+                      for m, n in zip(models, names)]
             lookahead = max(s.own_latency_frames for s in stages)
             stages = [s if s.latency_frames == lookahead else s.with_latency(lookahead) for s in stages]
         else:

@@ -10,7 +10,8 @@ in preallocated arrays. Frames are log-magnitude features ``log1p|S|`` of shape
   :class:`instrument.streaming_model.StreamingLatentModel` (encode, scale each
   latent unit, decode); the same stage serves autoencoders and transfer models.
   Non-causal models run in block mode (one model call every ``block_frames``
-  hops, the frames then emitted one per hop; latency look-ahead + block - 1).
+  hops, on a helper thread, the frames then emitted one per hop; latency
+  look-ahead + block - 1 + compute hops).
   Its output is padded to a common look-ahead so models can be switched live.
 * :class:`ModelBank`: several stages loaded at start. Every hop feeds *all*
   of them (their causal caches stay current), so ``switch_model`` is
@@ -117,12 +118,15 @@ class LatentStage:
             for the model (reused), which also exposes the latent frame and decodes held latents.
         block_frames: block length of block-mode (non-causal) models, None for
             the default (see :func:`instrument.streaming_model.default_block_frames`).
+        compute_hops: hops a block-mode model call may take on its helper thread
+            (0: inline), None for the default (``ceil(block / 2)``).
     Attributes:
         block_frames: frames per model call (1 for frame-by-frame models).
     """
 
     def __init__(self, latent_model: Any, name: str, latency_frames: int | None = None,
-                 streamer: Any = None, block_frames: int | None = None) -> None:
+                 streamer: Any = None, block_frames: int | None = None,
+                 compute_hops: int | None = None) -> None:
         from instrument.streaming_model import StreamingLatentModel
 
         self.model = latent_model
@@ -131,7 +135,8 @@ class LatentStage:
         self.n_units = int(latent_model.n_units)
         self.n_bins = int(latent_model.n_bins)
         self.streaming = (streamer if streamer is not None
-                          else StreamingLatentModel(latent_model, block_frames=block_frames))
+                          else StreamingLatentModel(latent_model, block_frames=block_frames,
+                                                    compute_hops=compute_hops))
         self.block_frames = int(getattr(self.streaming, "block_frames", 1))
         own = self.streaming.latency_frames
         self.own_latency_frames = own

@@ -14,14 +14,17 @@ and picks the cheapest exact mode for it:
   ``W = left + B + lookahead`` input frames (``left >= past_frames``; ``W``
   and ``B`` multiples of the time-pooling factor) and the ``B`` output frames
   whose receptive field the window covers are emitted one per hop afterwards.
-  ``latency_frames = lookahead + B - 1`` (the push that completes a block
-  returns its first frame). Cost per hop is about ``W / B`` frames of the
-  model instead of a whole window per hop; the model call is bursty (one call
-  every ``B`` hops), so the processing thread's output queue must hold more
-  audio than one block takes to compute (the engine reports
-  ``model_block_frames``). Output frames whose receptive field lies after
-  the reset equal :meth:`LatentModel.transform` (tested). Faders (scales)
-  are read once per block. Default ``B``: :func:`default_block_frames`.
+  Cost per hop is about ``W / B`` frames of the model instead of a whole
+  window per hop. The call is bursty (one every ``B`` hops): with
+  ``compute_hops = K > 0`` (default ``ceil(B / 2)``) it runs on a helper
+  thread while the previous block is emitted, and its first frame comes out
+  ``K`` pushes after the push that completed the block; with ``K = 0`` that
+  push runs the call itself (the caller's output queue must then hold more
+  audio than one call takes). ``latency_frames = lookahead + B - 1 + K``.
+  Output frames whose receptive field lies after the reset equal
+  :meth:`LatentModel.transform` (tested), for every ``K``. Faders (scales)
+  are read once per block. Defaults: :func:`default_block_frames`,
+  :func:`default_compute_hops`.
 
 Backends: ``"numpy"`` (default when every layer is supported) runs the
 per-frame step as preallocated numpy matmuls on the model's weights -- no
@@ -38,6 +41,7 @@ decoder on every push, so faders act within one hop (block mode: within one bloc
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 import keras
@@ -84,6 +88,13 @@ def default_block_frames(latent_model: LatentModel) -> int:
     if room >= 1:
         block = min(block, room)
     return max(q, -(-block // q) * q)
+
+
+def default_compute_hops(block_frames: int) -> int:
+    """Default ``K``: half a block (rounded up), so a block's model call may take
+    half a block period (110 ms for ``B = 19`` at hop 256 / 22050 Hz) on the helper
+    thread before the processing thread has to wait for it; latency grows by ``K``."""
+    return (int(block_frames) + 1) // 2
 
 
 class UnsupportedLayer(Exception):
@@ -315,12 +326,20 @@ class StreamingLatentModel:
             frame): frames ``B`` computed per model call; None picks
             :func:`default_block_frames`. Must be a multiple of the time-pooling
             factor. Ignored by dense and cached models.
+        compute_hops: block mode only: ``K`` in ``0..B``. 0 runs the model call
+            inside the push that completes a block (that push then takes the
+            whole call; the caller's output queue must cover it). ``K > 0`` runs
+            it on a helper thread while the previous block is emitted and waits
+            for it ``K`` pushes later, so pushes stay short as long as a call
+            takes less than ``K`` hops; latency grows by ``K``. None:
+            :func:`default_compute_hops`.
     Attributes:
         mode: ``"dense"``, ``"cached"`` or ``"block"``.
         backend: ``"numpy"`` or ``"tf"`` (block mode is always ``"tf"``).
         latency_frames: output frame returned by a push corresponds to the
             input frame pushed ``latency_frames`` hops earlier.
         block_frames: ``B`` (1 for dense and cached models).
+        compute_hops: ``K`` (0 for dense and cached models).
         window_frames: ``W``, the frames one block-mode model call sees (1 otherwise).
         n_bins, n_units: frame and scale vector sizes.
         latent_frame_shape: one latent frame, conv ``(F', n_units)``, dense ``(n_units,)``.
@@ -329,7 +348,8 @@ class StreamingLatentModel:
     """
 
     def __init__(self, latent_model: LatentModel, backend: str = "auto",
-                 blas_threads: int | None = 1, block_frames: int | None = None) -> None:
+                 blas_threads: int | None = 1, block_frames: int | None = None,
+                 compute_hops: int | None = None) -> None:
         if not isinstance(latent_model, LatentModel):
             raise ConfigError(f"expected a LatentModel, got {type(latent_model).__name__}")
         if backend not in BACKENDS:
@@ -357,6 +377,7 @@ class StreamingLatentModel:
             self.mode = "block"
         self.latency_frames = 0
         self.block_frames = 1
+        self.compute_hops = 0
         self.window_frames = 1
         self._enc_ops: list = []
         self._dec_ops: list = []
@@ -371,7 +392,7 @@ class StreamingLatentModel:
         elif backend == "numpy":
             raise ConfigError("numpy streaming needs a dense or causal conv model without time pooling")
         if self.mode == "block":
-            self._plan_blocks(block_frames)
+            self._plan_blocks(block_frames, compute_hops)
         if self.backend == "tf":
             self._build_tf()
         elif blas_threads is not None:
@@ -379,27 +400,41 @@ class StreamingLatentModel:
         self.reset()
 
     # ------------------------------------------------------------------ block plan
-    def _plan_blocks(self, block_frames: int | None) -> None:
-        """Block length ``B``, window ``W`` and the rows of a block inside the window."""
+    def _plan_blocks(self, block_frames: int | None, compute_hops: int | None) -> None:
+        """Block length ``B``, window ``W``, the rows of a block inside the window, double buffers."""
         lm = self.latent_model
         q = time_pool_factor(lm)
         block = default_block_frames(lm) if block_frames is None else int(block_frames)
         if block % q:
             raise ConfigError(f"block_frames {block} must be a multiple of the model's time pooling {q}")
+        spread = default_compute_hops(block) if compute_hops is None else int(compute_hops)
+        if not 0 <= spread <= block:
+            raise ConfigError(f"compute_hops must be in 0..block_frames ({block}), got {compute_hops!r}")
         ahead = int(lm.lookahead_frames)
         window = -(-(block + int(lm.past_frames) + ahead) // q) * q
         self.block_frames = block
+        self.compute_hops = spread
         self.window_frames = window
-        self.latency_frames = ahead + block - 1
+        self.latency_frames = ahead + block - 1 + spread
         self._pool = q
         self._first_row = window - ahead - block  # window row of the block's first output frame
         self._latent_first = self._first_row // q
         self._latent_rows = (self._first_row + block - 1) // q - self._latent_first + 1
         self._latent_window = window // q
         self._count = 0
+        # the block being emitted and the next one (computed from the job inputs), swapped by reference
         self._block_out = np.zeros((block, self.n_bins), np.float32)
         self._block_latent = np.zeros((self._latent_rows,) + self.latent_frame_shape, np.float32)
-        self._block_held = np.zeros(block, bool)  # rows decoded from a held latent (no input)
+        self._block_held = False  # decoded from a held latent (no input): no latent frames to show
+        self._next_out = np.zeros_like(self._block_out)
+        self._next_latent = np.zeros_like(self._block_latent)
+        self._next_held = False
+        self._job_x = np.zeros((1, window, self.n_bins), np.float32)
+        self._job_scales = np.ones(self.n_units, np.float32)
+        self._job_latent = np.zeros(self.latent_frame_shape, np.float32)
+        self._job_held = False
+        self._executor: ThreadPoolExecutor | None = None
+        self._future: Future | None = None
         self._silence = np.zeros(self.n_bins, np.float32)
         if self._norm is not None:
             self._silence[:] = self._norm.normalise(np.zeros(self.n_bins, np.float32))
@@ -477,18 +512,54 @@ class StreamingLatentModel:
         if self.mode == "cached":
             reset_streaming(self._encoder, self._decoder)
         if self.mode == "block":
+            self._wait_job()
             self._x[0] = self._silence
             self._count = 0
-            self._run_block(self._scales)
+            self._launch(self._scales, None, inline=True)
+            self._swap()
 
-    def _run_block(self, scales: np.ndarray) -> None:
-        """One model call on the window; keeps its ``B`` output and latent rows; slides the window."""
-        y, z = self._step(self._x, scales)
-        self._block_out[:] = y.numpy()
-        self._block_latent[:] = z.numpy()
-        self._block_held[:] = False
+    # ------------------------------------------------------------------ block jobs
+    def _launch(self, scales: np.ndarray, held: np.ndarray | None, inline: bool = False) -> None:
+        """Start the block of the current window (a copy), then slide the window by ``B``.
+
+        ``held``: decode this latent frame repeated over the window instead (no input).
+        Runs inline, or on the helper thread when ``compute_hops > 0``.
+        """
+        self._job_x[:] = self._x
+        self._job_scales[:] = scales
+        self._job_held = held is not None
+        if held is not None:
+            self._job_latent[:] = held
         b = self.block_frames
-        self._x[0, :-b] = self._x[0, b:].copy()
+        self._x[0, :-b] = self._job_x[0, b:]
+        if inline or self.compute_hops == 0:
+            self._compute_job()
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="latent-block")
+        self._future = self._executor.submit(self._compute_job)
+
+    def _compute_job(self) -> None:
+        """One model call on the job inputs into the next-block buffers."""
+        if self._job_held:
+            self._next_out[:] = self._decode(self._job_latent, self._job_scales).numpy()
+        else:
+            y, z = self._step(self._job_x, self._job_scales)
+            self._next_out[:] = y.numpy()
+            self._next_latent[:] = z.numpy()
+        self._next_held = self._job_held
+
+    def _wait_job(self) -> None:
+        if self._future is not None:
+            future, self._future = self._future, None
+            future.result()  # re-raises an error of the model call here
+
+    def _swap(self) -> None:
+        """The next block (waited for) becomes the emitted one."""
+        self._wait_job()
+        self._block_out, self._next_out = self._next_out, self._block_out
+        self._block_latent, self._next_latent = self._next_latent, self._block_latent
+        self._block_held = self._next_held
 
     def _validated(self, scales: np.ndarray | None) -> np.ndarray:
         if scales is None:
@@ -532,19 +603,26 @@ class StreamingLatentModel:
         return self._finish(y)
 
     def _push_block(self, x: np.ndarray, scales: np.ndarray, held: np.ndarray | None) -> np.ndarray:
-        """Block mode: store the (normalised) frame, run the model on block boundaries, emit a row."""
-        b = self.block_frames
+        """Block mode: store the (normalised) frame, start/collect blocks on their hops, emit a row.
+
+        A block starts on the push that completes its ``B`` frames (count
+        ``c % B == 0``) and is emitted from ``compute_hops`` pushes later.
+        """
+        b, k = self.block_frames, self.compute_hops
         self._x[0, self.window_frames - b + self._count % b] = x
         self._count += 1
-        row = self._count % b
-        if row == 0:
-            if held is None:
-                self._run_block(scales)
-            else:  # no input: every row of the block decodes the held latent
-                self._block_out[:] = self._decode(held, scales).numpy()
-                self._block_held[:] = True
-                self._x[0, :-b] = self._x[0, b:].copy()
-        if not self._block_held[row]:
+        c = self._count
+        if k == 0:
+            if c % b == 0:
+                self._launch(scales, held)
+                self._swap()
+        else:
+            if c > k and (c - k) % b == 0:
+                self._swap()
+            if c % b == 0:
+                self._launch(scales, held)
+        row = (c - k) % b
+        if not self._block_held:
             self.latent_frame[...] = self._block_latent[(self._first_row + row) // self._pool
                                                         - self._latent_first]
         return self._finish(self._block_out[row])

@@ -436,14 +436,14 @@ def test_non_finite_input_and_extreme_scales_stay_finite(models: dict[str, objec
 def test_block_frames_setting_sets_block_and_latency(models: dict[str, object]) -> None:
     model = models["tiny_lookahead"]
     y = tone(0.5)
-    per_hop = model_engine(model, y, block_frames=1)
+    per_hop = model_engine(model, y, block_frames=1, compute_hops=0)
     assert per_hop.model_block_frames == 1 and per_hop.model_lookahead_frames == model.lookahead_frames
-    blocked = model_engine(model, y, block_frames=4)
+    blocked = model_engine(model, y, block_frames=4, compute_hops=2)  # model call on a helper thread
     assert blocked.model_block_frames == 4
-    assert blocked.model_lookahead_frames == model.lookahead_frames + 3
-    assert blocked.latency_samples == per_hop.latency_samples + 3 * HOP
-    # the same frames come out, three hops later
-    a, b = run(per_hop, 40), run(blocked, 43)
-    np.testing.assert_allclose(b[3 * HOP:], a, atol=1e-4)
+    assert blocked.model_lookahead_frames == model.lookahead_frames + 3 + 2
+    assert blocked.latency_samples == per_hop.latency_samples + 5 * HOP
+    # the same frames come out, five hops later
+    a, b = run(per_hop, 40), run(blocked, 45)
+    np.testing.assert_allclose(b[5 * HOP:], a, atol=1e-4)
     causal = model_engine(models["tiny_conv"], y, block_frames=4)  # frame-by-frame models ignore it
     assert causal.model_block_frames == 1 and causal.model_lookahead_frames == 0

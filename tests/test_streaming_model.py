@@ -9,7 +9,7 @@ from instrument.config import SpectralConfig, StftConfig
 from instrument.errors import ConfigError
 from instrument.latent_model import LatentModel
 from instrument.spectral import NormStats
-from instrument.streaming_model import StreamingLatentModel, default_block_frames
+from instrument.streaming_model import StreamingLatentModel, default_block_frames, default_compute_hops
 from training import models as M
 from training.model_config import AutoencoderConfig
 
@@ -72,7 +72,7 @@ def test_dense_streaming_with_norm_stats(rng: np.random.Generator) -> None:
 def test_non_causal_model_with_block_of_one_returns_the_lookahead_frame(rng: np.random.Generator) -> None:
     config = tiny("shallow", frames=8)
     lm = LatentModel(M.build_autoencoder(config), config)
-    stream = StreamingLatentModel(lm, block_frames=1)
+    stream = StreamingLatentModel(lm, block_frames=1, compute_hops=0)
     assert stream.mode == "block" and stream.latency_frames == lm.lookahead_frames == 2
     assert stream.window_frames == lm.past_frames + 1 + lm.lookahead_frames
     features = rng.random((20, 33)).astype(np.float32)
@@ -84,20 +84,21 @@ def test_non_causal_model_with_block_of_one_returns_the_lookahead_frame(rng: np.
         StreamingLatentModel(lm, backend="numpy")
 
 
-@pytest.mark.parametrize("arch,changes,block", [
-    ("shallow", {"frames": 8}, None), ("dilated", {"frames": 24}, 5),
-    ("dilres", {"frames": 48, "depth": 2}, None), ("dilres", {"frames": 48, "depth": 2}, 3),
-    ("dilres", {"frames": 64, "depth": 2, "pool_time": 2}, None), ("deep", {"frames": 32, "pool_time": 2}, 8)])
+@pytest.mark.parametrize("arch,changes,block,spread", [
+    ("shallow", {"frames": 8}, None, None), ("dilated", {"frames": 24}, 5, 0), ("dilated", {"frames": 24}, 5, 5),
+    ("dilres", {"frames": 48, "depth": 2}, None, None), ("dilres", {"frames": 48, "depth": 2}, 3, 0),
+    ("dilres", {"frames": 64, "depth": 2, "pool_time": 2}, None, 1), ("deep", {"frames": 32, "pool_time": 2}, 8, 3)])
 def test_block_mode_equals_offline_transform_where_the_receptive_field_is_covered(
-        arch: str, changes: dict, block: int | None, rng: np.random.Generator) -> None:
+        arch: str, changes: dict, block: int | None, spread: int | None, rng: np.random.Generator) -> None:
     config = tiny(arch, **changes)
     norm = NormStats(mean=rng.random(33).astype(np.float32), std=np.full(33, 1.5, np.float32))
     lm = LatentModel(M.build_autoencoder(config), config, norm_stats=norm)
     assert lm.past_frames + lm.lookahead_frames < lm.frames  # offline transform has full context
-    stream = StreamingLatentModel(lm, block_frames=block)
+    stream = StreamingLatentModel(lm, block_frames=block, compute_hops=spread)
     b = default_block_frames(lm) if block is None else block
-    assert stream.mode == "block" and stream.block_frames == b
-    assert stream.latency_frames == lm.lookahead_frames + b - 1
+    k = default_compute_hops(b) if spread is None else spread
+    assert stream.mode == "block" and stream.block_frames == b and stream.compute_hops == k
+    assert stream.latency_frames == lm.lookahead_frames + b - 1 + k
     features = rng.random((90, 33)).astype(np.float32)
     scales = np.array([1.0, 0.3, 1.7], np.float32)
     offline = lm.transform(features, scales)
@@ -123,12 +124,14 @@ def test_default_block_follows_receptive_field_and_training_window() -> None:
         StreamingLatentModel(lm, block_frames=6)
     with pytest.raises(ConfigError, match="block_frames"):
         StreamingLatentModel(lm, block_frames=0)
+    with pytest.raises(ConfigError, match="compute_hops"):
+        StreamingLatentModel(lm, block_frames=8, compute_hops=9)
 
 
 def test_block_mode_latent_frames_and_no_input_decoding(rng: np.random.Generator) -> None:
     config = tiny("dilated", frames=24)
     lm = LatentModel(M.build_autoencoder(config), config)
-    stream = StreamingLatentModel(lm, block_frames=4)
+    stream = StreamingLatentModel(lm, block_frames=4, compute_hops=2)
     features = rng.random((40, 33)).astype(np.float32)
     latent = lm.encode(features[:24])  # offline latent of the first window
     latency = stream.latency_frames
@@ -198,7 +201,8 @@ def test_shipped_models_stream_like_offline_transform(path, rng: np.random.Gener
     features = np.abs(rng.standard_normal((3 * lm.frames + 40, lm.n_bins))).astype(np.float32)
     offline = lm.transform(features)
     latency = stream.latency_frames
-    assert latency == (lm.lookahead_frames + stream.block_frames - 1 if stream.mode == "block" else 0)
+    assert latency == (lm.lookahead_frames + stream.block_frames - 1 + stream.compute_hops
+                       if stream.mode == "block" else 0)
     out = _stream(stream, features, np.ones(lm.n_units, np.float32))
     t = np.arange(lm.past_frames, len(features) - latency)
     np.testing.assert_allclose(out[t + latency], offline[t], rtol=1e-4, atol=1e-4)
