@@ -1,0 +1,46 @@
+"""`latent bench realtime` helpers: timing a block-mode engine and describing its block."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.realtime import _block_text, main, test_signal as bench_signal, time_engine
+from instrument.config import SpectralConfig, StftConfig
+from instrument.engine import Engine
+from instrument.latent_model import LatentModel
+from instrument.sources import FileSource
+from training import models as M
+from training.model_config import AutoencoderConfig
+
+SPECTRAL = SpectralConfig(stft=StftConfig(n_fft=64, hop_length=16))
+
+
+def _non_causal() -> LatentModel:
+    config = AutoencoderConfig(arch="dilated", spectral=SPECTRAL, frames=24, channels=4, latent_channels=3)
+    return LatentModel(M.build_autoencoder(config), config)
+
+
+@pytest.mark.parametrize("spread", [0, 2])
+def test_time_engine_reports_block_mode_cost_and_latency(spread: int) -> None:
+    model = _non_causal()
+    engine = Engine(SPECTRAL, [model], ["tiny"], source=FileSource(bench_signal(SPECTRAL, 1.0), 16, loop=True),
+                    block_frames=4, compute_hops=spread)
+    stats = time_engine(engine, 40, warmup=4)
+    assert _block_text(engine) == f"4 (K {spread})"
+    assert stats["block"] == f"4 (K {spread})"
+    assert 0 < stats["median_ms"] <= stats["p99_ms"] <= stats["max_ms"]
+    assert stats["rtf_cpu"] > 0 and np.isfinite(stats["rtf"])
+    frames = model.lookahead_frames + 3 + spread
+    expected_ms = 1000.0 * (frames * 16 + engine.phase.latency_samples) / SPECTRAL.sample_rate
+    assert stats["latency_ms"] == pytest.approx(expected_ms)
+
+
+def test_frame_by_frame_engine_has_block_one() -> None:
+    engine = Engine(SPECTRAL, source=FileSource(bench_signal(SPECTRAL, 0.5), 16, loop=True))
+    assert _block_text(engine) == "1"
+
+
+def test_bench_rejects_a_bad_latency() -> None:
+    with pytest.raises(SystemExit):
+        main(["--latency", "soon", "--seconds", "0"])
