@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from training.layers import (CausalPad, DilatedBranchBlock, FrequencyBias, KLSparsityRegularizer,
-                             LatentScale, ResidualBlock, SpectroConv2D)
+from training.layers import (CausalPad, DilatedBranchBlock, FrequencyBias, FrequencyContext,
+                             KLSparsityRegularizer, LatentScale, ResidualBlock, SpectroConv2D)
 
 F = 11  # frequency bins of the tiny test images
 
@@ -41,6 +41,7 @@ ROUND_TRIP_LAYERS = {
     "res_conv": lambda: ResidualBlock(4, "conv", name="res_conv"),
     "res_dilated_causal": lambda: ResidualBlock(4, "dilated", causal=True, name="res_dilated_causal"),
     "freq_bias": lambda: FrequencyBias(name="freq_bias"),
+    "freq_context": lambda: FrequencyContext(5, name="freq_context"),
     "latent": lambda: LatentScale(activity_regularizer=KLSparsityRegularizer(0.05, 0.3), name="latent"),
 }
 
@@ -168,3 +169,21 @@ def test_frequency_bias_adds_one_offset_per_bin_and_channel(rng: np.random.Gener
     np.testing.assert_allclose(loaded(x).numpy(), x + bias, rtol=1e-6)
     with pytest.raises(ConfigError, match="FrequencyBias"):
         FrequencyBias().build((2, 5, None, 2))
+
+
+def test_frequency_context_adds_one_whole_frame_summary_to_every_bin(rng: np.random.Generator) -> None:
+    layer = FrequencyContext(4, name="ctx")
+    x = _image(rng, frames=6, channels=3)
+    inp = keras.Input(shape=(None, F, 3))
+    model = keras.Model(inp, layer(inp))
+    np.testing.assert_allclose(model(x).numpy(), x, rtol=1e-6)  # zero-initialised output: identity
+    for weight in (layer.out, layer.out_bias):
+        weight.assign(rng.standard_normal(tuple(weight.shape)).astype(np.float32))
+    pool, hidden, hb = (np.asarray(w.numpy()) for w in (layer.pool, layer.hidden, layer.hidden_bias))
+    summary = np.einsum("btfc,fc->btc", x, pool)
+    context = np.maximum(summary @ hidden + hb, 0) @ layer.out.numpy() + layer.out_bias.numpy()
+    np.testing.assert_allclose(model(x).numpy(), x + context[:, :, None, :], rtol=1e-4, atol=1e-5)
+    # frames are independent: the first frame alone gives the same output
+    np.testing.assert_allclose(model(x[:, :1]).numpy(), model(x).numpy()[:, :1], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="units"):
+        FrequencyContext(0)

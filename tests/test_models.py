@@ -162,7 +162,7 @@ def test_config_round_trips_through_dict_and_json() -> None:
     ("arch", "transformer"), ("frames", 0), ("channels", 2.5), ("latent_channels", -1),
     ("kernel_size", 4), ("hidden_units", ()), ("causal", "yes"), ("noise_stddev", -0.1),
     ("sparsity_rho", 1.0), ("dropout", 1.0), ("learning_rate", 0.0), ("l2", float("nan")),
-    ("freq_bias", 1),
+    ("freq_bias", 1), ("freq_context", -1),
 ])
 def test_bad_config_values_name_the_field(field: str, value) -> None:
     values = {"arch": "dilres", field: value}
@@ -194,28 +194,34 @@ def test_presets_are_valid_and_live_preset_streams_exactly() -> None:
     assert MODEL_PRESETS["sarroff"].n_units == 8 and MODEL_PRESETS["paterna"].channels == 256
 
 
-def test_freq_bias_only_for_dilres() -> None:
+def test_freq_bias_and_context_only_for_dilres() -> None:
     with pytest.raises(ConfigError, match="freq_bias"):
         tiny("residual", freq_bias=True)
+    with pytest.raises(ConfigError, match="freq_context"):
+        tiny("deep", freq_context=4)
 
 
 @pytest.mark.parametrize("pool_freq", [1, 2])
-def test_causal_dilres_with_freq_bias_streams_exactly(pool_freq: int, rng: np.random.Generator,
-                                                      tmp_path: Path) -> None:
-    config = tiny("dilres", causal=True, freq_bias=True, pool_freq=pool_freq, depth=2,
-                  noise_stddev=0.0)
+def test_causal_dilres_with_freq_bias_and_context_streams_exactly(
+        pool_freq: int, rng: np.random.Generator, tmp_path: Path) -> None:
+    config = tiny("dilres", causal=True, freq_bias=True, freq_context=5, pool_freq=pool_freq,
+                  depth=2, noise_stddev=0.0)
     model, _, _ = M.build_autoencoder_parts(config)
     biases = [layer for layer in model.layers if layer.name.endswith("freq_bias")
               or "freq_bias_" in layer.name]
     assert len(biases) == config.depth + 1
-    for layer in biases:
-        layer.bias.assign(rng.standard_normal(tuple(layer.bias.shape)).astype(np.float32))
+    contexts = [layer for layer in model.layers if "freq_context" in layer.name]
+    assert len(contexts) == config.depth
+    for layer in biases + contexts:
+        for weight in layer.trainable_weights:
+            weight.assign(0.3 * rng.standard_normal(tuple(weight.shape)).astype(np.float32))
     x = _features(config, rng, batch=1)
     offline = model(x, training=False).numpy()[0]
     encoder, decoder = M.build_streaming_parts(config, trained=model)
     frames = [decoder(encoder(x[:, t:t + 1], training=False), training=False).numpy()[0, 0]
               for t in range(config.frames)]
-    np.testing.assert_allclose(np.stack(frames), offline, atol=1e-5)
+    scale = float(np.abs(offline).max())
+    np.testing.assert_allclose(np.stack(frames), offline, atol=1e-5 * scale)
     model.save(tmp_path / "bias.keras")
     loaded = keras.saving.load_model(tmp_path / "bias.keras", safe_mode=True)
     np.testing.assert_allclose(loaded(x, training=False).numpy()[0], offline, atol=1e-6)

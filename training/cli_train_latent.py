@@ -35,6 +35,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--freq-bias", action="store_true",
                        help="dilres: trainable per-frequency-bin bias after each block "
                             "(frequency-position awareness)")
+    model.add_argument("--freq-context", type=int, default=0, metavar="UNITS",
+                       help="dilres: whole-frame context layer with UNITS hidden units after each "
+                            "encoder block (0 = none)")
     model.add_argument("--noise", type=float, default=None, help="input gaussian noise stddev")
     model.add_argument("--sparsity", type=float, default=None, help="KL sparsity weight beta (0 = off)")
     model.add_argument("--sparsity-target", type=float, default=None, help="KL sparsity target rho")
@@ -83,7 +86,7 @@ def model_options_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return {"arch": args.arch, "channels": args.channels, "latent_channels": args.latent_channels,
             "depth": args.depth, "hidden_units": args.hidden_units, "kernel_size": args.kernel_size,
             "pool_time": args.pool_time, "pool_freq": args.pool_freq, "causal": bool(args.causal),
-            "freq_bias": bool(args.freq_bias),
+            "freq_bias": bool(args.freq_bias), "freq_context": args.freq_context,
             "noise_stddev": args.noise, "sparsity_beta": args.sparsity,
             "sparsity_rho": args.sparsity_target, "l1": args.l1, "l2": args.l2, "dropout": args.dropout}
 

@@ -447,6 +447,55 @@ class FrequencyBias(keras.layers.Layer):
         return super().get_config()
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FrequencyContext(keras.layers.Layer):
+    """Whole-frame context for every bin: convolutions only see a few neighbouring bins.
+
+    Per frame: each channel is summarised by a learned weighted sum over frequency
+    (weights ``(F, C)``), mixed by ``Dense(units, relu)`` and ``Dense(C)`` (zero-initialised,
+    so the layer starts as the identity) and added back to every bin:
+    ``out[t, f, c] = x[t, f, c] + D2(relu(D1(sum_f' w[f', c] x[t, f', c])))[c]``.
+    It acts on each frame alone (no time context), so causal and streaming models keep
+    their lookahead and caches.
+
+    Args:
+        units: hidden units of the mixing layer.
+    Input/output ``(batch, T, F, C)`` with known ``F`` and ``C``.
+    """
+
+    def __init__(self, units: int = 16, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.units = _positive_int("units", units)
+        self.pool = self.hidden = self.hidden_bias = self.out = self.out_bias = None
+
+    def build(self, input_shape: Sequence[int | None]) -> None:
+        if len(input_shape) != 4 or input_shape[2] is None or input_shape[3] is None:
+            raise ConfigError(f"FrequencyContext expects (batch, time, freq, channels) with known "
+                              f"freq and channels, got {tuple(input_shape)}")
+        freq, channels = int(input_shape[2]), int(input_shape[3])
+        init = keras.initializers.RandomNormal(stddev=1.0 / freq ** 0.5)
+        self.pool = self.add_weight(name="pool", shape=(freq, channels), initializer=init)
+        self.hidden = self.add_weight(name="hidden", shape=(channels, self.units),
+                                      initializer="he_normal")
+        self.hidden_bias = self.add_weight(name="hidden_bias", shape=(self.units,),
+                                           initializer="zeros")
+        self.out = self.add_weight(name="out", shape=(self.units, channels), initializer="zeros")
+        self.out_bias = self.add_weight(name="out_bias", shape=(channels,), initializer="zeros")
+
+    def call(self, x: Any) -> Any:
+        summary = ops.sum(x * ops.cast(self.pool, x.dtype), axis=2)  # (batch, T, C)
+        hidden = ops.relu(ops.matmul(summary, ops.cast(self.hidden, x.dtype))
+                          + ops.cast(self.hidden_bias, x.dtype))
+        context = ops.matmul(hidden, ops.cast(self.out, x.dtype)) + ops.cast(self.out_bias, x.dtype)
+        return x + ops.expand_dims(context, 2)
+
+    def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "units": self.units}
+
+
 #: Every custom object registered here (for tests and documentation).
 REGISTERED = (KLSparsityRegularizer, CausalPad, SpectroConv2D, DilatedBranchBlock,
-              ResidualBlock, LatentScale, FrequencyBias)
+              ResidualBlock, LatentScale, FrequencyBias, FrequencyContext)

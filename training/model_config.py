@@ -65,6 +65,8 @@ class AutoencoderConfig:
         freq_bias: ``dilres`` only: add a trainable per-(bin, channel) bias after every
             encoder residual block and after the decoder block
             (:class:`training.layers.FrequencyBias`, frequency-position awareness).
+        freq_context: ``dilres`` only: units of a :class:`training.layers.FrequencyContext`
+            (whole-frame summary added to every bin) after every encoder block; 0 = none.
         noise_stddev: gaussian noise added to the input at training time.
         sparsity_rho, sparsity_beta: KL sparsity target and weight on the
             latent activations (``beta = 0`` disables).
@@ -85,6 +87,7 @@ class AutoencoderConfig:
     pool_freq: int = 2
     causal: bool = False
     freq_bias: bool = False
+    freq_context: int = 0
     noise_stddev: float = 0.0
     sparsity_rho: float = 0.01
     sparsity_beta: float = 0.5
@@ -121,6 +124,10 @@ class AutoencoderConfig:
             raise ConfigError(f"freq_bias must be true or false, got {self.freq_bias!r}")
         if self.freq_bias and self.arch != "dilres":
             raise ConfigError(f"freq_bias is for arch 'dilres', not {self.arch!r}")
+        if not _is_int(self.freq_context) or not 0 <= self.freq_context <= 4096:
+            raise ConfigError(f"freq_context must be an integer in 0..4096, got {self.freq_context!r}")
+        if self.freq_context and self.arch != "dilres":
+            raise ConfigError(f"freq_context is for arch 'dilres', not {self.arch!r}")
         for name in ("noise_stddev", "l1", "l2", "sparsity_beta"):
             value = getattr(self, name)
             if not _is_number(value) or not value >= 0 or value != value or value == float("inf"):

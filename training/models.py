@@ -27,7 +27,8 @@ Architectures (channel counts from the config):
 * ``dilres``: ResidualBlock(channels, dilated) -> maxpool ->
   ResidualBlock(channels, dilated)*(depth-1) -> conv1x1(latent) -> latent ->
   upsample -> DilatedBranchBlock(channels) -> conv3x3(1, linear)  (Fig. 3.4);
-  with ``freq_bias`` a :class:`~training.layers.FrequencyBias` follows every block.
+  with ``freq_bias`` a :class:`~training.layers.FrequencyBias` follows every block, with
+  ``freq_context`` a :class:`~training.layers.FrequencyContext` every encoder block.
 
 Causal models (``config.causal``) pad time on the past side only; their
 lookahead is 0 and they can be streamed frame by frame with cached
@@ -42,8 +43,8 @@ from typing import Any, Callable
 import keras
 
 from instrument.errors import ConfigError, ModelError
-from training.layers import (CausalPad, DilatedBranchBlock, FrequencyBias, KLSparsityRegularizer,
-                             LatentScale, ResidualBlock, SpectroConv2D)
+from training.layers import (CausalPad, DilatedBranchBlock, FrequencyBias, FrequencyContext,
+                             KLSparsityRegularizer, LatentScale, ResidualBlock, SpectroConv2D)
 from training.model_config import POOLING_ARCHS, AutoencoderConfig
 
 LATENT = "latent"
@@ -145,6 +146,8 @@ def _chain(config: AutoencoderConfig, stream: bool = False,
                                      l1=config.l1, l2=config.l2, name=f"enc_block_{i}"))
             if config.freq_bias:
                 enc.append(FrequencyBias(name=f"enc_freq_bias_{i}"))
+            if config.freq_context:
+                enc.append(FrequencyContext(config.freq_context, name=f"enc_freq_context_{i}"))
             if i == 1 and pooling:
                 enc.append(keras.layers.MaxPooling2D(pool, name="enc_pool_1"))
         enc.append(_conv(config, z, "enc_proj", stream, kernel=1))
