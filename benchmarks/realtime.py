@@ -174,6 +174,16 @@ class JackDummy:
         """jackd's own xrun reports (lines mentioning xrun)."""
         return [line for line in self.output().splitlines() if "xrun" in line.lower()]
 
+    def xrun_summary(self) -> str:
+        """jackd's xrun lines by cause: our client late (started / not started) or the driver itself."""
+        lines = self.xrun_lines()
+        running = sum("not finished" in line and "Running" in line for line in lines)
+        triggered = sum("not finished" in line and "Triggered" in line for line in lines)
+        driver = sum("Driver" in line for line in lines)
+        other = len(lines) - running - triggered - driver
+        return (f"{running} client started but not finished in the period, {triggered} client not started,"
+                f" {driver} driver overruns, {other} other")
+
     def scheduling(self) -> str:
         """jackd's scheduling policy (real-time SCHED_FIFO/RR or normal SCHED_OTHER)."""
         try:
@@ -367,7 +377,7 @@ def underflow_run(engine: Engine, seconds: float, ahead_hops: int = 6, load_othe
                   "startup_flags": sum(1 for i in flagged if i * JACK_PERIOD < sample_rate),
                   "min_ahead_ms": 1000.0 * io.min_level / sample_rate,
                   "prefill_ms": 1000.0 * prefilled / sample_rate,
-                  "jack_xruns": len(server.xrun_lines()), "jack_xrun_lines": server.xrun_lines()[:4],
+                  "jack_xruns": len(server.xrun_lines()), "jack_xrun_summary": server.xrun_summary(),
                   "jack_scheduling": server.scheduling(), "latency": latency,
                   "stream_latency_ms": 1000.0 * io.output_latency_s,
                   "block": _block_text(engine),
@@ -544,8 +554,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\nPortAudio flags: callbacks whose status was set (JACK backend: after any xrun of the JACK"
               " server); ring underflows: hops the processing thread had not computed in time.")
         for name, u in runs:
-            if u.get("jack_xrun_lines"):
-                print(f"- {name}, jackd: " + " / ".join(line.strip()[:100] for line in u["jack_xrun_lines"]))
+            if u.get("jack_xrun_summary"):
+                print(f"- {name}: PortAudio output latency {u['stream_latency_ms']:.1f} ms; jackd xruns: "
+                      f"{u['jack_xrun_summary']}")
             if "inversion_calls" in u:
                 print(f"- {name}: {u['inversion_calls']} inferences, {u['inversion_messages']} MIDI messages,"
                       f" {u['inversion_dropped']} input blocks dropped"
