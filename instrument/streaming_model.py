@@ -92,7 +92,7 @@ def default_block_frames(latent_model: LatentModel) -> int:
 
 def default_compute_hops(block_frames: int) -> int:
     """Default ``K``: half a block (rounded up), so a block's model call may take
-    half a block period (110 ms for ``B = 19`` at hop 256 / 22050 Hz) on the helper
+    half a block period (10 hops = 116 ms for ``B = 19`` at hop 256 / 22050 Hz) on the helper
     thread before the processing thread has to wait for it; latency grows by ``K``."""
     return (int(block_frames) + 1) // 2
 
