@@ -58,8 +58,9 @@ from training.models import (LATENT, build_autoencoder_parts, build_streaming_pa
 
 BACKENDS = ("auto", "numpy", "tf")
 MODES = ("dense", "cached", "block")
-#: per-(frequency, channel) bias layer of newer models (absent in older code)
+#: per-frame frequency layers of newer models (absent in older code)
 _FrequencyBias = getattr(_layers, "FrequencyBias", None)
+_FrequencyContext = getattr(_layers, "FrequencyContext", None)
 
 
 def time_pool_factor(latent_model: LatentModel) -> int:
@@ -234,6 +235,20 @@ class _FreqPad:
         return self._buffer
 
 
+def _frequency_context(layer: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """Numpy step of a ``FrequencyContext`` layer on one ``(F, C)`` frame."""
+    pool, hidden, hidden_bias, out, out_bias = (
+        np.asarray(w.numpy(), np.float32)
+        for w in (layer.pool, layer.hidden, layer.hidden_bias, layer.out, layer.out_bias))
+
+    def step(x: np.ndarray) -> np.ndarray:
+        summary = np.einsum("fc,fc->c", x, pool)
+        h = np.maximum(summary @ hidden + hidden_bias, 0.0)
+        return x + (h @ out + out_bias)
+
+    return step
+
+
 def _compile_numpy(model: Any, n_bins: int) -> tuple[list, list]:
     """Numpy per-frame ops for the encoder (up to ``latent``) and the decoder.
 
@@ -293,6 +308,8 @@ def _compile_numpy(model: Any, n_bins: int) -> tuple[list, list]:
         elif _FrequencyBias is not None and isinstance(layer, _FrequencyBias):
             fbias = np.asarray(layer.bias.numpy(), np.float32)  # (F, C)
             ops.append(_Stateless(lambda x, b=fbias: x + b))
+        elif _FrequencyContext is not None and isinstance(layer, _FrequencyContext):
+            ops.append(_Stateless(_frequency_context(layer)))
         elif isinstance(layer, SpectroConv2D):
             ops.append(_CachedConv(layer, n_freq))
         elif isinstance(layer, DilatedBranchBlock):

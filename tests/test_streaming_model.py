@@ -206,3 +206,22 @@ def test_shipped_models_stream_like_offline_transform(path, rng: np.random.Gener
     out = _stream(stream, features, np.ones(lm.n_units, np.float32))
     t = np.arange(lm.past_frames, len(features) - latency)
     np.testing.assert_allclose(out[t + latency], offline[t], rtol=1e-4, atol=1e-4)
+
+
+def test_frequency_bias_and_context_layers_stream_on_numpy(rng: np.random.Generator) -> None:
+    config = tiny("dilres", causal=True, frames=24, depth=1, freq_bias=True, freq_context=4)
+    assert M.past_frames(config) < config.frames  # transform is exact for this config
+    model = M.build_autoencoder(config)
+    names = {type(layer).__name__ for layer in model.layers}
+    assert {"FrequencyBias", "FrequencyContext"} <= names
+    for layer in model.layers:  # non-zero weights (they start as the identity) so the layers matter
+        if type(layer).__name__ in ("FrequencyBias", "FrequencyContext"):
+            for weight in layer.weights:
+                weight.assign(rng.standard_normal(tuple(weight.shape)).astype(np.float32) * 0.3)
+    lm = LatentModel(model, config)
+    features = rng.random((30, 33)).astype(np.float32)
+    scales = np.array([1.0, 0.5, 2.0], np.float32)
+    offline = lm.transform(features, scales)
+    stream = StreamingLatentModel(lm, backend="numpy")
+    assert stream.backend == "numpy" and stream.mode == "cached"
+    np.testing.assert_allclose(_stream(stream, features, scales), offline, rtol=1e-4, atol=1e-4)
