@@ -124,6 +124,32 @@ def time_engine(engine: Engine, hops: int, warmup: int = 20) -> dict[str, float]
             "latency_ms": engine.latency_ms, "block": _block_text(engine)}
 
 
+def paced_hops(engine: Engine, hops: int, warmup: int = 40) -> dict[str, float]:
+    """Per-hop wall time with hops started on a real-time schedule (one per hop period).
+
+    Shows how a block-mode model's calls land on the processing thread: inline
+    (``compute_hops=0``) the hop that completes a block carries the whole call;
+    on the helper thread every hop stays short while the call fits in ``K`` hops.
+    """
+    for _ in range(warmup):
+        engine.process_hop()
+    times = np.empty(hops)
+    late = 0
+    next_start = time.perf_counter()
+    for i in range(hops):
+        now = time.perf_counter()
+        if now < next_start:
+            time.sleep(next_start - now)
+        elif now - next_start > engine.hop_seconds:
+            late += 1
+        t0 = time.perf_counter()
+        engine.process_hop()
+        times[i] = time.perf_counter() - t0
+        next_start += engine.hop_seconds
+    return {"median_ms": 1000 * float(np.median(times)), "p99_ms": 1000 * float(np.percentile(times, 99)),
+            "max_ms": 1000 * float(times.max()), "late_hops": late}
+
+
 # ------------------------------------------------------------------ JACK underflow run
 class JackDummy:
     """A private ``jackd`` dummy server (started and stopped by this process)."""
@@ -452,6 +478,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--compute-hops", type=int, default=None, metavar="K",
                         help="hops a block's model call may take on its helper thread (0: inline; "
                              "default half a block)")
+    parser.add_argument("--paced-hops", type=int, default=400, metavar="N",
+                        help="block-mode models: N hops timed on a real-time schedule, with the model call inline "
+                             "(K 0) and on its helper thread (default 400; 0 skips)")
     parser.add_argument("--no-load", action="store_true", help="do not load the other core during the run")
     parser.add_argument("--inversion-model", default=None, metavar="PATH",
                         help="inversion model for the follower cost and run (default: the shipped one; 'none' skips)")
@@ -476,6 +505,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         causal = model is None or int(getattr(model, "lookahead_frames", 0)) == 0
         ok = stats["rtf_cpu"] <= RTF_TARGET and (not causal or stats["latency_ms"] <= LATENCY_TARGET_MS)
         results.append((name, kind, causal, stats, ok, spectral, model))
+
+    paced: list[tuple[str, str, dict[str, float]]] = []
+    for name, _, _, stats, _, spectral, model in results:
+        if model is None or stats["block"] == "1" or args.paced_hops <= 0:
+            continue
+        for spread in sorted({0, args.compute_hops} - {None}) + ([None] if args.compute_hops is None else []):
+            engine = _engine(spectral, model, name, argparse.Namespace(**{**vars(args), "compute_hops": spread}))
+            paced.append((name, _block_text(engine), paced_hops(engine, args.paced_hops)))
 
     inversion_path: Path | None = None
     if args.inversion_model != "none":
@@ -535,6 +572,14 @@ def main(argv: Sequence[str] | None = None) -> int:
           " block carries the whole call, see max).")
     for note in skipped:
         print(f"- {note}")
+    if paced:
+        print(f"\nBlock mode, {args.paced_hops} hops started on a real-time schedule (processing thread's hop"
+              " wall time):\n")
+        print(_row(["model", "block", "hop ms median", "p99", "max", "hops started late"]))
+        print(_row(["---"] * 6))
+        for name, block, p in paced:
+            print(_row([name, block, f"{p['median_ms']:.2f}", f"{p['p99_ms']:.2f}", f"{p['max_ms']:.2f}",
+                        str(p["late_hops"])]))
     if runs:
         print(f"\nUnderflow runs: {args.seconds:g} s each on a private JACK dummy server (22050 Hz, period "
               f"{JACK_PERIOD}), PortAudio latency {args.latency!r}, {args.ahead_hops} hops queued ahead, other core "
