@@ -211,7 +211,7 @@ def test_causal_dilres_with_freq_bias_and_context_streams_exactly(
               or "freq_bias_" in layer.name]
     assert len(biases) == config.depth + 1
     contexts = [layer for layer in model.layers if "freq_context" in layer.name]
-    assert len(contexts) == config.depth
+    assert len(contexts) == config.depth + 1
     for layer in biases + contexts:
         for weight in layer.trainable_weights:
             weight.assign(0.3 * rng.standard_normal(tuple(weight.shape)).astype(np.float32))

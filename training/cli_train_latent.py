@@ -37,7 +37,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                             "(frequency-position awareness)")
     model.add_argument("--freq-context", type=int, default=0, metavar="UNITS",
                        help="dilres: whole-frame context layer with UNITS hidden units after each "
-                            "encoder block (0 = none)")
+                            "block (0 = none)")
     model.add_argument("--noise", type=float, default=None, help="input gaussian noise stddev")
     model.add_argument("--sparsity", type=float, default=None, help="KL sparsity weight beta (0 = off)")
     model.add_argument("--sparsity-target", type=float, default=None, help="KL sparsity target rho")

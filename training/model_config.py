@@ -66,7 +66,7 @@ class AutoencoderConfig:
             encoder residual block and after the decoder block
             (:class:`training.layers.FrequencyBias`, frequency-position awareness).
         freq_context: ``dilres`` only: units of a :class:`training.layers.FrequencyContext`
-            (whole-frame summary added to every bin) after every encoder block; 0 = none.
+            (whole-frame summary added to every bin) after every block; 0 = none.
         noise_stddev: gaussian noise added to the input at training time.
         sparsity_rho, sparsity_beta: KL sparsity target and weight on the
             latent activations (``beta = 0`` disables).

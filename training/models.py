@@ -28,7 +28,7 @@ Architectures (channel counts from the config):
   ResidualBlock(channels, dilated)*(depth-1) -> conv1x1(latent) -> latent ->
   upsample -> DilatedBranchBlock(channels) -> conv3x3(1, linear)  (Fig. 3.4);
   with ``freq_bias`` a :class:`~training.layers.FrequencyBias` follows every block, with
-  ``freq_context`` a :class:`~training.layers.FrequencyContext` every encoder block.
+  with ``freq_context`` a :class:`~training.layers.FrequencyContext` too.
 
 Causal models (``config.causal``) pad time on the past side only; their
 lookahead is 0 and they can be streamed frame by frame with cached
@@ -157,6 +157,8 @@ def _chain(config: AutoencoderConfig, stream: bool = False,
                                       l2=config.l2, name="dec_block_1"))
         if config.freq_bias:
             dec.append(FrequencyBias(name="dec_freq_bias"))
+        if config.freq_context:
+            dec.append(FrequencyContext(config.freq_context, name="dec_freq_context"))
         dec.append(_conv(config, 1, "dec_out", stream, activation="linear"))
     else:  # pragma: no cover - AutoencoderConfig validates arch
         raise ConfigError(f"unknown arch {arch!r}")
