@@ -211,13 +211,8 @@ class JackDummy:
                 f" {driver} driver overruns, {other} other")
 
     def scheduling(self) -> str:
-        """jackd's scheduling policy (real-time SCHED_FIFO/RR or normal SCHED_OTHER)."""
-        try:
-            policy = os.sched_getscheduler(self.proc.pid)
-        except OSError:
-            return "unknown"
-        names = {os.SCHED_OTHER: "SCHED_OTHER", os.SCHED_FIFO: "SCHED_FIFO", os.SCHED_RR: "SCHED_RR"}
-        return names.get(policy, str(policy))
+        """The highest scheduling policy among jackd's threads (its driver thread is real-time when allowed)."""
+        return thread_scheduling(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -227,6 +222,26 @@ class JackDummy:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+
+def thread_scheduling(pid: int, tids: Sequence[int] | None = None) -> str:
+    """Highest-priority scheduling of ``pid``'s threads (or of ``tids``): ``FIFO 10``, ``OTHER``..."""
+    names = {os.SCHED_OTHER: "OTHER", os.SCHED_FIFO: "FIFO", os.SCHED_RR: "RR"}
+    best: tuple[int, str] = (-1, "unknown")
+    try:
+        ids = list(tids) if tids is not None else [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return "unknown"
+    for tid in ids:
+        try:
+            policy = os.sched_getscheduler(tid)
+            priority = os.sched_getparam(tid).sched_priority
+        except OSError:
+            continue
+        rank = priority + (1000 if policy in (os.SCHED_FIFO, os.SCHED_RR) else 0)
+        if rank > best[0]:
+            best = (rank, f"{names.get(policy, str(policy))} {priority}" if priority else names.get(policy, "?"))
+    return best[1]
 
 
 def _jack_output_device(sd: Any) -> int:
@@ -335,11 +350,14 @@ def time_inversion(follower: Any, audio: np.ndarray, calls: int = 20) -> dict[st
 
 
 def underflow_run(engine: Engine, seconds: float, ahead_hops: int = 6, load_other_core: bool = True,
-                  latency: str | float = STREAM_LATENCY, follower: Any = None) -> dict[str, Any]:
+                  latency: str | float = STREAM_LATENCY, follower: Any = None,
+                  rt_priority: int | None = None) -> dict[str, Any]:
     """Play ``engine`` for ``seconds`` on a private JACK dummy server; count underflows.
 
     ``follower``: an inversion follower fed every input hop through an
     ``InversionWorker`` (as ``latent perform --invert-model``), messages counted.
+    ``rt_priority``: run the processing thread SCHED_FIFO at this priority (needs
+    the right to; the result says whether it was applied).
     """
     sample_rate = engine.spectral.sample_rate
     hop = engine.hop_length
@@ -380,6 +398,13 @@ def underflow_run(engine: Engine, seconds: float, ahead_hops: int = 6, load_othe
         except (ImportError, TypeError):
             worker = _minimal_worker(engine, io.out_ring, stop, ahead_hops * hop, max_hops)
         worker.start()  # fills the ring ahead, then paces itself on the callback's reads
+        worker_scheduling = "OTHER"
+        if rt_priority is not None:
+            try:
+                os.sched_setscheduler(worker.native_id, os.SCHED_FIFO, os.sched_param(rt_priority))
+                worker_scheduling = f"FIFO {rt_priority}"
+            except OSError as exc:  # PermissionError without the right to real-time scheduling
+                worker_scheduling = f"OTHER (FIFO refused: {exc.strerror})"
         primed = getattr(worker, "primed", None)
         if primed is not None:
             primed.wait(60.0)
@@ -405,6 +430,8 @@ def underflow_run(engine: Engine, seconds: float, ahead_hops: int = 6, load_othe
                   "prefill_ms": 1000.0 * prefilled / sample_rate,
                   "jack_xruns": len(server.xrun_lines()), "jack_xrun_summary": server.xrun_summary(),
                   "jack_scheduling": server.scheduling(), "latency": latency,
+                  "worker_scheduling": worker_scheduling,
+                  "callback_scheduling": thread_scheduling(os.getpid()),
                   "stream_latency_ms": 1000.0 * io.output_latency_s,
                   "block": _block_text(engine),
                   "max_hop_ms": float(getattr(getattr(worker, "stats", None), "max_hop_ms", float("nan")))}
@@ -481,6 +508,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--paced-hops", type=int, default=400, metavar="N",
                         help="block-mode models: N hops timed on a real-time schedule, with the model call inline "
                              "(K 0) and on its helper thread (default 400; 0 skips)")
+    parser.add_argument("--rt-priority", type=int, default=None, metavar="P",
+                        help="run the processing thread SCHED_FIFO at priority P (default: normal scheduling, "
+                             "as perform)")
     parser.add_argument("--no-load", action="store_true", help="do not load the other core during the run")
     parser.add_argument("--inversion-model", default=None, metavar="PATH",
                         help="inversion model for the follower cost and run (default: the shipped one; 'none' skips)")
@@ -537,7 +567,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, _, _, _, _, spectral, model in picked:
             try:
                 runs.append((name, underflow_run(_engine(spectral, model, name, args), args.seconds,
-                                                 args.ahead_hops, not args.no_load, args.latency)))
+                                                 args.ahead_hops, not args.no_load, args.latency,
+                                                 rt_priority=args.rt_priority)))
             except DeviceError as exc:
                 runs.append((name, {"error": str(exc)}))
         if inversion_cost is not None and "error" not in inversion_cost:
@@ -547,7 +578,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 follower = load_follower(inversion_path, spectral.sample_rate)
                 runs.append((f"{name} + inversion follower",
                              underflow_run(_engine(spectral, model, name, args), args.seconds, args.ahead_hops,
-                                           not args.no_load, args.latency, follower=follower)))
+                                           not args.no_load, args.latency, follower=follower,
+                                           rt_priority=args.rt_priority)))
             except DeviceError as exc:
                 runs.append((f"{name} + inversion follower", {"error": str(exc)}))
 
@@ -585,7 +617,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{JACK_PERIOD}), PortAudio latency {args.latency!r}, {args.ahead_hops} hops queued ahead, other core "
               f"{'idle' if args.no_load else 'loaded by a busy loop'}\n")
         print(_row(["run", "ring underflows", "PortAudio flags (first 1 s)", "flagged callbacks",
-                    "jackd xrun lines", "least queued ms", "max hop ms", "callbacks", "jackd"]))
+                    "jackd xrun lines", "least queued ms", "max hop ms", "callbacks", "jackd / ours / worker"]))
         print(_row(["---"] * 9))
         for name, u in runs:
             if "error" in u:
@@ -595,7 +627,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"{u['xruns']} ({u['startup_flags']})",
                         " ".join(str(i) for i in u["flagged_at"][:8]) or "-", str(u["jack_xruns"]),
                         f"{u['min_ahead_ms']:.1f}", f"{u['max_hop_ms']:.1f}", str(u["callbacks"]),
-                        u["jack_scheduling"]]))
+                        f"{u['jack_scheduling']} / {u['callback_scheduling']} / {u['worker_scheduling']}"]))
         print("\nPortAudio flags: callbacks whose status was set (JACK backend: after any xrun of the JACK"
               " server); ring underflows: hops the processing thread had not computed in time.")
         for name, u in runs:
