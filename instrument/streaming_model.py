@@ -349,7 +349,10 @@ class StreamingLatentModel:
             it on a helper thread while the previous block is emitted and waits
             for it ``K`` pushes later, so pushes stay short as long as a call
             takes less than ``K`` hops; latency grows by ``K``. None:
-            :func:`default_compute_hops`.
+            :func:`default_compute_hops`. The helper thread is created by the
+            first push that starts a block and inherits that thread's
+            scheduling (a real-time processing thread keeps its model calls
+            real-time: measured, fewer underflows than a normal-priority helper).
     Attributes:
         mode: ``"dense"``, ``"cached"`` or ``"block"``.
         backend: ``"numpy"`` or ``"tf"`` (block mode is always ``"tf"``).
