@@ -119,6 +119,20 @@ def test_shipped_default_model_inverts(sound: Path, tmp_path: Path) -> None:
     assert doc["metrics"]["pcc_stft"] > 20.0
 
 
+@pytest.mark.skipif(not DEFAULT_MODELS["fluidsynth"].is_file(), reason="shipped model not built")
+def test_shipped_fluidsynth_model_inverts_a_fluidsynth_note(tmp_path: Path) -> None:
+    synth = get_synth("fluidsynth")
+    audio = synth.render(synth.random_patches(np.random.default_rng(11), 1))[0]
+    sound = tmp_path / "note.wav"
+    sf.write(sound, 0.8 * audio, synth.spec.sample_rate)
+    out = tmp_path / "p.json"
+    assert _run(["invert", str(sound), "--synth", "fluidsynth", "-o", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["synth"] == "fluidsynth" and doc["model"].endswith("fluidsynth-conv6xl.keras")
+    assert Patch.load(out, synth.spec).to_array(synth.spec).shape == (synth.spec.n_params,)
+    assert doc["metrics"]["pcc_stft"] > 60.0
+
+
 def test_midi_out_sends_the_patch_over_jack(models: dict[str, Path], sound: Path, tmp_path: Path,
                                             jack_server: str) -> None:
     backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
