@@ -5,9 +5,10 @@ for ``--model none`` (analysis/resynthesis only), the whole engine (file
 source, STFT, model, streaming RTISI-LA) runs at default settings on a looping
 test signal: per-hop processing time (median, p99, max), real-time factor
 (total processing time over audio time) and algorithmic latency in ms.
-Non-causal models run in block mode (one model call every ``B`` hops, column
-``block``; its hop is the max column). Targets: RTF <= 0.25 and latency
-<= 60 ms with a causal model.
+Non-causal models run in block mode (one model call every ``B`` hops on a
+helper thread, column ``block``: ``B (K compute hops)``); for them the hops are
+also timed on a real-time schedule with the call inline (``K 0``) and on the
+helper thread. Targets: RTF <= 0.25 and latency <= 60 ms with a causal model.
 
 Underflow runs (every latent model by default): the pipeline plays for
 ``--seconds`` (default 60) through a sounddevice output stream on a private
@@ -22,7 +23,12 @@ cause) and PortAudio status flags. PortAudio's JACK backend raises
 ``output_underflow | input_overflow`` on the callback after *any* JACK server
 xrun (its xrun callback cannot tell which client or why), so the benchmark also
 records at which callback each flag came, the least audio queued in the ring
-at any callback, and the xrun lines jackd itself printed.
+at any callback, jackd's own xrun reports by cause and the scheduling of
+jackd's driver thread, of our process's PortAudio callback thread and of the
+processing thread. ``--rt-priority P`` runs the processing thread SCHED_FIFO:
+the JACK callback thread is real-time but needs Python's GIL, so a
+normal-priority GIL holder preempted by other processes delays it (priority
+inversion).
 
 Inversion stage (``latent perform --invert-model``): per-call time of the
 shipped inversion model's follower on 1 s windows (it runs every 250 ms of
@@ -400,11 +406,10 @@ def underflow_run(engine: Engine, seconds: float, ahead_hops: int = 6, load_othe
         worker.start()  # fills the ring ahead, then paces itself on the callback's reads
         worker_scheduling = "OTHER"
         if rt_priority is not None:
-            try:
-                os.sched_setscheduler(worker.native_id, os.SCHED_FIFO, os.sched_param(rt_priority))
-                worker_scheduling = f"FIFO {rt_priority}"
-            except OSError as exc:  # PermissionError without the right to real-time scheduling
-                worker_scheduling = f"OTHER (FIFO refused: {exc.strerror})"
+            from instrument.engine import realtime_scheduling
+
+            applied = realtime_scheduling(worker.native_id, rt_priority)
+            worker_scheduling = f"FIFO {rt_priority}" if applied else "OTHER (FIFO not permitted)"
         primed = getattr(worker, "primed", None)
         if primed is not None:
             primed.wait(60.0)

@@ -447,3 +447,29 @@ def test_block_frames_setting_sets_block_and_latency(models: dict[str, object]) 
     np.testing.assert_allclose(b[5 * HOP:], a, atol=1e-4)
     causal = model_engine(models["tiny_conv"], y, block_frames=4)  # frame-by-frame models ignore it
     assert causal.model_block_frames == 1 and causal.model_lookahead_frames == 0
+
+
+def test_realtime_scheduling_applies_to_a_thread_or_reports_it_cannot() -> None:
+    import os
+    import threading
+
+    from instrument.engine import realtime_scheduling
+
+    seen: dict[str, object] = {}
+
+    def body() -> None:
+        applied = realtime_scheduling(0, 1)
+        seen["applied"] = applied
+        seen["policy"] = os.sched_getscheduler(0)
+        if applied:  # back to normal before the thread ends
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join(5.0)
+    assert seen["applied"] in (True, False)
+    assert seen["policy"] == (os.SCHED_FIFO if seen["applied"] else os.SCHED_OTHER)
+    with pytest.raises(ConfigError, match="priority"):
+        realtime_scheduling(0, 0)
+    with pytest.raises(ConfigError, match="priority"):
+        realtime_scheduling(0, True)
