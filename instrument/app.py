@@ -397,8 +397,14 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
             record: Any = None, log_events: Any = None, headless: bool = False,
             screenshot: Any = None, duration_s: float | None = None,
             scenes_dir: Any = None, invert_model: Any = None,
-            invert_midi_out: str | None = None) -> PerformSummary:
+            invert_midi_out: str | None = None, realtime_priority: int = 1,
+            block_frames: int | None = None, compute_hops: int | None = None) -> PerformSummary:
     """Run a live performance until quit, ``duration_s``, Ctrl-C or SIGTERM (see module doc).
+
+    ``realtime_priority`` (1..99; 0 = leave it) runs the processing thread SCHED_FIFO where the
+    system permits, so other processes cannot preempt it while it holds the GIL the audio
+    callback needs. ``block_frames`` / ``compute_hops`` tune block-mode (non-causal) models
+    (see :class:`instrument.engine.Engine`).
 
     Raises:
         DeviceError: no audio device / display / MIDI port named explicitly.
@@ -411,7 +417,7 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
     from controllers.maps import load_map
     from controllers.surface import ControlSurface
     from instrument.audio import load_audio
-    from instrument.engine import Engine, make_source
+    from instrument.engine import Engine, make_source, realtime_scheduling
     from instrument.errors import DeviceError
     from instrument.io import AudioIO, resolve_device
     from instrument.render import load_models
@@ -444,7 +450,7 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
     engine = Engine(spectral, models, model_names=names,
                     source=make_source(mode, spectral.stft.hop_length, audio_in, loop=loop),
                     phase_lookahead=phase_lookahead, phase_iterations=phase_iterations, seed=seed,
-                    scenes=scenes)
+                    scenes=scenes, block_frames=block_frames, compute_hops=compute_hops)
     hop = spectral.stft.hop_length
     sample_rate = spectral.sample_rate
     ahead_hops = max(ahead_hops, -(-blocksize // hop) + 1)  # at least one callback block ahead
@@ -510,6 +516,7 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
             follower[0].start()
         sys.setswitchinterval(0.001)  # let the audio callback get the GIL promptly
         worker.start()
+        realtime = realtime_priority > 0 and realtime_scheduling(worker.native_id, realtime_priority)
         worker.primed.wait(60.0)  # the first hop traces the model; fill the ring before sound starts
         if mode == "live":  # paced by the input: give the output a cushion of --ahead hops of silence
             io.out_ring.write(np.zeros(ahead_hops * hop, np.float32))
@@ -517,6 +524,7 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
             io.start()
             print(f"latent perform: playing {engine.model_name} at {sample_rate} Hz, "
                   f"{mode} input, engine latency {engine.latency_ms:.1f} ms, "
+                  f"processing thread {'real-time' if realtime else 'normal priority'}, "
                   f"{midi.status_text() if midi is not None else 'MIDI off'}", file=sys.stderr, flush=True)
         midi_text = (lambda: midi.status_text()) if midi is not None else (lambda: "MIDI off")
         if window is not None:

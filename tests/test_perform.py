@@ -125,6 +125,7 @@ def test_scripted_nanokontrol2_performance_is_logged_recorded_and_replays_bit_ex
                            "--input", str(input_wav), "--duration", str(DURATION_S), "--seed", "3",
                            "--record", str(record), "--log-events", str(events)], repo_root)
         playing_line = perform.wait_playing()
+        assert "processing thread real-time" in playing_line or "processing thread normal priority" in playing_line
         t0 = time.perf_counter()
         _at(t0, 0.3)
         _press(port, 59)  # track >: bank 1 (units 8..15)
@@ -338,6 +339,16 @@ def test_no_audio_device_is_reported_clearly(input_wav: Path, repo_root: Path) -
                           cwd=repo_root, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "no audio output device found" in proc.stderr and "latent render" in proc.stderr
+
+
+@pytest.mark.parametrize("option", [["--rt-priority", "100"], ["--block", "0"], ["--compute-hops", "-1"]])
+def test_bad_scheduling_options_are_refused(option: list[str], input_wav: Path, repo_root: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(repo_root))
+    proc = subprocess.run([sys.executable, "-m", "instrument.cli", "perform", "--model", "none", "--headless",
+                           "--no-midi", "--input", str(input_wav), "--duration", "1", *option],
+                          cwd=repo_root, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert option[0] in proc.stderr
 
 
 def test_demo_renders_offline_when_asked(tmp_path: Path, repo_root: Path) -> None:

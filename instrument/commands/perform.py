@@ -59,6 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="PortAudio latency: low, high or seconds (default high)")
     audio.add_argument("--ahead", type=int, default=6, metavar="HOPS",
                        help="hops of output computed ahead of the sound card (default 6)")
+    audio.add_argument("--rt-priority", type=int, default=1, metavar="P",
+                       help="run the processing thread SCHED_FIFO at priority P where permitted "
+                            "(needs an rtprio limit or CAP_SYS_NICE; 0 = normal priority; default 1)")
+    models.add_argument("--block", type=int, default=None, metavar="FRAMES",
+                        help="block length of non-causal models (default: their receptive field)")
+    models.add_argument("--compute-hops", type=int, default=None, metavar="HOPS",
+                        help="hops a non-causal model's block call may take (default: half a block)")
     midi = parser.add_argument_group("controllers")
     midi.add_argument("--controller", default="nanokontrol2",
                       help="controller map: shipped name or YAML path (default nanokontrol2)")
@@ -107,6 +114,12 @@ def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError(f"--ahead must be at least 1 hop, got {args.ahead}")
     if args.lookahead < 0 or args.iterations < 0:
         raise ConfigError("--lookahead and --iterations must be >= 0")
+    if not 0 <= args.rt_priority <= 99:
+        raise ConfigError(f"--rt-priority must be in 0..99, got {args.rt_priority}")
+    if args.block is not None and args.block < 1:
+        raise ConfigError(f"--block must be at least 1 frame, got {args.block}")
+    if args.compute_hops is not None and args.compute_hops < 0:
+        raise ConfigError(f"--compute-hops must be >= 0, got {args.compute_hops}")
     if args.screenshot and args.headless:
         raise ConfigError("--screenshot needs the window: drop --headless "
                           "(SDL_VIDEODRIVER=dummy draws it off-screen)")
@@ -135,7 +148,8 @@ def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
         headless=args.headless, screenshot=Path(args.screenshot) if args.screenshot else None,
         duration_s=args.duration, scenes_dir=Path(args.scenes),
         invert_model=Path(args.invert_model) if args.invert_model else None,
-        invert_midi_out=args.invert_midi_out)
+        invert_midi_out=args.invert_midi_out, realtime_priority=args.rt_priority,
+        block_frames=args.block, compute_hops=args.compute_hops)
 
 
 def run(args: argparse.Namespace) -> int:
