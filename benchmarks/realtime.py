@@ -513,9 +513,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--paced-hops", type=int, default=400, metavar="N",
                         help="block-mode models: N hops timed on a real-time schedule, with the model call inline "
                              "(K 0) and on its helper thread (default 400; 0 skips)")
-    parser.add_argument("--rt-priority", type=int, default=None, metavar="P",
-                        help="run the processing thread SCHED_FIFO at priority P (default: normal scheduling, "
-                             "as perform)")
+    parser.add_argument("--rt-priority", type=int, default=1, metavar="P",
+                        help="run the processing thread SCHED_FIFO at priority P where permitted, as "
+                             "`latent perform` does (default 1; 0 = normal scheduling)")
     parser.add_argument("--no-load", action="store_true", help="do not load the other core during the run")
     parser.add_argument("--inversion-model", default=None, metavar="PATH",
                         help="inversion model for the follower cost and run (default: the shipped one; 'none' skips)")
@@ -573,7 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 runs.append((name, underflow_run(_engine(spectral, model, name, args), args.seconds,
                                                  args.ahead_hops, not args.no_load, args.latency,
-                                                 rt_priority=args.rt_priority)))
+                                                 rt_priority=args.rt_priority or None)))
             except DeviceError as exc:
                 runs.append((name, {"error": str(exc)}))
         if inversion_cost is not None and "error" not in inversion_cost:
@@ -584,7 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 runs.append((f"{name} + inversion follower",
                              underflow_run(_engine(spectral, model, name, args), args.seconds, args.ahead_hops,
                                            not args.no_load, args.latency, follower=follower,
-                                           rt_priority=args.rt_priority)))
+                                           rt_priority=args.rt_priority or None)))
             except DeviceError as exc:
                 runs.append((f"{name} + inversion follower", {"error": str(exc)}))
 
