@@ -1,13 +1,14 @@
-"""Offline Griffin-Lim over overlapping time chunks, in parallel and in bounded memory.
+"""Offline Griffin-Lim over overlapping time chunks, in bounded memory.
 
 :func:`griffin_lim_chunked` cuts a magnitude spectrogram into chunks of frames that
 overlap by ``overlap_frames``, runs :func:`instrument.phase.griffin_lim` (librosa's fast
-Griffin-Lim) on each chunk in a thread pool, and joins the chunk outputs with
+Griffin-Lim) on each chunk (optionally on several threads), and joins the chunk outputs with
 raised-cosine crossfades in the middle of each overlap.
 
 Why: a whole-file Griffin-Lim holds several complex copies of the whole spectrogram
-(a 10-minute file is ~200 MB per copy) and runs on one core, while librosa's FFTs and
-numpy's element-wise maths release the GIL, so two chunks run on two cores at once.
+(a 10-minute file is ~200 MB per copy); chunks of at most
+:data:`DEFAULT_MAX_CHUNK_FRAMES` frames bound that. Chunks may run on several threads,
+but librosa's per-call Python work holds the GIL, so that pays off only for long chunks.
 
 Framing (see :mod:`instrument.spectral`): chunk frames ``[a, b)`` reconstruct samples
 ``[a * hop, b * hop - (n_fft - hop))`` of the output with every sample covered by all
@@ -20,7 +21,6 @@ from random phases they agree less, so use a long overlap there.
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -31,15 +31,6 @@ from instrument.phase import _check_magnitude, griffin_lim
 
 #: Chunks never exceed this many frames (about 24 s at hop 256 / 22050 Hz): bounds memory.
 DEFAULT_MAX_CHUNK_FRAMES = 2048
-
-
-def default_workers() -> int:
-    """Threads for chunked Griffin-Lim: the cores this process may use, at most 4."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(4, cores))
 
 
 def chunk_bounds(frames: int, chunk_frames: int, overlap_frames: int) -> list[tuple[int, int]]:
@@ -73,10 +64,9 @@ def griffin_lim_chunked(magnitude: np.ndarray, config: StftConfig, n_iter: int =
         n_iter, momentum, init_phase, seed: as :func:`instrument.phase.griffin_lim`
             (chunk ``k`` draws its random start with ``seed + k``).
         length: samples to return (default as :func:`instrument.phase.griffin_lim`).
-        workers: threads (default :func:`default_workers`); 1 runs the chunks in turn.
-        chunk_frames: frames per chunk; by default a warm-started file is split evenly over
-            the workers and a random start is not split below
-            :data:`DEFAULT_MAX_CHUNK_FRAMES` (both capped at it).
+        workers: threads (default 1: the chunks run in turn). librosa's per-call Python
+            work holds the GIL, so threads only pay off for chunks of many frames.
+        chunk_frames: frames per chunk (default :data:`DEFAULT_MAX_CHUNK_FRAMES`).
         overlap_frames: frames shared by neighbouring chunks; must exceed
             ``(n_fft - hop_length) / hop_length`` so a crossfade region exists.
     Returns:
@@ -87,7 +77,7 @@ def griffin_lim_chunked(magnitude: np.ndarray, config: StftConfig, n_iter: int =
     front = config.n_fft - hop
     if length is None:
         length = frames * hop - front
-    workers = default_workers() if workers is None else int(workers)
+    workers = 1 if workers is None else int(workers)
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
     shared = overlap_frames * hop - front
@@ -97,13 +87,10 @@ def griffin_lim_chunked(magnitude: np.ndarray, config: StftConfig, n_iter: int =
     if init_phase is not None and np.shape(init_phase) != mag.shape:
         raise ConfigError(f"init_phase must have the magnitude's shape {mag.shape}, "
                           f"got {np.shape(init_phase)}")
-    if chunk_frames is None and init_phase is None:
-        # Independent random starts disagree at the seams: split only to bound memory.
+    if chunk_frames is None:
+        # Split only to bound memory: threads contend for the GIL (measured: 2 threads on a
+        # 2 s note took 1.5x the whole-file time) and random starts disagree at the seams.
         chunk_frames = DEFAULT_MAX_CHUNK_FRAMES
-    elif chunk_frames is None:
-        chunk_frames = min(DEFAULT_MAX_CHUNK_FRAMES, math.ceil((frames + (workers - 1) * overlap_frames)
-                                                                / workers))
-        chunk_frames = max(chunk_frames, 2 * overlap_frames)
     bounds = chunk_bounds(frames, int(chunk_frames), overlap_frames)
     if len(bounds) == 1:
         return griffin_lim(mag, config, n_iter=n_iter, momentum=momentum, init_phase=init_phase,

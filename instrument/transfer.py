@@ -3,7 +3,7 @@
 Per file: load -> ``log1p|STFT|`` -> ``LatentModel.transform`` (sliding windows, bounded
 memory) ->
 dry/wet mix in the log1p domain -> fast Griffin-Lim (warm-started from the
-input phase, overlapping chunks on parallel threads) -> RMS loudness matched to the input -> WAV (+ optional PNG).
+input phase; long files in overlapping chunks) -> RMS loudness matched to the input -> WAV (+ optional PNG).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def transfer_audio(model: Any, audio: np.ndarray, iterations: int = 100, mix: fl
     wet = model.transform(dry)  # sliding windows: bounded memory for long files
     mixed = (mix * wet + (1.0 - mix) * dry).astype(np.float32)
     phase = np.angle(spectrum) if init == "input" else None
-    # Chunks in parallel threads: bounded memory on long files, both cores on short ones.
+    # Overlapping chunks of at most 2048 frames: bounded memory on long files.
     out = griffin_lim_chunked(magnitude_from_log(mixed), stft_config, n_iter=int(iterations),
                               init_phase=phase, length=len(audio))
     level_in, level_out = rms(audio), rms(out)
