@@ -15,11 +15,14 @@ Shapes (``T = config.frames``, latent ``(T', F', n_units)`` for conv models):
   ``process (T, n_bins) -> (T, n_bins)``. A leading batch axis is accepted.
 * dense ``encode (N, n_bins) -> (N, n_units)`` for any ``N``.
 * ``transform (frames, n_bins) -> (frames, n_bins)`` for any length, sliding
-  overlapping windows so memory stays bounded.
+  overlapping windows so memory stays bounded. Conv models slide a copy of the
+  model with a longer time axis (:data:`TRANSFORM_FRAMES`, same weights): fewer
+  overlapping frames are recomputed than with the training window.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +33,12 @@ from instrument.config import SpectralConfig
 from instrument.errors import ConfigError
 from instrument.spectral import NormStats
 from training.model_config import AutoencoderConfig
-from training.models import (lookahead_frames, past_frames, receptive_field_frames,
+from training.models import (build_autoencoder, lookahead_frames, past_frames, receptive_field_frames,
                              split_autoencoder)
 
 KINDS = ("autoencoder", "transfer")
+#: Time window (frames) of the offline ``transform`` copy of a conv model (at least its training window).
+TRANSFORM_FRAMES = 256
 
 
 class LatentModel:
@@ -91,6 +96,8 @@ class LatentModel:
                                       reduce_retracing=True)
         self._process_fn = tf.function(self._process_graph, input_signature=[in_spec, s_spec],
                                        reduce_retracing=True)
+        self._transform_frames = self.frames
+        self._transform_fn = self._process_fn
         if warm_up:
             self.warm_up()
 
@@ -211,22 +218,47 @@ class LatentModel:
             for start in range(0, n, step):
                 out[start:start + step] = self.process(x[start:start + step], scales)
             return out
-        plan = self._window_plan(n)
-        t = self.frames
+        if self._transform_fn is self._process_fn:
+            self._build_transform_model()
+        t = self._transform_frames
+        plan = self._window_plan(n, t)
         for first in range(0, len(plan), batch_windows):
             group = plan[first:first + batch_windows]
             batch = np.zeros((len(group), t, self.n_bins), np.float32)
             for i, (start, _, _) in enumerate(group):
                 chunk = x[start:start + t]
                 batch[i, :len(chunk)] = chunk
-            y = self.process(batch, scales)
+            y = self._denormalise(self._transform_fn(self._normalise(batch), scales).numpy())
             for i, (start, keep_from, keep_to) in enumerate(group):
                 out[keep_from:keep_to] = y[i, keep_from - start:keep_to - start]
         return out
 
-    def _window_plan(self, n: int) -> list[tuple[int, int, int]]:
-        """``(start, keep_from, keep_to)`` per window covering frames ``0..n``."""
-        t = self.frames
+    def _build_transform_model(self) -> None:
+        """A copy of the conv model with a :data:`TRANSFORM_FRAMES` time axis and the same weights.
+
+        Convolutions, pooling and the per-frame layers do not depend on the window length,
+        so kept frames equal the training-window results (up to float rounding).
+        """
+        q = self.config.pool_time ** self.config.n_pools
+        frames = max(self.frames, -(-TRANSFORM_FRAMES // q) * q)
+        if frames == self.frames:
+            self._transform_fn = tf.function(self._process_graph, reduce_retracing=True)
+            return
+        wide = build_autoencoder(dataclasses.replace(self.config, frames=frames))
+        wide.set_weights(self.model.get_weights())
+        encoder, decoder = split_autoencoder(wide)
+
+        def run(x: tf.Tensor, scales: tf.Tensor) -> tf.Tensor:
+            return decoder(encoder(x, training=False) * scales, training=False)
+
+        spec = tf.TensorSpec((None, frames, self.n_bins), tf.float32)
+        self._transform_fn = tf.function(run, input_signature=[spec, tf.TensorSpec((self.n_units,), tf.float32)])
+        self._transform_frames = frames
+
+    def _window_plan(self, n: int, t: int | None = None) -> list[tuple[int, int, int]]:
+        """``(start, keep_from, keep_to)`` per window of ``t`` frames (default the training
+        window) covering frames ``0..n``."""
+        t = self.frames if t is None else t
         q = self.config.pool_time ** self.config.n_pools
         right = min(self.lookahead_frames, (t - q) // 2)
         left = min(self.past_frames, t - q - right)
