@@ -49,15 +49,6 @@ def eq_gain(train_inputs: np.ndarray, train_targets: np.ndarray) -> np.ndarray:
     return (tgt / np.maximum(src, 1e-8)).astype(np.float32)
 
 
-def stretch_frequency(spectrum: np.ndarray, ratio: float) -> np.ndarray:
-    """Resample the bin axis so content at bin ``k`` moves to ``k * ratio`` (a pitch shift).
-
-    ``spectrum`` ``(frames, n_bins)`` -> same shape (linear interpolation, zeros above the top).
-    """
-    bins = np.arange(spectrum.shape[1], dtype=np.float64)
-    return np.stack([np.interp(bins / ratio, bins, row, right=0.0) for row in spectrum]).astype(np.float32)
-
-
 def _note_midi(name: str) -> int | None:
     """MIDI note of a pair label such as ``A3 flute_A3.wav -> clarinet_A3.wav``."""
     from instrument.errors import LatentError
@@ -77,6 +68,8 @@ def nearest_note_error(data: Any) -> float | None:
     It shows how far apart neighbouring target notes really are (different samples, tuning,
     levels), i.e. roughly what no model trained on the other notes can easily beat.
     """
+    from training.datasets import stretch_bins
+
     train_midi = [_note_midi(n) for n in data.train.names]
     val_midi = [_note_midi(n) for n in data.val.names]
     if None in train_midi or None in val_midi:
@@ -85,7 +78,8 @@ def nearest_note_error(data: Any) -> float | None:
     for midi, start, length in zip(val_midi, data.val.starts, data.val.lengths):
         near = int(np.argmin([abs(m - midi) for m in train_midi]))
         t0, tn = data.train.starts[near], data.train.lengths[near]
-        neighbour = stretch_frequency(data.train.targets[t0:t0 + tn], 2.0 ** ((midi - train_midi[near]) / 12))
+        ratio = 2.0 ** ((midi - train_midi[near]) / 12)
+        neighbour = stretch_bins(data.train.targets[t0:t0 + tn], ratio).numpy()
         pred = np.zeros((length, neighbour.shape[1]), np.float32)
         pred[:min(length, tn)] = neighbour[:length]
         errors.append(_mse(pred, data.val.targets[start:start + length]))

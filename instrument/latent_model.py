@@ -97,7 +97,7 @@ class LatentModel:
         self._process_fn = tf.function(self._process_graph, input_signature=[in_spec, s_spec],
                                        reduce_retracing=True)
         self._transform_frames = self.frames
-        self._transform_fn = self._process_fn
+        self._transform_fn: Any = None  # built on the first conv transform
         if warm_up:
             self.warm_up()
 
@@ -218,7 +218,7 @@ class LatentModel:
             for start in range(0, n, step):
                 out[start:start + step] = self.process(x[start:start + step], scales)
             return out
-        if self._transform_fn is self._process_fn:
+        if self._transform_fn is None:
             self._build_transform_model()
         t = self._transform_frames
         plan = self._window_plan(n, t)
@@ -242,7 +242,7 @@ class LatentModel:
         q = self.config.pool_time ** self.config.n_pools
         frames = max(self.frames, -(-TRANSFORM_FRAMES // q) * q)
         if frames == self.frames:
-            self._transform_fn = tf.function(self._process_graph, reduce_retracing=True)
+            self._transform_fn = self._process_fn
             return
         wide = build_autoencoder(dataclasses.replace(self.config, frames=frames))
         wide.set_weights(self.model.get_weights())

@@ -2,13 +2,13 @@
 
 :func:`griffin_lim_chunked` cuts a magnitude spectrogram into chunks of frames that
 overlap by ``overlap_frames``, runs :func:`instrument.phase.griffin_lim` (librosa's fast
-Griffin-Lim) on each chunk (optionally on several threads), and joins the chunk outputs with
+Griffin-Lim) on each chunk in turn, and joins the chunk outputs with
 raised-cosine crossfades in the middle of each overlap.
 
 Why: a whole-file Griffin-Lim holds several complex copies of the whole spectrogram
 (a 10-minute file is ~200 MB per copy); chunks of at most
-:data:`DEFAULT_MAX_CHUNK_FRAMES` frames bound that. Chunks may run on several threads,
-but librosa's per-call Python work holds the GIL, so that pays off only for long chunks.
+:data:`DEFAULT_MAX_CHUNK_FRAMES` frames bound that. (Running chunks on threads was
+measured slower: librosa's per-call Python work holds the GIL.)
 
 Framing (see :mod:`instrument.spectral`): chunk frames ``[a, b)`` reconstruct samples
 ``[a * hop, b * hop - (n_fft - hop))`` of the output with every sample covered by all
@@ -21,7 +21,6 @@ from random phases they agree less, so use a long overlap there.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -55,17 +54,15 @@ def _crossfade(samples: int) -> np.ndarray:
 
 def griffin_lim_chunked(magnitude: np.ndarray, config: StftConfig, n_iter: int = 100,
                         momentum: float = 0.99, init_phase: np.ndarray | None = None,
-                        length: int | None = None, seed: int = 0, workers: int | None = None,
+                        length: int | None = None, seed: int = 0,
                         chunk_frames: int | None = None, overlap_frames: int = 24) -> np.ndarray:
-    """Fast Griffin-Lim of a long spectrogram, chunk by chunk on ``workers`` threads.
+    """Fast Griffin-Lim of a long spectrogram, chunk by chunk.
 
     Args:
         magnitude: ``|S|``, shape ``(frames, n_bins)``.
         n_iter, momentum, init_phase, seed: as :func:`instrument.phase.griffin_lim`
             (chunk ``k`` draws its random start with ``seed + k``).
         length: samples to return (default as :func:`instrument.phase.griffin_lim`).
-        workers: threads (default 1: the chunks run in turn). librosa's per-call Python
-            work holds the GIL, so threads only pay off for chunks of many frames.
         chunk_frames: frames per chunk (default :data:`DEFAULT_MAX_CHUNK_FRAMES`).
         overlap_frames: frames shared by neighbouring chunks; must exceed
             ``(n_fft - hop_length) / hop_length`` so a crossfade region exists.
@@ -77,9 +74,6 @@ def griffin_lim_chunked(magnitude: np.ndarray, config: StftConfig, n_iter: int =
     front = config.n_fft - hop
     if length is None:
         length = frames * hop - front
-    workers = 1 if workers is None else int(workers)
-    if workers < 1:
-        raise ConfigError(f"workers must be at least 1, got {workers}")
     shared = overlap_frames * hop - front
     if shared < 4:
         raise ConfigError(f"overlap_frames must be more than {front // hop} frames at "
@@ -87,40 +81,29 @@ def griffin_lim_chunked(magnitude: np.ndarray, config: StftConfig, n_iter: int =
     if init_phase is not None and np.shape(init_phase) != mag.shape:
         raise ConfigError(f"init_phase must have the magnitude's shape {mag.shape}, "
                           f"got {np.shape(init_phase)}")
-    if chunk_frames is None:
-        # Split only to bound memory: threads contend for the GIL (measured: 2 threads on a
-        # 2 s note took 1.5x the whole-file time) and random starts disagree at the seams.
-        chunk_frames = DEFAULT_MAX_CHUNK_FRAMES
-    bounds = chunk_bounds(frames, int(chunk_frames), overlap_frames)
+    # Split only to bound memory: independent random starts disagree at the seams.
+    bounds = chunk_bounds(frames, int(chunk_frames or DEFAULT_MAX_CHUNK_FRAMES), overlap_frames)
     if len(bounds) == 1:
         return griffin_lim(mag, config, n_iter=n_iter, momentum=momentum, init_phase=init_phase,
                            length=length, seed=seed)
 
-    def run(index: int) -> np.ndarray:
-        a, b = bounds[index]
-        phase = None if init_phase is None else init_phase[a:b]
-        return griffin_lim(mag[a:b], config, n_iter=n_iter, momentum=momentum, init_phase=phase,
-                           seed=seed + index)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pieces = list(pool.map(run, range(len(bounds))))
-
     total = frames * hop - front
     out = np.zeros(total, dtype=np.float32)
     fade_len = max(2, shared // 2)
+    lead = (shared - fade_len) // 2  # the crossfade sits in the middle of each overlap
     fade_in = _crossfade(fade_len)
-    for index, ((a, b), piece) in enumerate(zip(bounds, pieces)):
-        piece = piece.copy()
+    for index, (a, b) in enumerate(bounds):
+        phase = None if init_phase is None else init_phase[a:b]
+        piece = griffin_lim(mag[a:b], config, n_iter=n_iter, momentum=momentum, init_phase=phase,
+                            seed=seed + index)
         start = a * hop
-        if index > 0:  # fade in over the middle of the overlap with the previous chunk
-            lead = (shared - fade_len) // 2
+        if index > 0:  # fade in where the previous chunk fades out
             piece[:lead] = 0.0
             piece[lead:lead + fade_len] *= fade_in
-        if index < len(bounds) - 1:  # fade out where the next chunk fades in
-            next_start = bounds[index + 1][0] * hop - start
-            lead = next_start + (shared - fade_len) // 2
-            piece[lead:lead + fade_len] *= fade_in[::-1]
-            piece[lead + fade_len:] = 0.0
+        if index < len(bounds) - 1:
+            fade_at = bounds[index + 1][0] * hop - start + lead
+            piece[fade_at:fade_at + fade_len] *= fade_in[::-1]
+            piece[fade_at + fade_len:] = 0.0
         out[start:start + len(piece)] += piece
     result = np.zeros(length, dtype=np.float32)
     result[:min(length, total)] = out[:length]

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.quality import _note_midi, eq_gain, stretch_frequency
-
-
-def test_stretch_frequency_moves_a_peak_by_the_pitch_ratio() -> None:
-    spectrum = np.zeros((2, 513), np.float32)
-    spectrum[:, 100] = 1.0
-    up = stretch_frequency(spectrum, 2.0 ** (2 / 12))  # a whole tone up
-    assert up.shape == spectrum.shape
-    assert int(np.argmax(up[0])) == round(100 * 2.0 ** (2 / 12))
-    np.testing.assert_allclose(stretch_frequency(spectrum, 1.0), spectrum)
+from benchmarks.quality import _note_midi, eq_gain
 
 
 def test_pair_labels_give_their_midi_note() -> None:
