@@ -3,8 +3,9 @@
 Both work in the framing of :mod:`instrument.spectral` (frame ``t`` ends at sample
 ``(t + 1) * hop_length``; magnitudes are time-major, shape ``(frames, n_bins)``).
 
-* :func:`griffin_lim` is librosa's fast Griffin-Lim (Perraudin et al. 2013, with
-  momentum) for whole files, with an optional warm start from known phases.
+* :func:`griffin_lim` is librosa's fast Griffin-Lim algorithm (Perraudin et al. 2013, with
+  momentum; run by :class:`instrument.phase_offline.GriffinLim`, checked against
+  ``librosa.griffinlim``) for whole files, with an optional warm start from known phases.
 * :class:`StreamingPhase` is RTISI-LA, real-time iterative spectrogram inversion
   with look-ahead (Zhu, Beauregard & Wyse, IEEE TASLP 15(5), 2007): one magnitude
   frame in, one hop of audio out, with a fixed latency and a constant cost per
@@ -14,12 +15,12 @@ Both work in the framing of :mod:`instrument.spectral` (frame ``t`` ends at samp
 
 from __future__ import annotations
 
-import librosa
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from instrument.config import StftConfig
 from instrument.errors import ConfigError
+from instrument.phase_offline import GriffinLim
 from instrument.spectral import window as analysis_window
 
 _EPS = 1e-8
@@ -36,10 +37,6 @@ def _check_magnitude(magnitude: np.ndarray, config: StftConfig) -> np.ndarray:
     if not np.all(np.isfinite(mag)) or np.any(mag < 0):
         raise ConfigError("magnitude must be finite and non-negative")
     return mag
-
-
-def _padded_length(frames: int, config: StftConfig) -> int:
-    return (frames - 1) * config.hop_length + config.n_fft
 
 
 def griffin_lim(magnitude: np.ndarray, config: StftConfig, n_iter: int = 100, momentum: float = 0.99,
@@ -64,42 +61,19 @@ def griffin_lim(magnitude: np.ndarray, config: StftConfig, n_iter: int = 100, mo
     if not 0.0 <= momentum < 1.0 + 1e-9:
         raise ConfigError(f"momentum must be in [0, 1], got {momentum!r}")
     frames = mag.shape[0]
-    padded = _padded_length(frames, config)
     front = config.n_fft - config.hop_length
     if length is None:
         length = frames * config.hop_length - front
-    # The window as an array: librosa would otherwise rebuild it in every stft/istft call
-    # (about a fifth of Griffin-Lim's run time at n_fft 1024).
-    n_fft, hop, win = config.n_fft, config.hop_length, analysis_window(config)
-    S = mag.T  # librosa is frequency-major: (n_bins, frames)
     if init_phase is None:
-        y = librosa.griffinlim(S, n_iter=n_iter, hop_length=hop, n_fft=n_fft, window=win,
-                               center=False, length=padded, momentum=momentum,
-                               init="random", random_state=seed)
+        # librosa.griffinlim(init="random", random_state=seed) draws frequency-major phases
+        draw = np.random.RandomState(seed).random(size=(mag.shape[1], frames)).T
+        angles = np.exp(2j * np.pi * draw)
     else:
         phase = np.asarray(init_phase, dtype=np.float32)
         if phase.shape != mag.shape:
             raise ConfigError(f"init_phase must have the magnitude's shape {mag.shape}, got {phase.shape}")
-        # librosa.griffinlim has no warm start; this loop is its algorithm with a given first estimate.
-        angles = (S * np.exp(1j * phase.T)).astype(np.complex64)
-        tprev = np.zeros_like(angles)
-        scale = np.zeros(angles.shape, np.float32)
-        beta = np.float32(momentum / (1.0 + momentum))
-        for i in range(n_iter):
-            inverse = librosa.istft(angles, hop_length=hop, n_fft=n_fft, window=win,
-                                    center=False, length=padded)
-            rebuilt = librosa.stft(inverse, n_fft=n_fft, hop_length=hop, window=win, center=False)
-            if i > 0:
-                np.multiply(tprev, -beta, out=angles)
-                angles += rebuilt
-            else:
-                angles[...] = rebuilt
-            np.abs(angles, out=scale)
-            scale += _EPS
-            np.divide(S, scale, out=scale)
-            angles *= scale
-            tprev = rebuilt
-        y = librosa.istft(angles, hop_length=hop, n_fft=n_fft, window=win, center=False, length=padded)
+        angles = np.exp(1j * phase)
+    y = GriffinLim(config, frames).run(mag, n_iter, momentum, angles)
     out = np.zeros(length, dtype=np.float32)
     avail = y[front:front + length]
     out[:len(avail)] = avail

@@ -241,10 +241,18 @@ def _frequency_context(layer: Any) -> Callable[[np.ndarray], np.ndarray]:
         np.asarray(w.numpy(), np.float32)
         for w in (layer.pool, layer.hidden, layer.hidden_bias, layer.out, layer.out_bias))
 
+    template = gain = None
+    if getattr(layer, "spectral", False):
+        template = np.asarray(layer.template.numpy(), np.float32)  # (units, F)
+        gain = np.asarray(layer.template_gain.numpy(), np.float32)  # (C,)
+
     def step(x: np.ndarray) -> np.ndarray:
         summary = np.einsum("fc,fc->c", x, pool)
         h = np.maximum(summary @ hidden + hidden_bias, 0.0)
-        return x + (h @ out + out_bias)
+        y = x + (h @ out + out_bias)
+        if template is not None:
+            y = y + np.outer(h @ template, gain)
+        return y
 
     return step
 

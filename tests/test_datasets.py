@@ -48,6 +48,33 @@ def test_split_by_note_never_leaks_and_is_reproducible() -> None:
     assert len(val_small) == 1
 
 
+def test_between_split_holds_out_inner_pitches_with_trained_neighbours() -> None:
+    keys = [f"midi{m}" for m in range(55, 92)]
+    train, val = split_keys(keys, 0.15, seed=0, split="between")
+    assert len(val) == round(0.15 * 37) and set(train).isdisjoint(val)
+    held = sorted(int(k[4:]) for k in val)
+    assert 55 not in held and 91 not in held
+    assert all(b - a >= 2 for a, b in zip(held, held[1:]))  # every held-out pitch has trained neighbours
+    assert split_keys(keys, 0.15, seed=0, split="between") == (train, val)
+    # a gapped pitch list (whole tones): neighbours are neighbours in the list, not in semitones
+    whole = [f"midi{m}" for m in range(55, 92, 2)]
+    _, val_whole = split_keys(whole, 0.3, seed=1, split="between")
+    ranks = sorted(whole.index(k) for k in val_whole)
+    assert all(b - a >= 2 for a, b in zip(ranks, ranks[1:])) and 0 not in ranks
+    # keys without pitch fall back to the random split
+    names = [f"take{i}" for i in range(10)]
+    assert split_keys(names, 0.2, seed=3, split="between") == split_keys(names, 0.2, seed=3)
+
+
+def test_unknown_split_raises_config_error() -> None:
+    with pytest.raises(ConfigError, match="split"):
+        split_keys(["midi60", "midi61"], 0.5, seed=0, split="every-other")
+    from training.train import TrainConfig
+
+    with pytest.raises(ConfigError, match="split"):
+        TrainConfig(split="stratified")
+
+
 def _windows(rng: np.random.Generator, lengths: list[int], n_bins: int = 9) -> WindowSet:
     pairs = [(rng.random((n, n_bins), dtype=np.float32), rng.random((n, n_bins), dtype=np.float32))
              for n in lengths]

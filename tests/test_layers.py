@@ -42,6 +42,7 @@ ROUND_TRIP_LAYERS = {
     "res_dilated_causal": lambda: ResidualBlock(4, "dilated", causal=True, name="res_dilated_causal"),
     "freq_bias": lambda: FrequencyBias(name="freq_bias"),
     "freq_context": lambda: FrequencyContext(5, name="freq_context"),
+    "freq_template": lambda: FrequencyContext(5, spectral=True, name="freq_template"),
     "latent": lambda: LatentScale(activity_regularizer=KLSparsityRegularizer(0.05, 0.3), name="latent"),
 }
 

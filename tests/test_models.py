@@ -199,13 +199,15 @@ def test_freq_bias_and_context_only_for_dilres() -> None:
         tiny("residual", freq_bias=True)
     with pytest.raises(ConfigError, match="freq_context"):
         tiny("deep", freq_context=4)
+    with pytest.raises(ConfigError, match="freq_template needs freq_context"):
+        tiny("dilres", freq_template=True)
 
 
-@pytest.mark.parametrize("pool_freq", [1, 2])
+@pytest.mark.parametrize("pool_freq,freq_template", [(1, False), (2, False), (2, True)])
 def test_causal_dilres_with_freq_bias_and_context_streams_exactly(
-        pool_freq: int, rng: np.random.Generator, tmp_path: Path) -> None:
+        pool_freq: int, freq_template: bool, rng: np.random.Generator, tmp_path: Path) -> None:
     config = tiny("dilres", causal=True, freq_bias=True, freq_context=5, pool_freq=pool_freq,
-                  depth=2, noise_stddev=0.0)
+                  depth=2, noise_stddev=0.0, freq_template=freq_template)
     model, _, _ = M.build_autoencoder_parts(config)
     biases = [layer for layer in model.layers if layer.name.endswith("freq_bias")
               or "freq_bias_" in layer.name]

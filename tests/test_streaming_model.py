@@ -217,8 +217,11 @@ def test_shipped_models_stream_like_offline_transform(path, rng: np.random.Gener
     np.testing.assert_allclose(out[t + latency], offline[t], rtol=1e-4, atol=1e-4)
 
 
-def test_frequency_bias_and_context_layers_stream_on_numpy(rng: np.random.Generator) -> None:
-    config = tiny("dilres", causal=True, frames=24, depth=1, freq_bias=True, freq_context=4)
+@pytest.mark.parametrize("freq_template", [False, True])
+def test_frequency_bias_and_context_layers_stream_on_numpy(freq_template: bool,
+                                                           rng: np.random.Generator) -> None:
+    config = tiny("dilres", causal=True, frames=24, depth=1, freq_bias=True, freq_context=4,
+                  freq_template=freq_template)
     assert M.past_frames(config) < config.frames  # transform is exact for this config
     model = M.build_autoencoder(config)
     names = {type(layer).__name__ for layer in model.layers}

@@ -38,6 +38,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--freq-context", type=int, default=0, metavar="UNITS",
                        help="dilres: whole-frame context layer with UNITS hidden units after each "
                             "block (0 = none)")
+    model.add_argument("--freq-template", action="store_true",
+                       help="dilres with --freq-context: the context layers also add a learned "
+                            "whole-frame spectral template (harmonics the input lacks)")
     model.add_argument("--noise", type=float, default=None, help="input gaussian noise stddev")
     model.add_argument("--sparsity", type=float, default=None, help="KL sparsity weight beta (0 = off)")
     model.add_argument("--sparsity-target", type=float, default=None, help="KL sparsity target rho")
@@ -53,6 +56,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     loop.add_argument("--frames", type=int, default=16, help="spectrum frames per window (T)")
     loop.add_argument("--seed", type=int, default=0)
     loop.add_argument("--val-fraction", type=float, default=0.15, help="notes held out for validation")
+    loop.add_argument("--split", choices=("random", "between"), default="random",
+                      help="validation notes: seeded random notes, or seeded random pitches between "
+                      "training pitches (never the range ends, never two neighbours)")
     loop.add_argument("--patience", type=int, default=10, help="early-stopping patience (0 = off)")
     loop.add_argument("--gain-db", type=float, default=6.0, help="random gain augmentation range (dB)")
     loop.add_argument("--shift-frames", type=int, default=2, help="random time-shift augmentation")
@@ -87,6 +93,7 @@ def model_options_from_args(args: argparse.Namespace) -> dict[str, Any]:
             "depth": args.depth, "hidden_units": args.hidden_units, "kernel_size": args.kernel_size,
             "pool_time": args.pool_time, "pool_freq": args.pool_freq, "causal": bool(args.causal),
             "freq_bias": bool(args.freq_bias), "freq_context": args.freq_context,
+            "freq_template": bool(args.freq_template),
             "noise_stddev": args.noise, "sparsity_beta": args.sparsity,
             "sparsity_rho": args.sparsity_target, "l1": args.l1, "l2": args.l2, "dropout": args.dropout}
 
@@ -96,7 +103,7 @@ def train_config_from_args(args: argparse.Namespace, kind: str):
 
     return TrainConfig(kind=kind, epochs=args.epochs, batch_size=args.batch_size,
                        learning_rate=args.learning_rate, frames=args.frames, seed=args.seed,
-                       val_fraction=args.val_fraction, patience=args.patience, gain_db=args.gain_db,
+                       val_fraction=args.val_fraction, split=args.split, patience=args.patience, gain_db=args.gain_db,
                        shift_frames=args.shift_frames, pitch_shift=args.pitch_shift,
                        tensorboard=not args.no_tensorboard,
                        pretrain_epochs=args.pretrain_epochs, stride=args.stride,

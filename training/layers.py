@@ -458,15 +458,26 @@ class FrequencyContext(keras.layers.Layer):
     It acts on each frame alone (no time context), so causal and streaming models keep
     their lookahead and caches.
 
+    With ``spectral=True`` the hidden units also decode a whole-frame spectral template
+    (weights ``(units, F)``, zero-initialised) added to every channel with a per-channel
+    gain: ``out[t, f, c] += (relu(...) @ template)[t, f] * gain[c]``. The constant-per-channel
+    context cannot put energy where the input has none (e.g. the upper clarinet harmonics
+    above a low flute note); the template can, at ``units * F`` multiply-adds per frame.
+
     Args:
         units: hidden units of the mixing layer.
+        spectral: add the whole-frame spectral template.
     Input/output ``(batch, T, F, C)`` with known ``F`` and ``C``.
     """
 
-    def __init__(self, units: int = 16, **kwargs: Any) -> None:
+    def __init__(self, units: int = 16, spectral: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.units = _positive_int("units", units)
+        if not isinstance(spectral, bool):
+            raise ConfigError(f"spectral must be true or false, got {spectral!r}")
+        self.spectral = spectral
         self.pool = self.hidden = self.hidden_bias = self.out = self.out_bias = None
+        self.template = self.template_gain = None
 
     def build(self, input_shape: Sequence[int | None]) -> None:
         if len(input_shape) != 4 or input_shape[2] is None or input_shape[3] is None:
@@ -481,19 +492,28 @@ class FrequencyContext(keras.layers.Layer):
                                            initializer="zeros")
         self.out = self.add_weight(name="out", shape=(self.units, channels), initializer="zeros")
         self.out_bias = self.add_weight(name="out_bias", shape=(channels,), initializer="zeros")
+        if self.spectral:
+            self.template = self.add_weight(name="template", shape=(self.units, freq),
+                                            initializer="zeros")
+            self.template_gain = self.add_weight(name="template_gain", shape=(channels,),
+                                                 initializer="ones")
 
     def call(self, x: Any) -> Any:
         summary = ops.sum(x * ops.cast(self.pool, x.dtype), axis=2)  # (batch, T, C)
         hidden = ops.relu(ops.matmul(summary, ops.cast(self.hidden, x.dtype))
                           + ops.cast(self.hidden_bias, x.dtype))
         context = ops.matmul(hidden, ops.cast(self.out, x.dtype)) + ops.cast(self.out_bias, x.dtype)
-        return x + ops.expand_dims(context, 2)
+        x = x + ops.expand_dims(context, 2)
+        if self.spectral:
+            template = ops.matmul(hidden, ops.cast(self.template, x.dtype))  # (batch, T, F)
+            x = x + ops.expand_dims(template, 3) * ops.cast(self.template_gain, x.dtype)
+        return x
 
     def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
         return tuple(input_shape)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "units": self.units}
+        return {**super().get_config(), "units": self.units, "spectral": self.spectral}
 
 
 #: Every custom object registered here (for tests and documentation).

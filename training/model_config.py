@@ -67,6 +67,9 @@ class AutoencoderConfig:
             (:class:`training.layers.FrequencyBias`, frequency-position awareness).
         freq_context: ``dilres`` only: units of a :class:`training.layers.FrequencyContext`
             (whole-frame summary added to every bin) after every block; 0 = none.
+        freq_template: with ``freq_context``: the context layers also decode a whole-frame
+            spectral template (``FrequencyContext(spectral=True)``), so the model can add
+            harmonics the input lacks.
         noise_stddev: gaussian noise added to the input at training time.
         sparsity_rho, sparsity_beta: KL sparsity target and weight on the
             latent activations (``beta = 0`` disables).
@@ -88,6 +91,7 @@ class AutoencoderConfig:
     causal: bool = False
     freq_bias: bool = False
     freq_context: int = 0
+    freq_template: bool = False
     noise_stddev: float = 0.0
     sparsity_rho: float = 0.01
     sparsity_beta: float = 0.5
@@ -128,6 +132,11 @@ class AutoencoderConfig:
             raise ConfigError(f"freq_context must be an integer in 0..4096, got {self.freq_context!r}")
         if self.freq_context and self.arch != "dilres":
             raise ConfigError(f"freq_context is for arch 'dilres', not {self.arch!r}")
+        if not isinstance(self.freq_template, bool):
+            raise ConfigError(f"freq_template must be true or false, got {self.freq_template!r}")
+        if self.freq_template and not self.freq_context:
+            raise ConfigError("freq_template needs freq_context > 0 (the template is decoded from "
+                              "the context units)")
         for name in ("noise_stddev", "l1", "l2", "sparsity_beta"):
             value = getattr(self, name)
             if not _is_number(value) or not value >= 0 or value != value or value == float("inf"):

@@ -28,7 +28,8 @@ Architectures (channel counts from the config):
   ResidualBlock(channels, dilated)*(depth-1) -> conv1x1(latent) -> latent ->
   upsample -> DilatedBranchBlock(channels) -> conv3x3(1, linear)  (Fig. 3.4);
   with ``freq_bias`` a :class:`~training.layers.FrequencyBias` follows every block, with
-  with ``freq_context`` a :class:`~training.layers.FrequencyContext` too.
+  with ``freq_context`` a :class:`~training.layers.FrequencyContext` too (``freq_template``:
+  one that also decodes a whole-frame spectral template).
 
 Causal models (``config.causal``) pad time on the past side only; their
 lookahead is 0 and they can be streamed frame by frame with cached
@@ -147,7 +148,8 @@ def _chain(config: AutoencoderConfig, stream: bool = False,
             if config.freq_bias:
                 enc.append(FrequencyBias(name=f"enc_freq_bias_{i}"))
             if config.freq_context:
-                enc.append(FrequencyContext(config.freq_context, name=f"enc_freq_context_{i}"))
+                enc.append(FrequencyContext(config.freq_context, spectral=config.freq_template,
+                                            name=f"enc_freq_context_{i}"))
             if i == 1 and pooling:
                 enc.append(keras.layers.MaxPooling2D(pool, name="enc_pool_1"))
         enc.append(_conv(config, z, "enc_proj", stream, kernel=1))
@@ -158,7 +160,8 @@ def _chain(config: AutoencoderConfig, stream: bool = False,
         if config.freq_bias:
             dec.append(FrequencyBias(name="dec_freq_bias"))
         if config.freq_context:
-            dec.append(FrequencyContext(config.freq_context, name="dec_freq_context"))
+            dec.append(FrequencyContext(config.freq_context, spectral=config.freq_template,
+                                        name="dec_freq_context"))
         dec.append(_conv(config, 1, "dec_out", stream, activation="linear"))
     else:  # pragma: no cover - AutoencoderConfig validates arch
         raise ConfigError(f"unknown arch {arch!r}")

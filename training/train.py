@@ -29,7 +29,8 @@ import numpy as np
 
 from instrument.config import SpectralConfig
 from instrument.errors import ConfigError, DatasetError
-from training.datasets import Augmentation, WindowSet, load_note_folder, make_dataset, split_keys
+from training.datasets import (SPLITS, Augmentation, WindowSet, load_note_folder, make_dataset,
+                               split_keys)
 from training.notes import midi_to_note
 
 KINDS = ("autoencoder", "transfer")
@@ -54,6 +55,8 @@ class TrainConfig:
         frames: spectrum frames per training window.
         seed: seeds the split, shuffling, augmentation and weight init.
         val_fraction: fraction of notes held out for validation.
+        split: how validation notes are picked, ``random`` or ``between`` (pitches between
+            training pitches; see :func:`training.datasets.split_keys`).
         patience: early-stopping patience in epochs (0 disables).
         gain_db, shift_frames, pitch_shift: augmentation (see :class:`training.datasets.Augmentation`).
         tensorboard: write TensorBoard logs under ``<out>/logs``.
@@ -73,6 +76,7 @@ class TrainConfig:
     frames: int = 32
     seed: int = 0
     val_fraction: float = 0.15
+    split: str = "random"
     patience: int = 10
     gain_db: float = 6.0
     shift_frames: int = 2
@@ -93,6 +97,8 @@ class TrainConfig:
             raise ConfigError(f"learning rate must be positive, got {self.learning_rate}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"val fraction must be in [0, 1), got {self.val_fraction}")
+        if self.split not in SPLITS:
+            raise ConfigError(f"split must be one of {SPLITS}, got {self.split!r}")
         if self.patience < 0 or self.pretrain_epochs < 0 or self.time_limit_minutes < 0:
             raise ConfigError("patience, pretrain epochs and time limit must be non-negative")
         if not 0.0 <= self.pitch_shift <= 12.0:
@@ -139,7 +145,8 @@ def prepare_autoencoder_data(folders: Sequence[str | Path], spectral: SpectralCo
         report = load_note_folder(folder, spectral, verbose=verbose)
         notes.extend(report.notes)
         skipped.extend(f"{Path(folder).name}/{p.name}: {why}" for p, why in report.skipped)
-    train_keys, val_keys = split_keys([n.key for n in notes], config.val_fraction, config.seed)
+    train_keys, val_keys = split_keys([n.key for n in notes], config.val_fraction, config.seed,
+                                       config.split)
     train_notes = [n for n in notes if n.key in set(train_keys)]
     val_notes = [n for n in notes if n.key in set(val_keys)]
     train = WindowSet.from_pairs([(n.spectrum, n.spectrum) for n in train_notes],
@@ -167,7 +174,8 @@ def prepare_transfer_data(source: str | Path, target: str | Path, spectral: Spec
     from training.pairing import load_pairs
 
     result = load_pairs(source, target, spectral, resample=resample, verbose=verbose)
-    train_keys, val_keys = split_keys([p.key for p in result.pairs], config.val_fraction, config.seed)
+    train_keys, val_keys = split_keys([p.key for p in result.pairs], config.val_fraction,
+                                       config.seed, config.split)
     train_pairs = [p for p in result.pairs if p.key in set(train_keys)]
     val_pairs = [p for p in result.pairs if p.key in set(val_keys)]
     train = WindowSet.from_pairs([(p.source_spectrum, p.target_spectrum) for p in train_pairs],
