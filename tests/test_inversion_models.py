@@ -11,8 +11,8 @@ import pytest
 from instrument.errors import ConfigError, ModelError
 from instrument.invert import load_inversion_model, read_inversion_meta, save_inversion_model
 from training.inversion_models import (ARCHS, HEADS, FeatureStandardize, InversionModelConfig,
-                                       SpectrogramToImage, SpectrogramToSequence,
-                                       build_inversion_model, class_scores, targets_for)
+                                       SpectralSummary, SpectrogramToImage,
+                                       SpectrogramToSequence, build_inversion_model, class_scores, targets_for)
 from training.inversion_train import spec_dict
 
 
@@ -59,7 +59,8 @@ def test_every_head_round_trips(head: str, tmp_path: Path, rng: np.random.Genera
 
 
 @pytest.mark.parametrize("layer", [FeatureStandardize(0.5, 2.0), SpectrogramToImage(True),
-                                   SpectrogramToImage(False), SpectrogramToSequence(True)])
+                                   SpectrogramToImage(False), SpectrogramToSequence(True),
+                                   SpectralSummary()])
 def test_custom_layers_round_trip_alone(layer: keras.layers.Layer, tmp_path: Path,
                                         rng: np.random.Generator) -> None:
     inputs = keras.Input(shape=(5, 7))
@@ -69,6 +70,27 @@ def test_custom_layers_round_trip_alone(layer: keras.layers.Layer, tmp_path: Pat
     model.save(tmp_path / "layer.keras")
     loaded = keras.saving.load_model(tmp_path / "layer.keras", safe_mode=True)
     np.testing.assert_allclose(np.asarray(loaded(x)), expected)
+
+
+def test_spectral_summary_describes_mean_spectrum_and_envelope_rate() -> None:
+    """Mean spectrum / spread per bin, envelope per frame, and a modulation-spectrum peak at the
+    envelope's rate (4 cycles in 16 frames -> DFT bin 4)."""
+    frames, bins = 16, 5
+    envelope = np.cos(2 * np.pi * 4 * np.arange(frames) / frames).astype(np.float32)
+    x = (envelope[:, None] + np.arange(bins, dtype=np.float32)[None, :])[None]
+    out = np.asarray(SpectralSummary()(x))
+    assert out.shape == (1, 2 * bins + frames + frames // 2 + 1)
+    np.testing.assert_allclose(out[0, :bins], np.arange(bins), atol=1e-5)
+    np.testing.assert_allclose(out[0, bins:2 * bins], np.sqrt(0.5), atol=1e-3)
+    np.testing.assert_allclose(out[0, 2 * bins:2 * bins + frames], envelope + 2.0, atol=1e-5)
+    modulation = out[0, 2 * bins + frames:]
+    assert int(np.argmax(modulation)) == 4
+    np.testing.assert_allclose(modulation[4], 0.5, atol=1e-3)
+
+
+def test_spectral_summary_rejects_unknown_frames() -> None:
+    with pytest.raises(ConfigError):
+        SpectralSummary().build((None, None, 7))
 
 
 def test_paper_parameter_counts() -> None:

@@ -7,7 +7,8 @@ import argparse
 from training.distributed_train import add_strategy_options
 # Literal copies of training.inversion_models.ARCHS/HEADS so `latent --help` does not import Keras
 # (tests/test_inversion_models.py checks they agree).
-ARCHS = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv6xl", "conve2e", "lstm")
+ARCHS = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv6xl", "conve2e", "lstm",
+         "freqtcn")
 HEADS = ("sigmoid", "softmax", "regression")
 
 

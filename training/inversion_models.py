@@ -7,6 +7,11 @@ Architectures (Barkan & Tsiris, "Deep Synthesizer Parameter Estimation", Table 2
 * ``conve2e``: four strided 1-D convolutions over raw audio that learn a ``(frames, 257)``
   "spectrogram", then the Conv6 stack.
 * ``lstm``: an LSTM over spectrogram frames (Vecoven), then FC-512.
+* ``freqtcn``: cheap and frequency-aware (ours, for CPU training): a dense layer over all
+  frequency bins of every frame (shared across time, so absolute frequency is kept), residual
+  dilated 1-D convolutions over time, mean + max pooling over time, joined with a fixed
+  :class:`SpectralSummary` (time-averaged spectrum, its spread, frame-energy envelope and the
+  envelope's modulation spectrum), then FC.
 
 Heads (``head``):
 
@@ -46,7 +51,10 @@ CONV_STACKS: dict[str, tuple[tuple[int, int, int, int, int], ...]] = {
 }
 #: ConvE2E's learned front end: C(filters, 1, kernel, 1, stride) as 1-D convolutions over time.
 E2E_FRONT: tuple[tuple[int, int, int], ...] = ((96, 64, 4), (96, 32, 4), (128, 16, 4), (257, 8, 4))
-ARCHS = (*CONV_STACKS, "conve2e", "lstm")
+#: ``freqtcn``: channels at width_scale 1, and the dilations of its residual temporal convolutions.
+FREQTCN_CHANNELS = 256
+FREQTCN_DILATIONS = (1, 2, 4, 8)
+ARCHS = (*CONV_STACKS, "conve2e", "lstm", "freqtcn")
 HEADS = ("sigmoid", "softmax", "regression")
 
 
@@ -221,6 +229,54 @@ class SpectrogramToSequence(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="latent")
+class SpectralSummary(keras.layers.Layer):
+    """Fixed clip-level descriptors of a spectrogram sequence (no trainable weights).
+
+    Input ``(batch, frames, bins)`` (standardised log magnitudes). Output
+    ``(batch, 2 * bins + frames + frames // 2 + 1)``: the time-averaged spectrum (FM centre,
+    harmonics, filter), its standard deviation over time (FM spread), the frame-energy envelope
+    (mean over bins: ADSR, gater) and the magnitude of the envelope's DFT after removing its mean
+    (modulation spectrum: gater and LFO rates), scaled by ``1 / frames``.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        if len(input_shape) != 3 or input_shape[1] is None or input_shape[2] is None:
+            raise ConfigError(f"SpectralSummary needs input (batch, frames, bins), got {input_shape}")
+        frames = int(input_shape[1])
+        t = np.arange(frames)[:, None]
+        k = np.arange(frames // 2 + 1)[None, :]
+        angle = 2.0 * np.pi * t * k / frames
+        self.dft_cos = self.add_weight(name="dft_cos", shape=(frames, frames // 2 + 1),
+                                       trainable=False,
+                                       initializer=keras.initializers.Constant(np.cos(angle) / frames))
+        self.dft_sin = self.add_weight(name="dft_sin", shape=(frames, frames // 2 + 1),
+                                       trainable=False,
+                                       initializer=keras.initializers.Constant(np.sin(angle) / frames))
+        super().build(input_shape)
+
+    def call(self, x: Any) -> Any:
+        ops = keras.ops
+        mean = ops.mean(x, axis=1)
+        spread = ops.sqrt(ops.mean(ops.square(x - mean[:, None, :]), axis=1) + 1e-6)
+        envelope = ops.mean(x, axis=2)
+        centred = envelope - ops.mean(envelope, axis=1, keepdims=True)
+        re = ops.matmul(centred, self.dft_cos)
+        im = ops.matmul(centred, self.dft_sin)
+        modulation = ops.sqrt(ops.square(re) + ops.square(im) + 1e-8)
+        return ops.concatenate([mean, spread, envelope, modulation], axis=-1)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        batch, frames, bins = input_shape
+        return (batch, 2 * bins + frames + frames // 2 + 1)
+
+    def get_config(self) -> dict[str, Any]:
+        return super().get_config()
+
+
 def _scaled(filters: int, scale: float) -> int:
     return max(4, int(round(filters * scale)))
 
@@ -231,6 +287,22 @@ def _conv_stack(x: Any, layers: tuple[tuple[int, int, int, int, int], ...], scal
         x = keras.layers.Conv2D(_scaled(filters, scale), (k_t, k_f), strides=(s_t, s_f),
                                 padding="same", activation="relu", name=f"{prefix}{i + 1}")(x)
     return x
+
+
+def _freqtcn(x: Any, config: InversionModelConfig) -> Any:
+    """``freqtcn`` trunk: standardised spectrogram -> clip vector ``(batch, 3 * channels)``."""
+    channels = _scaled(FREQTCN_CHANNELS, config.width_scale)
+    seq = SpectrogramToSequence(config.bins_first, name="to_sequence")(x)
+    h = keras.layers.Dense(channels, activation="relu", name="frame_dense")(seq)
+    for i, dilation in enumerate(FREQTCN_DILATIONS):
+        y = keras.layers.Conv1D(channels, 3, dilation_rate=dilation, padding="same",
+                                activation="relu", name=f"tconv{i + 1}")(h)
+        h = keras.layers.Add(name=f"residual{i + 1}")([h, y])
+    pooled_mean = keras.layers.GlobalAveragePooling1D(name="time_mean")(h)
+    pooled_max = keras.layers.GlobalMaxPooling1D(name="time_max")(h)
+    summary = SpectralSummary(name="summary")(seq)
+    summary = keras.layers.Dense(channels, activation="relu", name="summary_dense")(summary)
+    return keras.layers.Concatenate(name="clip")([pooled_mean, pooled_max, summary])
 
 
 def _head(x: Any, config: InversionModelConfig) -> Any:
@@ -256,6 +328,8 @@ def build_inversion_model(config: InversionModelConfig) -> keras.Model:
     if config.arch == "lstm":
         x = SpectrogramToSequence(config.bins_first, name="to_sequence")(x)
         x = keras.layers.LSTM(config.lstm_units, name="lstm")(x)
+    elif config.arch == "freqtcn":
+        x = _freqtcn(x, config)
     elif config.arch == "conve2e":
         x = keras.layers.Reshape((config.n_samples, 1), name="to_channels")(x)
         for i, (filters, kernel, stride) in enumerate(E2E_FRONT):
