@@ -16,7 +16,7 @@ Shapes (``T = config.frames``, latent ``(T', F', n_units)`` for conv models):
 * dense ``encode (N, n_bins) -> (N, n_units)`` for any ``N``.
 * ``transform (frames, n_bins) -> (frames, n_bins)`` for any length, sliding
   overlapping windows so memory stays bounded. Conv models slide a copy of the
-  model with a longer time axis (:data:`TRANSFORM_FRAMES`, same weights): fewer
+  model with a longer time axis (up to :data:`TRANSFORM_FRAMES`, same weights): fewer
   overlapping frames are recomputed than with the training window.
 """
 
@@ -37,8 +37,11 @@ from training.models import (build_autoencoder, lookahead_frames, past_frames, r
                              split_autoencoder)
 
 KINDS = ("autoencoder", "transfer")
-#: Time window (frames) of the offline ``transform`` copy of a conv model (at least its training window).
+#: Longest time window (frames) of the offline ``transform`` copies of a conv model.
 TRANSFORM_FRAMES = 256
+#: ``transform`` copies come in multiples of this many frames: a short file runs the smallest
+#: copy that holds it (a 2 s note, 172 frames, runs 192 frames instead of 256).
+TRANSFORM_STEP = 64
 
 
 class LatentModel:
@@ -96,8 +99,7 @@ class LatentModel:
                                       reduce_retracing=True)
         self._process_fn = tf.function(self._process_graph, input_signature=[in_spec, s_spec],
                                        reduce_retracing=True)
-        self._transform_frames = self.frames
-        self._transform_fn: Any = None  # built on the first conv transform
+        self._transform_fns: dict[int, Any] = {}  # window frames -> function, built on first use
         if warm_up:
             self.warm_up()
 
@@ -218,9 +220,7 @@ class LatentModel:
             for start in range(0, n, step):
                 out[start:start + step] = self.process(x[start:start + step], scales)
             return out
-        if self._transform_fn is None:
-            self._build_transform_model()
-        t = self._transform_frames
+        t, transform_fn = self._transform_for(n)
         plan = self._window_plan(n, t)
         for first in range(0, len(plan), batch_windows):
             group = plan[first:first + batch_windows]
@@ -228,22 +228,32 @@ class LatentModel:
             for i, (start, _, _) in enumerate(group):
                 chunk = x[start:start + t]
                 batch[i, :len(chunk)] = chunk
-            y = self._denormalise(self._transform_fn(self._normalise(batch), scales).numpy())
+            y = self._denormalise(transform_fn(self._normalise(batch), scales).numpy())
             for i, (start, keep_from, keep_to) in enumerate(group):
                 out[keep_from:keep_to] = y[i, keep_from - start:keep_to - start]
         return out
 
-    def _build_transform_model(self) -> None:
-        """A copy of the conv model with a :data:`TRANSFORM_FRAMES` time axis and the same weights.
+    def _transform_for(self, n: int) -> tuple[int, Any]:
+        """``(frames, function)`` of the transform copy for an ``n``-frame input: the smallest
+        multiple of :data:`TRANSFORM_STEP` that holds ``n`` plus the model's context, at most
+        :data:`TRANSFORM_FRAMES`, at least the training window."""
+        q = self.config.pool_time ** self.config.n_pools
+        step = -(-TRANSFORM_STEP // q) * q
+        wanted = n + self.past_frames + self.lookahead_frames
+        frames = min(-(-wanted // step) * step, -(-TRANSFORM_FRAMES // step) * step)
+        frames = max(self.frames, frames)
+        if frames not in self._transform_fns:
+            self._transform_fns[frames] = self._build_transform_model(frames)
+        return frames, self._transform_fns[frames]
+
+    def _build_transform_model(self, frames: int) -> Any:
+        """A copy of the conv model with a ``frames`` time axis and the same weights.
 
         Convolutions, pooling and the per-frame layers do not depend on the window length,
         so kept frames equal the training-window results (up to float rounding).
         """
-        q = self.config.pool_time ** self.config.n_pools
-        frames = max(self.frames, -(-TRANSFORM_FRAMES // q) * q)
         if frames == self.frames:
-            self._transform_fn = self._process_fn
-            return
+            return self._process_fn
         wide = build_autoencoder(dataclasses.replace(self.config, frames=frames))
         wide.set_weights(self.model.get_weights())
         encoder, decoder = split_autoencoder(wide)
@@ -252,8 +262,7 @@ class LatentModel:
             return decoder(encoder(x, training=False) * scales, training=False)
 
         spec = tf.TensorSpec((None, frames, self.n_bins), tf.float32)
-        self._transform_fn = tf.function(run, input_signature=[spec, tf.TensorSpec((self.n_units,), tf.float32)])
-        self._transform_frames = frames
+        return tf.function(run, input_signature=[spec, tf.TensorSpec((self.n_units,), tf.float32)])
 
     def _window_plan(self, n: int, t: int | None = None) -> list[tuple[int, int, int]]:
         """``(start, keep_from, keep_to)`` per window of ``t`` frames (default the training
