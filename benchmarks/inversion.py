@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -43,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="test sounds (the first ones) given refinement and search-only "
                    "(default 100; quick 10)")
     p.add_argument("--refine-seconds", type=float, default=2.0)
+    p.add_argument("--refine-renders", type=int, default=0,
+                   help="also cap refinement and search-only at this many renders per sound "
+                   "(0 = wall-clock budget only)")
+    p.add_argument("--refine-workers", type=int, default=2,
+                   help="threads rendering refinement candidates (default 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pairs", type=int, default=4, help="WAV/PNG examples written")
     p.add_argument("--out", default="bench-inversion", help="output folder")
@@ -106,6 +112,15 @@ def _disk_training_set(directory: str, spec: Any) -> tuple[np.ndarray, np.ndarra
     return feats.astype(np.float32), classes.astype(np.int64)
 
 
+def _search_stats(runs: Sequence[Any]) -> dict[str, float]:
+    """Mean seconds and renders per sound and renders per second of refinement results."""
+    seconds = float(np.sum([r.seconds for r in runs]))
+    renders = float(np.sum([r.renders for r in runs]))
+    return {"seconds_per_sound": seconds / max(len(runs), 1),
+            "renders_per_sound": renders / max(len(runs), 1),
+            "renders_per_second": renders / max(seconds, 1e-9)}
+
+
 def _render(synth: Any, values: np.ndarray, batch: int = 256) -> np.ndarray:
     return np.concatenate([synth.render(values[i:i + batch]) for i in range(0, len(values), batch)])
 
@@ -137,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.refine_count = defaults[2] if args.refine_count is None else args.refine_count
     if args.count < 1 or args.train_count < 16 or args.refine_count < 0:
         raise SystemExit("--count must be >= 1, --train-count >= 16, --refine-count >= 0")
+    if args.refine_renders < 0 or args.refine_workers < 1:
+        raise SystemExit("--refine-renders must be >= 0 and --refine-workers >= 1")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     synth = get_synth(args.synth)
@@ -195,29 +212,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_ref = min(args.refine_count, len(audio))
     refined: dict[str, dict[str, Any]] = {}
     if n_ref and args.refine_seconds > 0:
-        cfg = RefineConfig(seconds=args.refine_seconds)
+        cfg = RefineConfig(seconds=args.refine_seconds, max_renders=args.refine_renders,
+                           workers=args.refine_workers)
         subset = {}
         for name in models:
-            outs, gains, secs = [], [], []
-            for i in range(n_ref):
-                r = refine(synth, audio[i], predicted[name][i], cfg, scores=scores[name][i])
-                outs.append(r.audio)
-                gains.append(r.gain)
-                secs.append(r.seconds)
-            subset[f"{name}+refine"] = np.stack(outs)
-            refined[f"{name}+refine"] = {"gain_pcc_stft_x100": 100 * float(np.mean(gains)),
-                                         "seconds_per_sound": float(np.mean(secs))}
+            runs = [refine(synth, audio[i], predicted[name][i], cfg, scores=scores[name][i])
+                    for i in range(n_ref)]
+            subset[f"{name}+refine"] = np.stack([r.audio for r in runs])
+            refined[f"{name}+refine"] = {
+                "gain_pcc_stft_x100": 100 * float(np.mean([r.gain for r in runs])),
+                **_search_stats(runs)}
             subset[f"{name} (same sounds)"] = rendered[name][:n_ref]
         budget = args.refine_seconds + (max(infer_seconds.values()) if infer_seconds else 0.0)
-        outs = [search_only(synth, audio[i], RefineConfig(seconds=budget)).audio for i in range(n_ref)]
-        subset["search-only"] = np.stack(outs)
-        refined["search-only"] = {"seconds_per_sound": budget}
+        runs = [search_only(synth, audio[i], replace(cfg, seconds=budget)) for i in range(n_ref)]
+        subset["search-only"] = np.stack([r.audio for r in runs])
+        refined["search-only"] = {"budget_seconds": budget, **_search_stats(runs)}
         for m in ("random", "nearest"):
             subset[f"{m} (same sounds)"] = rendered[m][:n_ref]
         for m, a in subset.items():
             audio_stats[m] = summarise(audio_metrics(audio[:n_ref], a))
         print(f"refinement/search on the first {n_ref} sounds: "
-              f"{args.refine_seconds:g} s each (search-only: {budget:.2f} s)")
+              f"{args.refine_seconds:g} s each (search-only: {budget:.2f} s)"
+              + (f", at most {args.refine_renders} renders" if args.refine_renders else ""))
 
     # tables
     print(_table(f"Table 3: MPR per parameter ({len(audio)} test sounds; 100 best, 50 random)",

@@ -1,4 +1,5 @@
-"""Refinement search: never worse, recovers a nearby patch, respects its time budget."""
+"""Refinement search: never worse, recovers nearby and oscillator-swapped patches, respects its
+budgets, same result with one or two worker threads."""
 
 from __future__ import annotations
 
@@ -6,13 +7,35 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from training.refine import RefineConfig, SpectralObjective, refine, search_only
+from training.inversion_metrics import batch_stft_magnitude, pearson_rows
+from training.refine import (RefineConfig, SpectralObjective, _block_permutations,
+                             parameter_blocks, refine, search_only)
 from training.synths.registry import get_synth
 
 
 @pytest.fixture(scope="module")
 def synth():  # type: ignore[no-untyped-def]
     return get_synth("inversynth")
+
+
+def test_objective_equals_pearson_of_stft_magnitudes(synth, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
+    audio = synth.render(synth.random_patches(rng, 5))
+    got = SpectralObjective(audio[0])(audio)
+    mags = batch_stft_magnitude(audio)
+    want = pearson_rows(np.broadcast_to(mags[0], mags.shape), mags)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert got[0] == pytest.approx(1.0, abs=1e-6)
+    silent = SpectralObjective(np.zeros(synth.spec.n_samples, np.float32))
+    assert silent(np.zeros((2, synth.spec.n_samples), np.float32)).tolist() == [1.0, 1.0]
+    assert silent(audio[:1])[0] == 0.0
+
+
+def test_parameter_blocks_are_the_oscillators(synth) -> None:  # type: ignore[no-untyped-def]
+    names = synth.spec.names
+    blocks = parameter_blocks(names)
+    assert [[names[i] for i in b] for b in blocks] == [
+        [f"{p}_{w}" for p in ("A", "B", "f", "v")] for w in ("sin", "saw", "tri", "sqr")]
+    assert parameter_blocks(["cutoff", "f_gate", "f_cut", "q"]) == []
 
 
 def test_refine_recovers_a_patch_two_classes_away(synth, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
@@ -24,33 +47,72 @@ def test_refine_recovers_a_patch_two_classes_away(synth, rng: np.random.Generato
     start = classes.copy()
     start[spec.index("f_cut")] = 6
     start[spec.index("f_gate")] = 5
+    # network-like scores: confident everywhere except the two wrong parameters (searched first)
+    scores = np.full((spec.n_params, 16), 0.01)
+    scores[np.arange(spec.n_params), start] = 0.9
+    scores[[spec.index("f_cut"), spec.index("f_gate")]] = 0.3
     result = refine(synth, target, spec.from_classes(start),
-                    RefineConfig(seconds=8.0, es_fraction=0.0))
+                    RefineConfig(seconds=30.0, max_renders=2000, es_fraction=0.0), scores=scores)
     assert result.initial_score < 0.99
-    assert result.score > result.initial_score
     assert result.score > 0.99
     assert result.classes[spec.index("f_gate")] == 3
+    assert result.renders < 2000          # stopped early at the (practically) exact match
     np.testing.assert_allclose(SpectralObjective(target)(result.audio[None])[0], result.score,
                                atol=1e-6)
 
 
-def test_budget_and_never_worse(synth, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
+def test_block_moves_undo_swapped_oscillators(synth) -> None:  # type: ignore[no-untyped-def]
+    spec = synth.spec
+    classes = spec.random_classes(np.random.default_rng(0), 1)[0]
+    sin, saw = (np.array([spec.index(f"{p}_{w}") for p in "AfBv"]) for w in ("sin", "saw"))
+    classes[sin] = [15, 2, 8, 4]
+    classes[saw] = [12, 11, 1, 9]
+    start = classes.copy()
+    start[sin], start[saw] = classes[saw], classes[sin]
+    swaps = _block_permutations(start, parameter_blocks(spec.names))
+    assert swaps.shape == (23, spec.n_params)               # 4! - 1 reorderings of 4 oscillators
+    assert (swaps == classes).all(axis=1).sum() == 1         # one of them undoes the swap
+    target = synth.render(spec.from_classes(classes)[None])[0]
+    cfg = RefineConfig(seconds=60.0, max_renders=1500, es_fraction=0.0, kick_params=0)
+    result = refine(synth, target, spec.from_classes(start), cfg)
+    assert result.initial_score < 0.8 and result.score > 0.99
+    fbv = np.r_[sin[1:], saw[1:]]                           # notes and FM of both oscillators
+    np.testing.assert_array_equal(result.classes[fbv], classes[fbv])
+    without = refine(synth, target, spec.from_classes(start),
+                     RefineConfig(**{**cfg.__dict__, "block_moves": False}))
+    assert without.score < result.score
+
+
+def test_render_cap_threads_and_never_worse(synth, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
+    values = synth.random_patches(rng, 2)
+    target = synth.render(values[:1])[0]
+    cfg = RefineConfig(seconds=30.0, max_renders=300, es_fraction=0.0)
+    one = refine(synth, target, values[1], RefineConfig(**{**cfg.__dict__, "workers": 1}))
+    two = refine(synth, target, values[1], cfg)
+    assert one.score >= one.initial_score and one.score > one.initial_score - 1e-9
+    assert 300 <= one.renders <= 300 + cfg.max_batch
+    np.testing.assert_array_equal(one.classes, two.classes)   # threads change speed, not results
+    assert one.score == pytest.approx(two.score, abs=1e-6)
+
+
+def test_time_budget_and_search_only(synth, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
     values = synth.random_patches(rng, 2)
     target = synth.render(values[:1])[0]
     result = refine(synth, target, values[1], RefineConfig(seconds=0.4))
     assert result.score >= result.initial_score
     assert result.seconds < 0.4 + 1.5        # the running batch finishes after the deadline
-    assert result.values.shape == (23,) and result.renders > 1
+    assert result.values.shape == (23,) and result.renders > 1 and result.cpu_seconds > 0
     zero = refine(synth, target, values[1], RefineConfig(seconds=0.0))
-    assert zero.score == zero.initial_score
+    assert zero.score == zero.initial_score and zero.renders == 1
     baseline = search_only(synth, target, RefineConfig(seconds=0.3))
     assert baseline.score >= baseline.initial_score
 
 
-def test_bad_refine_config() -> None:
+@pytest.mark.parametrize("bad", [
+    {"seconds": -1.0}, {"objective": "mse"}, {"radius": 0}, {"workers": 0}, {"workers": 9},
+    {"max_renders": -5}, {"target_score": 0.0}, {"es_fraction": 1.5}, {"kick_params": -1},
+    {"max_batch": 1}, {"lazy_spread": 2.0}, {"radius": True},
+])
+def test_bad_refine_config(bad: dict) -> None:
     with pytest.raises(ConfigError):
-        RefineConfig(seconds=-1.0)
-    with pytest.raises(ConfigError):
-        RefineConfig(objective="mse")
-    with pytest.raises(ConfigError):
-        RefineConfig(radius=0)
+        RefineConfig(**bad)

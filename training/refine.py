@@ -2,27 +2,34 @@
 
 Starting from the network's prediction, candidates are rendered a batch at a time and scored by
 spectral similarity to the target sound (Pearson correlation of STFT magnitudes, Barkan's
-``rho (STFT)``). Two stages share one wall-clock budget:
+``rho (STFT)``). Two stages share one budget (wall-clock seconds, optionally also a render count):
 
-1. ``coordinate``: greedy coordinate search over classes. Each round renders every single-parameter
-   move to a neighbouring class (``+-radius``) or to one of the network's top-``top_k`` classes, plus
-   the combination of all improving moves; the best candidate is kept.
+1. ``coordinate``: iterated coordinate descent over classes. Each parameter in turn gets a line
+   search over its classes (all of them by default, or ``+-radius`` plus the network's top-``top_k``),
+   and the best class is taken at once when it improves the score. A parameter is searched again only
+   after another one changed. At a local optimum (no single-class move improves) the best patch so
+   far is "kicked": ``kick_params`` parameters are set to random classes (drawn from the network's
+   class scores when given) and descent restarts from there; the best patch over all restarts wins.
 2. ``es``: an evolution strategy on continuous normalised values (a (1, lambda) search with a
-   shrinking step, like a diagonal CMA-ES without covariance learning), for the remaining time.
+   shrinking step) for the last ``es_fraction`` of the time, for sounds that are not on the grid.
 
-``search_only`` runs the same machinery from the middle of every range (the search-only baseline).
+Candidates are rendered and scored by ``workers`` threads (the inversynth kernel, the FFT and the
+BLAS products release the GIL). ``search_only`` runs the same machinery from the middle of every
+range (the search-only baseline).
 """
 
 from __future__ import annotations
 
+import itertools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from instrument.errors import ConfigError
-from training.inversion_metrics import batch_stft_magnitude, pearson_rows
+from training.inversion_metrics import batch_stft_magnitude
 
 OBJECTIVES = ("pcc_stft", "pcc_log_stft")
 
@@ -32,44 +39,70 @@ class RefineConfig:
     """Settings of :func:`refine`.
 
     Attributes:
-        seconds: wall-clock budget per sound (the search stops after the round that crosses it).
-        radius: neighbouring classes tried on each side in coordinate search.
+        seconds: wall-clock budget per sound (the running batch finishes after it).
+        max_renders: also stop after this many rendered candidates (0 = time only).
+        target_score: stop as soon as the score reaches this (a practically exact match).
+        radius: classes tried on each side of the current one in a line search (16 = all classes
+            of a 16-level parameter).
         top_k: also try the network's ``top_k`` classes of every parameter (needs scores).
-        es_fraction: share of the budget left for the continuous evolution strategy (0 = none).
+        kick_params: parameters changed at random by each restart from a local optimum (0 = stop
+            at the first local optimum and leave the rest of the time to the evolution strategy).
+        block_moves: at a local optimum also try every reordering of interchangeable parameter
+            blocks (:func:`parameter_blocks`: inversynth's four oscillators).
+        lazy_spread: a parameter whose last line search moved the score by less than this is
+            searched again only once the other parameters have settled (0 = never deferred).
+        es_fraction: share of the budget kept for the continuous evolution strategy (0 = none).
         es_population: candidates per evolution-strategy generation.
         es_sigma: initial step in normalised units.
         objective: ``pcc_stft`` (linear magnitudes) or ``pcc_log_stft`` (log1p magnitudes).
-        max_batch: largest render batch.
-        seed: rng seed of the evolution strategy.
+        max_batch: largest render batch per worker.
+        workers: threads rendering and scoring candidates.
+        seed: rng seed of the kicks and the evolution strategy.
     """
 
     seconds: float = 2.0
-    radius: int = 2
+    max_renders: int = 0
+    target_score: float = 0.99999
+    radius: int = 16
     top_k: int = 3
-    es_fraction: float = 0.3
-    es_population: int = 48
-    es_sigma: float = 0.08
+    kick_params: int = 3
+    block_moves: bool = True
+    lazy_spread: float = 0.0
+    es_fraction: float = 0.1
+    es_population: int = 24
+    es_sigma: float = 0.05
     objective: str = "pcc_stft"
     max_batch: int = 32
+    workers: int = 2
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.seconds >= 0:
+        def _int(name: str, low: int) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"refine {name} must be an integer >= {low}, got {value!r}")
+
+        if not (isinstance(self.seconds, (int, float)) and self.seconds >= 0):
             raise ConfigError(f"refine seconds must be >= 0, got {self.seconds!r}")
-        if not isinstance(self.radius, int) or self.radius < 1:
-            raise ConfigError(f"refine radius must be a positive integer, got {self.radius!r}")
-        if not isinstance(self.top_k, int) or self.top_k < 0:
-            raise ConfigError(f"refine top_k must be a non-negative integer, got {self.top_k!r}")
+        _int("max_renders", 0)
+        if not (isinstance(self.target_score, (int, float)) and 0 < self.target_score <= 1):
+            raise ConfigError(f"refine target_score must be in (0, 1], got {self.target_score!r}")
+        _int("radius", 1)
+        _int("top_k", 0)
+        _int("kick_params", 0)
         if not 0.0 <= self.es_fraction <= 1.0:
             raise ConfigError(f"es_fraction must be in [0, 1], got {self.es_fraction!r}")
-        if not isinstance(self.es_population, int) or self.es_population < 2:
-            raise ConfigError(f"es_population must be an integer >= 2, got {self.es_population!r}")
+        if not 0.0 <= self.lazy_spread <= 1.0:
+            raise ConfigError(f"lazy_spread must be in [0, 1], got {self.lazy_spread!r}")
+        _int("es_population", 2)
         if not 0 < self.es_sigma <= 1:
             raise ConfigError(f"es_sigma must be in (0, 1], got {self.es_sigma!r}")
         if self.objective not in OBJECTIVES:
             raise ConfigError(f"unknown objective {self.objective!r}; choose {', '.join(OBJECTIVES)}")
-        if not isinstance(self.max_batch, int) or self.max_batch < 2:
-            raise ConfigError(f"max_batch must be an integer >= 2, got {self.max_batch!r}")
+        _int("max_batch", 2)
+        _int("workers", 1)
+        if self.workers > 8:
+            raise ConfigError(f"refine workers must be <= 8, got {self.workers!r}")
 
 
 @dataclass
@@ -81,7 +114,9 @@ class RefineResult:
         classes: their nearest classes ``(n_params,)`` int64.
         score: objective of ``values`` (PCC in [-1, 1]).
         initial_score: objective of the starting point.
-        renders: candidates rendered. seconds: wall-clock spent. rounds: search rounds.
+        renders: candidates rendered. seconds: wall-clock spent. cpu_seconds: process CPU time
+            spent (all threads; on a loaded machine far less than ``workers * seconds``).
+        rounds: line searches, kicks and evolution-strategy generations.
         audio: rendered audio of ``values`` ``(n_samples,)``.
     """
 
@@ -92,6 +127,7 @@ class RefineResult:
     renders: int = 0
     seconds: float = 0.0
     rounds: int = 0
+    cpu_seconds: float = 0.0
     audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
     @property
@@ -102,6 +138,9 @@ class RefineResult:
 class SpectralObjective:
     """Scores candidate audio against one target: PCC of (log) STFT magnitudes, batched.
 
+    The target is centred and normalised once, so a candidate costs one STFT and two reductions:
+    ``pcc = <m, t> / sqrt(<m, m> - N mean(m)^2)`` with ``t`` the unit-norm centred target.
+
     Args:
         target_audio: ``(n_samples,)`` at the synth rate.
     """
@@ -110,53 +149,263 @@ class SpectralObjective:
         if objective not in OBJECTIVES:
             raise ConfigError(f"unknown objective {objective!r}; choose {', '.join(OBJECTIVES)}")
         self.log = objective == "pcc_log_stft"
-        self.target = self._mag(np.asarray(target_audio, np.float32)[None])[0]
+        target = self._mag(np.asarray(target_audio, np.float32)[None])[0].ravel().astype(np.float64)
+        centred = target - target.mean()
+        norm = float(np.sqrt(centred @ centred))
+        self.flat_target = norm <= 1e-12
+        self.target_mean = float(target.mean())
+        self.target = (centred / max(norm, 1e-12)).astype(np.float32)
 
     def _mag(self, audio: np.ndarray) -> np.ndarray:
         mag = batch_stft_magnitude(audio)
         return np.log1p(mag) if self.log else mag
 
     def __call__(self, audio: np.ndarray) -> np.ndarray:
-        """Candidate audio ``(batch, n_samples)`` -> scores ``(batch,)`` (higher is better)."""
-        mag = self._mag(audio)
-        return pearson_rows(np.broadcast_to(self.target, mag.shape), mag)
+        """Candidate audio ``(batch, n_samples)`` -> scores ``(batch,)`` in [-1, 1] (higher is better).
+
+        A constant spectrogram (silence) scores 0, or 1 against an equal constant target.
+        """
+        mag = self._mag(audio).reshape(len(audio), -1)
+        n = mag.shape[1]
+        dot = (mag @ self.target).astype(np.float64)
+        total = mag.sum(axis=1, dtype=np.float64)
+        sq = np.einsum("ij,ij->i", mag, mag, dtype=np.float64)
+        var = np.maximum(sq - total * total / n, 0.0)
+        flat = var <= 1e-12 * np.maximum(sq, 1e-30)
+        out = np.where(flat, 0.0, dot / np.sqrt(np.maximum(var, 1e-30)))
+        if self.flat_target:
+            same = flat & (np.abs(total / n - self.target_mean) <= 1e-6)
+            out = np.where(same, 1.0, 0.0)
+        return np.clip(out, -1.0, 1.0)
 
 
-def _render_scores(synth: Any, objective: SpectralObjective, values: np.ndarray,
-                   max_batch: int, deadline: float | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Render and score ``values`` in chunks; stop early (fewer rows) once ``deadline`` passes.
+class _Evaluator:
+    """Renders and scores candidates within the budget, split over worker threads."""
 
-    At least one chunk is always evaluated.
-    """
-    scores, audio = [], []
-    for i in range(0, len(values), max_batch):
-        a = synth.render(values[i:i + max_batch])
-        audio.append(a)
-        scores.append(objective(a))
-        if deadline is not None and time.monotonic() > deadline:
-            break
-    return np.concatenate(scores), np.concatenate(audio)
+    def __init__(self, synth: Any, objective: SpectralObjective, config: RefineConfig,
+                 pool: ThreadPoolExecutor | None, deadline: float) -> None:
+        self.synth = synth
+        self.objective = objective
+        self.config = config
+        self.pool = pool
+        self.deadline = deadline
+        self.renders = 0
+        self.best = -np.inf
+
+    def exhausted(self, deadline: float | None = None) -> bool:
+        cfg = self.config
+        return (time.monotonic() >= (self.deadline if deadline is None else deadline)
+                or (cfg.max_renders > 0 and self.renders >= cfg.max_renders)
+                or self.best >= cfg.target_score)
+
+    def _score(self, values: np.ndarray) -> np.ndarray:
+        return self.objective(self.synth.render(values))
+
+    def __call__(self, values: np.ndarray, deadline: float | None = None) -> np.ndarray:
+        """Scores ``(k,)`` of the first ``k <= len(values)`` rows: stops after the chunk that
+        crosses the deadline or the render cap (at least one chunk is always evaluated)."""
+        cfg = self.config
+        if cfg.max_renders > 0:
+            values = values[:max(cfg.max_renders - self.renders, 1)]
+        workers = cfg.workers if self.pool is not None else 1
+        step = cfg.max_batch * workers
+        scores = []
+        for i in range(0, len(values), step):
+            chunk = values[i:i + step]
+            if workers > 1 and len(chunk) >= 2 * workers:
+                parts = np.array_split(chunk, workers)
+                got = np.concatenate(list(self.pool.map(self._score, parts)))  # type: ignore[union-attr]
+            else:
+                got = self._score(chunk)
+            scores.append(got)
+            self.renders += len(chunk)
+            self.best = max(self.best, float(np.max(got)))
+            if self.exhausted(deadline):
+                break
+        return np.concatenate(scores) if scores else np.zeros(0)
 
 
-def _coordinate_candidates(classes: np.ndarray, levels: np.ndarray, radius: int,
-                           top: np.ndarray | None) -> np.ndarray:
-    """All single-parameter class moves from ``classes`` (unique, excluding no-ops).
+def _options(current: int, levels: int, radius: int, top: np.ndarray | None) -> list[int]:
+    """Classes a line search tries for one parameter (excluding ``current``)."""
+    options = set(range(max(0, current - radius), min(levels - 1, current + radius) + 1))
+    if top is not None:
+        options.update(int(k) for k in top if k < levels)
+    options.discard(int(current))
+    return sorted(options)
+
+
+def parameter_blocks(names: Sequence[str]) -> list[list[int]]:
+    """Interchangeable parameter blocks, e.g. the oscillators of ``f_sin, A_sin, f_saw, A_saw``.
+
+    Parameters are grouped by the suffix after their last ``_``; blocks are the suffix groups
+    that share the most common set (of two or more) of prefixes, each ordered by prefix.
 
     Returns:
-        int64 ``(n_candidates, n_params)``.
+        ``[[index, ...] per block]`` (empty when fewer than two blocks exist).
     """
+    groups: dict[str, dict[str, int]] = {}
+    for i, name in enumerate(names):
+        prefix, sep, suffix = name.rpartition("_")
+        if sep and prefix:
+            groups.setdefault(suffix, {})[prefix] = i
+    shapes: dict[tuple[str, ...], list[str]] = {}
+    for suffix, members in groups.items():
+        if len(members) >= 2:
+            shapes.setdefault(tuple(sorted(members)), []).append(suffix)
+    if not shapes:
+        return []
+    prefixes, suffixes = max(shapes.items(), key=lambda kv: (len(kv[1]), len(kv[0])))
+    if len(suffixes) < 2:
+        return []
+    return [[groups[s][p] for p in prefixes] for s in suffixes]
+
+
+def _block_permutations(classes: np.ndarray, blocks: list[list[int]]) -> np.ndarray:
+    """Every reordering of the blocks' class vectors (identity excluded), int64 ``(n, n_params)``."""
     rows = []
-    for p, (c, n) in enumerate(zip(classes, levels)):
-        options = set(range(max(0, c - radius), min(n - 1, c + radius) + 1))
-        if top is not None:
-            options.update(int(k) for k in top[p] if k < n)
-        options.discard(int(c))
-        for k in sorted(options):
-            row = classes.copy()
-            row[p] = k
-            rows.append(row)
+    for perm in itertools.permutations(range(len(blocks))):
+        if perm == tuple(range(len(blocks))):
+            continue
+        row = classes.copy()
+        for dst, src in enumerate(perm):
+            row[blocks[dst]] = classes[blocks[src]]
+        rows.append(row)
     return np.asarray(rows, dtype=np.int64).reshape(-1, len(classes))
+
+
+class _CoordinateSearch:
+    """Iterated coordinate descent over classes (see the module docstring).
+
+    Args:
+        order: parameter order of every sweep (int ``(n_params,)``).
+        probs: network class probabilities ``(n_params, n_classes)`` weighting kicks, or None.
+    """
+
+    def __init__(self, spec: Any, evaluate: _Evaluator, config: RefineConfig, deadline: float,
+                 top: np.ndarray | None, order: np.ndarray, probs: np.ndarray | None,
+                 rng: np.random.Generator) -> None:
+        self.spec = spec
+        self.evaluate = evaluate
+        self.config = config
+        self.deadline = deadline
+        self.top = top
+        self.order = [int(q) for q in order]
+        self.probs = probs
+        self.rng = rng
+        self.levels = np.asarray(spec.levels)
+        self.blocks = parameter_blocks(spec.names) if config.block_moves else []
+        self.rounds = 0
+        self.spread = np.full(spec.n_params, np.inf)
+        self.lazy_spread = config.lazy_spread
+
+    def done(self) -> bool:
+        return self.evaluate.exhausted(self.deadline)
+
+    def _try(self, cand: np.ndarray, current: np.ndarray, score: float, param: int = -1
+             ) -> tuple[np.ndarray, float, bool]:
+        """Render candidate classes ``(n, n_params)``; move to the best one if it improves.
+
+        ``param`` >= 0 marks a line search: its score spread is kept for :meth:`descend`.
+        """
+        scores = self.evaluate(self.spec.from_classes(cand), self.deadline)
+        self.rounds += 1
+        if not len(scores):
+            return current, score, False
+        if param >= 0:
+            self.spread[param] = max(float(scores.max()), score) - float(scores.min())
+        j = int(np.argmax(scores))
+        if scores[j] > score + 1e-7:
+            return cand[j].copy(), float(scores[j]), True
+        return current, score, False
+
+    def descend(self, current: np.ndarray, score: float, params: Sequence[int]
+                ) -> tuple[np.ndarray, float]:
+        """Line searches over ``params`` (in order) until none improves (a local optimum)."""
+        stale = set(params)    # parameters whose line search is out of date
+        while stale and not self.done():
+            # parameters that barely changed the score last time wait until the others settle
+            active = [q for q in params if q in stale and self.spread[q] >= self.lazy_spread]
+            for p in active or [q for q in params if q in stale]:
+                if self.done():
+                    break
+                stale.discard(p)
+                opts = _options(int(current[p]), int(self.levels[p]), self.config.radius,
+                                None if self.top is None else self.top[p])
+                if not opts:
+                    continue
+                cand = np.repeat(current[None], len(opts), axis=0)
+                cand[:, p] = opts
+                current, score, moved = self._try(cand, current, score, p)
+                if moved:
+                    stale = set(params) - {p}
+            if not stale and len(params) == len(current) and self.blocks and not self.done():
+                # local optimum of single moves: try swapping whole blocks (oscillators)
+                current, score, moved = self._try(_block_permutations(current, self.blocks),
+                                                  current, score)
+                if moved:
+                    stale = set(params)
+        return current, score
+
+    def _kick(self, best: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """Random classes for one block (or ``kick_params`` random parameters without blocks)."""
+        if self.blocks:
+            params = list(self.blocks[int(self.rng.integers(len(self.blocks)))])
+        else:
+            count = min(self.config.kick_params, len(best))
+            params = [int(p) for p in self.rng.choice(len(best), size=count, replace=False)]
+        out = best.copy()
+        for p in params:
+            n = int(self.levels[p])
+            if n < 2:
+                continue
+            w = np.ones(n) if self.probs is None else self.probs[p, :n] + 1.0 / n
+            w[out[p]] = 0.0
+            out[p] = self.rng.choice(n, p=w / w.sum())
+        return out, params
+
+    def run(self, start: np.ndarray, start_score: float) -> tuple[np.ndarray, float]:
+        """Descent from ``start``, then kicked restarts from the best local optimum.
+
+        A kick re-randomises one block, descends over that block's parameters only, and is kept
+        (followed by a full descent) only when it beats the best patch so far.
+        """
+        everything = list(self.order)
+        best, best_score = self.descend(start.copy(), start_score, everything)
+        while self.config.kick_params > 0 and not self.done():
+            kicked, params = self._kick(best)
+            scores = self.evaluate(self.spec.from_classes(kicked[None]), self.deadline)
+            self.rounds += 1
+            if not len(scores):
+                break
+            current, score = self.descend(kicked, float(scores[0]), params)
+            if score > best_score + 1e-7:
+                best, best_score = self.descend(current, score, everything)
+        return best, best_score
+
+
+def _evolution_strategy(spec: Any, evaluate: _Evaluator, values: np.ndarray, score: float,
+                        config: RefineConfig, rng: np.random.Generator
+                        ) -> tuple[np.ndarray, float, int]:
+    """(1, lambda) search on normalised values with a shrinking step until the budget ends."""
+    mean_u = np.array([p.normalize(v) for p, v in zip(spec.parameters, values)],
+                      dtype=np.float64).reshape(-1)
+    sigma = config.es_sigma
+    rounds = 0
+    while not evaluate.exhausted():
+        pop_u = np.clip(mean_u + sigma * rng.standard_normal((config.es_population, len(mean_u))),
+                        0.0, 1.0)
+        pop = np.stack([p.denormalize(pop_u[:, j]) for j, p in enumerate(spec.parameters)], axis=1)
+        pop_scores = evaluate(pop)
+        rounds += 1
+        if not len(pop_scores):
+            break
+        i = int(np.argmax(pop_scores))
+        if pop_scores[i] > score + 1e-7:
+            score, values, mean_u = float(pop_scores[i]), pop[i], pop_u[i]
+            sigma = min(sigma * 1.2, config.es_sigma)
+        else:
+            sigma = max(sigma * 0.7, 0.005)
+    return values, score, rounds
 
 
 def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
@@ -167,85 +416,53 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
         synth: a synth (``.spec``, ``.render``).
         target_audio: ``(n_samples,)`` float32 at the synth rate, peak-normalised like renders.
         initial_values: starting values ``(n_params,)``.
-        scores: optional network class scores ``(n_params, n_classes)`` (adds top-k candidates).
+        scores: optional network class scores ``(n_params, n_classes)``: top-k candidates, the
+            order of the first sweep (least confident parameter first) and kick weights.
     Returns:
         :class:`RefineResult`; never worse than the start (the start is kept if nothing improves).
     """
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), time.process_time()
     spec = synth.spec
-    levels = np.asarray(spec.levels)
     objective = SpectralObjective(target_audio, config.objective)
-    best_values = np.asarray(initial_values, np.float64).reshape(1, -1)
-    s, a = _render_scores(synth, objective, best_values, config.max_batch)
-    best_score, best_audio = float(s[0]), a[0]
-    initial_score, renders, rounds = best_score, 1, 0
-    top = None
-    if scores is not None and config.top_k:
-        top = np.argsort(-np.asarray(scores), axis=-1)[:, :config.top_k]
-    deadline = t0 + config.seconds
-    coord_deadline = t0 + config.seconds * (1.0 - config.es_fraction)
-    classes = spec.to_classes(best_values[0])
-    # the start may be off-grid (continuous values): compare against its quantised version too
-    improved = True
-    while improved and time.monotonic() < coord_deadline:
-        improved = False
-        cand = _coordinate_candidates(classes, levels, config.radius, top)
-        if not len(cand):
-            break
-        cand_scores, cand_audio = _render_scores(synth, objective, spec.from_classes(cand),
-                                                 config.max_batch, coord_deadline)
-        cand = cand[:len(cand_scores)]
-        renders += len(cand)
-        rounds += 1
-        order = np.argsort(-cand_scores)
-        gains = cand_scores > best_score + 1e-6
-        if gains.any():
-            # combine every improving move (best per parameter) and test it as well
-            combo = classes.copy()
-            seen: set[int] = set()
-            for i in order:
-                if not gains[i]:
-                    break
-                p = int(np.flatnonzero(cand[i] != classes)[0])
-                if p not in seen:
-                    combo[p] = cand[i][p]
-                    seen.add(p)
-            i = int(order[0])
-            pick_classes, pick_score, pick_audio = cand[i], float(cand_scores[i]), cand_audio[i]
-            if len(seen) > 1:
-                cs, ca = _render_scores(synth, objective, spec.from_classes(combo[None]), 2)
-                renders += 1
-                if cs[0] > pick_score:
-                    pick_classes, pick_score, pick_audio = combo, float(cs[0]), ca[0]
-            classes = pick_classes.copy()
-            best_values = spec.from_classes(classes)[None]
-            best_score, best_audio = pick_score, pick_audio
-            improved = True
-    if config.es_fraction > 0:
-        rng = np.random.default_rng(config.seed)
-        mean_u = np.array([p.normalize(v) for p, v in zip(spec.parameters, best_values[0])],
-                          dtype=np.float64).reshape(-1)
-        sigma = config.es_sigma
-        while time.monotonic() < deadline:
-            pop_u = np.clip(mean_u + sigma * rng.standard_normal((config.es_population, len(mean_u))),
-                            0.0, 1.0)
-            pop = np.stack([p.denormalize(pop_u[:, j]) for j, p in enumerate(spec.parameters)], axis=1)
-            pop_scores, pop_audio = _render_scores(synth, objective, pop, config.max_batch, deadline)
-            pop, pop_u = pop[:len(pop_scores)], pop_u[:len(pop_scores)]
-            renders += len(pop)
-            rounds += 1
-            i = int(np.argmax(pop_scores))
-            if pop_scores[i] > best_score + 1e-6:
-                best_score, best_audio = float(pop_scores[i]), pop_audio[i]
-                best_values = pop[i][None]
-                mean_u = pop_u[i]
-                sigma = min(sigma * 1.2, config.es_sigma)
-            else:
-                sigma = max(sigma * 0.7, 0.005)
-    values = best_values[0]
-    return RefineResult(values=values, classes=spec.to_classes(values), score=best_score,
-                        initial_score=initial_score, renders=renders,
-                        seconds=time.monotonic() - t0, rounds=rounds, audio=best_audio)
+    rng = np.random.default_rng(config.seed)
+    start = np.asarray(initial_values, np.float64).reshape(-1)
+    pool = ThreadPoolExecutor(config.workers) if config.workers > 1 else None
+    try:
+        evaluate = _Evaluator(synth, objective, config, pool, t0 + config.seconds)
+        initial_score = float(evaluate(start[None])[0])
+        best_values, best_score, rounds = start, initial_score, 0
+        top = probs = None
+        order = np.arange(spec.n_params)
+        if scores is not None:
+            s = np.asarray(scores, np.float64)
+            probs = s / np.maximum(s.sum(axis=-1, keepdims=True), 1e-12)
+            order = np.argsort(s.max(axis=-1), kind="stable")
+            if config.top_k:
+                top = np.argsort(-s, axis=-1)[:, :config.top_k]
+        coord_deadline = t0 + config.seconds * (1.0 - config.es_fraction)
+        if not evaluate.exhausted(coord_deadline):
+            classes = spec.to_classes(start)
+            on_grid = np.allclose(spec.from_classes(classes), start, rtol=1e-9, atol=1e-12)
+            grid_score = initial_score if on_grid else float(
+                evaluate(spec.from_classes(classes)[None])[0])
+            search = _CoordinateSearch(spec, evaluate, config, coord_deadline, top, order, probs,
+                                       rng)
+            classes, score = search.run(classes, grid_score)
+            rounds += search.rounds
+            if score > best_score:
+                best_values, best_score = spec.from_classes(classes), score
+        if config.es_fraction > 0 and not evaluate.exhausted():
+            best_values, best_score, n = _evolution_strategy(spec, evaluate, best_values,
+                                                             best_score, config, rng)
+            rounds += n
+        audio = synth.render(best_values[None])[0]
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    return RefineResult(values=best_values, classes=spec.to_classes(best_values), score=best_score,
+                        initial_score=initial_score, renders=evaluate.renders,
+                        seconds=time.monotonic() - t0, rounds=rounds,
+                        cpu_seconds=time.process_time() - cpu0, audio=audio)
 
 
 def search_only(synth: Any, target_audio: np.ndarray, config: RefineConfig = RefineConfig()
