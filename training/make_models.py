@@ -203,8 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_readme(out)
         print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB)")
     if args.only in (None, "inversion"):
-        # Trains the shipped inversion network (about 60 min) and copies it into presets/models;
-        # its build record is the hand-written inversynth-conv6xl.build.md.
+        # Trains the shipped inversion networks (inversynth about 30 min, fluidsynth about 50 min)
+        # and copies them into presets/models; their build records are the hand-written
+        # inversynth-freqtcn.build.md and fluidsynth-conv6xl.build.md.
         from training.inversion_train import build_inversion_models
 
         for path in build_inversion_models():
