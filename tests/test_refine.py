@@ -87,8 +87,8 @@ def test_render_cap_threads_and_never_worse(synth, rng: np.random.Generator) -> 
     values = synth.random_patches(rng, 2)
     target = synth.render(values[:1])[0]
     cfg = RefineConfig(seconds=30.0, max_renders=300, es_fraction=0.0)
-    one = refine(synth, target, values[1], RefineConfig(**{**cfg.__dict__, "workers": 1}))
-    two = refine(synth, target, values[1], cfg)
+    one = refine(synth, target, values[1], cfg)
+    two = refine(synth, target, values[1], RefineConfig(**{**cfg.__dict__, "workers": 2}))
     assert one.score >= one.initial_score and one.score > one.initial_score - 1e-9
     assert 300 <= one.renders <= 300 + cfg.max_batch
     np.testing.assert_array_equal(one.classes, two.classes)   # threads change speed, not results
@@ -100,7 +100,7 @@ def test_time_budget_and_search_only(synth, rng: np.random.Generator) -> None:  
     target = synth.render(values[:1])[0]
     result = refine(synth, target, values[1], RefineConfig(seconds=0.4))
     assert result.score >= result.initial_score
-    assert result.seconds < 0.4 + 1.5        # the running batch finishes after the deadline
+    assert result.seconds < 0.4 + 3.0        # the running batch finishes after the deadline
     assert result.values.shape == (23,) and result.renders > 1 and result.cpu_seconds > 0
     zero = refine(synth, target, values[1], RefineConfig(seconds=0.0))
     assert zero.score == zero.initial_score and zero.renders == 1
