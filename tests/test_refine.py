@@ -111,7 +111,7 @@ def test_time_budget_and_search_only(synth, rng: np.random.Generator) -> None:  
 @pytest.mark.parametrize("bad", [
     {"seconds": -1.0}, {"objective": "mse"}, {"radius": 0}, {"workers": 0}, {"workers": 9},
     {"max_renders": -5}, {"target_score": 0.0}, {"es_fraction": 1.5}, {"kick_params": -1},
-    {"max_batch": 1}, {"lazy_spread": 2.0}, {"radius": True},
+    {"max_batch": 1}, {"lazy_spread": 2.0}, {"radius": True}, {"resweep_gain": -0.1},
 ])
 def test_bad_refine_config(bad: dict) -> None:
     with pytest.raises(ConfigError):

@@ -51,6 +51,8 @@ class RefineConfig:
             blocks (:func:`parameter_blocks`: inversynth's four oscillators).
         lazy_spread: a parameter whose last line search moved the score by less than this is
             searched again only once the other parameters have settled (0 = never deferred).
+        resweep_gain: a move that gains less than this is kept without searching the other
+            parameters again (stops long tails of tiny moves; 0 = every move does).
         es_fraction: share of the budget kept for the continuous evolution strategy (0 = none).
         es_population: candidates per evolution-strategy generation.
         es_sigma: initial step in normalised units.
@@ -69,6 +71,7 @@ class RefineConfig:
     kick_params: int = 3
     block_moves: bool = True
     lazy_spread: float = 0.0
+    resweep_gain: float = 0.01
     es_fraction: float = 0.1
     es_population: int = 24
     es_sigma: float = 0.05
@@ -95,6 +98,8 @@ class RefineConfig:
             raise ConfigError(f"es_fraction must be in [0, 1], got {self.es_fraction!r}")
         if not 0.0 <= self.lazy_spread <= 1.0:
             raise ConfigError(f"lazy_spread must be in [0, 1], got {self.lazy_spread!r}")
+        if not 0.0 <= self.resweep_gain <= 1.0:
+            raise ConfigError(f"resweep_gain must be in [0, 1], got {self.resweep_gain!r}")
         _int("es_population", 2)
         if not 0 < self.es_sigma <= 1:
             raise ConfigError(f"es_sigma must be in (0, 1], got {self.es_sigma!r}")
@@ -336,8 +341,9 @@ class _CoordinateSearch:
                     continue
                 cand = np.repeat(current[None], len(opts), axis=0)
                 cand[:, p] = opts
+                before = score
                 current, score, moved = self._try(cand, current, score, p)
-                if moved:
+                if moved and score - before >= self.config.resweep_gain:
                     stale = set(params) - {p}
             if not stale and len(params) == len(current) and self.blocks and not self.done():
                 # local optimum of single moves: try swapping whole blocks (oscillators)
