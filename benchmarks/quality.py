@@ -193,7 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         flute = make_models.render("flute", make_models.TRANSFER_NOTES)
         clarinet = make_models.render("clarinet", make_models.TRANSFER_NOTES)
         config = TrainConfig(kind="transfer", seed=make_models.SEED,
-                             val_fraction=make_models.TRANSFER_TRAIN["val_fraction"])
+                             val_fraction=make_models.TRANSFER_TRAIN["val_fraction"],
+                             split=make_models.TRANSFER_TRAIN["split"])
         data = prepare_transfer_data(flute, clarinet, spectral, config, verbose=False)
         print(f"transfer held-out notes: {', '.join(data.description['val_notes'])}")
         rows += baseline_rows("transfer", data)
