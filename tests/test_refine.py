@@ -59,6 +59,9 @@ def test_refine_recovers_a_patch_two_classes_away(synth, rng: np.random.Generato
     assert result.renders < 2000          # stopped early at the (practically) exact match
     np.testing.assert_allclose(SpectralObjective(target)(result.audio[None])[0], result.score,
                                atol=1e-6)
+    narrow = refine(synth, target, spec.from_classes(start),      # batched rounds of +-2 moves
+                    RefineConfig(seconds=30.0, max_renders=600, radius=2, es_fraction=0.0))
+    assert narrow.score > 0.99 and narrow.classes[spec.index("f_gate")] == 3
 
 
 def test_block_moves_undo_swapped_oscillators(synth) -> None:  # type: ignore[no-untyped-def]
@@ -109,7 +112,7 @@ def test_time_budget_and_search_only(synth, rng: np.random.Generator) -> None:  
 
 
 @pytest.mark.parametrize("bad", [
-    {"seconds": -1.0}, {"objective": "mse"}, {"radius": 0}, {"workers": 0}, {"workers": 9},
+    {"seconds": -1.0}, {"objective": "mse"}, {"radius": -1}, {"workers": 0}, {"workers": 9},
     {"max_renders": -5}, {"target_score": 0.0}, {"es_fraction": 1.5}, {"kick_params": -1},
     {"max_batch": 1}, {"lazy_spread": 2.0}, {"radius": True}, {"resweep_gain": -0.1},
 ])

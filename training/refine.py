@@ -10,6 +10,9 @@ spectral similarity to the target sound (Pearson correlation of STFT magnitudes,
    after another one changed. At a local optimum (no single-class move improves) the best patch so
    far is "kicked": ``kick_params`` parameters are set to random classes (drawn from the network's
    class scores when given) and descent restarts from there; the best patch over all restarts wins.
+   Slow synths (when the budget does not afford one full sweep at the speed of the first render,
+   e.g. fluidsynth) instead get batched rounds: every move within ``+-2`` classes (and the
+   network's top-k) in one render call, keeping the best move or the combination of improving ones.
 2. ``es``: an evolution strategy on continuous normalised values (a (1, lambda) search with a
    shrinking step) for the last ``es_fraction`` of the time, for sounds that are not on the grid.
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -43,7 +46,8 @@ class RefineConfig:
         max_renders: also stop after this many rendered candidates (0 = time only).
         target_score: stop as soon as the score reaches this (a practically exact match).
         radius: classes tried on each side of the current one in a line search (16 = all classes
-            of a 16-level parameter).
+            of a 16-level parameter); 0 = automatic: all classes when the budget affords at least
+            one full sweep at the speed of the first render, else 2 (slow external synths).
         top_k: also try the network's ``top_k`` classes of every parameter (needs scores).
         kick_params: parameters changed at random by each restart from a local optimum (0 = stop
             at the first local optimum and leave the rest of the time to the evolution strategy).
@@ -66,7 +70,7 @@ class RefineConfig:
     seconds: float = 2.0
     max_renders: int = 0
     target_score: float = 0.99999
-    radius: int = 16
+    radius: int = 0
     top_k: int = 3
     kick_params: int = 3
     block_moves: bool = True
@@ -91,7 +95,7 @@ class RefineConfig:
         _int("max_renders", 0)
         if not (isinstance(self.target_score, (int, float)) and 0 < self.target_score <= 1):
             raise ConfigError(f"refine target_score must be in (0, 1], got {self.target_score!r}")
-        _int("radius", 1)
+        _int("radius", 0)
         _int("top_k", 0)
         _int("kick_params", 0)
         if not 0.0 <= self.es_fraction <= 1.0:
@@ -390,6 +394,47 @@ class _CoordinateSearch:
         return best, best_score
 
 
+def _batched_rounds(spec: Any, evaluate: _Evaluator, classes: np.ndarray, score: float,
+                    config: RefineConfig, deadline: float, top: np.ndarray | None
+                    ) -> tuple[np.ndarray, float, int]:
+    """Narrow search for slow synths (few renders per budget, costly per render call): each round
+    renders every single-parameter move within ``radius`` (and the top-k classes) in one batch,
+    plus the combination of the improving moves, and keeps the best candidate."""
+    levels = np.asarray(spec.levels)
+    rounds = 0
+    while not evaluate.exhausted(deadline):
+        rows = []
+        for p, (c, n) in enumerate(zip(classes, levels)):
+            for k in _options(int(c), int(n), config.radius, None if top is None else top[p]):
+                row = classes.copy()
+                row[p] = k
+                rows.append(row)
+        if not rows:
+            break
+        cand = np.asarray(rows, dtype=np.int64)
+        scores = evaluate(spec.from_classes(cand), deadline)
+        cand = cand[:len(scores)]
+        rounds += 1
+        gains = scores > score + 1e-7
+        if not gains.any():
+            break
+        combo, seen = classes.copy(), set()
+        for i in np.argsort(-scores):
+            if not gains[i]:
+                break
+            p = int(np.flatnonzero(cand[i] != classes)[0])
+            if p not in seen:
+                combo[p] = cand[i][p]
+                seen.add(p)
+        j = int(np.argmax(scores))
+        classes, score = cand[j].copy(), float(scores[j])
+        if len(seen) > 1:
+            combo_score = evaluate(spec.from_classes(combo[None]))
+            if len(combo_score) and combo_score[0] > score:
+                classes, score = combo, float(combo_score[0])
+    return classes, score, rounds
+
+
 def _evolution_strategy(spec: Any, evaluate: _Evaluator, values: np.ndarray, score: float,
                         config: RefineConfig, rng: np.random.Generator
                         ) -> tuple[np.ndarray, float, int]:
@@ -447,15 +492,27 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
             if config.top_k:
                 top = np.argsort(-s, axis=-1)[:, :config.top_k]
         coord_deadline = t0 + config.seconds * (1.0 - config.es_fraction)
+        if config.radius == 0:
+            per_render = max(time.monotonic() - t0, 1e-6)
+            affordable = (coord_deadline - t0) / per_render
+            if config.max_renders:
+                affordable = min(affordable, config.max_renders)
+            sweep = sum(int(n) - 1 for n in spec.levels)
+            config = replace(config, radius=max(spec.levels) if affordable >= sweep else 2)
         if not evaluate.exhausted(coord_deadline):
             classes = spec.to_classes(start)
             on_grid = np.allclose(spec.from_classes(classes), start, rtol=1e-9, atol=1e-12)
             grid_score = initial_score if on_grid else float(
                 evaluate(spec.from_classes(classes)[None])[0])
-            search = _CoordinateSearch(spec, evaluate, config, coord_deadline, top, order, probs,
-                                       rng)
-            classes, score = search.run(classes, grid_score)
-            rounds += search.rounds
+            if config.radius < max(spec.levels):
+                classes, score, n = _batched_rounds(spec, evaluate, classes, grid_score, config,
+                                                    coord_deadline, top)
+                rounds += n
+            else:
+                search = _CoordinateSearch(spec, evaluate, config, coord_deadline, top, order,
+                                           probs, rng)
+                classes, score = search.run(classes, grid_score)
+                rounds += search.rounds
             if score > best_score:
                 best_values, best_score = spec.from_classes(classes), score
         if config.es_fraction > 0 and not evaluate.exhausted():
