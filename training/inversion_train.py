@@ -371,7 +371,7 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
 #: crosses the budget, so about 30 min) on fresh renders, batches of 128.
 SHIPPED_RECIPE = InversionTrainConfig(synth="inversynth", arch="freqtcn", head="softmax",
                                       epochs=100, steps_per_epoch=100, batch_size=128,
-                                      learning_rate=1e-3, seed=0, val_count=512, patience=0,
+                                      learning_rate=3e-3, seed=0, val_count=512, patience=0,
                                       max_minutes=29.0, lr_decay=0.93, width_scale=0.5)
 #: File name of the shipped inversynth model in ``presets/models``.
 SHIPPED_NAME = "inversynth-freqtcn.keras"
