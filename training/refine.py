@@ -46,8 +46,8 @@ class RefineConfig:
         max_renders: also stop after this many rendered candidates (0 = time only).
         target_score: stop as soon as the score reaches this (a practically exact match).
         radius: classes tried on each side of the current one in a line search (16 = all classes
-            of a 16-level parameter); 0 = automatic: all classes when the budget affords at least
-            one full sweep at the speed of the first render, else 2 (slow external synths).
+            of a 16-level parameter); 0 = automatic: all classes unless the budget affords less than
+            a third of a sweep at the speed of the first render call, else 2 (slow external synths).
         top_k: also try the network's ``top_k`` classes of every parameter (needs scores).
         kick_params: parameters changed at random by each restart from a local optimum (0 = stop
             at the first local optimum and leave the rest of the time to the evolution strategy).
@@ -481,7 +481,9 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
     pool = ThreadPoolExecutor(config.workers) if config.workers > 1 else None
     try:
         evaluate = _Evaluator(synth, objective, config, pool, t0 + config.seconds)
+        t_render = time.monotonic()
         initial_score = float(evaluate(start[None])[0])
+        per_render = max(time.monotonic() - t_render, 1e-6)
         best_values, best_score, rounds = start, initial_score, 0
         top = probs = None
         order = np.arange(spec.n_params)
@@ -493,10 +495,11 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
                 top = np.argsort(-s, axis=-1)[:, :config.top_k]
         coord_deadline = t0 + config.seconds * (1.0 - config.es_fraction)
         if config.radius == 0:
-            per_render = max(time.monotonic() - t0, 1e-6)
-            affordable = (coord_deadline - t0) / per_render
+            # one render call's time (a single render overstates the per-candidate cost of a batch,
+            # hence the margin of 3): inversynth affords hundreds of sweeps, fluidsynth a fraction
+            affordable = 3.0 * (coord_deadline - t0) / per_render
             if config.max_renders:
-                affordable = min(affordable, config.max_renders)
+                affordable = min(affordable, 3.0 * config.max_renders)
             sweep = sum(int(n) - 1 for n in spec.levels)
             config = replace(config, radius=max(spec.levels) if affordable >= sweep else 2)
         if not evaluate.exhausted(coord_deadline):
