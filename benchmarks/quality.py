@@ -118,8 +118,9 @@ def evaluate_model(latent: Any, data: Any, task: str, name: str) -> dict[str, An
         out = latent.transform(data.val.inputs[start:start + length])
         errors.append(_mse(out, data.val.targets[start:start + length]))
         weights.append(length)
+    per_note = {name.split()[0]: err for name, err in zip(data.val.names, errors)}
     return {"task": task, "model": name, "loss": float(values["loss"]),
-            "error": float(np.average(errors, weights=weights))}
+            "error": float(np.average(errors, weights=weights)), "per_note": per_note}
 
 
 def quick_rows(task: str, data: Any, archs: Sequence[str], epochs: int, minutes: float,
@@ -226,6 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("|---|---|---|---|")
     for row in rows:
         print(f"| {row['task']} | {row['model']} | {row['loss']:.4g} | {row['error']:.4g} |")
+    for row in rows:
+        if row.get("per_note"):
+            print(f"{row['task']}, {row['model']}, per held-out note: "
+                  + ", ".join(f"{note} {err:.3g}" for note, err in row["per_note"].items()))
     if timing:
         print()
         print(f"latent transfer, {timing['seconds']:.2f} s note, 100 GL iterations: "
