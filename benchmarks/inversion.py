@@ -47,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--refine-renders", type=int, default=0,
                    help="also cap refinement and search-only at this many renders per sound "
                    "(0 = wall-clock budget only)")
-    p.add_argument("--refine-workers", type=int, default=1,
-                   help="threads rendering refinement candidates (default 1)")
+    p.add_argument("--refine-workers", type=int, default=2,
+                   help="threads rendering refinement candidates (default 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pairs", type=int, default=4, help="WAV/PNG examples written")
     p.add_argument("--out", default="bench-inversion", help="output folder")
