@@ -52,7 +52,8 @@ def test_refine_recovers_a_patch_two_classes_away(synth, rng: np.random.Generato
     scores[np.arange(spec.n_params), start] = 0.9
     scores[[spec.index("f_cut"), spec.index("f_gate")]] = 0.3
     result = refine(synth, target, spec.from_classes(start),
-                    RefineConfig(seconds=30.0, max_renders=2000, es_fraction=0.0), scores=scores)
+                    RefineConfig(seconds=30.0, max_renders=2000, es_fraction=0.0, stem_match=False),
+                    scores=scores)
     assert result.initial_score < 0.99
     assert result.score > 0.99
     assert result.classes[spec.index("f_gate")] == 3
@@ -76,7 +77,8 @@ def test_block_moves_undo_swapped_oscillators(synth) -> None:  # type: ignore[no
     assert swaps.shape == (23, spec.n_params)               # 4! - 1 reorderings of 4 oscillators
     assert (swaps == classes).all(axis=1).sum() == 1         # one of them undoes the swap
     target = synth.render(spec.from_classes(classes)[None])[0]
-    cfg = RefineConfig(seconds=60.0, max_renders=1500, es_fraction=0.0, kick_params=0)
+    cfg = RefineConfig(seconds=60.0, max_renders=1500, es_fraction=0.0, kick_params=0,
+                       stem_match=False)
     result = refine(synth, target, spec.from_classes(start), cfg)
     assert result.initial_score < 0.8 and result.score > 0.99
     fbv = np.r_[sin[1:], saw[1:]]                           # notes and FM of both oscillators

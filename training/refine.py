@@ -27,12 +27,13 @@ import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from instrument.errors import ConfigError
 from training.allocator import keep_freed_memory
+from training.stem_match import match_oscillators, oscillator_params, supports_stem_matching
 from training.inversion_metrics import batch_stft_magnitude
 
 OBJECTIVES = ("pcc_stft", "pcc_log_stft")
@@ -61,6 +62,9 @@ class RefineConfig:
         es_fraction: share of the budget kept for the continuous evolution strategy (0 = none).
         es_population: candidates per evolution-strategy generation.
         es_sigma: initial step in normalised units.
+        stem_match: for synths with oscillator stems (inversynth), first fit the oscillators to the
+            target in the time domain (:mod:`training.stem_match`) and start the descent from the
+            best proposal; again at every new local optimum whose envelope/filter changed.
         objective: ``pcc_stft`` (linear magnitudes) or ``pcc_log_stft`` (log1p magnitudes).
         max_batch: largest render batch per worker.
         workers: threads rendering and scoring candidates (on the idle 2-core machine 2 threads
@@ -81,6 +85,7 @@ class RefineConfig:
     es_fraction: float = 0.1
     es_population: int = 24
     es_sigma: float = 0.05
+    stem_match: bool = True
     objective: str = "pcc_stft"
     max_batch: int = 32
     workers: int = 2
@@ -295,8 +300,13 @@ class _CoordinateSearch:
 
     def __init__(self, spec: Any, evaluate: _Evaluator, config: RefineConfig, deadline: float,
                  top: np.ndarray | None, order: np.ndarray, probs: np.ndarray | None,
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, propose: Callable[[np.ndarray], np.ndarray] | None = None,
+                 proposed: np.ndarray | None = None) -> None:
         self.spec = spec
+        self.propose = propose
+        #: parameters the proposals set; proposals are asked for once per setting of the others
+        self.proposed = np.zeros(spec.n_params, bool) if proposed is None else proposed
+        self.proposed_from: list[np.ndarray] = []
         self.evaluate = evaluate
         self.config = config
         self.deadline = deadline
@@ -376,14 +386,34 @@ class _CoordinateSearch:
             out[p] = self.rng.choice(n, p=w / w.sum())
         return out, params
 
+    def _rematch(self, best: np.ndarray, best_score: float) -> tuple[np.ndarray, float, bool]:
+        """Proposals (e.g. oscillator matching) from a local optimum, once per setting of the
+        parameters they keep; the best one is descended from when it beats ``best``."""
+        if self.propose is None or self.done():
+            return best, best_score, False
+        key = best[~self.proposed]
+        if any(np.array_equal(key, old) for old in self.proposed_from):
+            return best, best_score, False
+        self.proposed_from.append(key.copy())
+        cand = self.propose(best)
+        current, score, moved = self._try(cand, best, best_score)
+        if not moved:
+            return best, best_score, False
+        current, score = self.descend(current, score, list(self.order))
+        return (current, score, True) if score > best_score + 1e-7 else (best, best_score, False)
+
     def run(self, start: np.ndarray, start_score: float) -> tuple[np.ndarray, float]:
         """Descent from ``start``, then kicked restarts from the best local optimum.
 
-        A kick re-randomises one block, descends over that block's parameters only, and is kept
+        At each new best local optimum the proposals are tried first (:meth:`_rematch`). A kick
+        re-randomises one block, descends over that block's parameters only, and is kept
         (followed by a full descent) only when it beats the best patch so far.
         """
         everything = list(self.order)
         best, best_score = self.descend(start.copy(), start_score, everything)
+        moved = True
+        while moved:
+            best, best_score, moved = self._rematch(best, best_score)
         while self.config.kick_params > 0 and not self.done():
             kicked, params = self._kick(best)
             scores = self.evaluate(self.spec.from_classes(kicked[None]), self.deadline)
@@ -393,6 +423,9 @@ class _CoordinateSearch:
             current, score = self.descend(kicked, float(scores[0]), params)
             if score > best_score + 1e-7:
                 best, best_score = self.descend(current, score, everything)
+                moved = True
+                while moved:
+                    best, best_score, moved = self._rematch(best, best_score)
         return best, best_score
 
 
@@ -510,13 +543,30 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
             on_grid = np.allclose(spec.from_classes(classes), start, rtol=1e-9, atol=1e-12)
             grid_score = initial_score if on_grid else float(
                 evaluate(spec.from_classes(classes)[None])[0])
+            propose, proposed = None, None
+            if config.stem_match and supports_stem_matching(synth):
+                proposed = np.zeros(spec.n_params, bool)
+                proposed[oscillator_params(synth)] = True
+
+                def propose(patch: np.ndarray) -> np.ndarray:
+                    found = match_oscillators(synth, target_audio, spec.from_classes(patch),
+                                              pool=pool, deadline=coord_deadline)
+                    return spec.to_classes(found)
+
+                cand = propose(classes)
+                got = evaluate(spec.from_classes(cand), coord_deadline)
+                rounds += 1
+                if len(got) and got.max() > grid_score + 1e-7:
+                    classes, grid_score = cand[int(np.argmax(got))].copy(), float(got.max())
             if config.radius < max(spec.levels):
                 classes, score, n = _batched_rounds(spec, evaluate, classes, grid_score, config,
                                                     coord_deadline, top)
                 rounds += n
             else:
                 search = _CoordinateSearch(spec, evaluate, config, coord_deadline, top, order,
-                                           probs, rng)
+                                           probs, rng, propose, proposed)
+                if proposed is not None:
+                    search.proposed_from.append(classes[~proposed].copy())
                 classes, score = search.run(classes, grid_score)
                 rounds += search.rounds
             if score > best_score:

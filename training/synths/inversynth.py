@@ -74,6 +74,96 @@ def _wrap32(cycles: float) -> float:
     return _F(cycles - math.floor(cycles))
 
 
+@njit(cache=True, fastmath=True, nogil=True, inline="always")
+def _saw(fr: float, dt: float, inv_dt: float) -> float:
+    """PolyBLEP saw at phase fraction ``fr``."""
+    return _TWO * fr - _ONE - _polyblep(fr, dt, inv_dt)
+
+
+@njit(cache=True, fastmath=True, nogil=True, inline="always")
+def _tri(fr: float) -> float:
+    """Naive triangle at phase fraction ``fr`` (its harmonics fall fast enough)."""
+    return _ONE - _FOUR * abs(fr - _HALF)
+
+
+@njit(cache=True, fastmath=True, nogil=True, inline="always")
+def _sqr(fr: float, dt: float, inv_dt: float) -> float:
+    """PolyBLEP square at phase fraction ``fr``."""
+    h = fr + _HALF
+    h = h - _ONE if h >= _ONE else h
+    sq = _ONE if fr < _HALF else -_ONE
+    return sq + _polyblep(fr, dt, inv_dt) - _polyblep(h, dt, inv_dt)
+
+
+@njit(cache=True, fastmath=True, nogil=True, inline="always")
+def _fm_index(depth: float, rate_hz: float, fm_hz: bool) -> float:
+    """FM index in cycles: ``B / (2 pi v)`` for a deviation ``B`` in Hz, ``B / (2 pi)`` for radians."""
+    return _F(depth / (2.0 * math.pi * rate_hz) if fm_hz else depth / (2.0 * math.pi))
+
+
+@njit(cache=True, fastmath=True, nogil=True, inline="always")
+def _blep_step(f: float, inv_sr: float) -> float:
+    """PolyBLEP width from the carrier frequency (FM widens the real increment; a cheap bound)."""
+    return _F(min(max(f * inv_sr, 1e-6), 0.5))
+
+
+@njit(cache=True, fastmath=True, nogil=True, inline="always")
+def _envelope_setup(att: float, dec: float, sus: float, rel: float, note_seconds: float
+                    ) -> tuple[float, float, float, float, float, float, float]:
+    """float32 constants of the linear ADSR: level at key-off, 1/a, decay slope, 1/r, s, a, key-off."""
+    if note_seconds < att:
+        level_off = _F(note_seconds / att)
+    else:
+        level_off = _F(max(sus, 1.0 - (1.0 - sus) / dec * (note_seconds - att)))
+    return (level_off, _F(1.0 / att), _F((1.0 - sus) / dec), _F(1.0 / rel), _F(sus), _F(att),
+            _F(note_seconds))
+
+
+@njit(cache=True, fastmath=True, nogil=True, inline="always")
+def _envelope(t: float, level_off: float, inv_att: float, dec_slope: float, inv_rel: float,
+              sus: float, att: float, off: float) -> float:
+    """ADSR level at time ``t`` seconds (float32)."""
+    held = min(t * inv_att, max(sus, _ONE - dec_slope * (t - att)))
+    released = level_off * max(_ZERO, _ONE - (t - off) * inv_rel)
+    return held if t < off else released
+
+
+@njit(cache=True, fastmath=True, nogil=True, inline="always")
+def _biquad_coefficients(f_cut: float, q: float, sample_rate: float
+                         ) -> tuple[float, float, float, float]:
+    """RBJ low-pass ``(b0 = b2, b1, a1, a2)``, normalised by ``a0``."""
+    w0 = 2.0 * math.pi * min(f_cut, 0.49 * sample_rate) / sample_rate
+    cw = math.cos(w0)
+    alpha = math.sin(w0) / (2.0 * q)
+    norm = 1.0 / (1.0 + alpha)
+    return 0.5 * (1.0 - cw) * norm, (1.0 - cw) * norm, -2.0 * cw * norm, (1.0 - alpha) * norm
+
+
+@njit(cache=True, fastmath=True, nogil=True, inline="always")
+def _lowpass_gate(x: np.ndarray, f_cut: float, q: float, f_gate: float,
+                  sample_rate: float) -> float:  # pragma: no cover - numba
+    """In place on float64 ``x``: RBJ low-pass biquad (transposed direct form II), then the gater.
+
+    Returns:
+        the peak of the output.
+    """
+    inv_sr = 1.0 / sample_rate
+    bb0, bb1, aa1, aa2 = _biquad_coefficients(f_cut, q, sample_rate)
+    z1 = 0.0
+    z2 = 0.0
+    peak = 0.0
+    for k in range(len(x)):
+        xk = x[k]
+        y = bb0 * xk + z1
+        z1 = bb1 * xk - aa1 * y + z2
+        z2 = bb0 * xk - aa2 * y
+        g = f_gate * k * inv_sr
+        y = y if g - math.floor(g) < 0.5 else 0.0
+        x[k] = y
+        peak = max(peak, abs(y))
+    return peak
+
+
 @njit(cache=True, fastmath=True, nogil=True)
 def _render_kernel(params: np.ndarray, sample_rate: float, note_seconds: float, fm_hz: bool,
                    out: np.ndarray) -> None:  # pragma: no cover - numba
@@ -85,7 +175,6 @@ def _render_kernel(params: np.ndarray, sample_rate: float, note_seconds: float, 
     """
     batch, n = out.shape
     inv_sr = 1.0 / sample_rate
-    two_pi = 2.0 * math.pi
     x = np.empty(n, dtype=np.float64)
     xs = np.empty(BLOCK, dtype=np.float32)
     for b in range(batch):
@@ -93,27 +182,17 @@ def _render_kernel(params: np.ndarray, sample_rate: float, note_seconds: float, 
         f0, f1, f2, f3 = p[0], p[1], p[2], p[3]
         v0, v1, v2, v3 = p[12], p[13], p[14], p[15]
         a0, a1, a2, a3 = _F(p[4]), _F(p[5]), _F(p[6]), _F(p[7])
-        # FM index in cycles: B / (2 pi v) for a deviation B in Hz, B / (2 pi) for radians
-        i0 = _F(p[8] / (two_pi * v0) if fm_hz else p[8] / two_pi)
-        i1 = _F(p[9] / (two_pi * v1) if fm_hz else p[9] / two_pi)
-        i2 = _F(p[10] / (two_pi * v2) if fm_hz else p[10] / two_pi)
-        i3 = _F(p[11] / (two_pi * v3) if fm_hz else p[11] / two_pi)
-        # BLEP width from the carrier frequency (FM widens the real increment; a cheap bound)
-        dt1 = _F(min(max(f1 * inv_sr, 1e-6), 0.5))
-        dt3 = _F(min(max(f3 * inv_sr, 1e-6), 0.5))
+        i0, i1 = _fm_index(p[8], v0, fm_hz), _fm_index(p[9], v1, fm_hz)
+        i2, i3 = _fm_index(p[10], v2, fm_hz), _fm_index(p[11], v3, fm_hz)
+        dt1, dt3 = _blep_step(f1, inv_sr), _blep_step(f3, inv_sr)
         inv1 = _ONE / dt1
         inv3 = _ONE / dt3
         # per-sample phase increments (cycles)
         sf0, sf1, sf2, sf3 = _F(f0 * inv_sr), _F(f1 * inv_sr), _F(f2 * inv_sr), _F(f3 * inv_sr)
         sv0, sv1, sv2, sv3 = _F(v0 * inv_sr), _F(v1 * inv_sr), _F(v2 * inv_sr), _F(v3 * inv_sr)
-        att, dec, sus, rel = p[16], p[17], p[18], p[19]
-        f_gate, f_cut, q = p[20], p[21], p[22]
-        if note_seconds < att:
-            level_off = _F(note_seconds / att)
-        else:
-            level_off = _F(max(sus, 1.0 - (1.0 - sus) / dec * (note_seconds - att)))
-        inv_att, dec_slope, inv_rel = _F(1.0 / att), _F((1.0 - sus) / dec), _F(1.0 / rel)
-        sus32, att32, off32, inv_sr32 = _F(sus), _F(att), _F(note_seconds), _F(inv_sr)
+        lvl, inv_att, dec_slope, inv_rel, sus, att, off = _envelope_setup(
+            p[16], p[17], p[18], p[19], note_seconds)
+        inv_sr32 = _F(inv_sr)
         for start in range(0, n, BLOCK):
             count = min(BLOCK, n - start)
             t_start = start * inv_sr
@@ -128,46 +207,136 @@ def _render_kernel(params: np.ndarray, sample_rate: float, note_seconds: float, 
                 c1 = o1 + sf1 * kf + i1 * _sin_cycles(q1 + sv1 * kf)
                 c2 = o2 + sf2 * kf + i2 * _sin_cycles(q2 + sv2 * kf)
                 c3 = o3 + sf3 * kf + i3 * _sin_cycles(q3 + sv3 * kf)
-                fr1 = c1 - np.floor(c1)
-                fr2 = c2 - np.floor(c2)
-                fr3 = c3 - np.floor(c3)
-                h = fr3 + _HALF
-                h = h - _ONE if h >= _ONE else h
-                sq = _ONE if fr3 < _HALF else -_ONE
                 s = a0 * _sin_cycles(c0)
-                s += a1 * (_TWO * fr1 - _ONE - _polyblep(fr1, dt1, inv1))
-                s += a2 * (_ONE - _FOUR * abs(fr2 - _HALF))
-                s += a3 * (sq + _polyblep(fr3, dt3, inv3) - _polyblep(h, dt3, inv3))
-                t = t0 + kf * inv_sr32
-                held = min(t * inv_att, max(sus32, _ONE - dec_slope * (t - att32)))
-                released = level_off * max(_ZERO, _ONE - (t - off32) * inv_rel)
-                xs[j] = s * (held if t < off32 else released)
+                s += a1 * _saw(c1 - np.floor(c1), dt1, inv1)
+                s += a2 * _tri(c2 - np.floor(c2))
+                s += a3 * _sqr(c3 - np.floor(c3), dt3, inv3)
+                xs[j] = s * _envelope(t0 + kf * inv_sr32, lvl, inv_att, dec_slope, inv_rel, sus,
+                                      att, off)
             for j in range(count):
                 x[start + j] = xs[j]
-        # RBJ low-pass biquad, transposed direct form II, then the gater
-        w0 = two_pi * min(f_cut, 0.49 * sample_rate) * inv_sr
-        cw = math.cos(w0)
-        alpha = math.sin(w0) / (2.0 * q)
-        norm = 1.0 / (1.0 + alpha)
-        bb0 = 0.5 * (1.0 - cw) * norm
-        bb1 = (1.0 - cw) * norm
-        aa1 = -2.0 * cw * norm
-        aa2 = (1.0 - alpha) * norm
-        z1 = 0.0
-        z2 = 0.0
-        peak = 0.0
-        for k in range(n):
-            xk = x[k]
-            y = bb0 * xk + z1
-            z1 = bb1 * xk - aa1 * y + z2
-            z2 = bb0 * xk - aa2 * y
-            g = f_gate * k * inv_sr
-            y = y if g - math.floor(g) < 0.5 else 0.0
-            x[k] = y
-            peak = max(peak, abs(y))
+        peak = _lowpass_gate(x, p[21], p[22], p[20], sample_rate)
         scale = 1.0 / peak if peak > 1e-12 else 0.0
         for k in range(n):
             out[b, k] = x[k] * scale
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def _stem_kernel(params: np.ndarray, osc: int, sample_rate: float, note_seconds: float,
+                 fm_hz: bool, out: np.ndarray) -> None:  # pragma: no cover - numba
+    """One oscillator of ``params`` (batch, 23) at amplitude 1 through envelope, filter and gater,
+    not normalised, into ``out`` (batch, samples): the output of the full kernel is
+    ``sum_w A_w stem_w / peak``, since the filter is linear and envelope and gater multiply."""
+    batch, n = out.shape
+    inv_sr = 1.0 / sample_rate
+    x = np.empty(n, dtype=np.float64)
+    xs = np.empty(BLOCK, dtype=np.float32)
+    for b in range(batch):
+        p = params[b]
+        f, v = p[osc], p[12 + osc]
+        i = _fm_index(p[8 + osc], v, fm_hz)
+        dt = _blep_step(f, inv_sr)
+        inv = _ONE / dt
+        sf, sv = _F(f * inv_sr), _F(v * inv_sr)
+        lvl, inv_att, dec_slope, inv_rel, sus, att, off = _envelope_setup(
+            p[16], p[17], p[18], p[19], note_seconds)
+        inv_sr32 = _F(inv_sr)
+        for start in range(0, n, BLOCK):
+            count = min(BLOCK, n - start)
+            t_start = start * inv_sr
+            o, qv, t0 = _wrap32(f * t_start), _wrap32(v * t_start), _F(t_start)
+            for j in range(count):
+                kf = _F(j)
+                c = o + sf * kf + i * _sin_cycles(qv + sv * kf)
+                fr = c - np.floor(c)
+                if osc == 0:
+                    s = _sin_cycles(c)
+                elif osc == 1:
+                    s = _saw(fr, dt, inv)
+                elif osc == 2:
+                    s = _tri(fr)
+                else:
+                    s = _sqr(fr, dt, inv)
+                xs[j] = s * _envelope(t0 + kf * inv_sr32, lvl, inv_att, dec_slope, inv_rel, sus,
+                                      att, off)
+            for j in range(count):
+                x[start + j] = xs[j]
+        _lowpass_gate(x, p[21], p[22], p[20], sample_rate)
+        for k in range(n):
+            out[b, k] = x[k]
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def _adjoint_kernel(y: np.ndarray, f_cut: float, q: float, f_gate: float, sample_rate: float,
+                    out: np.ndarray) -> None:  # pragma: no cover - numba
+    """``out = L^T G y``: the adjoint of the gater-after-filter, so that
+    ``<y, G L u> = <out, u>`` for any ``u``. ``L^T`` is the biquad run backwards in time."""
+    n = len(y)
+    bb0, bb1, aa1, aa2 = _biquad_coefficients(f_cut, q, sample_rate)
+    z1 = 0.0
+    z2 = 0.0
+    for k in range(n - 1, -1, -1):
+        g = f_gate * k / sample_rate
+        xk = float(y[k]) if g - math.floor(g) < 0.5 else 0.0
+        yk = bb0 * xk + z1
+        z1 = bb1 * xk - aa1 * yk + z2
+        z2 = bb0 * xk - aa2 * yk
+        out[k] = yk
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def _correlate_kernel(base: np.ndarray, osc: int, shapes: np.ndarray, z: np.ndarray,
+                      sample_rate: float, note_seconds: float, fm_hz: bool,
+                      out: np.ndarray) -> None:  # pragma: no cover - numba
+    """For each oscillator shape ``(f, B, v)`` in ``shapes`` (k, 3) with the envelope of ``base``
+    (23,): ``out[c] = (<z, E x_c>, <E x_c, E x_c>)`` without rendering the filter."""
+    n = len(z)
+    inv_sr = 1.0 / sample_rate
+    inv_sr32 = _F(inv_sr)
+    lvl, inv_att, dec_slope, inv_rel, sus, att, off = _envelope_setup(
+        base[16], base[17], base[18], base[19], note_seconds)
+    env = np.empty(n, dtype=np.float32)
+    for k in range(n):
+        env[k] = _envelope(_F(k * inv_sr), lvl, inv_att, dec_slope, inv_rel, sus, att, off)
+    phase = np.empty(BLOCK, dtype=np.float32)
+    for c in range(shapes.shape[0]):
+        f, depth, v = shapes[c, 0], shapes[c, 1], max(shapes[c, 2], 1e-4)
+        i = _fm_index(depth, v, fm_hz)
+        dt = _blep_step(f, inv_sr)
+        inv = _ONE / dt
+        sf, sv = _F(f * inv_sr), _F(v * inv_sr)
+        dot = 0.0
+        energy = 0.0
+        for start in range(0, n, BLOCK):
+            count = min(BLOCK, n - start)
+            t_start = start * inv_sr
+            o, qv = _wrap32(f * t_start), _wrap32(v * t_start)
+            for j in range(count):
+                kf = _F(j)
+                phase[j] = o + sf * kf + i * _sin_cycles(qv + sv * kf)
+            # one loop per waveform, so each vectorises
+            if osc == 0:
+                for j in range(count):
+                    phase[j] = _sin_cycles(phase[j])
+            elif osc == 1:
+                for j in range(count):
+                    phase[j] = _saw(phase[j] - np.floor(phase[j]), dt, inv)
+            elif osc == 2:
+                for j in range(count):
+                    phase[j] = _tri(phase[j] - np.floor(phase[j]))
+            else:
+                for j in range(count):
+                    phase[j] = _sqr(phase[j] - np.floor(phase[j]), dt, inv)
+            block_dot = _ZERO
+            block_energy = _ZERO
+            for j in range(count):
+                e = phase[j] * env[start + j]
+                block_dot += e * z[start + j]
+                block_energy += e * e
+            dot += block_dot
+            energy += block_energy
+        out[c, 0] = dot
+        out[c, 1] = energy
 
 
 class InverSynth(Synth):
@@ -194,8 +363,69 @@ class InverSynth(Synth):
                              f"(0, {spec.seconds}], got {self._note_seconds}")
         self._order = np.array([spec.index(n) for n in KERNEL_PARAMS])
 
+    #: Oscillator blocks for :func:`training.stem_match.match_oscillators`: per oscillator its
+    #: amplitude parameter and the parameters that shape its stem.
+    @property
+    def oscillators(self) -> list[tuple[str, tuple[str, ...]]]:
+        return [(f"A_{w}", (f"f_{w}", f"B_{w}", f"v_{w}")) for w in WAVEFORMS]
+
     def render(self, values: np.ndarray) -> np.ndarray:
         """Values ``(batch, 23)`` (or ``(23,)``) -> audio ``(batch, n_samples)`` float32, peak 1."""
+        params = self._kernel_params(values)
+        out = np.empty((params.shape[0], self.spec.n_samples), dtype=np.float32)
+        _render_kernel(params, float(self.spec.sample_rate), self._note_seconds, self._fm_hz, out)
+        return out
+
+    def render_stems(self, values: np.ndarray, oscillator: int) -> np.ndarray:
+        """One oscillator alone at amplitude 1 through envelope, filter and gater, not normalised.
+
+        ``render(values) == sum_w A_w * render_stems(values, w) / peak`` (the filter is linear, the
+        envelope and gater multiply), which lets a search fit the amplitudes by least squares.
+
+        Args:
+            values: ``(batch, 23)`` or ``(23,)``.
+            oscillator: index into :data:`WAVEFORMS`.
+        Returns:
+            float32 ``(batch, n_samples)``.
+        """
+        if not 0 <= int(oscillator) < len(WAVEFORMS):
+            raise SynthError(f"inversynth has oscillators 0..{len(WAVEFORMS) - 1}, got {oscillator!r}")
+        params = self._kernel_params(values)
+        out = np.empty((params.shape[0], self.spec.n_samples), dtype=np.float32)
+        _stem_kernel(params, int(oscillator), float(self.spec.sample_rate), self._note_seconds,
+                     self._fm_hz, out)
+        return out
+
+    def correlate_stems(self, values: np.ndarray, oscillator: int, shapes: np.ndarray,
+                        target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Screen many shapes of one oscillator against a target without rendering the filter.
+
+        With ``stem = G L (E x)`` (gater, low-pass, envelope of ``values``; ``x`` the oscillator of
+        shape ``(f, B, v)``), ``<target, stem> = <L^T G target, E x>`` exactly, so one adjoint
+        filter pass serves every shape.
+
+        Args:
+            values: ``(23,)`` values giving the envelope, filter and gater.
+            oscillator: index into :data:`WAVEFORMS`.
+            shapes: ``(k, 3)`` values of the oscillator's ``f``, ``B``, ``v``.
+            target: ``(n_samples,)`` audio.
+        Returns:
+            ``<target, stem>`` ``(k,)`` and the energy of the unfiltered ``E x`` ``(k,)``.
+        """
+        base = self._kernel_params(values)[0]
+        shapes = np.ascontiguousarray(np.asarray(shapes, np.float64).reshape(-1, 3))
+        y = np.asarray(target, np.float32).reshape(-1)
+        if len(y) != self.spec.n_samples:
+            raise SynthError(f"target must have {self.spec.n_samples} samples, got {len(y)}")
+        z = np.empty(len(y), np.float32)
+        _adjoint_kernel(y, max(base[21], 1.0), base[22], base[20], float(self.spec.sample_rate), z)
+        out = np.empty((len(shapes), 2), np.float64)
+        _correlate_kernel(base, int(oscillator), shapes, z, float(self.spec.sample_rate),
+                          self._note_seconds, self._fm_hz, out)
+        return out[:, 0], out[:, 1]
+
+    def _kernel_params(self, values: np.ndarray) -> np.ndarray:
+        """Validated values -> float64 ``(batch, 23)`` in KERNEL_PARAMS order, divisors > 0."""
         v = np.asarray(values, dtype=np.float64)
         if v.ndim == 1:
             v = v[None]
@@ -209,6 +439,4 @@ class InverSynth(Synth):
         for col in (12, 13, 14, 15, 16, 17, 19, 22):
             params[:, col] = np.maximum(params[:, col], 1e-4)
         params[:, 21] = np.maximum(params[:, 21], 1.0)
-        out = np.empty((v.shape[0], self.spec.n_samples), dtype=np.float32)
-        _render_kernel(params, float(self.spec.sample_rate), self._note_seconds, self._fm_hz, out)
-        return out
+        return params
