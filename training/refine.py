@@ -33,7 +33,8 @@ import numpy as np
 
 from instrument.errors import ConfigError
 from training.allocator import keep_freed_memory
-from training.stem_match import match_oscillators, oscillator_params, supports_stem_matching
+from training.stem_match import (match_oscillators, oscillator_params, supports_stem_matching,
+                                 warm_up)
 from training.inversion_metrics import batch_stft_magnitude
 
 OBJECTIVES = ("pcc_stft", "pcc_log_stft")
@@ -509,6 +510,9 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
         :class:`RefineResult`; never worse than the start (the start is kept if nothing improves).
     """
     keep_freed_memory()  # batches of candidates would otherwise page-fault (training/allocator.py)
+    matching = config.stem_match and supports_stem_matching(synth)
+    if matching:
+        warm_up(synth)
     t0, cpu0 = time.monotonic(), time.process_time()
     spec = synth.spec
     objective = SpectralObjective(target_audio, config.objective)
@@ -544,7 +548,7 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
             grid_score = initial_score if on_grid else float(
                 evaluate(spec.from_classes(classes)[None])[0])
             propose, proposed = None, None
-            if config.stem_match and supports_stem_matching(synth):
+            if matching:
                 proposed = np.zeros(spec.n_params, bool)
                 proposed[oscillator_params(synth)] = True
 

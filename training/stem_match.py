@@ -67,6 +67,15 @@ def oscillator_params(synth: Any) -> list[int]:
     return [spec.index(n) for amp, shape in synth.oscillators for n in (amp, *shape)]
 
 
+def warm_up(synth: Any) -> None:
+    """Run the stem kernels once on a tiny input (numba compiles them on first use, about 2 s
+    the first time on a machine, then from its cache), so a timed search does not pay for it."""
+    values = synth.spec.default_values()
+    synth.render_stems(values[None], 0)
+    shape = values[[synth.spec.index(n) for n in synth.oscillators[0][1]]][None]
+    synth.correlate_stems(values, 0, shape, np.zeros(synth.spec.n_samples, np.float32))
+
+
 def nonnegative_least_squares(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """``argmin_{a >= 0} |y - S^T a|^2`` from ``gram = S S^T`` and ``rhs = S y`` (active set).
 
