@@ -16,7 +16,10 @@ Signal chain per patch, ``y = gate(lowpass(env(sum_w A_w x_w(phase_w))))`` with
 * output normalised to peak 1 (silent output stays 0).
 
 The whole chain is one fused numba kernel (no temporaries), so a 1 s clip at
-16384 Hz costs a fraction of a millisecond.
+16384 Hz costs a fraction of a millisecond. The chain is linear in the oscillators, so the
+synth also renders each oscillator's unnormalised stem (``render_stems``) and correlates
+thousands of oscillator shapes with a target through the adjoint of filter and gater
+(``correlate_stems``), which oscillator matching in the refinement search builds on.
 """
 
 from __future__ import annotations
@@ -166,12 +169,12 @@ def _lowpass_gate(x: np.ndarray, f_cut: float, q: float, f_gate: float,
 
 @njit(cache=True, fastmath=True, nogil=True)
 def _render_kernel(params: np.ndarray, sample_rate: float, note_seconds: float, fm_hz: bool,
-                   out: np.ndarray) -> None:  # pragma: no cover - numba
+                   normalise: bool, out: np.ndarray) -> None:  # pragma: no cover - numba
     """Render ``params`` (batch, 23) in KERNEL_PARAMS order into ``out`` (batch, samples).
 
     Pass 1 (float32, SIMD-vectorised by LLVM, in blocks of BLOCK samples whose start
     phases are exact float64): oscillators x envelope into a scratch row.
-    Pass 2 (float64, sequential): biquad, gater, peak. Pass 3: normalise.
+    Pass 2 (float64, sequential): biquad, gater, peak. Pass 3: normalise to peak 1 (if asked).
     """
     batch, n = out.shape
     inv_sr = 1.0 / sample_rate
@@ -216,54 +219,9 @@ def _render_kernel(params: np.ndarray, sample_rate: float, note_seconds: float, 
             for j in range(count):
                 x[start + j] = xs[j]
         peak = _lowpass_gate(x, p[21], p[22], p[20], sample_rate)
-        scale = 1.0 / peak if peak > 1e-12 else 0.0
+        scale = (1.0 / peak if peak > 1e-12 else 0.0) if normalise else 1.0
         for k in range(n):
             out[b, k] = x[k] * scale
-
-
-@njit(cache=True, fastmath=True, nogil=True)
-def _stem_kernel(params: np.ndarray, osc: int, sample_rate: float, note_seconds: float,
-                 fm_hz: bool, out: np.ndarray) -> None:  # pragma: no cover - numba
-    """One oscillator of ``params`` (batch, 23) at amplitude 1 through envelope, filter and gater,
-    not normalised, into ``out`` (batch, samples): the output of the full kernel is
-    ``sum_w A_w stem_w / peak``, since the filter is linear and envelope and gater multiply."""
-    batch, n = out.shape
-    inv_sr = 1.0 / sample_rate
-    x = np.empty(n, dtype=np.float64)
-    xs = np.empty(BLOCK, dtype=np.float32)
-    for b in range(batch):
-        p = params[b]
-        f, v = p[osc], p[12 + osc]
-        i = _fm_index(p[8 + osc], v, fm_hz)
-        dt = _blep_step(f, inv_sr)
-        inv = _ONE / dt
-        sf, sv = _F(f * inv_sr), _F(v * inv_sr)
-        lvl, inv_att, dec_slope, inv_rel, sus, att, off = _envelope_setup(
-            p[16], p[17], p[18], p[19], note_seconds)
-        inv_sr32 = _F(inv_sr)
-        for start in range(0, n, BLOCK):
-            count = min(BLOCK, n - start)
-            t_start = start * inv_sr
-            o, qv, t0 = _wrap32(f * t_start), _wrap32(v * t_start), _F(t_start)
-            for j in range(count):
-                kf = _F(j)
-                c = o + sf * kf + i * _sin_cycles(qv + sv * kf)
-                fr = c - np.floor(c)
-                if osc == 0:
-                    s = _sin_cycles(c)
-                elif osc == 1:
-                    s = _saw(fr, dt, inv)
-                elif osc == 2:
-                    s = _tri(fr)
-                else:
-                    s = _sqr(fr, dt, inv)
-                xs[j] = s * _envelope(t0 + kf * inv_sr32, lvl, inv_att, dec_slope, inv_rel, sus,
-                                      att, off)
-            for j in range(count):
-                x[start + j] = xs[j]
-        _lowpass_gate(x, p[21], p[22], p[20], sample_rate)
-        for k in range(n):
-            out[b, k] = x[k]
 
 
 @njit(cache=True, fastmath=True, nogil=True)
@@ -363,17 +321,18 @@ class InverSynth(Synth):
                              f"(0, {spec.seconds}], got {self._note_seconds}")
         self._order = np.array([spec.index(n) for n in KERNEL_PARAMS])
 
-    #: Oscillator blocks for :func:`training.stem_match.match_oscillators`: per oscillator its
-    #: amplitude parameter and the parameters that shape its stem.
     @property
     def oscillators(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Per oscillator (in :data:`WAVEFORMS` order) its amplitude parameter and the parameters
+        that shape its stem, for :func:`training.stem_match.match_oscillators`."""
         return [(f"A_{w}", (f"f_{w}", f"B_{w}", f"v_{w}")) for w in WAVEFORMS]
 
     def render(self, values: np.ndarray) -> np.ndarray:
         """Values ``(batch, 23)`` (or ``(23,)``) -> audio ``(batch, n_samples)`` float32, peak 1."""
         params = self._kernel_params(values)
         out = np.empty((params.shape[0], self.spec.n_samples), dtype=np.float32)
-        _render_kernel(params, float(self.spec.sample_rate), self._note_seconds, self._fm_hz, out)
+        _render_kernel(params, float(self.spec.sample_rate), self._note_seconds, self._fm_hz, True,
+                       out)
         return out
 
     def render_stems(self, values: np.ndarray, oscillator: int) -> np.ndarray:
@@ -391,9 +350,11 @@ class InverSynth(Synth):
         if not 0 <= int(oscillator) < len(WAVEFORMS):
             raise SynthError(f"inversynth has oscillators 0..{len(WAVEFORMS) - 1}, got {oscillator!r}")
         params = self._kernel_params(values)
+        params[:, 4:8] = 0.0                       # KERNEL_PARAMS: the four amplitudes
+        params[:, 4 + int(oscillator)] = 1.0
         out = np.empty((params.shape[0], self.spec.n_samples), dtype=np.float32)
-        _stem_kernel(params, int(oscillator), float(self.spec.sample_rate), self._note_seconds,
-                     self._fm_hz, out)
+        _render_kernel(params, float(self.spec.sample_rate), self._note_seconds, self._fm_hz, False,
+                       out)
         return out
 
     def correlate_stems(self, values: np.ndarray, oscillator: int, shapes: np.ndarray,
