@@ -2,7 +2,12 @@
 
 Starting from the network's prediction, candidates are rendered a batch at a time and scored by
 spectral similarity to the target sound (Pearson correlation of STFT magnitudes, Barkan's
-``rho (STFT)``). Two stages share one budget (wall-clock seconds, optionally also a render count):
+``rho (STFT)``). The stages share one budget (wall-clock seconds, optionally also a render count):
+
+0. ``stem_match`` (synths with oscillator stems, inversynth): :mod:`training.stem_match` fits the
+   oscillators to the target in the time domain given the rest of the patch; its proposals are
+   scored and the best one starts the descent, and each new local optimum whose other parameters
+   changed is matched again.
 
 1. ``coordinate``: iterated coordinate descent over classes. Each parameter in turn gets a line
    search over its classes (all of them by default, or ``+-radius`` plus the network's top-``top_k``),
@@ -403,6 +408,13 @@ class _CoordinateSearch:
         current, score = self.descend(current, score, list(self.order))
         return (current, score, True) if score > best_score + 1e-7 else (best, best_score, False)
 
+    def _settle(self, best: np.ndarray, best_score: float) -> tuple[np.ndarray, float]:
+        """Re-propose from each new local optimum until the proposals no longer improve it."""
+        moved = True
+        while moved:
+            best, best_score, moved = self._rematch(best, best_score)
+        return best, best_score
+
     def run(self, start: np.ndarray, start_score: float) -> tuple[np.ndarray, float]:
         """Descent from ``start``, then kicked restarts from the best local optimum.
 
@@ -411,10 +423,7 @@ class _CoordinateSearch:
         (followed by a full descent) only when it beats the best patch so far.
         """
         everything = list(self.order)
-        best, best_score = self.descend(start.copy(), start_score, everything)
-        moved = True
-        while moved:
-            best, best_score, moved = self._rematch(best, best_score)
+        best, best_score = self._settle(*self.descend(start.copy(), start_score, everything))
         while self.config.kick_params > 0 and not self.done():
             kicked, params = self._kick(best)
             scores = self.evaluate(self.spec.from_classes(kicked[None]), self.deadline)
@@ -423,10 +432,7 @@ class _CoordinateSearch:
                 break
             current, score = self.descend(kicked, float(scores[0]), params)
             if score > best_score + 1e-7:
-                best, best_score = self.descend(current, score, everything)
-                moved = True
-                while moved:
-                    best, best_score, moved = self._rematch(best, best_score)
+                best, best_score = self._settle(*self.descend(current, score, everything))
         return best, best_score
 
 
