@@ -102,3 +102,21 @@ def test_support_and_bad_config(synth) -> None:  # type: ignore[no-untyped-def]
     for bad in ({"shortlist": 0}, {"keep": 0}, {"proposals": 0}, {"keep": 40}, {"keep": True}):
         with pytest.raises(ConfigError):
             StemMatchConfig(**bad)
+
+
+def test_amplitudes_on_different_grids_are_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    from training.synths.registry import spec_path
+
+    data = yaml.safe_load(spec_path("inversynth").read_text())
+    for param in data["parameters"]:
+        if param["name"] == "A_saw":
+            param["max"] = 0.5
+    path = tmp_path / "inversynth-half-saw.yaml"
+    path.write_text(yaml.safe_dump(data))
+    odd = get_synth("inversynth", spec=path)
+    values = odd.spec.default_values()
+    target = odd.render(values[None])[0]
+    with pytest.raises(SynthError, match="A_saw"):
+        match_oscillators(odd, target, values)
