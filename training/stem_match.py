@@ -26,6 +26,7 @@ import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -138,7 +139,7 @@ def _screen(synth: Any, values: np.ndarray, w: int, shapes: np.ndarray, target: 
     """Filter-free score of every shape (higher = more of it in the target)."""
     if pool is not None and len(shapes) >= 64:
         parts = np.array_split(shapes, 2)
-        got = list(pool.map(lambda s: synth.correlate_stems(values, w, s, target), parts))
+        got = list(pool.map(partial(synth.correlate_stems, values, w, target=target), parts))
         dot = np.concatenate([g[0] for g in got])
         energy = np.concatenate([g[1] for g in got])
     else:
