@@ -19,7 +19,8 @@ from training.inversion_train import spec_dict
 def _tiny(arch: str, head: str = "sigmoid", bins_first: bool = False) -> InversionModelConfig:
     return InversionModelConfig(arch=arch, head=head, n_params=23, n_classes=16, n_bins=33,
                                 n_frames=8, n_samples=512, bins_first=bins_first, fc_units=16,
-                                lstm_units=8, width_scale=0.1, feature_mean=0.3, feature_std=0.5)
+                                lstm_units=8, width_scale=0.1, feature_mean=0.3, feature_std=0.5,
+                                fine_n_fft=128, fine_hop=64, fine_bins=40, fine_feature_std=0.7)
 
 
 def _inputs(config: InversionModelConfig, rng: np.random.Generator) -> np.ndarray:
@@ -121,6 +122,12 @@ def test_bad_configs_raise_config_error() -> None:
         FeatureStandardize(0.0, -1.0)
     with pytest.raises(ConfigError):
         SpectrogramToImage(bins_first="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="fine_hop"):
+        InversionModelConfig(arch="dualtcn", fine_hop=1000)
+    with pytest.raises(ConfigError, match="fine_bins"):
+        InversionModelConfig(arch="dualtcn", fine_n_fft=512, fine_hop=256, fine_bins=300)
+    with pytest.raises(ConfigError, match="fine_feature_std"):
+        InversionModelConfig(arch="dualtcn", fine_feature_std=0.0)
 
 
 def test_wrong_model_files_raise_model_error(tmp_path: Path, rng: np.random.Generator) -> None:
@@ -208,3 +215,31 @@ def test_export_for_inference_drops_the_optimizer_and_keeps_outputs(tmp_path: Pa
     loaded = load_inversion_model(small)
     assert loaded.meta["training"]["epochs_run"] == 1 and loaded.synth_name == "inversynth"
     np.testing.assert_allclose(loaded.scores(x), load_inversion_model(full).scores(x), atol=1e-6)
+
+
+def test_dualtcn_trains_on_audio_with_both_spectrograms_standardised(tmp_path: Path) -> None:
+    from training.inversion_train import InversionTrainConfig, train_inversion
+
+    config = InversionTrainConfig(arch="dualtcn", head="softmax", epochs=1, steps_per_epoch=2,
+                                  batch_size=4, val_count=8, patience=0, width_scale=0.1)
+    metrics = train_inversion(config, tmp_path, log=lambda _: None, verbose=0)
+    assert np.isfinite(metrics["history"]["loss"][0])
+    loaded = load_inversion_model(tmp_path / "model.keras")
+    assert loaded.config.raw_audio and loaded.config.input_shape == (16384,)
+    # statistics fitted on each log spectrogram: the fine one (4 Hz bins) sits higher than the coarse
+    assert loaded.config.fine_feature_mean > loaded.config.feature_mean > 0.0
+    audio = np.zeros((2, 16384), np.float32)
+    audio[1] = np.sin(2 * np.pi * 440.0 * np.arange(16384) / 16384)
+    assert loaded.scores(audio).shape == (2, 23, 16)
+
+
+def test_audio_networks_refuse_disk_datasets(tmp_path: Path) -> None:
+    from training.inversion_train import InversionTrainConfig, train_inversion
+    from training.synths.dataset import generate_dataset
+
+    data = tmp_path / "data"
+    generate_dataset("inversynth", 8, 5, data, shard_size=8, workers=1, progress=False)
+    config = InversionTrainConfig(arch="dualtcn", epochs=1, steps_per_epoch=1, batch_size=4,
+                                  val_count=8, patience=0, data=str(data))
+    with pytest.raises(ConfigError, match="dualtcn"):
+        train_inversion(config, tmp_path / "run", log=lambda _: None, verbose=0)

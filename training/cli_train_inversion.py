@@ -8,14 +8,15 @@ from training.distributed_train import add_strategy_options
 # Literal copies of training.inversion_models.ARCHS/HEADS so `latent --help` does not import Keras
 # (tests/test_inversion_models.py checks they agree).
 ARCHS = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv6xl", "conve2e", "lstm",
-         "freqtcn")
+         "freqtcn", "dualtcn")
 HEADS = ("sigmoid", "softmax", "regression")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "inversion", help="train a parameter-inversion network (sound -> synth patch)",
-        description="Train an inversion network (Barkan's Conv1..Conv6XL, ConvE2E, or an LSTM) on "
+        description="Train an inversion network (Barkan's Conv1..Conv6XL, ConvE2E, an LSTM, or the "
+        "frequency-aware freqtcn/dualtcn) on "
         "random patches rendered on the fly from a seeded generator. Writes model.keras, "
         "checkpoint.keras/state.json (every epoch), tensorboard/, metrics.json and loss.png.")
     parser.add_argument("--synth", default="inversynth", help="synth name (default inversynth)")

@@ -53,10 +53,10 @@ def train_inversion_distributed(tcfg: Any, out_dir: str | Path, strategy_name: s
 
     from instrument.invert import mask_invalid_classes, save_inversion_model
     from training.distributed import DistributedRun, fit_distributed, is_chief, make_strategy
-    from training.inversion_models import (InversionModelConfig, build_inversion_model,
+    from training.inversion_models import (build_inversion_model,
                                            class_scores, targets_for)
     from training.inversion_train import (VAL_SEED_OFFSET, evaluate_parameters, heldout_set,
-                                          make_batch, model_inputs, spec_dict)
+                                          initial_model_config, model_inputs, spec_dict)
     from training.synths.registry import get_synth
 
     out = Path(out_dir)
@@ -64,13 +64,8 @@ def train_inversion_distributed(tcfg: Any, out_dir: str | Path, strategy_name: s
     strategy = make_strategy(strategy_name)
     synth = get_synth(tcfg.synth)
     spec = synth.spec
-    raw = tcfg.arch == "conve2e"
-    sample = make_batch(synth, np.random.default_rng([tcfg.seed, 999]), 64, raw)[0]
-    mcfg = InversionModelConfig(
-        arch=tcfg.arch, head=tcfg.head, n_params=spec.n_params, n_classes=max(spec.levels),
-        n_bins=spec.n_bins, n_frames=spec.n_frames, n_samples=spec.n_samples, bins_first=False,
-        width_scale=tcfg.width_scale, feature_mean=float(sample.mean()),
-        feature_std=float(max(sample.std(), 1e-3)))
+    mcfg = initial_model_config(tcfg, synth, sample_count=64)
+    raw = mcfg.raw_audio
     global_batch = tcfg.batch_size
     replicas = strategy.num_replicas_in_sync
     steps = tcfg.epochs * tcfg.steps_per_epoch

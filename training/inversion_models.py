@@ -12,6 +12,12 @@ Architectures (Barkan & Tsiris, "Deep Synthesizer Parameter Estimation", Table 2
   dilated 1-D convolutions over time, mean + max pooling over time, joined with a fixed
   :class:`SpectralSummary` (time-averaged spectrum, its spread, frame-energy envelope and the
   envelope's modulation spectrum), then FC.
+* ``dualtcn``: ``freqtcn`` at two resolutions, on raw audio: the model computes the spectrogram
+  of the synth spec (e.g. 512-point frames: 32 Hz bins, 16 ms hops) and a fine one
+  (``fine_n_fft``-point frames: 4 Hz bins at 4096, up to ``fine_bins`` bins) with
+  :class:`training.spectral_layers.LogSpectrogram`, runs the ``freqtcn`` trunk over the first and
+  adds the :class:`SpectralSummary` of the second. The fine spectrum resolves notes a semitone
+  apart and the edges of FM sweeps, which 32 Hz bins blur.
 
 Heads (``head``):
 
@@ -54,7 +60,9 @@ E2E_FRONT: tuple[tuple[int, int, int], ...] = ((96, 64, 4), (96, 32, 4), (128, 1
 #: ``freqtcn``: channels at width_scale 1, and the dilations of its residual temporal convolutions.
 FREQTCN_CHANNELS = 256
 FREQTCN_DILATIONS = (1, 2, 4, 8)
-ARCHS = (*CONV_STACKS, "conve2e", "lstm", "freqtcn")
+ARCHS = (*CONV_STACKS, "conve2e", "lstm", "freqtcn", "dualtcn")
+#: Architectures whose input is raw audio (the rest take the synth's spectrogram).
+AUDIO_ARCHS = ("conve2e", "dualtcn")
 HEADS = ("sigmoid", "softmax", "regression")
 
 
@@ -74,8 +82,13 @@ class InversionModelConfig:
         fc_units: width of the hidden fully connected layer (Barkan: 512).
         lstm_units: LSTM width for ``arch="lstm"``.
         width_scale: multiplies every convolution's filter count (1.0 = the paper's sizes).
-        feature_mean: input standardisation offset (fitted on training data).
+        feature_mean: input standardisation offset (fitted on training data; for ``dualtcn`` on
+            the log spectrogram, for ``conve2e`` on the audio).
         feature_std: input standardisation scale, > 0.
+        fine_n_fft: ``dualtcn`` fine spectrogram frame length in samples (> the spec's n_fft).
+        fine_hop: ``dualtcn`` fine spectrogram hop in samples (divides ``n_samples``).
+        fine_bins: ``dualtcn`` fine spectrogram bins kept from 0 Hz (``<= fine_n_fft // 2 + 1``).
+        fine_feature_mean, fine_feature_std: ``dualtcn`` fine spectrogram standardisation.
     """
 
     arch: str = "conv6xl"
@@ -91,6 +104,11 @@ class InversionModelConfig:
     width_scale: float = 1.0
     feature_mean: float = 0.0
     feature_std: float = 1.0
+    fine_n_fft: int = 4096
+    fine_hop: int = 1024
+    fine_bins: int = 768
+    fine_feature_mean: float = 0.0
+    fine_feature_std: float = 1.0
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -98,7 +116,7 @@ class InversionModelConfig:
         if self.head not in HEADS:
             raise ConfigError(f"unknown inversion head {self.head!r}; choose one of {', '.join(HEADS)}")
         for name in ("n_params", "n_classes", "n_bins", "n_frames", "n_samples", "fc_units",
-                     "lstm_units"):
+                     "lstm_units", "fine_n_fft", "fine_hop", "fine_bins"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
@@ -108,17 +126,34 @@ class InversionModelConfig:
             raise ConfigError(f"bins_first must be a bool, got {self.bins_first!r}")
         if not 0.05 <= float(self.width_scale) <= 8.0:
             raise ConfigError(f"width_scale must be in 0.05..8, got {self.width_scale!r}")
-        if not np.isfinite(self.feature_mean):
-            raise ConfigError(f"feature_mean must be finite, got {self.feature_mean!r}")
-        if not (np.isfinite(self.feature_std) and self.feature_std > 0):
-            raise ConfigError(f"feature_std must be finite and positive, got {self.feature_std!r}")
+        for name in ("feature_mean", "fine_feature_mean"):
+            if not np.isfinite(getattr(self, name)):
+                raise ConfigError(f"{name} must be finite, got {getattr(self, name)!r}")
+        for name in ("feature_std", "fine_feature_std"):
+            if not (np.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise ConfigError(f"{name} must be finite and positive, got {getattr(self, name)!r}")
         if self.arch == "conve2e" and self.n_samples % 256:
             raise ConfigError(f"conve2e needs n_samples divisible by 256, got {self.n_samples}")
+        if self.arch == "dualtcn":
+            if self.n_samples % self.n_frames:
+                raise ConfigError(f"dualtcn needs n_samples ({self.n_samples}) divisible by "
+                                  f"n_frames ({self.n_frames})")
+            if self.fine_hop > self.fine_n_fft or self.n_samples % self.fine_hop:
+                raise ConfigError(f"dualtcn fine_hop {self.fine_hop} must divide n_samples "
+                                  f"({self.n_samples}) and not exceed fine_n_fft {self.fine_n_fft}")
+            if self.fine_bins > self.fine_n_fft // 2 + 1:
+                raise ConfigError(f"dualtcn fine_bins {self.fine_bins} exceeds fine_n_fft // 2 + 1 "
+                                  f"= {self.fine_n_fft // 2 + 1}")
 
     @property
     def raw_audio(self) -> bool:
         """The model takes raw audio ``(n_samples,)`` instead of a spectrogram."""
-        return self.arch == "conve2e"
+        return self.arch in AUDIO_ARCHS
+
+    @property
+    def coarse_n_fft(self) -> int:
+        """Frame length of the synth spectrogram (``2 * (n_bins - 1)``)."""
+        return 2 * (self.n_bins - 1)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -289,20 +324,47 @@ def _conv_stack(x: Any, layers: tuple[tuple[int, int, int, int, int], ...], scal
     return x
 
 
-def _freqtcn(x: Any, config: InversionModelConfig) -> Any:
-    """``freqtcn`` trunk: standardised spectrogram -> clip vector ``(batch, 3 * channels)``."""
-    channels = _scaled(FREQTCN_CHANNELS, config.width_scale)
-    seq = SpectrogramToSequence(config.bins_first, name="to_sequence")(x)
-    h = keras.layers.Dense(channels, activation="relu", name="frame_dense")(seq)
+def _tcn_trunk(seq: Any, channels: int, prefix: str = "") -> list[Any]:
+    """A ``freqtcn`` trunk over a ``(batch, frames, bins)`` sequence -> three clip vectors
+    ``(batch, channels)``: mean and max over time of the residual temporal convolutions, and the
+    :class:`SpectralSummary` through a dense layer."""
+    h = keras.layers.Dense(channels, activation="relu", name=f"{prefix}frame_dense")(seq)
     for i, dilation in enumerate(FREQTCN_DILATIONS):
         y = keras.layers.Conv1D(channels, 3, dilation_rate=dilation, padding="same",
-                                activation="relu", name=f"tconv{i + 1}")(h)
-        h = keras.layers.Add(name=f"residual{i + 1}")([h, y])
-    pooled_mean = keras.layers.GlobalAveragePooling1D(name="time_mean")(h)
-    pooled_max = keras.layers.GlobalMaxPooling1D(name="time_max")(h)
-    summary = SpectralSummary(name="summary")(seq)
-    summary = keras.layers.Dense(channels, activation="relu", name="summary_dense")(summary)
-    return keras.layers.Concatenate(name="clip")([pooled_mean, pooled_max, summary])
+                                activation="relu", name=f"{prefix}tconv{i + 1}")(h)
+        h = keras.layers.Add(name=f"{prefix}residual{i + 1}")([h, y])
+    pooled_mean = keras.layers.GlobalAveragePooling1D(name=f"{prefix}time_mean")(h)
+    pooled_max = keras.layers.GlobalMaxPooling1D(name=f"{prefix}time_max")(h)
+    summary = SpectralSummary(name=f"{prefix}summary")(seq)
+    summary = keras.layers.Dense(channels, activation="relu", name=f"{prefix}summary_dense")(summary)
+    return [pooled_mean, pooled_max, summary]
+
+
+def _freqtcn(x: Any, config: InversionModelConfig) -> Any:
+    """``freqtcn`` trunk: standardised spectrogram -> clip vector ``(batch, 3 * channels)``."""
+    seq = SpectrogramToSequence(config.bins_first, name="to_sequence")(x)
+    parts = _tcn_trunk(seq, _scaled(FREQTCN_CHANNELS, config.width_scale))
+    return keras.layers.Concatenate(name="clip")(parts)
+
+
+def _dualtcn(audio: Any, config: InversionModelConfig) -> Any:
+    """``dualtcn`` trunk: raw audio -> clip vector ``(batch, 3 * channels + 2 * channels)``: a
+    ``freqtcn`` trunk over the synth spectrogram, joined with the :class:`SpectralSummary` of the
+    fine spectrogram through a dense layer (the fine spectrum needs no temporal convolutions:
+    its time average already shows where each note and FM sweep sits)."""
+    from training.spectral_layers import LogSpectrogram
+
+    channels = _scaled(FREQTCN_CHANNELS, config.width_scale)
+    coarse = LogSpectrogram(config.coarse_n_fft, config.n_samples // config.n_frames,
+                            config.n_bins, name="spectrogram")(audio)
+    coarse = FeatureStandardize(config.feature_mean, config.feature_std, name="standardize")(coarse)
+    fine = LogSpectrogram(config.fine_n_fft, config.fine_hop, config.fine_bins,
+                          name="fine_spectrogram")(audio)
+    fine = FeatureStandardize(config.fine_feature_mean, config.fine_feature_std,
+                              name="fine_standardize")(fine)
+    fine = SpectralSummary(name="fine_summary")(fine)
+    fine = keras.layers.Dense(2 * channels, activation="relu", name="fine_summary_dense")(fine)
+    return keras.layers.Concatenate(name="clip")([*_tcn_trunk(coarse, channels), fine])
 
 
 def _head(x: Any, config: InversionModelConfig) -> Any:
@@ -324,6 +386,9 @@ def build_inversion_model(config: InversionModelConfig) -> keras.Model:
         ``(batch, n_params, n_classes)`` scores, or ``(batch, n_params)`` values in [0, 1].
     """
     inputs = keras.Input(shape=config.input_shape, name="audio" if config.raw_audio else "spectrogram")
+    if config.arch == "dualtcn":  # standardises its own spectrograms
+        return keras.Model(inputs, _head(_dualtcn(inputs, config), config),
+                           name=f"inversion_{config.arch}_{config.head}")
     x = FeatureStandardize(config.feature_mean, config.feature_std, name="standardize")(inputs)
     if config.arch == "lstm":
         x = SpectrogramToSequence(config.bins_first, name="to_sequence")(x)

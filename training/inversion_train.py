@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from instrument.errors import ConfigError, DatasetError, ModelError
-from training.inversion_models import HEADS, ARCHS, InversionModelConfig
+from training.inversion_models import ARCHS, AUDIO_ARCHS, HEADS, InversionModelConfig
 
 VAL_SEED_OFFSET = 1_000_003
 TEST_SEED_OFFSET = 2_000_003
@@ -125,6 +125,34 @@ def model_inputs(config: InversionModelConfig, inputs: np.ndarray) -> np.ndarray
     return np.ascontiguousarray(np.swapaxes(inputs, 1, 2))
 
 
+def initial_model_config(tcfg: InversionTrainConfig, synth: Any, sample_count: int = 256,
+                         disk_features: np.ndarray | None = None) -> InversionModelConfig:
+    """The model config of a fresh run, its input statistics fitted on a seeded sample (the
+    first ``sample_count`` disk examples, or renders from ``default_rng([seed, 999])``): on the
+    audio for ``conve2e``, on the synth's log spectrogram for every other network."""
+    spec = synth.spec
+    if disk_features is not None and tcfg.arch in AUDIO_ARCHS:
+        raise ConfigError(f"{tcfg.arch} takes raw audio; a disk dataset holds spectrograms only")
+    if disk_features is not None:
+        sample = disk_features[:sample_count].astype(np.float32)
+    else:
+        feats, _, audio = make_batch(synth, np.random.default_rng([tcfg.seed, 999]), sample_count,
+                                     raw_audio=False)
+        sample = audio if tcfg.arch == "conve2e" else feats
+    config = InversionModelConfig(
+        arch=tcfg.arch, head=tcfg.head, n_params=spec.n_params, n_classes=max(spec.levels),
+        n_bins=spec.n_bins, n_frames=spec.n_frames, n_samples=spec.n_samples,
+        bins_first=False, width_scale=tcfg.width_scale,
+        feature_mean=float(sample.mean()), feature_std=float(max(sample.std(), 1e-3)))
+    if tcfg.arch != "dualtcn":
+        return config
+    from training.spectral_layers import LogSpectrogram
+
+    fine = np.asarray(LogSpectrogram(config.fine_n_fft, config.fine_hop, config.fine_bins)(audio))
+    return dataclasses.replace(config, fine_feature_mean=float(fine.mean()),
+                               fine_feature_std=float(max(fine.std(), 1e-3)))
+
+
 def heldout_set(synth: Any, seed: int, count: int, raw_audio: bool, offset: int
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A seeded held-out set (validation: ``VAL_SEED_OFFSET``, test: ``TEST_SEED_OFFSET``)."""
@@ -192,8 +220,8 @@ def _make_disk_sequence(features: np.ndarray, classes: np.ndarray, tcfg: Inversi
 def _load_disk_data(tcfg: InversionTrainConfig, spec: Any) -> tuple[np.ndarray, np.ndarray]:
     from training.synths.dataset import dataset_spec, load_dataset
 
-    if tcfg.arch == "conve2e":
-        raise ConfigError("conve2e trains on raw audio; disk datasets hold spectrograms only "
+    if tcfg.arch in AUDIO_ARCHS:
+        raise ConfigError(f"{tcfg.arch} trains on raw audio; disk datasets hold spectrograms only "
                           "(train it on the fly, without --data)")
     data_spec = dataset_spec(tcfg.data)
     if data_spec.names != spec.names or data_spec.n_bins != spec.n_bins:
@@ -260,7 +288,7 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
     out.mkdir(parents=True, exist_ok=True)
     synth = get_synth(tcfg.synth)
     spec = synth.spec
-    raw = tcfg.arch == "conve2e"
+    raw = tcfg.arch in AUDIO_ARCHS
     checkpoint, state_path = out / "checkpoint.keras", out / "state.json"
     history: dict[str, list[float]] = {}
     start_epoch = 0
@@ -282,15 +310,7 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
         log(f"resuming {checkpoint} at epoch {start_epoch}")
     disk = _load_disk_data(tcfg, spec) if tcfg.data else None
     if not resume:
-        if disk is not None:
-            sample = disk[0][:256].astype(np.float32)
-        else:
-            sample = make_batch(synth, np.random.default_rng([tcfg.seed, 999]), 256, raw)[0]
-        mcfg = InversionModelConfig(
-            arch=tcfg.arch, head=tcfg.head, n_params=spec.n_params, n_classes=max(spec.levels),
-            n_bins=spec.n_bins, n_frames=spec.n_frames, n_samples=spec.n_samples,
-            bins_first=False, width_scale=tcfg.width_scale,
-            feature_mean=float(sample.mean()), feature_std=float(max(sample.std(), 1e-3)))
+        mcfg = initial_model_config(tcfg, synth, disk_features=None if disk is None else disk[0])
         model = build_inversion_model(mcfg)
         model.compile(optimizer=keras.optimizers.Adam(tcfg.learning_rate), loss=loss_for(tcfg.head))
     source = (f"{len(disk[0])} sounds from {tcfg.data}" if disk is not None
