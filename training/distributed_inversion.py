@@ -53,8 +53,7 @@ def train_inversion_distributed(tcfg: Any, out_dir: str | Path, strategy_name: s
 
     from instrument.invert import mask_invalid_classes, save_inversion_model
     from training.distributed import DistributedRun, fit_distributed, is_chief, make_strategy
-    from training.inversion_models import (build_inversion_model,
-                                           class_scores, targets_for)
+    from training.inversion_models import build_inversion_model, class_scores, targets_for
     from training.inversion_train import (VAL_SEED_OFFSET, evaluate_parameters, heldout_set,
                                           initial_model_config, model_inputs, spec_dict)
     from training.synths.registry import get_synth

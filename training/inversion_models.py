@@ -85,7 +85,7 @@ class InversionModelConfig:
         feature_mean: input standardisation offset (fitted on training data; for ``dualtcn`` on
             the log spectrogram, for ``conve2e`` on the audio).
         feature_std: input standardisation scale, > 0.
-        fine_n_fft: ``dualtcn`` fine spectrogram frame length in samples (> the spec's n_fft).
+        fine_n_fft: ``dualtcn`` fine spectrogram frame length in samples (default 4096: 4 Hz bins).
         fine_hop: ``dualtcn`` fine spectrogram hop in samples (divides ``n_samples``).
         fine_bins: ``dualtcn`` fine spectrogram bins kept from 0 Hz (``<= fine_n_fft // 2 + 1``).
         fine_feature_mean, fine_feature_std: ``dualtcn`` fine spectrogram standardisation.
