@@ -111,6 +111,44 @@ def test_targets_and_scores_for_regression_rank_the_true_class_first() -> None:
     assert targets_for("sigmoid", classes, 16).shape == (1, 3, 16)
 
 
+def test_soft_labels_are_ordered_gaussians_that_sum_to_one() -> None:
+    classes = np.array([[0, 7, 15]])
+    soft = targets_for("softmax", classes, 16, label_sigma=1.0)
+    np.testing.assert_allclose(soft.sum(axis=-1), 1.0, rtol=1e-6)
+    assert (soft.argmax(axis=-1) == classes).all()
+    middle = soft[0, 1]
+    np.testing.assert_allclose(middle[6], middle[8], rtol=1e-6)  # symmetric around the true class
+    assert middle[7] > middle[8] > middle[9] > middle[12]
+    np.testing.assert_allclose(middle[8] / middle[7], np.exp(-0.5), rtol=1e-5)
+    np.testing.assert_array_equal(targets_for("softmax", classes, 16), np.eye(16)[classes])
+
+
+def test_soft_labels_need_the_softmax_head_and_a_sane_width() -> None:
+    from training.inversion_train import InversionTrainConfig
+
+    with pytest.raises(ConfigError, match="softmax"):
+        InversionTrainConfig(head="sigmoid", label_sigma=1.0)
+    with pytest.raises(ConfigError, match="label_sigma"):
+        InversionTrainConfig(head="softmax", label_sigma=-1.0)
+
+
+def test_summary_and_fc_widths_set_the_clip_layers() -> None:
+    model = build_inversion_model(InversionModelConfig(arch="freqtcn", width_scale=0.25,
+                                                       summary_units=96, fc_units=40))
+    assert model.get_layer("summary_dense").units == 96
+    assert model.get_layer("fc").units == 40
+    default = build_inversion_model(InversionModelConfig(arch="freqtcn", width_scale=0.25))
+    assert default.get_layer("summary_dense").units == default.get_layer("frame_dense").units
+    with pytest.raises(ConfigError, match="summary_units"):
+        InversionModelConfig(summary_units=-1)
+    from training.inversion_train import InversionTrainConfig
+
+    with pytest.raises(ConfigError, match="fc_units"):
+        InversionTrainConfig(fc_units=0)
+    with pytest.raises(ConfigError, match="summary_units"):
+        InversionTrainConfig(summary_units=-3)
+
+
 def test_bad_configs_raise_config_error() -> None:
     with pytest.raises(ConfigError):
         InversionModelConfig(arch="conv9")

@@ -1,4 +1,5 @@
-"""LogSpectrogram: the in-model log1p|STFT| equals the synth's numpy features, and round-trips."""
+"""LogSpectrogram and PhaseSpectrogram: the in-model log1p|STFT| equals the synth's numpy features,
+the phase advance locates a partial inside its bin, and both round-trip."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from training.spectral_layers import LogSpectrogram
+from training.spectral_layers import LogSpectrogram, PhaseSpectrogram
 from training.synths.registry import get_synth
 from training.synths.spec import stft_features
 
@@ -65,3 +66,44 @@ def test_bad_arguments_raise_config_error(kwargs: dict[str, object]) -> None:
 def test_audio_shorter_than_a_hop_raises_config_error() -> None:
     with pytest.raises(ConfigError, match="samples"):
         LogSpectrogram(512, 256, 257).build((None, 100))
+
+
+def test_phase_spectrogram_magnitudes_equal_the_log_spectrogram(synth_audio: np.ndarray) -> None:
+    magnitude, advance = PhaseSpectrogram(512, 256, 257)(synth_audio)
+    expected = np.asarray(LogSpectrogram(512, 256, 257)(synth_audio))
+    np.testing.assert_allclose(np.asarray(magnitude), expected, atol=1e-5)
+    assert np.asarray(advance).shape == (4, 64, 514)
+
+
+def test_phase_advance_locates_a_tone_inside_its_32_hz_bin() -> None:
+    sample_rate, t = 16384, np.arange(16384) / 16384
+    tones_hz = np.array([440.0, 448.0, 456.0])  # bin 14 is centred on 448 Hz
+    tones = np.stack([np.sin(2 * np.pi * f * t) for f in tones_hz]).astype(np.float32)
+    magnitude, advance = (np.asarray(a) for a in PhaseSpectrogram(512, 256, 257)(tones))
+    peak = magnitude[:, 10:].mean(axis=1).argmax(axis=-1)
+    assert (peak == 14).all()
+    rows = np.arange(3)
+    deviation = np.arctan2(advance[rows, 10:, 257 + peak], advance[rows, 10:, peak]).mean(axis=1)
+    estimate_hz = peak * sample_rate / 512 + deviation * sample_rate / (2 * np.pi * 256)
+    np.testing.assert_allclose(estimate_hz, tones_hz, atol=0.1)
+
+
+def test_phase_advance_is_zero_for_silence_and_the_first_frame(synth_audio: np.ndarray) -> None:
+    audio = np.concatenate([np.zeros((1, 16384), np.float32), synth_audio[:1]])
+    _, advance = PhaseSpectrogram(512, 256, 257)(audio)
+    advance = np.asarray(advance)
+    assert np.abs(advance[0]).max() == 0.0
+    assert np.abs(advance[1, 0]).max() == 0.0 and np.abs(advance[1, 10:]).max() > 0.1
+
+
+def test_phase_spectrogram_round_trips_through_a_keras_file(tmp_path: Path,
+                                                            synth_audio: np.ndarray) -> None:
+    inputs = keras.Input(shape=(16384,))
+    model = keras.Model(inputs, PhaseSpectrogram(512, 256, 100)(inputs))
+    expected = [np.asarray(a) for a in model(synth_audio)]
+    model.save(tmp_path / "phase.keras")
+    loaded = keras.saving.load_model(tmp_path / "phase.keras", safe_mode=True)
+    for got, want in zip(loaded(synth_audio), expected):
+        np.testing.assert_allclose(np.asarray(got), want)
+    with pytest.raises(ConfigError):
+        PhaseSpectrogram(256, 512)

@@ -8,7 +8,7 @@ from training.distributed_train import add_strategy_options
 # Literal copies of training.inversion_models.ARCHS/HEADS so `latent --help` does not import Keras
 # (tests/test_inversion_models.py checks they agree).
 ARCHS = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv6xl", "conve2e", "lstm",
-         "freqtcn", "dualtcn")
+         "freqtcn", "dualtcn", "phasetcn")
 HEADS = ("sigmoid", "softmax", "regression")
 
 
@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "inversion", help="train a parameter-inversion network (sound -> synth patch)",
         description="Train an inversion network (Barkan's Conv1..Conv6XL, ConvE2E, an LSTM, or the "
-        "frequency-aware freqtcn/dualtcn) on "
+        "frequency-aware freqtcn/dualtcn/phasetcn) on "
         "random patches rendered on the fly from a seeded generator. Writes model.keras, "
         "checkpoint.keras/state.json (every epoch), tensorboard/, metrics.json and loss.png.")
     parser.add_argument("--synth", default="inversynth", help="synth name (default inversynth)")
@@ -29,11 +29,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--lr-decay", type=float, default=1.0, help="per-epoch learning-rate factor")
+    parser.add_argument("--label-sigma", type=float, default=0.0,
+                        help="softmax head: Gaussian soft labels this many classes wide (0 = one-hot)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-count", type=int, default=512, help="validation sounds")
     parser.add_argument("--patience", type=int, default=5, help="early-stopping epochs (0 = off)")
     parser.add_argument("--width-scale", type=float, default=1.0,
                         help="multiply every convolution width (1 = paper sizes)")
+    parser.add_argument("--fc-units", type=int, default=512,
+                        help="hidden fully connected width before the head (default 512)")
+    parser.add_argument("--summary-units", type=int, default=0,
+                        help="freqtcn/dualtcn/phasetcn spectral-summary width (0 = trunk channels)")
     parser.add_argument("--max-minutes", type=float, default=0.0,
                         help="stop after the epoch crossing this wall-clock budget (0 = none)")
     parser.add_argument("--data", default="", metavar="DIR",
@@ -52,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
         synth=args.synth, arch=args.arch, head=args.head, epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
         learning_rate=args.learning_rate, seed=args.seed, val_count=args.val_count,
-        patience=args.patience, width_scale=args.width_scale, max_minutes=args.max_minutes,
-        lr_decay=args.lr_decay, data=args.data)
+        patience=args.patience, width_scale=args.width_scale, fc_units=args.fc_units,
+        summary_units=args.summary_units, max_minutes=args.max_minutes,
+        lr_decay=args.lr_decay, label_sigma=args.label_sigma,
+        data=args.data)
     if args.strategy != "default":
         from training.distributed_inversion import train_inversion_distributed
 

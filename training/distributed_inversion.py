@@ -85,7 +85,8 @@ def train_inversion_distributed(tcfg: Any, out_dir: str | Path, strategy_name: s
                     values = patch_values(synth, tcfg.seed, step, range(first, first + per_replica))
                     audio = synth.render(values)
                     x = model_inputs(mcfg, audio if raw else synth.features(audio))
-                    y = targets_for(mcfg.head, spec.to_classes(values), mcfg.n_classes)
+                    y = targets_for(mcfg.head, spec.to_classes(values), mcfg.n_classes,
+                                    tcfg.label_sigma)
                     yield x.astype(np.float32), y.astype(np.float32)
                 step += 1
 

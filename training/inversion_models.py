@@ -18,6 +18,9 @@ Architectures (Barkan & Tsiris, "Deep Synthesizer Parameter Estimation", Table 2
   :class:`training.spectral_layers.LogSpectrogram`, runs the ``freqtcn`` trunk over the first and
   adds the :class:`SpectralSummary` of the second. The fine spectrum resolves notes a semitone
   apart and the edges of FM sweeps, which 32 Hz bins blur.
+* ``phasetcn``: ``freqtcn`` on raw audio whose frames carry, besides the log magnitudes, each
+  bin's phase advance between frames (:class:`training.spectral_layers.PhaseSpectrogram`): where
+  inside its 32 Hz bin a partial sits (a semitone is 26 Hz at 440 Hz) and how steady it is.
 
 Heads (``head``):
 
@@ -60,9 +63,9 @@ E2E_FRONT: tuple[tuple[int, int, int], ...] = ((96, 64, 4), (96, 32, 4), (128, 1
 #: ``freqtcn``: channels at width_scale 1, and the dilations of its residual temporal convolutions.
 FREQTCN_CHANNELS = 256
 FREQTCN_DILATIONS = (1, 2, 4, 8)
-ARCHS = (*CONV_STACKS, "conve2e", "lstm", "freqtcn", "dualtcn")
+ARCHS = (*CONV_STACKS, "conve2e", "lstm", "freqtcn", "dualtcn", "phasetcn")
 #: Architectures whose input is raw audio (the rest take the synth's spectrogram).
-AUDIO_ARCHS = ("conve2e", "dualtcn")
+AUDIO_ARCHS = ("conve2e", "dualtcn", "phasetcn")
 HEADS = ("sigmoid", "softmax", "regression")
 
 
@@ -80,10 +83,12 @@ class InversionModelConfig:
         n_samples: raw-audio samples (``conve2e`` input; ``n_frames * hop``).
         bins_first: the spectrogram input is ``(n_bins, n_frames)`` (else ``(n_frames, n_bins)``).
         fc_units: width of the hidden fully connected layer (Barkan: 512).
+        summary_units: width of the ``*tcn`` spectral-summary dense layer (0 = the trunk's
+            channel count).
         lstm_units: LSTM width for ``arch="lstm"``.
         width_scale: multiplies every convolution's filter count (1.0 = the paper's sizes).
-        feature_mean: input standardisation offset (fitted on training data; for ``dualtcn`` on
-            the log spectrogram, for ``conve2e`` on the audio).
+        feature_mean: input standardisation offset (fitted on training data; for ``dualtcn`` and
+            ``phasetcn`` on the log spectrogram, for ``conve2e`` on the audio).
         feature_std: input standardisation scale, > 0.
         fine_n_fft: ``dualtcn`` fine spectrogram frame length in samples (default 4096: 4 Hz bins).
         fine_hop: ``dualtcn`` fine spectrogram hop in samples (divides ``n_samples``).
@@ -100,6 +105,7 @@ class InversionModelConfig:
     n_samples: int = 16384
     bins_first: bool = False
     fc_units: int = 512
+    summary_units: int = 0
     lstm_units: int = 256
     width_scale: float = 1.0
     feature_mean: float = 0.0
@@ -120,6 +126,10 @@ class InversionModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.summary_units, int) or isinstance(self.summary_units, bool) \
+                or self.summary_units < 0:
+            raise ConfigError(f"summary_units must be 0 (= channels) or a positive integer, "
+                              f"got {self.summary_units!r}")
         if self.n_classes < 2:
             raise ConfigError(f"n_classes must be at least 2, got {self.n_classes}")
         if not isinstance(self.bins_first, bool):
@@ -134,10 +144,10 @@ class InversionModelConfig:
                 raise ConfigError(f"{name} must be finite and positive, got {getattr(self, name)!r}")
         if self.arch == "conve2e" and self.n_samples % 256:
             raise ConfigError(f"conve2e needs n_samples divisible by 256, got {self.n_samples}")
+        if self.arch in ("dualtcn", "phasetcn") and self.n_samples % self.n_frames:
+            raise ConfigError(f"{self.arch} needs n_samples ({self.n_samples}) divisible by "
+                              f"n_frames ({self.n_frames})")
         if self.arch == "dualtcn":
-            if self.n_samples % self.n_frames:
-                raise ConfigError(f"dualtcn needs n_samples ({self.n_samples}) divisible by "
-                                  f"n_frames ({self.n_frames})")
             if self.fine_hop > self.fine_n_fft or self.n_samples % self.fine_hop:
                 raise ConfigError(f"dualtcn fine_hop {self.fine_hop} must divide n_samples "
                                   f"({self.n_samples}) and not exceed fine_n_fft {self.fine_n_fft}")
@@ -324,11 +334,16 @@ def _conv_stack(x: Any, layers: tuple[tuple[int, int, int, int, int], ...], scal
     return x
 
 
-def _tcn_trunk(seq: Any, channels: int, prefix: str = "") -> list[Any]:
-    """A ``freqtcn`` trunk over a ``(batch, frames, bins)`` sequence -> three clip vectors
-    ``(batch, channels)``: mean and max over time of the residual temporal convolutions, and the
-    :class:`SpectralSummary` through a dense layer."""
-    h = keras.layers.Dense(channels, activation="relu", name=f"{prefix}frame_dense")(seq)
+def _tcn_trunk(seq: Any, channels: int, prefix: str = "", frame_extra: Any = None,
+               summary_units: int = 0) -> list[Any]:
+    """A ``freqtcn`` trunk over a ``(batch, frames, bins)`` sequence -> three clip vectors: mean
+    and max over time of the residual temporal convolutions ``(batch, channels)``, and the
+    :class:`SpectralSummary` of ``seq`` through a dense layer ``(batch, summary_units or
+    channels)``. ``frame_extra``
+    ``(batch, frames, features)``, if given, joins ``seq`` as input of the per-frame dense layer."""
+    frame_in = seq if frame_extra is None else keras.layers.Concatenate(
+        name=f"{prefix}frame_features")([seq, frame_extra])
+    h = keras.layers.Dense(channels, activation="relu", name=f"{prefix}frame_dense")(frame_in)
     for i, dilation in enumerate(FREQTCN_DILATIONS):
         y = keras.layers.Conv1D(channels, 3, dilation_rate=dilation, padding="same",
                                 activation="relu", name=f"{prefix}tconv{i + 1}")(h)
@@ -336,14 +351,16 @@ def _tcn_trunk(seq: Any, channels: int, prefix: str = "") -> list[Any]:
     pooled_mean = keras.layers.GlobalAveragePooling1D(name=f"{prefix}time_mean")(h)
     pooled_max = keras.layers.GlobalMaxPooling1D(name=f"{prefix}time_max")(h)
     summary = SpectralSummary(name=f"{prefix}summary")(seq)
-    summary = keras.layers.Dense(channels, activation="relu", name=f"{prefix}summary_dense")(summary)
+    summary = keras.layers.Dense(summary_units or channels, activation="relu",
+                                 name=f"{prefix}summary_dense")(summary)
     return [pooled_mean, pooled_max, summary]
 
 
 def _freqtcn(x: Any, config: InversionModelConfig) -> Any:
     """``freqtcn`` trunk: standardised spectrogram -> clip vector ``(batch, 3 * channels)``."""
     seq = SpectrogramToSequence(config.bins_first, name="to_sequence")(x)
-    parts = _tcn_trunk(seq, _scaled(FREQTCN_CHANNELS, config.width_scale))
+    parts = _tcn_trunk(seq, _scaled(FREQTCN_CHANNELS, config.width_scale),
+                       summary_units=config.summary_units)
     return keras.layers.Concatenate(name="clip")(parts)
 
 
@@ -364,7 +381,24 @@ def _dualtcn(audio: Any, config: InversionModelConfig) -> Any:
                               name="fine_standardize")(fine)
     fine = SpectralSummary(name="fine_summary")(fine)
     fine = keras.layers.Dense(2 * channels, activation="relu", name="fine_summary_dense")(fine)
-    return keras.layers.Concatenate(name="clip")([*_tcn_trunk(coarse, channels), fine])
+    trunk = _tcn_trunk(coarse, channels, summary_units=config.summary_units)
+    return keras.layers.Concatenate(name="clip")([*trunk, fine])
+
+
+def _phasetcn(audio: Any, config: InversionModelConfig) -> Any:
+    """``phasetcn`` trunk: raw audio -> clip vector ``(batch, 3 * channels)``: the ``freqtcn``
+    trunk whose per-frame dense layer also sees every bin's phase advance (scaled like the
+    magnitudes, without offset, so silent bins stay 0)."""
+    from training.spectral_layers import PhaseSpectrogram
+
+    magnitude, advance = PhaseSpectrogram(config.coarse_n_fft, config.n_samples // config.n_frames,
+                                          config.n_bins, name="spectrogram")(audio)
+    magnitude = FeatureStandardize(config.feature_mean, config.feature_std,
+                                   name="standardize")(magnitude)
+    advance = FeatureStandardize(0.0, config.feature_std, name="advance_scale")(advance)
+    parts = _tcn_trunk(magnitude, _scaled(FREQTCN_CHANNELS, config.width_scale),
+                       frame_extra=advance, summary_units=config.summary_units)
+    return keras.layers.Concatenate(name="clip")(parts)
 
 
 def _head(x: Any, config: InversionModelConfig) -> Any:
@@ -386,8 +420,9 @@ def build_inversion_model(config: InversionModelConfig) -> keras.Model:
         ``(batch, n_params, n_classes)`` scores, or ``(batch, n_params)`` values in [0, 1].
     """
     inputs = keras.Input(shape=config.input_shape, name="audio" if config.raw_audio else "spectrogram")
-    if config.arch == "dualtcn":  # standardises its own spectrograms
-        return keras.Model(inputs, _head(_dualtcn(inputs, config), config),
+    if config.arch in ("dualtcn", "phasetcn"):  # standardise their own spectrograms
+        trunk = _dualtcn if config.arch == "dualtcn" else _phasetcn
+        return keras.Model(inputs, _head(trunk(inputs, config), config),
                            name=f"inversion_{config.arch}_{config.head}")
     x = FeatureStandardize(config.feature_mean, config.feature_std, name="standardize")(inputs)
     if config.arch == "lstm":
@@ -424,19 +459,26 @@ def loss_for(head: str) -> keras.losses.Loss:
     raise ConfigError(f"unknown inversion head {head!r}; choose one of {', '.join(HEADS)}")
 
 
-def targets_for(head: str, classes: np.ndarray, n_classes: int) -> np.ndarray:
+def targets_for(head: str, classes: np.ndarray, n_classes: int,
+                label_sigma: float = 0.0) -> np.ndarray:
     """Training targets from class indices.
 
     Args:
         classes: int, shape ``(batch, n_params)``.
+        label_sigma: width in classes of Gaussian soft labels around the true class, each row
+            summing to 1 (0 = one-hot).
     Returns:
-        one-hot ``(batch, n_params, n_classes)`` float32, or normalised values
+        one-hot or soft ``(batch, n_params, n_classes)`` float32, or normalised values
         ``classes / (n_classes - 1)`` of shape ``(batch, n_params)`` for ``regression``.
     """
     classes = np.asarray(classes)
     if head == "regression":
         return (classes / float(n_classes - 1)).astype(np.float32)
-    return np.eye(n_classes, dtype=np.float32)[classes]
+    if label_sigma <= 0:
+        return np.eye(n_classes, dtype=np.float32)[classes]
+    offsets = np.arange(n_classes)[None, :] - np.arange(n_classes)[:, None]
+    table = np.exp(-0.5 * (offsets / float(label_sigma)) ** 2)
+    return (table / table.sum(axis=1, keepdims=True)).astype(np.float32)[classes]
 
 
 def class_scores(head: str, outputs: np.ndarray, n_classes: int) -> np.ndarray:

@@ -44,8 +44,13 @@ class InversionTrainConfig:
         seed: data seed (batches and validation set derive from it).
         val_count: validation sounds. patience: early-stopping patience in epochs (0 = off).
         width_scale: convolution width multiplier (1 = the paper's sizes).
+        fc_units: width of the hidden fully connected layer before the head.
+        summary_units: ``*tcn`` spectral-summary dense width (0 = the trunk's channel count).
         max_minutes: stop after the epoch that crosses this wall-clock budget (0 = no limit).
         lr_decay: multiply the learning rate by this factor each epoch (1 = constant).
+        label_sigma: ``softmax`` head only: train on Gaussian soft labels of this width in classes
+            around the true class (0 = one-hot). Every parameter's classes are ordered values,
+            so a near miss is worth more than a far one.
         data: a ``latent dataset synth`` folder to train on instead of on-the-fly renders
             ("" = on the fly); its spec must match the synth's.
     """
@@ -61,8 +66,11 @@ class InversionTrainConfig:
     val_count: int = 512
     patience: int = 5
     width_scale: float = 1.0
+    fc_units: int = 512
+    summary_units: int = 0
     max_minutes: float = 0.0
     lr_decay: float = 1.0
+    label_sigma: float = 0.0
     data: str = ""
 
     def __post_init__(self) -> None:
@@ -70,10 +78,13 @@ class InversionTrainConfig:
             raise ConfigError(f"unknown arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
         if self.head not in HEADS:
             raise ConfigError(f"unknown head {self.head!r}; choose one of {', '.join(HEADS)}")
-        for name in ("epochs", "steps_per_epoch", "batch_size", "val_count"):
+        for name in ("epochs", "steps_per_epoch", "batch_size", "val_count", "fc_units"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.summary_units, int) or self.summary_units < 0:
+            raise ConfigError(
+                f"summary_units must be a non-negative integer, got {self.summary_units!r}")
         if not isinstance(self.patience, int) or self.patience < 0:
             raise ConfigError(f"patience must be a non-negative integer, got {self.patience!r}")
         if not (0 < self.learning_rate < 1):
@@ -82,6 +93,10 @@ class InversionTrainConfig:
             raise ConfigError(f"max_minutes must be >= 0, got {self.max_minutes!r}")
         if not 0 < self.lr_decay <= 1:
             raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
+        if not 0 <= self.label_sigma <= 8:
+            raise ConfigError(f"label_sigma must be in 0..8 classes, got {self.label_sigma!r}")
+        if self.label_sigma and self.head != "softmax":
+            raise ConfigError(f"label_sigma needs the softmax head, got head {self.head!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -142,7 +157,8 @@ def initial_model_config(tcfg: InversionTrainConfig, synth: Any, sample_count: i
     config = InversionModelConfig(
         arch=tcfg.arch, head=tcfg.head, n_params=spec.n_params, n_classes=max(spec.levels),
         n_bins=spec.n_bins, n_frames=spec.n_frames, n_samples=spec.n_samples,
-        bins_first=False, width_scale=tcfg.width_scale,
+        bins_first=False, width_scale=tcfg.width_scale, fc_units=tcfg.fc_units,
+        summary_units=tcfg.summary_units,
         feature_mean=float(sample.mean()), feature_std=float(max(sample.std(), 1e-3)))
     if tcfg.arch != "dualtcn":
         return config
@@ -180,7 +196,7 @@ def _make_sequence(synth: Any, tcfg: InversionTrainConfig, mcfg: InversionModelC
         def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
             rng = np.random.default_rng([tcfg.seed, self.epoch, index])
             inputs, classes, _ = make_batch(synth, rng, tcfg.batch_size, mcfg.raw_audio)
-            return model_inputs(mcfg, inputs), targets_for(mcfg.head, classes, mcfg.n_classes)
+            return model_inputs(mcfg, inputs), targets_for(mcfg.head, classes, mcfg.n_classes, tcfg.label_sigma)
 
         def on_epoch_end(self) -> None:
             self.epoch += 1
@@ -208,7 +224,8 @@ def _make_disk_sequence(features: np.ndarray, classes: np.ndarray, tcfg: Inversi
         def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
             idx = np.sort(self._order[index * tcfg.batch_size:(index + 1) * tcfg.batch_size])
             x = features[idx].astype(np.float32)
-            return model_inputs(mcfg, x), targets_for(mcfg.head, classes[idx], mcfg.n_classes)
+            return model_inputs(mcfg, x), targets_for(mcfg.head, classes[idx], mcfg.n_classes,
+                                                    tcfg.label_sigma)
 
         def on_epoch_end(self) -> None:
             self.epoch += 1
@@ -321,7 +338,7 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
     from training.inversion_models import targets_for
 
     val_x = model_inputs(mcfg, val_inputs)
-    val_y = targets_for(mcfg.head, val_classes, mcfg.n_classes)
+    val_y = targets_for(mcfg.head, val_classes, mcfg.n_classes, tcfg.label_sigma)
     t_start = time.monotonic()
     elapsed_before = float(json.loads(state_path.read_text()).get("train_seconds", 0.0)) if resume else 0.0
     s_dict = spec_dict(tcfg.synth)

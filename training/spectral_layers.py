@@ -3,7 +3,9 @@
 :class:`LogSpectrogram` computes the same ``log1p|STFT|`` as
 :func:`training.synths.spec.stft_features` (periodic Hann window, ``n_fft - hop_length`` leading
 zeros, frame ``t`` ends at sample ``(t + 1) * hop_length``), so a model can take audio and look at
-it at several time-frequency resolutions at once.
+it at several time-frequency resolutions at once. :class:`PhaseSpectrogram` adds what the
+magnitudes hide: how far each bin's phase advanced between frames beyond the bin centre's
+advance, i.e. where inside its 32 Hz bin a partial sits, and how steady it is (FM).
 """
 
 from __future__ import annotations
@@ -72,3 +74,45 @@ class LogSpectrogram(keras.layers.Layer):
         config = super().get_config()
         config.update({"n_fft": self.n_fft, "hop_length": self.hop_length, "n_bins": self.n_bins})
         return config
+
+
+@keras.saving.register_keras_serializable(package="latent")
+class PhaseSpectrogram(LogSpectrogram):
+    """Raw audio ``(batch, samples)`` -> ``(log1p|X|, phase advance)``, both per frame and bin.
+
+    Outputs:
+        log magnitude ``(batch, frames, n_bins)``: as :class:`LogSpectrogram`.
+        phase advance ``(batch, frames, 2 * n_bins)``: ``[w cos(d), w sin(d)]`` with
+        ``d = angle(X[t] conj(X[t-1])) - 2 pi k hop_length / n_fft`` the phase advance of bin
+        ``k`` beyond its centre frequency's (0 for a partial on the bin centre, ``pi d_f hop / sr``
+        for one ``d_f`` Hz above it) and weight ``w = log1p(sqrt(|X[t]| |X[t-1]|))``, so silent
+        bins and the first frame give 0.
+    """
+
+    def call(self, audio: Any) -> Any:
+        ops = keras.ops
+        frames = int(audio.shape[1]) // self.hop_length
+        x = audio[:, :frames * self.hop_length]
+        x = ops.pad(x, ((0, 0), (self.n_fft, 0)))  # one extra frame: the "previous" of frame 0
+        real, imag = ops.stft(x, self.n_fft, self.hop_length, self.n_fft,
+                              window=ops.convert_to_tensor(self.window), center=False)
+        real, imag = real[:, -(frames + 1):, :self.n_bins], imag[:, -(frames + 1):, :self.n_bins]
+        re_now, im_now, re_before, im_before = real[:, 1:], imag[:, 1:], real[:, :-1], imag[:, :-1]
+        magnitude = ops.sqrt(ops.square(re_now) + ops.square(im_now))
+        # X[t] conj(X[t-1]), then rotated back by the bin centre's advance
+        cross_re = re_now * re_before + im_now * im_before
+        cross_im = im_now * re_before - re_now * im_before
+        centre = 2.0 * np.pi * np.arange(self.n_bins) * self.hop_length / self.n_fft
+        cos_c = ops.convert_to_tensor(np.cos(centre).astype("float32"))
+        sin_c = ops.convert_to_tensor(np.sin(centre).astype("float32"))
+        dev_re = cross_re * cos_c + cross_im * sin_c
+        dev_im = cross_im * cos_c - cross_re * sin_c
+        cross_abs = ops.sqrt(ops.square(dev_re) + ops.square(dev_im))
+        weight = ops.log1p(ops.sqrt(cross_abs)) / (cross_abs + 1e-12)
+        advance = ops.concatenate([dev_re * weight, dev_im * weight], axis=-1)
+        return ops.log1p(magnitude), advance
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]
+                             ) -> tuple[tuple[int | None, ...], tuple[int | None, ...]]:
+        frames = int(input_shape[1]) // self.hop_length
+        return ((input_shape[0], frames, self.n_bins), (input_shape[0], frames, 2 * self.n_bins))
