@@ -1,4 +1,4 @@
-"""Shared fixtures: a private JACK dummy server, a seeded rng, headless pygame."""
+"""Shared fixtures: a private JACK dummy server, a seeded rng and Keras init, headless pygame."""
 
 from __future__ import annotations
 
@@ -98,6 +98,17 @@ def _reinit_portaudio() -> None:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(autouse=True)
+def seeded_weight_init() -> None:
+    """Seed Keras (Python, numpy, TF) before every test, so untrained models start the same each run.
+
+    An unseeded init made tests flaky: now and then a tiny ReLU decoder was dead from the start.
+    """
+    import keras
+
+    keras.utils.set_random_seed(1234)
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ def tiny(arch: str = "dilres", **changes) -> AutoencoderConfig:
 
 def _saved(tmp_path: Path, config: AutoencoderConfig, rng: np.random.Generator,
            name: str = "m.keras", **metadata) -> tuple[Path, keras.Model]:
+    keras.utils.set_random_seed(7)  # fixed init: some inits leave the tiny ReLU decoder all-zero
     model, encoder, decoder = M.build_autoencoder_parts(config)
     features = rng.random((40, config.n_bins)).astype(np.float32)
     meta = {"config": config, "mean_latent": compute_mean_latent(encoder, config, features),
@@ -67,6 +68,7 @@ def test_encode_scale_decode_equals_process_and_zero_unit_changes_output(
     latent = lm.encode(frames)
     assert latent.shape == lm.latent_shape == (8, 17, 3)
     full = model(frames[None], training=False).numpy()[0]
+    assert np.abs(full).max() > 1e-3  # the untrained decoder is not dead, so scaling can show
     np.testing.assert_allclose(lm.decode(latent), full, atol=1e-5)
     np.testing.assert_allclose(lm.process(frames, np.ones(3)), full, atol=1e-5)
     scales = np.ones(3, np.float32)
