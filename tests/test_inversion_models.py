@@ -281,3 +281,23 @@ def test_audio_networks_refuse_disk_datasets(tmp_path: Path) -> None:
                                   val_count=8, patience=0, data=str(data))
     with pytest.raises(ConfigError, match="dualtcn"):
         train_inversion(config, tmp_path / "run", log=lambda _: None, verbose=0)
+
+
+def test_a_fresh_process_loads_every_arch_with_custom_spectral_layers(tmp_path: Path) -> None:
+    """``latent invert`` and ``latent bench`` load files in a new interpreter: every custom layer
+    a model may hold must be registered by importing the loader alone."""
+    import subprocess
+    import sys
+
+    paths = []
+    for arch in ("dualtcn", "phasetcn", "harmtcn"):
+        config = _tiny(arch)
+        path = save_inversion_model(build_inversion_model(config), tmp_path / f"{arch}.keras",
+                                    config, "inversynth", spec_dict("inversynth"), {})
+        paths.append(str(path))
+    script = ("import sys\nfrom instrument.invert import load_inversion_model\n"
+              "print(' '.join(load_inversion_model(p).config.arch for p in sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", script, *paths], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["dualtcn", "phasetcn", "harmtcn"]

@@ -8,7 +8,7 @@ from training.distributed_train import add_strategy_options
 # Literal copies of training.inversion_models.ARCHS/HEADS so `latent --help` does not import Keras
 # (tests/test_inversion_models.py checks they agree).
 ARCHS = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv6xl", "conve2e", "lstm",
-         "freqtcn", "dualtcn", "phasetcn")
+         "freqtcn", "dualtcn", "phasetcn", "harmtcn")
 HEADS = ("sigmoid", "softmax", "regression")
 
 
@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "inversion", help="train a parameter-inversion network (sound -> synth patch)",
         description="Train an inversion network (Barkan's Conv1..Conv6XL, ConvE2E, an LSTM, or the "
-        "frequency-aware freqtcn/dualtcn/phasetcn) on "
+        "frequency-aware freqtcn/dualtcn/phasetcn/harmtcn) on "
         "random patches rendered on the fly from a seeded generator. Writes model.keras, "
         "checkpoint.keras/state.json (every epoch), tensorboard/, metrics.json and loss.png.")
     parser.add_argument("--synth", default="inversynth", help="synth name (default inversynth)")
@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--fc-units", type=int, default=512,
                         help="hidden fully connected width before the head (default 512)")
     parser.add_argument("--summary-units", type=int, default=0,
-                        help="freqtcn/dualtcn/phasetcn spectral-summary width (0 = trunk channels)")
+                        help="*tcn spectral-summary width (0 = trunk channels)")
     parser.add_argument("--max-minutes", type=float, default=0.0,
                         help="stop after the epoch crossing this wall-clock budget (0 = none)")
     parser.add_argument("--data", default="", metavar="DIR",

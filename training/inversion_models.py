@@ -21,6 +21,10 @@ Architectures (Barkan & Tsiris, "Deep Synthesizer Parameter Estimation", Table 2
 * ``phasetcn``: ``freqtcn`` on raw audio whose frames carry, besides the log magnitudes, each
   bin's phase advance between frames (:class:`training.spectral_layers.PhaseSpectrogram`): where
   inside its 32 Hz bin a partial sits (a semitone is 26 Hz at 440 Hz) and how steady it is.
+* ``harmtcn``: ``freqtcn`` plus a harmonic branch: the time mean and max of the spectrogram at
+  f, 2f, .. 8f for every candidate fundamental f below 1536 Hz
+  (:class:`training.harmonic_layers.HarmonicStack`), dilated convolutions over f (the same
+  weights at every pitch read which waveform sits there), then a dense layer.
 
 Heads (``head``):
 
@@ -44,6 +48,9 @@ import keras
 import numpy as np
 
 from instrument.errors import ConfigError
+# Imported here, not where used, so loading a model file registers every layer it may contain.
+from training.harmonic_layers import HarmonicStack
+from training.spectral_layers import LogSpectrogram, PhaseSpectrogram
 
 #: Barkan Table 2: C(filters, k_time, k_freq, stride_time, stride_freq) per layer.
 CONV_STACKS: dict[str, tuple[tuple[int, int, int, int, int], ...]] = {
@@ -63,7 +70,10 @@ E2E_FRONT: tuple[tuple[int, int, int], ...] = ((96, 64, 4), (96, 32, 4), (128, 1
 #: ``freqtcn``: channels at width_scale 1, and the dilations of its residual temporal convolutions.
 FREQTCN_CHANNELS = 256
 FREQTCN_DILATIONS = (1, 2, 4, 8)
-ARCHS = (*CONV_STACKS, "conve2e", "lstm", "freqtcn", "dualtcn", "phasetcn")
+#: ``harmtcn`` harmonic branch: candidate fundamentals (quarter bins up to bin 48), harmonics,
+#: and convolution channels at width_scale 1.
+HARM_FUNDAMENTALS, HARM_STEPS_PER_BIN, HARM_HARMONICS, HARM_CHANNELS = 192, 4, 8, 64
+ARCHS = (*CONV_STACKS, "conve2e", "lstm", "freqtcn", "dualtcn", "phasetcn", "harmtcn")
 #: Architectures whose input is raw audio (the rest take the synth's spectrogram).
 AUDIO_ARCHS = ("conve2e", "dualtcn", "phasetcn")
 HEADS = ("sigmoid", "softmax", "regression")
@@ -369,8 +379,6 @@ def _dualtcn(audio: Any, config: InversionModelConfig) -> Any:
     ``freqtcn`` trunk over the synth spectrogram, joined with the :class:`SpectralSummary` of the
     fine spectrogram through a dense layer (the fine spectrum needs no temporal convolutions:
     its time average already shows where each note and FM sweep sits)."""
-    from training.spectral_layers import LogSpectrogram
-
     channels = _scaled(FREQTCN_CHANNELS, config.width_scale)
     coarse = LogSpectrogram(config.coarse_n_fft, config.n_samples // config.n_frames,
                             config.n_bins, name="spectrogram")(audio)
@@ -389,8 +397,6 @@ def _phasetcn(audio: Any, config: InversionModelConfig) -> Any:
     """``phasetcn`` trunk: raw audio -> clip vector ``(batch, 3 * channels)``: the ``freqtcn``
     trunk whose per-frame dense layer also sees every bin's phase advance (scaled like the
     magnitudes, without offset, so silent bins stay 0)."""
-    from training.spectral_layers import PhaseSpectrogram
-
     magnitude, advance = PhaseSpectrogram(config.coarse_n_fft, config.n_samples // config.n_frames,
                                           config.n_bins, name="spectrogram")(audio)
     magnitude = FeatureStandardize(config.feature_mean, config.feature_std,
@@ -398,6 +404,27 @@ def _phasetcn(audio: Any, config: InversionModelConfig) -> Any:
     advance = FeatureStandardize(0.0, config.feature_std, name="advance_scale")(advance)
     parts = _tcn_trunk(magnitude, _scaled(FREQTCN_CHANNELS, config.width_scale),
                        frame_extra=advance, summary_units=config.summary_units)
+    return keras.layers.Concatenate(name="clip")(parts)
+
+
+def _harmtcn(spectrogram: Any, config: InversionModelConfig) -> Any:
+    """``harmtcn`` trunk: log spectrogram -> clip vector ``(batch, 4 * channels)``: the
+    ``freqtcn`` trunk plus the harmonic branch (see the module docstring)."""
+    channels = _scaled(FREQTCN_CHANNELS, config.width_scale)
+    raw = SpectrogramToSequence(config.bins_first, name="to_sequence")(spectrogram)
+    seq = FeatureStandardize(config.feature_mean, config.feature_std, name="standardize")(raw)
+    parts = _tcn_trunk(seq, channels, summary_units=config.summary_units)
+    # Stacked before standardising, so bins past the top read as silence (log1p 0 = 0).
+    h = HarmonicStack(HARM_FUNDAMENTALS, HARM_STEPS_PER_BIN, HARM_HARMONICS, name="harmonics")(raw)
+    h = FeatureStandardize(0.0, config.feature_std, name="harmonic_scale")(h)
+    width = _scaled(HARM_CHANNELS, config.width_scale)
+    h = keras.layers.Conv1D(width, 3, padding="same", activation="relu", name="hconv0")(h)
+    for i, dilation in enumerate((1, 2, 4)):
+        y = keras.layers.Conv1D(width, 3, dilation_rate=dilation, padding="same",
+                                activation="relu", name=f"hconv{i + 1}")(h)
+        h = keras.layers.Add(name=f"hresidual{i + 1}")([h, y])
+    h = keras.layers.Flatten(name="harmonic_flatten")(h)
+    parts.append(keras.layers.Dense(channels, activation="relu", name="harmonic_dense")(h))
     return keras.layers.Concatenate(name="clip")(parts)
 
 
@@ -423,6 +450,9 @@ def build_inversion_model(config: InversionModelConfig) -> keras.Model:
     if config.arch in ("dualtcn", "phasetcn"):  # standardise their own spectrograms
         trunk = _dualtcn if config.arch == "dualtcn" else _phasetcn
         return keras.Model(inputs, _head(trunk(inputs, config), config),
+                           name=f"inversion_{config.arch}_{config.head}")
+    if config.arch == "harmtcn":  # its harmonic branch needs the unstandardised spectrogram
+        return keras.Model(inputs, _head(_harmtcn(inputs, config), config),
                            name=f"inversion_{config.arch}_{config.head}")
     x = FeatureStandardize(config.feature_mean, config.feature_std, name="standardize")(inputs)
     if config.arch == "lstm":
