@@ -31,7 +31,6 @@ def tiny(arch: str = "dilres", **changes) -> AutoencoderConfig:
 
 def _saved(tmp_path: Path, config: AutoencoderConfig, rng: np.random.Generator,
            name: str = "m.keras", **metadata) -> tuple[Path, keras.Model]:
-    keras.utils.set_random_seed(7)  # fixed init: some inits leave the tiny ReLU decoder all-zero
     model, encoder, decoder = M.build_autoencoder_parts(config)
     features = rng.random((40, config.n_bins)).astype(np.float32)
     meta = {"config": config, "mean_latent": compute_mean_latent(encoder, config, features),

@@ -447,12 +447,10 @@ def build_inversion_model(config: InversionModelConfig) -> keras.Model:
         ``(batch, n_params, n_classes)`` scores, or ``(batch, n_params)`` values in [0, 1].
     """
     inputs = keras.Input(shape=config.input_shape, name="audio" if config.raw_audio else "spectrogram")
-    if config.arch in ("dualtcn", "phasetcn"):  # standardise their own spectrograms
-        trunk = _dualtcn if config.arch == "dualtcn" else _phasetcn
-        return keras.Model(inputs, _head(trunk(inputs, config), config),
-                           name=f"inversion_{config.arch}_{config.head}")
-    if config.arch == "harmtcn":  # its harmonic branch needs the unstandardised spectrogram
-        return keras.Model(inputs, _head(_harmtcn(inputs, config), config),
+    # These standardise their own spectrograms (harmtcn's harmonic branch reads the raw one).
+    own_trunks = {"dualtcn": _dualtcn, "phasetcn": _phasetcn, "harmtcn": _harmtcn}
+    if config.arch in own_trunks:
+        return keras.Model(inputs, _head(own_trunks[config.arch](inputs, config), config),
                            name=f"inversion_{config.arch}_{config.head}")
     x = FeatureStandardize(config.feature_mean, config.feature_std, name="standardize")(inputs)
     if config.arch == "lstm":
