@@ -31,6 +31,26 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
     return predicate()
 
 
+def handshake(midi: MidiInput, device: mido.ports.BaseOutput, timeout_s: float = 10.0) -> None:
+    """Probe until a message gets through, so the JACK connection is live; then zero the count.
+
+    A fixed sleep was not enough on a loaded 2-core CI machine: JACK had not made the
+    connection yet, and messages sent into an unconnected port are lost. The probe (an unmapped
+    CC on channel 16) changes no state and yields no Action.
+    """
+    deadline = time.monotonic() + timeout_s
+    while midi.n_messages == 0 and time.monotonic() < deadline:
+        device.send(cc(99, 0, channel=15))
+        wait_until(lambda: midi.n_messages > 0, 0.1)
+    assert midi.n_messages > 0, f"no message reached {midi.port_name!r} in {timeout_s} s"
+    landed = -1
+    while midi.n_messages != landed:  # until no late probe lands for 0.2 s
+        landed = midi.n_messages
+        time.sleep(0.2)
+    assert midi.drain() == []
+    midi.n_messages = 0
+
+
 def collect(midi: MidiInput, count: int, timeout_s: float = 5.0) -> list[Action]:
     """Drain until ``count`` actions arrived (or time out)."""
     got: list[Action] = []
@@ -56,7 +76,7 @@ def device(backend: mido.Backend) -> Iterator[mido.ports.BaseOutput]:
 def midi(device: mido.ports.BaseOutput) -> Iterator[MidiInput]:
     surface = ControlSurface(load_map("nanokontrol2"), n_units=20)
     with MidiInput(surface, api="jack", poll_interval_s=0.2) as midi_input:
-        time.sleep(0.1)  # let JACK finish connecting
+        handshake(midi_input, device)
         yield midi_input
 
 
@@ -157,7 +177,7 @@ def test_port_disappears_and_comes_back(backend: mido.Backend) -> None:
         device = backend.open_output(DEVICE_OUT, virtual=True)
         try:
             assert wait_until(lambda: midi.status == PortStatus.CONNECTED, 5.0)
-            time.sleep(0.1)
+            handshake(midi, device)
             device.send(cc(59, 127))
             assert collect(midi, 1) == [Action("bank", {"bank": 1})]
         finally:
@@ -167,7 +187,7 @@ def test_port_disappears_and_comes_back(backend: mido.Backend) -> None:
         device = backend.open_output(DEVICE_OUT, virtual=True)
         try:
             assert wait_until(lambda: midi.status == PortStatus.CONNECTED, 5.0)
-            time.sleep(0.1)
+            handshake(midi, device)
             device.send(cc(59, 127))
             device.send(cc(33, 127))
             assert collect(midi, 2) == [Action("bank", {"bank": 0}), Action("solo", {"unit": 1, "on": True})]
@@ -192,7 +212,7 @@ def test_led_feedback_arrives_on_the_device_input(backend: mido.Backend,
             assert wait_until(lambda: len(lit()) == len(surface.led_states()), 5.0)
             assert lit()[32] == 0 and lit()[44] == 127  # synthesised source lit
             received.clear()
-            time.sleep(0.1)
+            handshake(midi, device)
             device.send(cc(32, 127))  # S1 on
             device.send(cc(32, 0))
             device.send(cc(41, 127))  # play
@@ -217,7 +237,7 @@ def test_midi_out_override_drives_leds_for_a_map_without_leds(backend: mido.Back
         with MidiInput(surface, api="jack", port="generic box out", output_port="Box LEDs",
                        poll_interval_s=0.2) as midi:
             assert midi.status == PortStatus.CONNECTED and midi.output_name is not None
-            time.sleep(0.1)
+            handshake(midi, box)
             box.send(cc(11, 127))  # play
             got: list[mido.Message] = []
             assert wait_until(lambda: bool(got.extend(leds.iter_pending()))
