@@ -54,6 +54,17 @@ def test_features_match_project_stft(synth: Synth, rng: np.random.Generator) -> 
     np.testing.assert_allclose(synth.features(audio)[0], ref[:64], atol=1e-4)
 
 
+def test_features_of_a_batch_are_each_clip_s_features_across_chunk_boundaries(
+        synth: Synth, rng: np.random.Generator) -> None:
+    from training.synths.spec import STFT_CHUNK_CLIPS
+
+    count = 2 * STFT_CHUNK_CLIPS + 3  # two full chunks and a partial one
+    audio = synth.render(synth.random_patches(rng, count))
+    batch = synth.features(audio)
+    for i in (0, STFT_CHUNK_CLIPS - 1, STFT_CHUNK_CLIPS, count - 1):
+        np.testing.assert_array_equal(batch[i], synth.features(audio[i:i + 1])[0])
+
+
 def _band_energy(audio: np.ndarray, sample_rate: int, lo_hz: float, hi_hz: float) -> float:
     spec = np.abs(np.fft.rfft(audio)) ** 2
     freqs = np.fft.rfftfreq(len(audio), 1 / sample_rate)
