@@ -1,10 +1,11 @@
 """`latent bench identifiability`: how far a perfect network could go, beside ours.
 
 On the same seeded held-out test sounds as `latent bench inversion`, re-renders every sound with
-one parameter at each other class and counts the classes whose ``log1p|STFT|`` features lie
-within a relative tolerance of the sound's own (see :mod:`training.identifiability`). Prints,
-per parameter, the MPR ceiling a judge of such features reaches at each tolerance, next to the
-MPR of the given inversion model (default: the shipped one) on the same sounds. A model far
+one parameter at each other class (and with two oscillators' shapes exchanged, for synths with
+oscillators) and counts the classes whose ``log1p|STFT|`` features lie within a relative
+tolerance of the sound's own (see :mod:`training.identifiability`). Prints, per parameter, the
+MPR ceiling a judge of such features reaches at each tolerance, next to the MPR of the given
+inversion model (default: the shipped one) on the same sounds. A model far
 below the ceiling is limited by what it learned, not by what the sound tells.
 """
 
@@ -27,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=200, help="test sounds (default 200)")
     p.add_argument("--tolerance", type=float, nargs="+", default=[0.0, 0.01, 0.03, 0.1],
                    help="relative feature distances counted as 'sounds the same' (default 0 0.01 0.03 0.1)")
+    p.add_argument("--no-swaps", action="store_true",
+                   help="do not also try exchanging two oscillators' shapes (one-parameter changes only)")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -59,7 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  for i in range(0, len(feats), 64)])
         columns[model_path.stem] = mean_percentile_rank(scores, classes)
 
-    counts = np.concatenate([tied_class_counts(synth, classes[i:i + 1], args.tolerance)
+    oscillators = None if args.no_swaps else [
+        [spec.index(amplitude), *map(spec.index, shape)]
+        for amplitude, shape in getattr(synth, "oscillators", [])]
+    counts = np.concatenate([tied_class_counts(synth, classes[i:i + 1], args.tolerance, oscillators)
                              for i in tqdm(range(len(classes)), desc="re-rendering variants",
                                            unit="sound")], axis=1)
     for k, tol in enumerate(args.tolerance):
@@ -67,7 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     names = list(columns)
     print(f"\n{args.synth}: MPR ceiling vs model on {len(classes)} held-out test sounds (seed {args.seed}; "
-          f"{sum(spec.levels) - spec.n_params} one-parameter variants each; 100 best, 50 random)\n")
+          f"{sum(spec.levels) - spec.n_params} one-parameter variants"
+          + (f" and {len(oscillators) * (len(oscillators) - 1)} oscillator swaps" if oscillators else "")
+          + " each; 100 best, 50 random)\n")
     print("| parameter | group | " + " | ".join(names) + " |")
     print("|---|---|" + "---|" * len(names))
     group_of = {j: g for g, idx in spec.groups.items() for j in idx}

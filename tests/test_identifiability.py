@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from training.identifiability import (ceiling_mpr, one_parameter_variants, relative_distances,
-                                      tied_class_counts)
+from training.identifiability import (ceiling_mpr, one_parameter_variants, oscillator_swaps,
+                                      relative_distances, tied_class_counts)
 from training.inversion_metrics import mean_percentile_rank
 from training.synths.registry import get_synth
 
@@ -21,6 +21,15 @@ def test_variants_change_exactly_one_parameter_to_every_other_class() -> None:
     assert sorted(variants[param_of == 2, 2].tolist()) == [0, 2, 3]
     with pytest.raises(ConfigError):
         one_parameter_variants(np.array([0, 1]), [2, 3, 4])
+
+
+def test_oscillator_swaps_exchange_shapes_then_amplitudes_too() -> None:
+    patch = np.array([1, 2, 10, 11, 20, 21, 9])  # A0 A1 f0 f1 v0 v1, then an unrelated parameter
+    swaps = oscillator_swaps(patch, [[0, 2, 4], [1, 3, 5]])
+    assert swaps.tolist() == [[1, 2, 11, 10, 21, 20, 9], [2, 1, 11, 10, 21, 20, 9]]
+    assert oscillator_swaps(patch, [[0, 2, 4]]).shape == (0, 7)
+    with pytest.raises(ConfigError):
+        oscillator_swaps(patch, [[0, 2, 4], [1, 3]])
 
 
 def test_relative_distance_is_zero_for_itself_and_scales() -> None:
@@ -49,6 +58,10 @@ def test_inversynth_is_identifiable_at_zero_tolerance_and_all_tied_at_a_huge_one
     assert mpr[0] > 90.0 and mpr[2] == pytest.approx(50.0)
     with pytest.raises(ConfigError):
         tied_class_counts(synth, classes, [-0.1])
+    spec = synth.spec
+    oscillators = [[spec.index(a), *map(spec.index, shape)] for a, shape in synth.oscillators]
+    with_swaps = tied_class_counts(synth, classes, [0.0, 0.05, 1e9], oscillators)
+    assert (with_swaps >= counts).all() and (with_swaps[2] == 16).all()  # swaps can only add ties
 
 
 def test_bench_prints_the_ceiling_beside_the_shipped_model(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,9 +6,10 @@ is rank all such classes level, and the true class then sits, on average, half-w
 set. For every sound and parameter this module re-renders the patch with that one parameter at
 each other class, counts the classes whose features lie within ``rel_tol * ||F||`` (Frobenius)
 of the sound's own features ``F``, and turns the counts into the mean percentile rank a perfect
-judge of such features would reach. Changing two parameters at once can only add ties, so this
-is an upper bound for the given tolerance; the tolerance stands for the detail a network can
-still resolve.
+judge of such features would reach. Optionally it also exchanges two oscillators' shapes (with
+and without their amplitudes), ties no one-parameter change reveals. Other joint changes can only
+add ties, so this is an upper bound for the given tolerance; the tolerance stands for the detail a
+network can still resolve.
 """
 
 from __future__ import annotations
@@ -52,13 +53,43 @@ def relative_distances(reference: np.ndarray, candidates: np.ndarray) -> np.ndar
     return np.sqrt((diff * diff).sum(axis=(1, 2))) / norm
 
 
-def tied_class_counts(synth: Any, classes: np.ndarray, rel_tols: Sequence[float]) -> np.ndarray:
+def oscillator_swaps(classes: np.ndarray, oscillators: Sequence[Sequence[int]]) -> np.ndarray:
+    """Patches with two oscillators' shapes exchanged: once without and once with their amplitudes.
+
+    With the filter closed, a saw at one note and a sine at another sound much like the sine at the
+    first and the saw at the second: a tie no one-parameter change shows.
+
+    Args:
+        classes: int ``(n_params,)``, one patch.
+        oscillators: per oscillator its parameter indices, amplitude first, then its shape
+            parameters (the same kinds in the same order for every oscillator).
+    Returns:
+        int ``(2 * pairs, n_params)``.
+    """
+    classes = np.asarray(classes, dtype=np.int64)
+    if len({len(o) for o in oscillators}) > 1:
+        raise ConfigError("every oscillator needs the same parameter kinds to be swapped")
+    rows = []
+    for a in range(len(oscillators)):
+        for b in range(a + 1, len(oscillators)):
+            for first in (1, 0):  # shapes only, then amplitude too
+                row = classes.copy()
+                ia, ib = list(oscillators[a][first:]), list(oscillators[b][first:])
+                row[ia], row[ib] = classes[ib], classes[ia]
+                rows.append(row)
+    return np.array(rows, dtype=np.int64).reshape(len(rows), len(classes))
+
+
+def tied_class_counts(synth: Any, classes: np.ndarray, rel_tols: Sequence[float],
+                      oscillators: Sequence[Sequence[int]] | None = None) -> np.ndarray:
     """Classes of each parameter that sound like the true one (the true class included).
 
     Args:
         synth: a :class:`~training.synths.spec.Synth` (``render``, ``features``, ``spec``).
         classes: int ``(n_sounds, n_params)`` true patches.
         rel_tols: tolerances on the relative feature distance, each >= 0.
+        oscillators: also try :func:`oscillator_swaps` of these (parameter indices, amplitude
+            first); a swap that sounds the same ties each changed parameter's new class.
     Returns:
         int ``(len(rel_tols), n_sounds, n_params)``, each in ``1..levels[j]``.
     """
@@ -67,14 +98,22 @@ def tied_class_counts(synth: Any, classes: np.ndarray, rel_tols: Sequence[float]
         raise ConfigError(f"tolerances must be a non-empty list of numbers >= 0, got {list(rel_tols)}")
     spec = synth.spec
     classes = np.asarray(classes, dtype=np.int64)
-    counts = np.ones((len(tols), len(classes), spec.n_params), dtype=np.int64)
+    n_classes = max(spec.levels)
+    counts = np.empty((len(tols), len(classes), spec.n_params), dtype=np.int64)
+    params = np.arange(spec.n_params)
     for i, patch in enumerate(classes):
-        variants, param_of = one_parameter_variants(patch, spec.levels)
+        variants, _ = one_parameter_variants(patch, spec.levels)
+        if oscillators:
+            variants = np.concatenate([variants, oscillator_swaps(patch, oscillators)])
         reference = synth.features(synth.render(spec.from_classes(patch[None])))[0]
         feats = synth.features(synth.render(spec.from_classes(variants)))
         close = relative_distances(reference, feats)[None, :] <= tols[:, None]  # (tols, variants)
         for k in range(len(tols)):
-            counts[k, i] += np.bincount(param_of[close[k]], minlength=spec.n_params)
+            tied = np.zeros((spec.n_params, n_classes), dtype=bool)
+            tied[params, patch] = True
+            for row in variants[close[k]]:
+                tied[params, row] = True  # unchanged parameters mark their own class again
+            counts[k, i] = tied.sum(axis=1)
     return counts
 
 
