@@ -5,8 +5,8 @@ one parameter at each other class (and with two oscillators' shapes exchanged, f
 oscillators) and counts the classes whose ``log1p|STFT|`` features lie within a relative
 tolerance of the sound's own (see :mod:`training.identifiability`). Prints, per parameter, the
 MPR ceiling a judge of such features reaches at each tolerance, next to the MPR of the given
-inversion model (default: the shipped one) on the same sounds. A model far
-below the ceiling is limited by what it learned, not by what the sound tells.
+inversion model (default: the shipped one) on the same sounds. A model far below the ceiling is
+limited by what it learned, not by what the sound tells.
 """
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from tqdm import tqdm
 
+    from benchmarks.inversion import batched_scores
     from instrument.invert import default_model_path, load_inversion_model
     from training.identifiability import ceiling_mpr, tied_class_counts
     from training.inversion_metrics import mean_percentile_rank
-    from training.inversion_train import TEST_SEED_OFFSET, heldout_set, model_inputs
+    from training.inversion_train import TEST_SEED_OFFSET, heldout_set
     from training.synths.registry import get_synth
 
     args = _parser().parse_args(argv)
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     spec = synth.spec
     n_classes = max(spec.levels)
     t_start = time.monotonic()
-    feats, classes, _ = heldout_set(synth, args.seed, args.count, False, TEST_SEED_OFFSET)
+    feats, classes, audio = heldout_set(synth, args.seed, args.count, False, TEST_SEED_OFFSET)
 
     columns: dict[str, np.ndarray] = {}
     model_path = None if args.model == "none" else Path(args.model or default_model_path(args.synth))
@@ -58,8 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         inv = load_inversion_model(model_path)
         if inv.spec.names != spec.names:
             raise SystemExit(f"model {model_path} is for synth {inv.synth_name!r}, not {args.synth!r}")
-        scores = np.concatenate([inv.scores(model_inputs(inv.config, feats[i:i + 64]))
-                                 for i in range(0, len(feats), 64)])
+        scores, _ = batched_scores(inv, synth, audio, feats)
         columns[model_path.stem] = mean_percentile_rank(scores, classes)
 
     oscillators = None if args.no_swaps else [

@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _batched_scores(inv: Any, synth: Any, audio: np.ndarray, feats: np.ndarray,
+def batched_scores(inv: Any, synth: Any, audio: np.ndarray, feats: np.ndarray,
                     batch: int = 64) -> tuple[np.ndarray, float]:
     """Class scores for all test sounds and the mean inference seconds per sound."""
     out = []
@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scores: dict[str, np.ndarray] = {}
     infer_seconds: dict[str, float] = {}
     for name, inv in models.items():
-        scores[name], infer_seconds[name] = _batched_scores(inv, synth, audio, feats)
+        scores[name], infer_seconds[name] = batched_scores(inv, synth, audio, feats)
         print(f"{name}: {infer_seconds[name] * 1000:.1f} ms inference per sound (batched)")
     rng = np.random.default_rng([args.seed, 77])
     scores["random"] = rng.random((len(audio), spec.n_params, n_classes)).astype(np.float32)

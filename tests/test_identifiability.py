@@ -14,11 +14,11 @@ from training.synths.registry import get_synth
 
 def test_variants_change_exactly_one_parameter_to_every_other_class() -> None:
     patch = np.array([0, 2, 1])
-    variants, param_of = one_parameter_variants(patch, [2, 3, 4])
-    assert variants.shape == (1 + 2 + 3, 3) and param_of.tolist() == [0, 1, 1, 2, 2, 2]
+    variants = one_parameter_variants(patch, [2, 3, 4])
+    assert variants.shape == (1 + 2 + 3, 3)
     changed = variants != patch
-    assert changed.sum(axis=1).tolist() == [1] * 6 and (changed.argmax(axis=1) == param_of).all()
-    assert sorted(variants[param_of == 2, 2].tolist()) == [0, 2, 3]
+    assert changed.sum(axis=1).tolist() == [1] * 6 and changed.argmax(axis=1).tolist() == [0, 1, 1, 2, 2, 2]
+    assert variants[3:, 2].tolist() == [0, 2, 3]
     with pytest.raises(ConfigError):
         one_parameter_variants(np.array([0, 1]), [2, 3, 4])
 

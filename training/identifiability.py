@@ -21,27 +21,25 @@ import numpy as np
 from instrument.errors import ConfigError
 
 
-def one_parameter_variants(classes: np.ndarray, levels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+def one_parameter_variants(classes: np.ndarray, levels: Sequence[int]) -> np.ndarray:
     """Every patch that differs from ``classes`` in exactly one parameter's class.
 
     Args:
         classes: int ``(n_params,)``, one patch.
         levels: classes per parameter.
     Returns:
-        (variants int ``(n_variants, n_params)``, parameter index of each variant ``(n_variants,)``),
-        ``n_variants = sum(levels) - n_params``.
+        int ``(sum(levels) - n_params, n_params)``, parameter by parameter, classes ascending.
     """
     classes = np.asarray(classes, dtype=np.int64)
     if classes.ndim != 1 or len(classes) != len(levels):
         raise ConfigError(f"classes must be one patch of {len(levels)} parameters, got shape {classes.shape}")
-    rows, params = [], []
+    rows = []
     for j, n_levels in enumerate(levels):
         others = np.array([c for c in range(n_levels) if c != classes[j]], dtype=np.int64)
         block = np.repeat(classes[None, :], len(others), axis=0)
         block[:, j] = others
         rows.append(block)
-        params.append(np.full(len(others), j, dtype=np.int64))
-    return np.concatenate(rows), np.concatenate(params)
+    return np.concatenate(rows)
 
 
 def relative_distances(reference: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -56,8 +54,8 @@ def relative_distances(reference: np.ndarray, candidates: np.ndarray) -> np.ndar
 def oscillator_swaps(classes: np.ndarray, oscillators: Sequence[Sequence[int]]) -> np.ndarray:
     """Patches with two oscillators' shapes exchanged: once without and once with their amplitudes.
 
-    With the filter closed, a saw at one note and a sine at another sound much like the sine at the
-    first and the saw at the second: a tie no one-parameter change shows.
+    With the filter closed, a saw at one note and a sine at another could sound like the sine at the
+    first and the saw at the second: a tie no one-parameter change would show.
 
     Args:
         classes: int ``(n_params,)``, one patch.
@@ -102,7 +100,7 @@ def tied_class_counts(synth: Any, classes: np.ndarray, rel_tols: Sequence[float]
     counts = np.empty((len(tols), len(classes), spec.n_params), dtype=np.int64)
     params = np.arange(spec.n_params)
     for i, patch in enumerate(classes):
-        variants, _ = one_parameter_variants(patch, spec.levels)
+        variants = one_parameter_variants(patch, spec.levels)
         if oscillators:
             variants = np.concatenate([variants, oscillator_swaps(patch, oscillators)])
         reference = synth.features(synth.render(spec.from_classes(patch[None])))[0]

@@ -13,7 +13,7 @@ BENCHMARKS = {
     "quality": "validation loss / reconstruction error per architecture (Paterna Table 3.1 layout)",
     "realtime": "per-hop time, real-time factor, latency and underflows per shipped model",
     "inversion": "MPR, top-k, PCC and spectral metrics of inversion models and baselines",
-    "identifiability": "MPR ceiling set by what the sound tells (one-parameter re-renders) vs a model",
+    "identifiability": "MPR ceiling set by what the sound tells (re-rendered near-patches) vs a model",
     "datasets": "synth dataset generation speed (clips/s)",
     "distributed": "training throughput with 1 vs 2 workers",
 }
