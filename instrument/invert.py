@@ -30,7 +30,7 @@ META_ENTRY = "latent_inversion.json"
 FORMAT = "latent-inversion"
 FORMAT_VERSION = 1
 #: Shipped default model per synth name.
-DEFAULT_MODELS = {"inversynth": PRESETS_DIR / "models" / "inversynth-freqtcn.keras",
+DEFAULT_MODELS = {"inversynth": PRESETS_DIR / "models" / "inversynth-sweeptcn.keras",
                   "fluidsynth": PRESETS_DIR / "models" / "fluidsynth-conv6xl.keras"}
 
 

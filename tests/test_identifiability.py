@@ -70,7 +70,7 @@ def test_bench_prints_the_ceiling_beside_the_shipped_model(capsys: pytest.Captur
     assert bench.main(["--count", "2", "--tolerance", "0", "0.05"]) == 0
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if line.startswith("| parameter"))
-    assert header.split(" | ")[2:] == ["inversynth-freqtcn", "ceiling, tol 0", "ceiling, tol 0.05 |"]
+    assert header.split(" | ")[2:] == ["inversynth-sweeptcn", "ceiling, tol 0", "ceiling, tol 0.05 |"]
     rows = [line for line in out.splitlines() if line.startswith("| f_") or line.startswith("| q ")]
     assert len(rows) == 4 + 3  # f_sin..f_sqr, f_gate, f_cut, q
     mean = [float(cell.strip("* ")) for cell in out.split("| **mean** | |")[1].splitlines()[0].split("|")[:-1]]

@@ -16,11 +16,20 @@ from training.inversion_models import (ARCHS, HEADS, FeatureStandardize, Inversi
 from training.inversion_train import spec_dict
 
 
+#: ``sweeptcn`` readout geometry that fits the tiny 33-bin spectrogram (2 harmonics of 4
+#: oscillators: notes at bins 2..5, depths up to 4 bins, highest position 2 * (5 + 4) = 18).
+TINY_SWEEP = {"sweep_note_bins": tuple(np.linspace(2.0, 5.0, 16)),
+              "sweep_depth_bins": tuple(np.linspace(0.0, 4.0, 16)),
+              "sweep_note_rows": (0, 1, 2, 3), "sweep_depth_rows": (8, 9, 10, 11),
+              "sweep_harmonics": 2}
+
+
 def _tiny(arch: str, head: str = "sigmoid", bins_first: bool = False) -> InversionModelConfig:
     return InversionModelConfig(arch=arch, head=head, n_params=23, n_classes=16, n_bins=33,
                                 n_frames=8, n_samples=512, bins_first=bins_first, fc_units=16,
                                 lstm_units=8, width_scale=0.1, feature_mean=0.3, feature_std=0.5,
-                                fine_n_fft=128, fine_hop=64, fine_bins=40, fine_feature_std=0.7)
+                                fine_n_fft=128, fine_hop=64, fine_bins=40, fine_feature_std=0.7,
+                                **(TINY_SWEEP if arch == "sweeptcn" else {}))
 
 
 def _inputs(config: InversionModelConfig, rng: np.random.Generator) -> np.ndarray:
@@ -290,7 +299,7 @@ def test_a_fresh_process_loads_every_arch_with_custom_spectral_layers(tmp_path: 
     import sys
 
     paths = []
-    for arch in ("dualtcn", "phasetcn", "harmtcn"):
+    for arch in ("dualtcn", "phasetcn", "harmtcn", "sweeptcn"):
         config = _tiny(arch)
         path = save_inversion_model(build_inversion_model(config), tmp_path / f"{arch}.keras",
                                     config, "inversynth", spec_dict("inversynth"), {})
@@ -300,4 +309,4 @@ def test_a_fresh_process_loads_every_arch_with_custom_spectral_layers(tmp_path: 
     done = subprocess.run([sys.executable, "-c", script, *paths], capture_output=True, text=True,
                           timeout=300, cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["dualtcn", "phasetcn", "harmtcn"]
+    assert done.stdout.split() == ["dualtcn", "phasetcn", "harmtcn", "sweeptcn"]

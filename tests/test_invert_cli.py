@@ -115,7 +115,7 @@ def test_shipped_default_model_inverts(sound: Path, tmp_path: Path) -> None:
     out = tmp_path / "p.json"
     assert _run(["invert", str(sound), "-o", str(out)]) == 0
     doc = json.loads(out.read_text())
-    assert doc["model"].endswith("inversynth-freqtcn.keras")
+    assert doc["model"].endswith("inversynth-sweeptcn.keras")
     assert doc["metrics"]["pcc_stft"] > 20.0
 
 

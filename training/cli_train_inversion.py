@@ -8,7 +8,7 @@ from training.distributed_train import add_strategy_options
 # Literal copies of training.inversion_models.ARCHS/HEADS so `latent --help` does not import Keras
 # (tests/test_inversion_models.py checks they agree).
 ARCHS = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv6xl", "conve2e", "lstm",
-         "freqtcn", "dualtcn", "phasetcn", "harmtcn")
+         "freqtcn", "dualtcn", "phasetcn", "harmtcn", "sweeptcn")
 HEADS = ("sigmoid", "softmax", "regression")
 
 
@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "inversion", help="train a parameter-inversion network (sound -> synth patch)",
         description="Train an inversion network (Barkan's Conv1..Conv6XL, ConvE2E, an LSTM, or the "
-        "frequency-aware freqtcn/dualtcn/phasetcn/harmtcn) on "
+        "frequency-aware freqtcn/dualtcn/phasetcn/harmtcn/sweeptcn) on "
         "random patches rendered on the fly from a seeded generator. Writes model.keras, "
         "checkpoint.keras/state.json (every epoch), tensorboard/, metrics.json and loss.png.")
     parser.add_argument("--synth", default="inversynth", help="synth name (default inversynth)")
@@ -40,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="hidden fully connected width before the head (default 512)")
     parser.add_argument("--summary-units", type=int, default=0,
                         help="*tcn spectral-summary width (0 = trunk channels)")
+    parser.add_argument("--sweep-harmonics", type=int, default=1,
+                        help="sweeptcn: harmonics of each oscillator's FM sweep read (default 1)")
     parser.add_argument("--max-minutes", type=float, default=0.0,
                         help="stop after the epoch crossing this wall-clock budget (0 = none)")
     parser.add_argument("--data", default="", metavar="DIR",
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         patience=args.patience, width_scale=args.width_scale, fc_units=args.fc_units,
         summary_units=args.summary_units, max_minutes=args.max_minutes,
         lr_decay=args.lr_decay, label_sigma=args.label_sigma,
-        data=args.data)
+        data=args.data, sweep_harmonics=args.sweep_harmonics)
     if args.strategy != "default":
         from training.distributed_inversion import train_inversion_distributed
 

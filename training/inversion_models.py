@@ -25,6 +25,11 @@ Architectures (Barkan & Tsiris, "Deep Synthesizer Parameter Estimation", Table 2
   f, 2f, .. 8f for every candidate fundamental f below 1536 Hz
   (:class:`training.harmonic_layers.HarmonicStack`), dilated convolutions over f (the same
   weights at every pitch read which waveform sits there), then a dense layer.
+* ``sweeptcn``: ``freqtcn`` plus a sweep readout for synths with FM oscillators
+  (:mod:`training.sweep_readout`): dilated convolutions over the frequency axis of every bin's
+  time statistics make centre and sweep-edge maps per oscillator, read at each (note, depth)
+  class pair's frequencies; the resulting note and depth scores are added to those parameters'
+  logits. Needs the ``sweep_*`` fields (:func:`training.sweep_readout.sweep_geometry`).
 
 Heads (``head``):
 
@@ -51,6 +56,8 @@ from instrument.errors import ConfigError
 # Imported here, not where used, so loading a model file registers every layer it may contain.
 from training.harmonic_layers import HarmonicStack
 from training.spectral_layers import LogSpectrogram, PhaseSpectrogram
+from training.sweep_readout import (MAPS_PER_HARMONIC, AddToRows, BinStatistics, SweepReadout,
+                                    check_geometry)
 
 #: Barkan Table 2: C(filters, k_time, k_freq, stride_time, stride_freq) per layer.
 CONV_STACKS: dict[str, tuple[tuple[int, int, int, int, int], ...]] = {
@@ -73,10 +80,16 @@ FREQTCN_DILATIONS = (1, 2, 4, 8)
 #: ``harmtcn`` harmonic branch: candidate fundamentals (quarter bins up to bin 48), harmonics,
 #: and convolution channels at width_scale 1.
 HARM_FUNDAMENTALS, HARM_STEPS_PER_BIN, HARM_HARMONICS, HARM_CHANNELS = 192, 4, 8, 64
-ARCHS = (*CONV_STACKS, "conve2e", "lstm", "freqtcn", "dualtcn", "phasetcn", "harmtcn")
+#: ``sweeptcn`` frequency convolutions: channels at width_scale 1, first kernel, dilations.
+SWEEP_CHANNELS, SWEEP_KERNEL, SWEEP_DILATIONS = 64, 5, (1, 2, 4, 8, 16)
+ARCHS = (*CONV_STACKS, "conve2e", "lstm", "freqtcn", "dualtcn", "phasetcn", "harmtcn", "sweeptcn")
 #: Architectures whose input is raw audio (the rest take the synth's spectrogram).
 AUDIO_ARCHS = ("conve2e", "dualtcn", "phasetcn")
 HEADS = ("sigmoid", "softmax", "regression")
+
+
+#: Tuple-valued ``sweeptcn`` fields of :class:`InversionModelConfig`.
+SWEEP_FIELDS = ("sweep_note_bins", "sweep_depth_bins", "sweep_note_rows", "sweep_depth_rows")
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,11 @@ class InversionModelConfig:
         fine_hop: ``dualtcn`` fine spectrogram hop in samples (divides ``n_samples``).
         fine_bins: ``dualtcn`` fine spectrogram bins kept from 0 Hz (``<= fine_n_fft // 2 + 1``).
         fine_feature_mean, fine_feature_std: ``dualtcn`` fine spectrogram standardisation.
+        sweep_note_bins: ``sweeptcn``: every note class's frequency in STFT bins.
+        sweep_depth_bins: ``sweeptcn``: every FM depth class's deviation in STFT bins.
+        sweep_note_rows, sweep_depth_rows: ``sweeptcn``: each oscillator's note and depth
+            parameter index (same order).
+        sweep_harmonics: ``sweeptcn``: harmonics read per oscillator.
     """
 
     arch: str = "conv6xl"
@@ -125,8 +143,18 @@ class InversionModelConfig:
     fine_bins: int = 768
     fine_feature_mean: float = 0.0
     fine_feature_std: float = 1.0
+    sweep_note_bins: tuple[float, ...] = ()
+    sweep_depth_bins: tuple[float, ...] = ()
+    sweep_note_rows: tuple[int, ...] = ()
+    sweep_depth_rows: tuple[int, ...] = ()
+    sweep_harmonics: int = 1
 
     def __post_init__(self) -> None:
+        for name in SWEEP_FIELDS:  # JSON gives lists
+            value = getattr(self, name)
+            if not isinstance(value, (list, tuple)):
+                raise ConfigError(f"{name} must be a list, got {value!r}")
+            object.__setattr__(self, name, tuple(value))
         if self.arch not in ARCHS:
             raise ConfigError(f"unknown inversion arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
         if self.head not in HEADS:
@@ -164,6 +192,25 @@ class InversionModelConfig:
             if self.fine_bins > self.fine_n_fft // 2 + 1:
                 raise ConfigError(f"dualtcn fine_bins {self.fine_bins} exceeds fine_n_fft // 2 + 1 "
                                   f"= {self.fine_n_fft // 2 + 1}")
+        if self.arch == "sweeptcn":
+            self._check_sweep()
+
+    def _check_sweep(self) -> None:
+        if self.head == "regression":
+            raise ConfigError("sweeptcn adds class scores to logits: use the softmax or sigmoid head")
+        rows = (*self.sweep_note_rows, *self.sweep_depth_rows)
+        if not self.sweep_note_rows or len(self.sweep_note_rows) != len(self.sweep_depth_rows):
+            raise ConfigError("sweeptcn needs one note and one depth row per oscillator "
+                              "(sweep_note_rows, sweep_depth_rows; see sweep_geometry)")
+        if len(set(rows)) != len(rows) or min(rows) < 0 or max(rows) >= self.n_params:
+            raise ConfigError(f"sweeptcn rows {rows} must be distinct parameter indices in "
+                              f"0..{self.n_params - 1}")
+        for name in ("sweep_note_bins", "sweep_depth_bins"):
+            if len(getattr(self, name)) != self.n_classes:
+                raise ConfigError(f"{name} needs one position per class ({self.n_classes}), "
+                                  f"got {len(getattr(self, name))}")
+        check_geometry(self.sweep_note_bins, self.sweep_depth_bins, self.sweep_harmonics,
+                       len(self.sweep_note_rows), self.n_bins)
 
     @property
     def raw_audio(self) -> bool:
@@ -428,15 +475,48 @@ def _harmtcn(spectrogram: Any, config: InversionModelConfig) -> Any:
     return keras.layers.Concatenate(name="clip")(parts)
 
 
-def _head(x: Any, config: InversionModelConfig) -> Any:
+def _logits(x: Any, config: InversionModelConfig) -> Any:
+    """FC then the class logits ``(batch, n_params, n_classes)``."""
     x = keras.layers.Dense(config.fc_units, activation="relu", name="fc")(x)
-    if config.head == "regression":
-        return keras.layers.Dense(config.n_params, activation="sigmoid", name="values")(x)
     x = keras.layers.Dense(config.n_params * config.n_classes, name="logits")(x)
-    x = keras.layers.Reshape((config.n_params, config.n_classes), name="per_param")(x)
+    return keras.layers.Reshape((config.n_params, config.n_classes), name="per_param")(x)
+
+
+def _activate(logits: Any, config: InversionModelConfig) -> Any:
     if config.head == "softmax":
-        return keras.layers.Softmax(axis=-1, name="probs")(x)
-    return keras.layers.Activation("sigmoid", name="probs")(x)
+        return keras.layers.Softmax(axis=-1, name="probs")(logits)
+    return keras.layers.Activation("sigmoid", name="probs")(logits)
+
+
+def _head(x: Any, config: InversionModelConfig) -> Any:
+    if config.head == "regression":
+        x = keras.layers.Dense(config.fc_units, activation="relu", name="fc")(x)
+        return keras.layers.Dense(config.n_params, activation="sigmoid", name="values")(x)
+    return _activate(_logits(x, config), config)
+
+
+def _sweeptcn(x: Any, config: InversionModelConfig) -> Any:
+    """``sweeptcn``: standardised spectrogram -> class scores: the ``freqtcn`` head's logits plus
+    the sweep readout's note and depth scores (see :mod:`training.sweep_readout`)."""
+    seq = SpectrogramToSequence(config.bins_first, name="to_sequence")(x)
+    clip = keras.layers.Concatenate(name="clip")(_tcn_trunk(
+        seq, _scaled(FREQTCN_CHANNELS, config.width_scale), summary_units=config.summary_units))
+    oscillators = len(config.sweep_note_rows)
+    width = _scaled(SWEEP_CHANNELS, config.width_scale)
+    h = BinStatistics(name="bin_statistics")(seq)
+    h = keras.layers.Conv1D(width, SWEEP_KERNEL, padding="same", activation="relu",
+                            name="fconv0")(h)
+    for i, dilation in enumerate(SWEEP_DILATIONS):
+        y = keras.layers.Conv1D(width, 3, dilation_rate=dilation, padding="same",
+                                activation="relu", name=f"fconv{i + 1}")(h)
+        h = keras.layers.Add(name=f"fresidual{i + 1}")([h, y])
+    maps = keras.layers.Conv1D(MAPS_PER_HARMONIC * config.sweep_harmonics * oscillators, 1,
+                               name="sweep_maps")(h)
+    scores = SweepReadout(config.sweep_note_bins, config.sweep_depth_bins,
+                          config.sweep_harmonics, oscillators, name="sweep_readout")(maps)
+    logits = AddToRows((*config.sweep_note_rows, *config.sweep_depth_rows), config.n_params,
+                       name="add_sweep")([_logits(clip, config), scores])
+    return _activate(logits, config)
 
 
 def build_inversion_model(config: InversionModelConfig) -> keras.Model:
@@ -458,6 +538,8 @@ def build_inversion_model(config: InversionModelConfig) -> keras.Model:
         x = keras.layers.LSTM(config.lstm_units, name="lstm")(x)
     elif config.arch == "freqtcn":
         x = _freqtcn(x, config)
+    elif config.arch == "sweeptcn":
+        return keras.Model(inputs, _sweeptcn(x, config), name=f"inversion_sweeptcn_{config.head}")
     elif config.arch == "conve2e":
         x = keras.layers.Reshape((config.n_samples, 1), name="to_channels")(x)
         for i, (filters, kernel, stride) in enumerate(E2E_FRONT):

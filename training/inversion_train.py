@@ -53,6 +53,7 @@ class InversionTrainConfig:
             so a near miss is worth more than a far one.
         data: a ``latent dataset synth`` folder to train on instead of on-the-fly renders
             ("" = on the fly); its spec must match the synth's.
+        sweep_harmonics: ``sweeptcn`` only: harmonics of each oscillator's sweep read.
     """
 
     synth: str = "inversynth"
@@ -72,6 +73,7 @@ class InversionTrainConfig:
     lr_decay: float = 1.0
     label_sigma: float = 0.0
     data: str = ""
+    sweep_harmonics: int = 1
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -95,6 +97,8 @@ class InversionTrainConfig:
             raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
         if not 0 <= self.label_sigma <= 8:
             raise ConfigError(f"label_sigma must be in 0..8 classes, got {self.label_sigma!r}")
+        if not isinstance(self.sweep_harmonics, int) or not 1 <= self.sweep_harmonics <= 8:
+            raise ConfigError(f"sweep_harmonics must be an integer in 1..8, got {self.sweep_harmonics!r}")
         if self.label_sigma and self.head != "softmax":
             raise ConfigError(f"label_sigma needs the softmax head, got head {self.head!r}")
 
@@ -154,12 +158,17 @@ def initial_model_config(tcfg: InversionTrainConfig, synth: Any, sample_count: i
         feats, _, audio = make_batch(synth, np.random.default_rng([tcfg.seed, 999]), sample_count,
                                      raw_audio=False)
         sample = audio if tcfg.arch == "conve2e" else feats
+    geometry: dict[str, Any] = {}
+    if tcfg.arch == "sweeptcn":
+        from training.sweep_readout import sweep_geometry
+
+        geometry = {**sweep_geometry(synth), "sweep_harmonics": tcfg.sweep_harmonics}
     config = InversionModelConfig(
         arch=tcfg.arch, head=tcfg.head, n_params=spec.n_params, n_classes=max(spec.levels),
         n_bins=spec.n_bins, n_frames=spec.n_frames, n_samples=spec.n_samples,
         bins_first=False, width_scale=tcfg.width_scale, fc_units=tcfg.fc_units,
         summary_units=tcfg.summary_units,
-        feature_mean=float(sample.mean()), feature_std=float(max(sample.std(), 1e-3)))
+        feature_mean=float(sample.mean()), feature_std=float(max(sample.std(), 1e-3)), **geometry)
     if tcfg.arch != "dualtcn":
         return config
     from training.spectral_layers import LogSpectrogram
@@ -403,18 +412,19 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
     return metrics
 
 
-#: Recipe of the shipped default model (``make models``): the cheap frequency-aware ``freqtcn``
-#: (half width, softmax per parameter), trained 29 min of wall clock (it stops after the epoch that
-#: crosses the budget, so about 30 min) on fresh renders, batches of 128. An idle 2-core machine
-#: runs an epoch in about 11-13 s: with ``lr_decay`` 0.93 the step had shrunk to nothing after about
-#: 60 epochs (100 epochs in 22 min: test MPR 69.1), with 0.97 it keeps learning to the time limit
-#: (125 epochs: 72.5).
-SHIPPED_RECIPE = InversionTrainConfig(synth="inversynth", arch="freqtcn", head="softmax",
+#: Recipe of the shipped default model (``make models``): ``sweeptcn`` (the frequency-aware
+#: ``freqtcn`` plus the sweep readout of each oscillator's note and FM depth, 3 harmonics; half
+#: width, softmax per parameter), trained 29 min of wall clock (it stops after the epoch that
+#: crosses the budget, so about 30 min) on fresh renders, batches of 128, learning rate 3e-3
+#: decayed by 0.97 per epoch. The build record ``presets/models/inversynth-sweeptcn.build.md``
+#: has the figures and the recipes tried before.
+SHIPPED_RECIPE = InversionTrainConfig(synth="inversynth", arch="sweeptcn", head="softmax",
                                       epochs=130, steps_per_epoch=100, batch_size=128,
                                       learning_rate=3e-3, seed=0, val_count=512, patience=0,
-                                      max_minutes=29.0, lr_decay=0.97, width_scale=0.5)
+                                      max_minutes=29.0, lr_decay=0.97, width_scale=0.5,
+                                      sweep_harmonics=3)
 #: File name of the shipped inversynth model in ``presets/models``.
-SHIPPED_NAME = "inversynth-freqtcn.keras"
+SHIPPED_NAME = "inversynth-sweeptcn.keras"
 
 
 #: Recipe of the shipped fluidsynth model: fluidsynth renders about 100-150 clips/s here, too slow
@@ -476,13 +486,13 @@ def build_inversion_models(out_dir: str | Path | None = None, resume: bool = Fal
     """``make models`` hook: train the shipped inversion models and copy them into presets.
 
     Returns:
-        the written model paths (``presets/models/inversynth-freqtcn.keras``,
+        the written model paths (``presets/models/inversynth-sweeptcn.keras``,
         ``presets/models/fluidsynth-conv6xl.keras``), weights only (no optimizer state).
     """
     import tempfile
 
     work = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="inversion-"))
-    run = work / "inversynth-freqtcn"
+    run = work / SHIPPED_NAME.removesuffix(".keras")
     train_inversion(SHIPPED_RECIPE, run, resume=resume)
     shipped = [_ship(export_for_inference(run / "model.keras", run / "inference.keras"),
                      SHIPPED_NAME)]

@@ -209,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.only in (None, "inversion"):
         # Trains the shipped inversion networks (inversynth about 30 min, fluidsynth about 50 min)
         # and copies them into presets/models; their build records are the hand-written
-        # inversynth-freqtcn.build.md and fluidsynth-conv6xl.build.md.
+        # inversynth-sweeptcn.build.md and fluidsynth-conv6xl.build.md.
         from training.inversion_train import build_inversion_models
 
         for path in build_inversion_models():

@@ -1,0 +1,142 @@
+"""Sweep readout: bin statistics, (note, depth) scores read off frequency maps, row scatter,
+geometry from a synth spec, and the errors of each."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from instrument.errors import ConfigError
+from training.inversion_models import InversionModelConfig
+from training.sweep_readout import AddToRows, BinStatistics, SweepReadout, sweep_geometry
+from training.synths.inversynth import InverSynth
+from training.synths.registry import get_synth, load_spec
+
+NOTES = (4.0, 5.0, 6.0, 7.0)
+DEPTHS = (0.0, 1.0, 2.0, 3.0)
+
+
+def _readout(harmonics: int = 1, oscillators: int = 2) -> SweepReadout:
+    return SweepReadout(NOTES, DEPTHS, harmonics=harmonics, oscillators=oscillators)
+
+
+def test_bin_statistics_are_the_time_mean_max_and_spread_of_every_bin(rng: np.random.Generator
+                                                                       ) -> None:
+    x = rng.random((2, 9, 5)).astype(np.float32)
+    out = np.asarray(BinStatistics()(x))
+    assert out.shape == (2, 5, 3)
+    np.testing.assert_allclose(out[..., 0], x.mean(axis=1), atol=1e-6)
+    np.testing.assert_allclose(out[..., 1], x.max(axis=1), atol=1e-6)
+    np.testing.assert_allclose(out[..., 2], x.std(axis=1), atol=1e-3)
+
+
+def test_readout_finds_the_note_and_depth_whose_centre_and_edges_light_up() -> None:
+    """Oscillator 1 plays note class 2 (bin 6) with depth class 3 (3 bins): its centre map peaks
+    at bin 6, its upper edge at 9 and its lower edge at 3; oscillator 0's maps are flat."""
+    bins, oscillators = 16, 2
+    maps = np.zeros((1, bins, 3 * oscillators), dtype=np.float32)
+    for map_index, peak in ((0, 6), (1, 9), (2, 3)):
+        maps[0, peak, map_index * oscillators + 1] = 5.0
+    scores = np.asarray(_readout()(maps))
+    assert scores.shape == (1, 2 * oscillators, 4)
+    assert int(np.argmax(scores[0, 1])) == 2          # oscillator 1's note
+    assert int(np.argmax(scores[0, oscillators + 1])) == 3  # oscillator 1's depth
+    np.testing.assert_allclose(scores[0, 0], np.log(4.0), rtol=1e-6)  # flat: logsumexp of 4 zeros
+    # the joint score of (note 2, depth 3) sums all three maps
+    np.testing.assert_allclose(scores[0, 1, 2], np.log(np.exp(15.0) + 3 * np.exp(5.0)), rtol=1e-5)
+
+
+def test_readout_interpolates_between_bins_and_reads_harmonics() -> None:
+    readout = SweepReadout((4.5,), (0.0,), harmonics=2, oscillators=1)
+    maps = np.zeros((1, 12, 6), dtype=np.float32)
+    maps[0, 4, 0], maps[0, 5, 0] = 1.0, 3.0  # centre of harmonic 1, read at bin 4.5
+    maps[0, 9, 3] = 10.0                     # centre of harmonic 2, read at bin 9
+    np.testing.assert_allclose(np.asarray(readout(maps))[0, :, 0], [12.0, 12.0], rtol=1e-6)
+
+
+def test_add_to_rows_adds_each_extra_row_to_its_target() -> None:
+    logits = np.zeros((1, 5, 3), dtype=np.float32)
+    extra = np.array([[[1, 2, 3], [4, 5, 6]]], dtype=np.float32)
+    out = np.asarray(AddToRows((3, 0), 5)([logits, extra]))
+    np.testing.assert_array_equal(out[0, 3], [1, 2, 3])
+    np.testing.assert_array_equal(out[0, 0], [4, 5, 6])
+    assert not out[0, [1, 2, 4]].any()
+
+
+@pytest.mark.parametrize("layer, inputs", [
+    (BinStatistics(), [(6, 10)]),
+    (SweepReadout(NOTES, DEPTHS, harmonics=2, oscillators=2), [(24, 12)]),
+    (AddToRows((2, 0), 4), [(4, 3), (2, 3)]),
+])
+def test_sweep_layers_round_trip_alone(layer: keras.layers.Layer, inputs: list[tuple[int, int]],
+                                       tmp_path: Path, rng: np.random.Generator) -> None:
+    tensors = [keras.Input(shape=s) for s in inputs]
+    model = keras.Model(tensors, layer(tensors[0] if len(tensors) == 1 else tensors))
+    x = [rng.random((2, *s)).astype(np.float32) for s in inputs]
+    expected = np.asarray(model(x))
+    model.save(tmp_path / "layer.keras")
+    loaded = keras.saving.load_model(tmp_path / "layer.keras", safe_mode=True)
+    np.testing.assert_allclose(np.asarray(loaded(x)), expected, rtol=1e-6)
+
+
+def test_bad_readout_arguments_raise_config_error() -> None:
+    with pytest.raises(ConfigError, match="as many note as depth"):
+        SweepReadout((1.0, 2.0), (0.0,))
+    with pytest.raises(ConfigError, match="note_bins"):
+        SweepReadout((0.0, 2.0), (0.0, 1.0))
+    with pytest.raises(ConfigError, match="depth_bins"):
+        SweepReadout((1.0, 2.0), (-1.0, 1.0))
+    with pytest.raises(ConfigError, match="harmonics"):
+        SweepReadout(NOTES, DEPTHS, harmonics=0)
+    with pytest.raises(ConfigError, match="beyond"):
+        _readout(harmonics=2).build((None, 16, 12))  # reads up to bin 2 * (7 + 3) = 20
+    with pytest.raises(ConfigError, match="maps"):
+        _readout().build((None, 16, 5))
+    with pytest.raises(ConfigError, match="distinct"):
+        AddToRows((1, 1), 4)
+    with pytest.raises(ConfigError, match="distinct"):
+        AddToRows((4,), 4)
+
+
+def test_geometry_of_inversynth_puts_notes_and_depths_in_bins() -> None:
+    synth = get_synth("inversynth")
+    geometry = sweep_geometry(synth)
+    spec = synth.spec
+    assert [spec.names[r] for r in geometry["sweep_note_rows"]] == ["f_sin", "f_saw", "f_tri", "f_sqr"]
+    assert [spec.names[r] for r in geometry["sweep_depth_rows"]] == ["B_sin", "B_saw", "B_tri", "B_sqr"]
+    bin_hz = spec.sample_rate / spec.n_fft  # 32 Hz
+    np.testing.assert_allclose(geometry["sweep_note_bins"][0], 440.0 / bin_hz)
+    np.testing.assert_allclose(geometry["sweep_depth_bins"][-1], 1500.0 / bin_hz)
+    config = InversionModelConfig(arch="sweeptcn", head="softmax", sweep_harmonics=3, **geometry)
+    assert config.sweep_note_rows == (0, 1, 2, 3)
+
+
+def test_geometry_needs_fm_oscillators_with_depths_in_hz() -> None:
+    with pytest.raises(ConfigError, match="FM oscillators"):
+        sweep_geometry(get_synth("fluidsynth"))
+    spec = load_spec("inversynth")
+    radians = dataclasses.replace(spec, options={**spec.options, "fm_depth_units": "radians"})
+    with pytest.raises(ConfigError, match="Hz"):
+        sweep_geometry(InverSynth(radians))
+
+
+def test_sweeptcn_configs_are_checked() -> None:
+    geometry = sweep_geometry(get_synth("inversynth"))
+    with pytest.raises(ConfigError, match="one note and one depth row"):
+        InversionModelConfig(arch="sweeptcn", head="softmax")
+    with pytest.raises(ConfigError, match="softmax or sigmoid"):
+        InversionModelConfig(arch="sweeptcn", head="regression", **geometry)
+    with pytest.raises(ConfigError, match="distinct"):
+        InversionModelConfig(arch="sweeptcn", head="softmax",
+                             **{**geometry, "sweep_depth_rows": (0, 9, 10, 11)})
+    with pytest.raises(ConfigError, match="beyond"):  # 4 harmonics of 2546 Hz pass 8 kHz
+        InversionModelConfig(arch="sweeptcn", head="softmax", sweep_harmonics=4, **geometry)
+    with pytest.raises(ConfigError, match="one position per class"):
+        InversionModelConfig(arch="sweeptcn", head="softmax",
+                             **{**geometry, "sweep_note_bins": (14.0, 15.0)})
+    with pytest.raises(ConfigError, match="must be a list"):
+        InversionModelConfig(arch="sweeptcn", head="softmax", **{**geometry, "sweep_note_rows": 3})
