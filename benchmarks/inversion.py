@@ -84,6 +84,7 @@ def nearest_neighbour_scores(train_feats: np.ndarray, train_classes: np.ndarray,
     """k-NN class votes ``(n_test, n_params, n_classes)`` (top-1 neighbour weighted k) and the
     index of each test sound's nearest training sound."""
     a, b = _pool(test_feats), _pool(train_feats)
+    k = min(k, len(b) - 1)  # argpartition needs k < the number of training sounds
     b_sq = (b * b).sum(axis=1)
     nearest = np.empty(len(a), np.int64)
     scores = np.zeros((len(a), train_classes.shape[1], n_classes), np.float32)
@@ -133,6 +134,23 @@ def _table(title: str, rows: Sequence[str], columns: Sequence[str],
         vals = [fmt.format(cells[c][r]) if r in cells.get(c, {}) else "-" for c in columns]
         lines.append("| " + " | ".join([r, *vals]) + " |")
     return "\n".join(lines)
+
+
+def _plot_sweeps(out: Path, name: str, inv: Any, feats: np.ndarray, classes: np.ndarray) -> None:
+    """``example{i}_{name}_sweep.png``: the sweep readout's (note, depth) probabilities per oscillator."""
+    from training.inversion_train import model_inputs
+    from training.sweep_plot import plot_sweep_readout, sweep_joint_probabilities
+
+    cfg, spec = inv.config, inv.spec
+    probabilities = sweep_joint_probabilities(inv.model, model_inputs(cfg, feats))
+    true_pairs = np.stack([classes[:, list(cfg.sweep_note_rows)],
+                           classes[:, list(cfg.sweep_depth_rows)]], axis=-1)
+    notes = [spec.parameters[r] for r in cfg.sweep_note_rows]
+    depths = [spec.parameters[r] for r in cfg.sweep_depth_rows]
+    for i, p in enumerate(probabilities):
+        plot_sweep_readout(out / f"example{i}_{name}_sweep.png", p, [n.name for n in notes],
+                           notes[0].grid(), depths[0].grid(), true_pairs[i],
+                           f"test sound {i}: sweep readout of {name} (o true, x readout best)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -271,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         save_audio(out / f"example{i}_{best}.wav", rendered[best][i], spec.sample_rate)
         plot_pair(out / f"example{i}_{best}.png", audio[i], rendered[best][i], spec.sample_rate,
                   f"test sound {i}: input vs {best}")
+    for name, inv in models.items():
+        if inv.config.arch == "sweeptcn" and args.pairs:
+            _plot_sweeps(out, name, inv, feats[:args.pairs], classes[:args.pairs])
     results = {"synth": args.synth, "count": len(audio), "seed": args.seed,
                "nearest_training_set": (Path(args.train_data).name if args.train_data
                                         else f"{args.train_count} seeded renders"),

@@ -140,3 +140,32 @@ def test_sweeptcn_configs_are_checked() -> None:
                              **{**geometry, "sweep_note_bins": (14.0, 15.0)})
     with pytest.raises(ConfigError, match="must be a list"):
         InversionModelConfig(arch="sweeptcn", head="softmax", **{**geometry, "sweep_note_rows": 3})
+
+
+def test_joint_probabilities_agree_with_the_readout_and_plot(tmp_path: Path,
+                                                              rng: np.random.Generator) -> None:
+    from training.inversion_models import build_inversion_model
+    from training.sweep_plot import plot_sweep_readout, sweep_joint_probabilities
+
+    geometry = {"sweep_note_bins": tuple(np.linspace(2.0, 5.0, 16)),
+                "sweep_depth_bins": tuple(np.linspace(0.0, 4.0, 16)),
+                "sweep_note_rows": (0, 1, 2, 3), "sweep_depth_rows": (8, 9, 10, 11)}
+    config = InversionModelConfig(arch="sweeptcn", head="softmax", n_bins=33, n_frames=8,
+                                  width_scale=0.1, fc_units=16, **geometry)
+    model = build_inversion_model(config)
+    x = rng.random((2, 8, 33)).astype(np.float32)
+    probabilities = sweep_joint_probabilities(model, x)
+    assert probabilities.shape == (2, 4, 16, 16)
+    np.testing.assert_allclose(probabilities.sum(axis=(2, 3)), 1.0, rtol=1e-6)
+    # the readout's note scores are the log-sum-exp of the same joint scores over depths
+    maps = keras.Model(model.input, model.get_layer("sweep_maps").output)(x)
+    notes = np.asarray(model.get_layer("sweep_readout")(maps))[:, :4]
+    np.testing.assert_array_equal(notes.argmax(-1), probabilities.sum(axis=3).argmax(-1))
+    path = plot_sweep_readout(tmp_path / "sweep.png", probabilities[0], ["a", "b", "c", "d"],
+                              np.arange(16) * 10.0, np.arange(16) * 5.0, np.zeros((4, 2), int))
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ConfigError, match="no sweep readout"):
+        sweep_joint_probabilities(build_inversion_model(InversionModelConfig(
+            arch="freqtcn", n_bins=33, n_frames=8, width_scale=0.1, fc_units=16)), x)
+    with pytest.raises(ConfigError, match="one name per"):
+        plot_sweep_readout(tmp_path / "bad.png", probabilities[0], ["a"], [1.0], [1.0])

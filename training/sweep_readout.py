@@ -125,7 +125,9 @@ class SweepReadout(keras.layers.Layer):
         self._weight = (position - lower).astype(np.float32)
         super().build(input_shape)
 
-    def call(self, maps: Any) -> Any:
+    def joint_scores(self, maps: Any) -> Any:
+        """Maps ``(batch, bins, channels)`` -> score of every (note, depth) class pair
+        ``(batch, oscillators, classes, classes)`` (notes on axis 2, depths on axis 3)."""
         ops = keras.ops
         n = self.oscillators
         joint = 0.0
@@ -135,7 +137,11 @@ class SweepReadout(keras.layers.Layer):
             high = ops.take(m, self._upper[k], axis=1)
             joint = joint + low + self._weight[k][None, :, None] * (high - low)
         classes = len(self.note_bins)
-        joint = ops.reshape(ops.transpose(joint, (0, 2, 1)), (-1, n, classes, classes))
+        return ops.reshape(ops.transpose(joint, (0, 2, 1)), (-1, n, classes, classes))
+
+    def call(self, maps: Any) -> Any:
+        ops = keras.ops
+        joint = self.joint_scores(maps)
         return ops.concatenate([ops.logsumexp(joint, axis=3), ops.logsumexp(joint, axis=2)], axis=1)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
