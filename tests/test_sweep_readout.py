@@ -12,6 +12,7 @@ import pytest
 
 from instrument.errors import ConfigError
 from training.inversion_models import InversionModelConfig
+from training.sweep_pointer import ModulationSpectrum, PosteriorRead
 from training.sweep_readout import AddToRows, BinStatistics, SweepReadout, sweep_geometry
 from training.synths.inversynth import InverSynth
 from training.synths.registry import get_synth, load_spec
@@ -69,6 +70,9 @@ def test_add_to_rows_adds_each_extra_row_to_its_target() -> None:
 
 @pytest.mark.parametrize("layer, inputs", [
     (BinStatistics(), [(6, 10)]),
+    (ModulationSpectrum(rates=3), [(6, 10)]),
+    (PosteriorRead(NOTES, DEPTHS, harmonics=2), [(24, 5), (3, 4, 4)]),
+    (SweepReadout(NOTES, DEPTHS, harmonics=1, oscillators=2, return_joint=True), [(16, 6)]),
     (SweepReadout(NOTES, DEPTHS, harmonics=2, oscillators=2), [(24, 12)]),
     (AddToRows((2, 0), 4), [(4, 3), (2, 3)]),
 ])
@@ -77,10 +81,11 @@ def test_sweep_layers_round_trip_alone(layer: keras.layers.Layer, inputs: list[t
     tensors = [keras.Input(shape=s) for s in inputs]
     model = keras.Model(tensors, layer(tensors[0] if len(tensors) == 1 else tensors))
     x = [rng.random((2, *s)).astype(np.float32) for s in inputs]
-    expected = np.asarray(model(x))
+    expected = keras.tree.flatten(model(x))
     model.save(tmp_path / "layer.keras")
     loaded = keras.saving.load_model(tmp_path / "layer.keras", safe_mode=True)
-    np.testing.assert_allclose(np.asarray(loaded(x)), expected, rtol=1e-6)
+    for got, want in zip(keras.tree.flatten(loaded(x)), expected):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
 
 
 def test_bad_readout_arguments_raise_config_error() -> None:
@@ -159,7 +164,7 @@ def test_joint_probabilities_agree_with_the_readout_and_plot(tmp_path: Path,
     np.testing.assert_allclose(probabilities.sum(axis=(2, 3)), 1.0, rtol=1e-6)
     # the readout's note scores are the log-sum-exp of the same joint scores over depths
     maps = keras.Model(model.input, model.get_layer("sweep_maps").output)(x)
-    notes = np.asarray(model.get_layer("sweep_readout")(maps))[:, :4]
+    notes = np.asarray(model.get_layer("sweep_readout")(maps)[0])[:, :4]
     np.testing.assert_array_equal(notes.argmax(-1), probabilities.sum(axis=3).argmax(-1))
     path = plot_sweep_readout(tmp_path / "sweep.png", probabilities[0], ["a", "b", "c", "d"],
                               np.arange(16) * 10.0, np.arange(16) * 5.0, np.zeros((4, 2), int))
@@ -169,3 +174,66 @@ def test_joint_probabilities_agree_with_the_readout_and_plot(tmp_path: Path,
             arch="freqtcn", n_bins=33, n_frames=8, width_scale=0.1, fc_units=16)), x)
     with pytest.raises(ConfigError, match="one name per"):
         plot_sweep_readout(tmp_path / "bad.png", probabilities[0], ["a"], [1.0], [1.0])
+
+
+def test_modulation_spectrum_finds_the_rate_a_bin_moves_at() -> None:
+    from training.sweep_pointer import ModulationSpectrum
+
+    frames = 32
+    moving = np.cos(2 * np.pi * 5 * np.arange(frames) / frames).astype(np.float32)
+    x = np.stack([moving, np.ones(frames, np.float32)], axis=1)[None]  # bin 0 moves, bin 1 is still
+    out = np.asarray(ModulationSpectrum(rates=8, scale=2.0)(x))
+    assert out.shape == (1, 2, 8)
+    assert int(np.argmax(out[0, 0])) == 4  # rate 5 is column 4 (rates start at 1)
+    np.testing.assert_allclose(out[0, 0, 4], 1.0, rtol=1e-4)  # |DFT| = frames / 2, x 2 / frames
+    np.testing.assert_allclose(out[0, 1], 0.0, atol=1e-3)
+    with pytest.raises(ConfigError, match="rates"):
+        ModulationSpectrum(rates=20).build((None, 32, 4))
+    with pytest.raises(ConfigError, match="scale"):
+        ModulationSpectrum(scale=0.0)
+
+
+def test_posterior_read_averages_values_at_each_oscillators_sweep_positions() -> None:
+    """All probability on (note 1, depth 2) of oscillator 0: it reads bin 5 (centre), 5 + 2 = 7
+    (upper edge) and 5 - 2 = 3 (lower edge); oscillator 1 split evenly between two pairs."""
+    from training.sweep_pointer import PosteriorRead
+
+    layer = PosteriorRead(NOTES, DEPTHS, harmonics=1)
+    values = np.zeros((1, 16, 2), dtype=np.float32)
+    values[0, :, 0] = np.arange(16)        # channel 0: the bin index
+    values[0, :, 1] = 1.0                  # channel 1: constant
+    joint = np.full((1, 2, 4, 4), -50.0, dtype=np.float32)
+    joint[0, 0, 1, 2] = 50.0
+    joint[0, 1, 0, 0] = joint[0, 1, 3, 0] = 50.0  # centres at bins 4 and 7
+    out = np.asarray(layer([values, joint])).reshape(2, 3, 2)
+    np.testing.assert_allclose(out[0, :, 0], [5.0, 7.0, 3.0], atol=1e-4)
+    np.testing.assert_allclose(out[:, :, 1], 1.0, atol=1e-4)
+    np.testing.assert_allclose(out[1, 0, 0], 5.5, atol=1e-4)
+    with pytest.raises(ConfigError, match="PosteriorRead needs"):
+        layer.build([(None, 16, 2), (None, 2, 4, 5)])
+
+
+def test_sweep_read_belongs_to_sweeptcn() -> None:
+    with pytest.raises(ConfigError, match="sweep_read"):
+        InversionModelConfig(arch="freqtcn", sweep_read=True)
+
+
+def test_sweeptcn_with_sweep_read_round_trips(tmp_path: Path, rng: np.random.Generator) -> None:
+    from instrument.invert import load_inversion_model, save_inversion_model
+    from training.inversion_models import build_inversion_model
+    from training.inversion_train import spec_dict
+
+    config = InversionModelConfig(
+        arch="sweeptcn", head="softmax", n_bins=33, n_frames=8, width_scale=0.1, fc_units=16,
+        sweep_note_bins=tuple(np.linspace(2.0, 5.0, 16)),
+        sweep_depth_bins=tuple(np.linspace(0.0, 4.0, 16)), sweep_note_rows=(0, 1, 2, 3),
+        sweep_depth_rows=(8, 9, 10, 11), sweep_harmonics=2, sweep_read=True)
+    model = build_inversion_model(config)
+    assert model.get_layer("posterior_read") is not None
+    x = rng.random((2, 8, 33)).astype(np.float32)
+    expected = np.asarray(model(x, training=False))
+    path = save_inversion_model(model, tmp_path / "read.keras", config, "inversynth",
+                                spec_dict("inversynth"))
+    loaded = load_inversion_model(path)
+    assert loaded.config == config
+    np.testing.assert_allclose(np.asarray(loaded.model(x, training=False)), expected, atol=1e-6)

@@ -56,6 +56,7 @@ from instrument.errors import ConfigError
 # Imported here, not where used, so loading a model file registers every layer it may contain.
 from training.harmonic_layers import HarmonicStack
 from training.spectral_layers import LogSpectrogram, PhaseSpectrogram
+from training.sweep_pointer import ModulationSpectrum, PosteriorRead
 from training.sweep_readout import (MAPS_PER_HARMONIC, AddToRows, BinStatistics, SweepReadout,
                                     check_geometry)
 
@@ -82,6 +83,8 @@ FREQTCN_DILATIONS = (1, 2, 4, 8)
 HARM_FUNDAMENTALS, HARM_STEPS_PER_BIN, HARM_HARMONICS, HARM_CHANNELS = 192, 4, 8, 64
 #: ``sweeptcn`` frequency convolutions: channels at width_scale 1, first kernel, dilations.
 SWEEP_CHANNELS, SWEEP_KERNEL, SWEEP_DILATIONS = 64, 5, (1, 2, 4, 8, 16)
+#: ``sweeptcn`` with ``sweep_read``: modulation rates (cycles per clip) read per bin.
+SWEEP_RATES = 24
 ARCHS = (*CONV_STACKS, "conve2e", "lstm", "freqtcn", "dualtcn", "phasetcn", "harmtcn", "sweeptcn")
 #: Architectures whose input is raw audio (the rest take the synth's spectrogram).
 AUDIO_ARCHS = ("conve2e", "dualtcn", "phasetcn")
@@ -122,6 +125,9 @@ class InversionModelConfig:
         sweep_note_rows, sweep_depth_rows: ``sweeptcn``: each oscillator's note and depth
             parameter index (same order).
         sweep_harmonics: ``sweeptcn``: harmonics read per oscillator.
+        sweep_read: ``sweeptcn``: also read every bin's time statistics and modulation spectrum
+            at each oscillator's sweep positions into the clip vector
+            (:class:`training.sweep_pointer.PosteriorRead`).
     """
 
     arch: str = "conv6xl"
@@ -148,6 +154,7 @@ class InversionModelConfig:
     sweep_note_rows: tuple[int, ...] = ()
     sweep_depth_rows: tuple[int, ...] = ()
     sweep_harmonics: int = 1
+    sweep_read: bool = False
 
     def __post_init__(self) -> None:
         for name in SWEEP_FIELDS:  # JSON gives lists
@@ -192,6 +199,10 @@ class InversionModelConfig:
             if self.fine_bins > self.fine_n_fft // 2 + 1:
                 raise ConfigError(f"dualtcn fine_bins {self.fine_bins} exceeds fine_n_fft // 2 + 1 "
                                   f"= {self.fine_n_fft // 2 + 1}")
+        if not isinstance(self.sweep_read, bool):
+            raise ConfigError(f"sweep_read must be a bool, got {self.sweep_read!r}")
+        if self.sweep_read and self.arch != "sweeptcn":
+            raise ConfigError(f"sweep_read is for the sweeptcn arch, not {self.arch!r}")
         if self.arch == "sweeptcn":
             self._check_sweep()
 
@@ -499,21 +510,30 @@ def _sweeptcn(x: Any, config: InversionModelConfig) -> Any:
     """``sweeptcn``: standardised spectrogram -> class scores: the ``freqtcn`` head's logits plus
     the sweep readout's note and depth scores (see :mod:`training.sweep_readout`)."""
     seq = SpectrogramToSequence(config.bins_first, name="to_sequence")(x)
-    clip = keras.layers.Concatenate(name="clip")(_tcn_trunk(
-        seq, _scaled(FREQTCN_CHANNELS, config.width_scale), summary_units=config.summary_units))
+    channels = _scaled(FREQTCN_CHANNELS, config.width_scale)
+    parts = _tcn_trunk(seq, channels, summary_units=config.summary_units)
     oscillators = len(config.sweep_note_rows)
     width = _scaled(SWEEP_CHANNELS, config.width_scale)
-    h = BinStatistics(name="bin_statistics")(seq)
+    statistics = BinStatistics(name="bin_statistics")(seq)
     h = keras.layers.Conv1D(width, SWEEP_KERNEL, padding="same", activation="relu",
-                            name="fconv0")(h)
+                            name="fconv0")(statistics)
     for i, dilation in enumerate(SWEEP_DILATIONS):
         y = keras.layers.Conv1D(width, 3, dilation_rate=dilation, padding="same",
                                 activation="relu", name=f"fconv{i + 1}")(h)
         h = keras.layers.Add(name=f"fresidual{i + 1}")([h, y])
     maps = keras.layers.Conv1D(MAPS_PER_HARMONIC * config.sweep_harmonics * oscillators, 1,
                                name="sweep_maps")(h)
-    scores = SweepReadout(config.sweep_note_bins, config.sweep_depth_bins,
-                          config.sweep_harmonics, oscillators, name="sweep_readout")(maps)
+    scores, joint = SweepReadout(config.sweep_note_bins, config.sweep_depth_bins,
+                                 config.sweep_harmonics, oscillators, return_joint=True,
+                                 name="sweep_readout")(maps)
+    if config.sweep_read:
+        values = keras.layers.Concatenate(name="bin_features")(
+            [statistics, ModulationSpectrum(min(SWEEP_RATES, config.n_frames // 2),
+                                            name="modulation_spectrum")(seq)])
+        read = PosteriorRead(config.sweep_note_bins, config.sweep_depth_bins,
+                             config.sweep_harmonics, name="posterior_read")([values, joint])
+        parts.append(keras.layers.Dense(channels, activation="relu", name="read_dense")(read))
+    clip = keras.layers.Concatenate(name="clip")(parts)
     logits = AddToRows((*config.sweep_note_rows, *config.sweep_depth_rows), config.n_params,
                        name="add_sweep")([_logits(clip, config), scores])
     return _activate(logits, config)

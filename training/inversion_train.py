@@ -54,6 +54,7 @@ class InversionTrainConfig:
         data: a ``latent dataset synth`` folder to train on instead of on-the-fly renders
             ("" = on the fly); its spec must match the synth's.
         sweep_harmonics: ``sweeptcn`` only: harmonics of each oscillator's sweep read.
+        sweep_read: ``sweeptcn`` only: read bin features at each oscillator's sweep positions.
     """
 
     synth: str = "inversynth"
@@ -74,6 +75,7 @@ class InversionTrainConfig:
     label_sigma: float = 0.0
     data: str = ""
     sweep_harmonics: int = 1
+    sweep_read: bool = False
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -99,6 +101,8 @@ class InversionTrainConfig:
             raise ConfigError(f"label_sigma must be in 0..8 classes, got {self.label_sigma!r}")
         if not isinstance(self.sweep_harmonics, int) or not 1 <= self.sweep_harmonics <= 8:
             raise ConfigError(f"sweep_harmonics must be an integer in 1..8, got {self.sweep_harmonics!r}")
+        if not isinstance(self.sweep_read, bool):
+            raise ConfigError(f"sweep_read must be a bool, got {self.sweep_read!r}")
         if self.label_sigma and self.head != "softmax":
             raise ConfigError(f"label_sigma needs the softmax head, got head {self.head!r}")
 
@@ -162,7 +166,8 @@ def initial_model_config(tcfg: InversionTrainConfig, synth: Any, sample_count: i
     if tcfg.arch == "sweeptcn":
         from training.sweep_readout import sweep_geometry
 
-        geometry = {**sweep_geometry(synth), "sweep_harmonics": tcfg.sweep_harmonics}
+        geometry = {**sweep_geometry(synth), "sweep_harmonics": tcfg.sweep_harmonics,
+                    "sweep_read": tcfg.sweep_read}
     config = InversionModelConfig(
         arch=tcfg.arch, head=tcfg.head, n_params=spec.n_params, n_classes=max(spec.levels),
         n_bins=spec.n_bins, n_frames=spec.n_frames, n_samples=spec.n_samples,

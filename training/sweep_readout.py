@@ -82,6 +82,20 @@ def check_geometry(note_bins: Sequence[float], depth_bins: Sequence[float], harm
     return notes, depths
 
 
+def sweep_positions(note_bins: Sequence[float], depth_bins: Sequence[float],
+                    harmonics: int) -> np.ndarray:
+    """Where a sweep readout reads: ``(3 * harmonics, notes * depths)`` fractional bins, row
+    ``3 * (h - 1) + m`` for map ``m`` (centre ``h f``, upper edge ``h (f + B)``, lower edge
+    ``h |f - B|``) of harmonic ``h``, column ``note * depths + depth``."""
+    note = np.asarray(note_bins, dtype=np.float64)[:, None]
+    depth = np.asarray(depth_bins, dtype=np.float64)[None, :]
+    grids = []
+    for h in range(1, harmonics + 1):
+        grids += [h * np.broadcast_to(note, (note.size, depth.size)), h * (note + depth),
+                  h * np.abs(note - depth)]
+    return np.stack([g.reshape(-1) for g in grids])
+
+
 @keras.saving.register_keras_serializable(package="latent")
 class SweepReadout(keras.layers.Layer):
     """Frequency maps ``(batch, bins, 3 * harmonics * oscillators)`` -> note and depth scores
@@ -96,15 +110,21 @@ class SweepReadout(keras.layers.Layer):
         depth_bins: every depth class's FM deviation in bins, ``classes`` values >= 0.
         harmonics: harmonics read per oscillator, 1..8.
         oscillators: oscillators, >= 1.
+        return_joint: also return the joint scores ``(batch, oscillators, classes, classes)``
+            (:meth:`joint_scores`) as a second output.
     """
 
     def __init__(self, note_bins: Sequence[float], depth_bins: Sequence[float],
-                 harmonics: int = 1, oscillators: int = 1, **kwargs: Any) -> None:
+                 harmonics: int = 1, oscillators: int = 1, return_joint: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.note_bins, self.depth_bins = check_geometry(note_bins, depth_bins, harmonics,
                                                          oscillators)
+        if not isinstance(return_joint, bool):
+            raise ConfigError(f"SweepReadout return_joint must be a bool, got {return_joint!r}")
         self.harmonics = harmonics
         self.oscillators = oscillators
+        self.return_joint = return_joint
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         channels = MAPS_PER_HARMONIC * self.harmonics * self.oscillators
@@ -112,13 +132,7 @@ class SweepReadout(keras.layers.Layer):
             raise ConfigError(f"SweepReadout needs maps (batch, bins, {channels}), got {input_shape}")
         check_geometry(self.note_bins, self.depth_bins, self.harmonics, self.oscillators,
                        int(input_shape[1]))
-        note = np.asarray(self.note_bins)[:, None]
-        depth = np.asarray(self.depth_bins)[None, :]
-        grids = []
-        for h in range(1, self.harmonics + 1):
-            grids += [h * np.broadcast_to(note, (note.size, depth.size)), h * (note + depth),
-                      h * np.abs(note - depth)]
-        position = np.stack([g.reshape(-1) for g in grids])  # (maps, notes * depths)
+        position = sweep_positions(self.note_bins, self.depth_bins, self.harmonics)
         lower = np.floor(position)
         self._lower = lower.astype(np.int32)
         self._upper = np.minimum(lower + 1, input_shape[1] - 1).astype(np.int32)
@@ -142,14 +156,21 @@ class SweepReadout(keras.layers.Layer):
     def call(self, maps: Any) -> Any:
         ops = keras.ops
         joint = self.joint_scores(maps)
-        return ops.concatenate([ops.logsumexp(joint, axis=3), ops.logsumexp(joint, axis=2)], axis=1)
+        scores = ops.concatenate([ops.logsumexp(joint, axis=3), ops.logsumexp(joint, axis=2)],
+                                 axis=1)
+        return (scores, joint) if self.return_joint else scores
 
-    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
-        return (input_shape[0], 2 * self.oscillators, len(self.note_bins))
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> Any:
+        classes = len(self.note_bins)
+        scores = (input_shape[0], 2 * self.oscillators, classes)
+        if self.return_joint:
+            return scores, (input_shape[0], self.oscillators, classes, classes)
+        return scores
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "note_bins": self.note_bins, "depth_bins": self.depth_bins,
-                "harmonics": self.harmonics, "oscillators": self.oscillators}
+                "harmonics": self.harmonics, "oscillators": self.oscillators,
+                "return_joint": self.return_joint}
 
 
 @keras.saving.register_keras_serializable(package="latent")
