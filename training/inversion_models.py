@@ -29,7 +29,10 @@ Architectures (Barkan & Tsiris, "Deep Synthesizer Parameter Estimation", Table 2
   (:mod:`training.sweep_readout`): dilated convolutions over the frequency axis of every bin's
   time statistics make centre and sweep-edge maps per oscillator, read at each (note, depth)
   class pair's frequencies; the resulting note and depth scores are added to those parameters'
-  logits. Needs the ``sweep_*`` fields (:func:`training.sweep_readout.sweep_geometry`).
+  logits. Needs the ``sweep_*`` fields (:func:`training.sweep_readout.sweep_geometry`). With
+  ``sweep_read``, every bin's time statistics and modulation spectrum, read at each oscillator's
+  probable sweep positions (:class:`training.sweep_pointer.PosteriorRead`), join the clip vector
+  (amplitude and FM-rate evidence per oscillator).
 
 Heads (``head``):
 

@@ -418,8 +418,8 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
 
 
 #: Recipe of the shipped default model (``make models``): ``sweeptcn`` (the frequency-aware
-#: ``freqtcn`` plus the sweep readout of each oscillator's note and FM depth, 3 harmonics; half
-#: width, softmax per parameter), trained 29 min of wall clock (it stops after the epoch that
+#: ``freqtcn`` plus the sweep readout of each oscillator's note and FM depth, 3 harmonics, and the
+#: bin features read at each oscillator's sweep positions; half width, softmax per parameter), trained 29 min of wall clock (it stops after the epoch that
 #: crosses the budget, so about 30 min) on fresh renders, batches of 128, learning rate 3e-3
 #: decayed by 0.97 per epoch. The build record ``presets/models/inversynth-sweeptcn.build.md``
 #: has the figures and the recipes tried before.
@@ -427,7 +427,7 @@ SHIPPED_RECIPE = InversionTrainConfig(synth="inversynth", arch="sweeptcn", head=
                                       epochs=130, steps_per_epoch=100, batch_size=128,
                                       learning_rate=3e-3, seed=0, val_count=512, patience=0,
                                       max_minutes=29.0, lr_decay=0.97, width_scale=0.5,
-                                      sweep_harmonics=3)
+                                      sweep_harmonics=3, sweep_read=True)
 #: File name of the shipped inversynth model in ``presets/models``.
 SHIPPED_NAME = "inversynth-sweeptcn.keras"
 
