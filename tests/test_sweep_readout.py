@@ -17,6 +17,11 @@ from training.sweep_readout import AddToRows, BinStatistics, SweepReadout, sweep
 from training.synths.inversynth import InverSynth
 from training.synths.registry import get_synth, load_spec
 
+#: A tiny sweeptcn (8 frames x 33 bins) whose readout fits: notes at bins 2..5, depths up to 4.
+TINY_SWEEPTCN = {"n_bins": 33, "n_frames": 8, "width_scale": 0.1, "fc_units": 16,
+                 "sweep_note_bins": tuple(np.linspace(2.0, 5.0, 16)),
+                 "sweep_depth_bins": tuple(np.linspace(0.0, 4.0, 16)),
+                 "sweep_note_rows": (0, 1, 2, 3), "sweep_depth_rows": (8, 9, 10, 11)}
 NOTES = (4.0, 5.0, 6.0, 7.0)
 DEPTHS = (0.0, 1.0, 2.0, 3.0)
 
@@ -152,11 +157,7 @@ def test_joint_probabilities_agree_with_the_readout_and_plot(tmp_path: Path,
     from training.inversion_models import build_inversion_model
     from training.sweep_plot import plot_sweep_readout, sweep_joint_probabilities
 
-    geometry = {"sweep_note_bins": tuple(np.linspace(2.0, 5.0, 16)),
-                "sweep_depth_bins": tuple(np.linspace(0.0, 4.0, 16)),
-                "sweep_note_rows": (0, 1, 2, 3), "sweep_depth_rows": (8, 9, 10, 11)}
-    config = InversionModelConfig(arch="sweeptcn", head="softmax", n_bins=33, n_frames=8,
-                                  width_scale=0.1, fc_units=16, **geometry)
+    config = InversionModelConfig(arch="sweeptcn", head="softmax", **TINY_SWEEPTCN)
     model = build_inversion_model(config)
     x = rng.random((2, 8, 33)).astype(np.float32)
     probabilities = sweep_joint_probabilities(model, x)
@@ -223,11 +224,8 @@ def test_sweeptcn_with_sweep_read_round_trips(tmp_path: Path, rng: np.random.Gen
     from training.inversion_models import build_inversion_model
     from training.inversion_train import spec_dict
 
-    config = InversionModelConfig(
-        arch="sweeptcn", head="softmax", n_bins=33, n_frames=8, width_scale=0.1, fc_units=16,
-        sweep_note_bins=tuple(np.linspace(2.0, 5.0, 16)),
-        sweep_depth_bins=tuple(np.linspace(0.0, 4.0, 16)), sweep_note_rows=(0, 1, 2, 3),
-        sweep_depth_rows=(8, 9, 10, 11), sweep_harmonics=2, sweep_read=True)
+    config = InversionModelConfig(arch="sweeptcn", head="softmax", sweep_harmonics=2,
+                                  sweep_read=True, **TINY_SWEEPTCN)
     model = build_inversion_model(config)
     assert model.get_layer("posterior_read") is not None
     x = rng.random((2, 8, 33)).astype(np.float32)

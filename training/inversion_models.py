@@ -405,6 +405,17 @@ def _conv_stack(x: Any, layers: tuple[tuple[int, int, int, int, int], ...], scal
     return x
 
 
+def _residual_dilated(h: Any, width: int, dilations: tuple[int, ...], conv_name: str,
+                      add_name: str) -> Any:
+    """Residual 1-D convolutions (kernel 3, ReLU) at the given dilations over ``(batch, steps,
+    width)``; layer ``i`` (from 1) is ``{conv_name}{i}`` + ``{add_name}{i}``."""
+    for i, dilation in enumerate(dilations):
+        y = keras.layers.Conv1D(width, 3, dilation_rate=dilation, padding="same",
+                                activation="relu", name=f"{conv_name}{i + 1}")(h)
+        h = keras.layers.Add(name=f"{add_name}{i + 1}")([h, y])
+    return h
+
+
 def _tcn_trunk(seq: Any, channels: int, prefix: str = "", frame_extra: Any = None,
                summary_units: int = 0) -> list[Any]:
     """A ``freqtcn`` trunk over a ``(batch, frames, bins)`` sequence -> three clip vectors: mean
@@ -415,10 +426,7 @@ def _tcn_trunk(seq: Any, channels: int, prefix: str = "", frame_extra: Any = Non
     frame_in = seq if frame_extra is None else keras.layers.Concatenate(
         name=f"{prefix}frame_features")([seq, frame_extra])
     h = keras.layers.Dense(channels, activation="relu", name=f"{prefix}frame_dense")(frame_in)
-    for i, dilation in enumerate(FREQTCN_DILATIONS):
-        y = keras.layers.Conv1D(channels, 3, dilation_rate=dilation, padding="same",
-                                activation="relu", name=f"{prefix}tconv{i + 1}")(h)
-        h = keras.layers.Add(name=f"{prefix}residual{i + 1}")([h, y])
+    h = _residual_dilated(h, channels, FREQTCN_DILATIONS, f"{prefix}tconv", f"{prefix}residual")
     pooled_mean = keras.layers.GlobalAveragePooling1D(name=f"{prefix}time_mean")(h)
     pooled_max = keras.layers.GlobalMaxPooling1D(name=f"{prefix}time_max")(h)
     summary = SpectralSummary(name=f"{prefix}summary")(seq)
@@ -480,10 +488,7 @@ def _harmtcn(spectrogram: Any, config: InversionModelConfig) -> Any:
     h = FeatureStandardize(0.0, config.feature_std, name="harmonic_scale")(h)
     width = _scaled(HARM_CHANNELS, config.width_scale)
     h = keras.layers.Conv1D(width, 3, padding="same", activation="relu", name="hconv0")(h)
-    for i, dilation in enumerate((1, 2, 4)):
-        y = keras.layers.Conv1D(width, 3, dilation_rate=dilation, padding="same",
-                                activation="relu", name=f"hconv{i + 1}")(h)
-        h = keras.layers.Add(name=f"hresidual{i + 1}")([h, y])
+    h = _residual_dilated(h, width, (1, 2, 4), "hconv", "hresidual")
     h = keras.layers.Flatten(name="harmonic_flatten")(h)
     parts.append(keras.layers.Dense(channels, activation="relu", name="harmonic_dense")(h))
     return keras.layers.Concatenate(name="clip")(parts)
@@ -520,10 +525,7 @@ def _sweeptcn(x: Any, config: InversionModelConfig) -> Any:
     statistics = BinStatistics(name="bin_statistics")(seq)
     h = keras.layers.Conv1D(width, SWEEP_KERNEL, padding="same", activation="relu",
                             name="fconv0")(statistics)
-    for i, dilation in enumerate(SWEEP_DILATIONS):
-        y = keras.layers.Conv1D(width, 3, dilation_rate=dilation, padding="same",
-                                activation="relu", name=f"fconv{i + 1}")(h)
-        h = keras.layers.Add(name=f"fresidual{i + 1}")([h, y])
+    h = _residual_dilated(h, width, SWEEP_DILATIONS, "fconv", "fresidual")
     maps = keras.layers.Conv1D(MAPS_PER_HARMONIC * config.sweep_harmonics * oscillators, 1,
                                name="sweep_maps")(h)
     scores, joint = SweepReadout(config.sweep_note_bins, config.sweep_depth_bins,

@@ -419,9 +419,9 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
 
 #: Recipe of the shipped default model (``make models``): ``sweeptcn`` (the frequency-aware
 #: ``freqtcn`` plus the sweep readout of each oscillator's note and FM depth, 3 harmonics, and the
-#: bin features read at each oscillator's sweep positions; half width, softmax per parameter), trained 29 min of wall clock (it stops after the epoch that
-#: crosses the budget, so about 30 min) on fresh renders, batches of 128, learning rate 3e-3
-#: decayed by 0.97 per epoch. The build record ``presets/models/inversynth-sweeptcn.build.md``
+#: bin features read at each oscillator's sweep positions; half width, softmax per parameter),
+#: trained 29 min of wall clock (it stops after the epoch that crosses the budget, so about 30 min)
+#: on fresh renders, batches of 128, learning rate 3e-3 decayed by 0.97 per epoch. The build record ``presets/models/inversynth-sweeptcn.build.md``
 #: has the figures and the recipes tried before.
 SHIPPED_RECIPE = InversionTrainConfig(synth="inversynth", arch="sweeptcn", head="softmax",
                                       epochs=130, steps_per_epoch=100, batch_size=128,

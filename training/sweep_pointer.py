@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from instrument.errors import ConfigError
-from training.sweep_readout import check_geometry, sweep_positions
+from training.sweep_readout import MAPS_PER_HARMONIC, check_geometry, sweep_positions
 
 
 @keras.saving.register_keras_serializable(package="latent")
@@ -115,7 +115,7 @@ class PosteriorRead(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape: Any) -> tuple[int | None, ...]:
         values, joint = input_shape
-        return (values[0], joint[1] * 3 * self.harmonics * values[2])
+        return (values[0], joint[1] * MAPS_PER_HARMONIC * self.harmonics * values[2])
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "note_bins": self.note_bins, "depth_bins": self.depth_bins,
