@@ -79,6 +79,7 @@ def test_add_to_rows_adds_each_extra_row_to_its_target() -> None:
     (PosteriorRead(NOTES, DEPTHS, harmonics=2), [(24, 5), (3, 4, 4)]),
     (SweepReadout(NOTES, DEPTHS, harmonics=1, oscillators=2, return_joint=True), [(16, 6)]),
     (SweepReadout(NOTES, DEPTHS, harmonics=2, oscillators=2), [(24, 12)]),
+    (SweepReadout(NOTES, DEPTHS, harmonics=2, oscillators=2, cell_units=3), [(24, 12)]),
     (AddToRows((2, 0), 4), [(4, 3), (2, 3)]),
 ])
 def test_sweep_layers_round_trip_alone(layer: keras.layers.Layer, inputs: list[tuple[int, int]],
@@ -102,6 +103,10 @@ def test_bad_readout_arguments_raise_config_error() -> None:
         SweepReadout((1.0, 2.0), (-1.0, 1.0))
     with pytest.raises(ConfigError, match="harmonics"):
         SweepReadout(NOTES, DEPTHS, harmonics=0)
+    with pytest.raises(ConfigError, match="cell_units"):
+        SweepReadout(NOTES, DEPTHS, cell_units=-1)
+    with pytest.raises(ConfigError, match="sweep_cell_units"):
+        InversionModelConfig(arch="freqtcn", sweep_cell_units=8)
     with pytest.raises(ConfigError, match="beyond"):
         _readout(harmonics=2).build((None, 16, 12))  # reads up to bin 2 * (7 + 3) = 20
     with pytest.raises(ConfigError, match="maps"):
@@ -235,3 +240,17 @@ def test_sweeptcn_with_sweep_read_round_trips(tmp_path: Path, rng: np.random.Gen
     loaded = load_inversion_model(path)
     assert loaded.config == config
     np.testing.assert_allclose(np.asarray(loaded.model(x, training=False)), expected, atol=1e-6)
+
+
+def test_the_cell_network_starts_as_the_plain_sum_and_then_weighs_the_reads(
+        rng: np.random.Generator) -> None:
+    """Output weights start at zero, so a fresh readout scores pairs as the sum of its reads;
+    with weights set, the scores change and follow every oscillator's reads at a pair."""
+    plain = SweepReadout(NOTES, DEPTHS, harmonics=2, oscillators=2)
+    cells = SweepReadout(NOTES, DEPTHS, harmonics=2, oscillators=2, cell_units=4)
+    maps = rng.random((2, 24, 12)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(cells(maps)), np.asarray(plain(maps)), rtol=1e-6)
+    cells.cell_output.assign(np.ones((2, 4), dtype=np.float32))
+    changed = np.asarray(cells(maps))
+    assert not np.allclose(changed, np.asarray(plain(maps)))
+    assert cells.cell_kernel.shape == (2 * 3 * 2, 2 * 4)

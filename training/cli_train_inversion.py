@@ -42,8 +42,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="*tcn spectral-summary width (0 = trunk channels)")
     parser.add_argument("--sweep-harmonics", type=int, default=1,
                         help="sweeptcn: harmonics of each oscillator's FM sweep read (default 1)")
+    parser.add_argument("--sweep-cell-units", type=int, default=0, metavar="N",
+                        help="sweeptcn: a per-(note, depth) network of N units over the readout's "
+                             "position reads instead of their plain sum (default 0)")
     parser.add_argument("--sweep-read", action="store_true",
                         help="sweeptcn: also read bin features at each oscillator's sweep positions")
+    parser.add_argument("--trajectory-read", action="store_true",
+                        help="sweeptcn: score FM rates along each oscillator's frame-by-frame path")
     parser.add_argument("--max-minutes", type=float, default=0.0,
                         help="stop after the epoch crossing this wall-clock budget (0 = none)")
     parser.add_argument("--data", default="", metavar="DIR",
@@ -66,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         summary_units=args.summary_units, max_minutes=args.max_minutes,
         lr_decay=args.lr_decay, label_sigma=args.label_sigma,
         data=args.data, sweep_harmonics=args.sweep_harmonics,
-        sweep_read=args.sweep_read)
+        sweep_cell_units=args.sweep_cell_units, sweep_read=args.sweep_read,
+        trajectory_read=args.trajectory_read)
     if args.strategy != "default":
         from training.distributed_inversion import train_inversion_distributed
 

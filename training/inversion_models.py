@@ -60,6 +60,7 @@ from instrument.errors import ConfigError
 from training.harmonic_layers import HarmonicStack
 from training.spectral_layers import LogSpectrogram, PhaseSpectrogram
 from training.sweep_pointer import ModulationSpectrum, PosteriorRead
+from training.trajectory_read import RateScores, TrajectoryRead, check_trajectory_geometry
 from training.sweep_readout import (MAPS_PER_HARMONIC, AddToRows, BinStatistics, SweepReadout,
                                     check_geometry)
 
@@ -88,6 +89,8 @@ HARM_FUNDAMENTALS, HARM_STEPS_PER_BIN, HARM_HARMONICS, HARM_CHANNELS = 192, 4, 8
 SWEEP_CHANNELS, SWEEP_KERNEL, SWEEP_DILATIONS = 64, 5, (1, 2, 4, 8, 16)
 #: ``sweeptcn`` with ``sweep_read``: modulation rates (cycles per clip) read per bin.
 SWEEP_RATES = 24
+#: ``sweeptcn`` trajectory read: (note, depth) cells read per oscillator, scoring units.
+TRAJECTORY_TOP_K, TRAJECTORY_UNITS = 3, 16
 ARCHS = (*CONV_STACKS, "conve2e", "lstm", "freqtcn", "dualtcn", "phasetcn", "harmtcn", "sweeptcn")
 #: Architectures whose input is raw audio (the rest take the synth's spectrogram).
 AUDIO_ARCHS = ("conve2e", "dualtcn", "phasetcn")
@@ -95,7 +98,8 @@ HEADS = ("sigmoid", "softmax", "regression")
 
 
 #: Tuple-valued ``sweeptcn`` fields of :class:`InversionModelConfig`.
-SWEEP_FIELDS = ("sweep_note_bins", "sweep_depth_bins", "sweep_note_rows", "sweep_depth_rows")
+SWEEP_FIELDS = ("sweep_note_bins", "sweep_depth_bins", "sweep_note_rows", "sweep_depth_rows",
+                "trajectory_rates", "trajectory_rate_rows")
 
 
 @dataclass(frozen=True)
@@ -128,9 +132,16 @@ class InversionModelConfig:
         sweep_note_rows, sweep_depth_rows: ``sweeptcn``: each oscillator's note and depth
             parameter index (same order).
         sweep_harmonics: ``sweeptcn``: harmonics read per oscillator.
+        sweep_cell_units: ``sweeptcn``: units of the readout's per-pair network over its position
+            reads (0 = their sum; :class:`training.sweep_readout.SweepReadout`).
         sweep_read: ``sweeptcn``: also read every bin's time statistics and modulation spectrum
             at each oscillator's sweep positions into the clip vector
             (:class:`training.sweep_pointer.PosteriorRead`).
+        trajectory_read: ``sweeptcn``: score each oscillator's FM rate along its frame-by-frame
+            path and add level features to the clip vector (:mod:`training.trajectory_read`).
+        trajectory_rates: every FM rate class in cycles per frame hop (``trajectory_geometry``).
+        trajectory_rate_rows: each oscillator's FM rate parameter index (oscillator order as
+            ``sweep_note_rows``).
     """
 
     arch: str = "conv6xl"
@@ -157,7 +168,11 @@ class InversionModelConfig:
     sweep_note_rows: tuple[int, ...] = ()
     sweep_depth_rows: tuple[int, ...] = ()
     sweep_harmonics: int = 1
+    sweep_cell_units: int = 0
     sweep_read: bool = False
+    trajectory_read: bool = False
+    trajectory_rates: tuple[float, ...] = ()
+    trajectory_rate_rows: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         for name in SWEEP_FIELDS:  # JSON gives lists
@@ -174,6 +189,10 @@ class InversionModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.sweep_cell_units, int) or isinstance(self.sweep_cell_units, bool) \
+                or self.sweep_cell_units < 0 or (self.sweep_cell_units and self.arch != "sweeptcn"):
+            raise ConfigError(f"sweep_cell_units must be a non-negative integer (sweeptcn only), "
+                              f"got {self.sweep_cell_units!r} for arch {self.arch!r}")
         if not isinstance(self.summary_units, int) or isinstance(self.summary_units, bool) \
                 or self.summary_units < 0:
             raise ConfigError(f"summary_units must be 0 (= channels) or a positive integer, "
@@ -202,10 +221,11 @@ class InversionModelConfig:
             if self.fine_bins > self.fine_n_fft // 2 + 1:
                 raise ConfigError(f"dualtcn fine_bins {self.fine_bins} exceeds fine_n_fft // 2 + 1 "
                                   f"= {self.fine_n_fft // 2 + 1}")
-        if not isinstance(self.sweep_read, bool):
-            raise ConfigError(f"sweep_read must be a bool, got {self.sweep_read!r}")
-        if self.sweep_read and self.arch != "sweeptcn":
-            raise ConfigError(f"sweep_read is for the sweeptcn arch, not {self.arch!r}")
+        for name in ("sweep_read", "trajectory_read"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be a bool, got {getattr(self, name)!r}")
+            if getattr(self, name) and self.arch != "sweeptcn":
+                raise ConfigError(f"{name} is for the sweeptcn arch, not {self.arch!r}")
         if self.arch == "sweeptcn":
             self._check_sweep()
 
@@ -225,6 +245,9 @@ class InversionModelConfig:
                                   f"got {len(getattr(self, name))}")
         check_geometry(self.sweep_note_bins, self.sweep_depth_bins, self.sweep_harmonics,
                        len(self.sweep_note_rows), self.n_bins)
+        if self.trajectory_read:
+            check_trajectory_geometry(self.trajectory_rates, self.trajectory_rate_rows, rows,
+                                      self.n_classes, self.n_params)
 
     @property
     def raw_audio(self) -> bool:
@@ -530,7 +553,7 @@ def _sweeptcn(x: Any, config: InversionModelConfig) -> Any:
                                name="sweep_maps")(h)
     scores, joint = SweepReadout(config.sweep_note_bins, config.sweep_depth_bins,
                                  config.sweep_harmonics, oscillators, return_joint=True,
-                                 name="sweep_readout")(maps)
+                                 cell_units=config.sweep_cell_units, name="sweep_readout")(maps)
     if config.sweep_read:
         values = keras.layers.Concatenate(name="bin_features")(
             [statistics, ModulationSpectrum(min(SWEEP_RATES, config.n_frames // 2),
@@ -538,9 +561,18 @@ def _sweeptcn(x: Any, config: InversionModelConfig) -> Any:
         read = PosteriorRead(config.sweep_note_bins, config.sweep_depth_bins,
                              config.sweep_harmonics, name="posterior_read")([values, joint])
         parts.append(keras.layers.Dense(channels, activation="relu", name="read_dense")(read))
+    if config.trajectory_read:
+        reads, cells = TrajectoryRead(config.sweep_note_bins, config.sweep_depth_bins,
+                                      config.trajectory_rates, config.sweep_harmonics,
+                                      TRAJECTORY_TOP_K, name="trajectory_read")([seq, joint])
+        rate_scores, levels = RateScores(TRAJECTORY_UNITS, name="rate_scores")([reads, cells])
+        parts.append(keras.layers.Dense(channels // 2, activation="relu", name="level_dense")(levels))
     clip = keras.layers.Concatenate(name="clip")(parts)
     logits = AddToRows((*config.sweep_note_rows, *config.sweep_depth_rows), config.n_params,
                        name="add_sweep")([_logits(clip, config), scores])
+    if config.trajectory_read:
+        logits = AddToRows(config.trajectory_rate_rows, config.n_params,
+                           name="add_rates")([logits, rate_scores])
     return _activate(logits, config)
 
 

@@ -54,7 +54,10 @@ class InversionTrainConfig:
         data: a ``latent dataset synth`` folder to train on instead of on-the-fly renders
             ("" = on the fly); its spec must match the synth's.
         sweep_harmonics: ``sweeptcn`` only: harmonics of each oscillator's sweep read.
+        sweep_cell_units: ``sweeptcn`` only: units of the readout's per-pair network (0 = sum).
         sweep_read: ``sweeptcn`` only: read bin features at each oscillator's sweep positions.
+        trajectory_read: ``sweeptcn`` only: score FM rates along each oscillator's path through
+            the frames (:mod:`training.trajectory_read`).
     """
 
     synth: str = "inversynth"
@@ -75,7 +78,9 @@ class InversionTrainConfig:
     label_sigma: float = 0.0
     data: str = ""
     sweep_harmonics: int = 1
+    sweep_cell_units: int = 0
     sweep_read: bool = False
+    trajectory_read: bool = False
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -99,10 +104,15 @@ class InversionTrainConfig:
             raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
         if not 0 <= self.label_sigma <= 8:
             raise ConfigError(f"label_sigma must be in 0..8 classes, got {self.label_sigma!r}")
+        if not isinstance(self.sweep_cell_units, int) or isinstance(self.sweep_cell_units, bool) \
+                or not 0 <= self.sweep_cell_units <= 256:
+            raise ConfigError(f"sweep_cell_units must be an integer in 0..256, got "
+                              f"{self.sweep_cell_units!r}")
         if not isinstance(self.sweep_harmonics, int) or not 1 <= self.sweep_harmonics <= 8:
             raise ConfigError(f"sweep_harmonics must be an integer in 1..8, got {self.sweep_harmonics!r}")
-        if not isinstance(self.sweep_read, bool):
-            raise ConfigError(f"sweep_read must be a bool, got {self.sweep_read!r}")
+        for name in ("sweep_read", "trajectory_read"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be a bool, got {getattr(self, name)!r}")
         if self.label_sigma and self.head != "softmax":
             raise ConfigError(f"label_sigma needs the softmax head, got head {self.head!r}")
 
@@ -167,7 +177,11 @@ def initial_model_config(tcfg: InversionTrainConfig, synth: Any, sample_count: i
         from training.sweep_readout import sweep_geometry
 
         geometry = {**sweep_geometry(synth), "sweep_harmonics": tcfg.sweep_harmonics,
-                    "sweep_read": tcfg.sweep_read}
+                    "sweep_cell_units": tcfg.sweep_cell_units, "sweep_read": tcfg.sweep_read}
+        if tcfg.trajectory_read:
+            from training.trajectory_read import trajectory_geometry
+
+            geometry.update(trajectory_geometry(synth), trajectory_read=True)
     config = InversionModelConfig(
         arch=tcfg.arch, head=tcfg.head, n_params=spec.n_params, n_classes=max(spec.levels),
         n_bins=spec.n_bins, n_frames=spec.n_frames, n_samples=spec.n_samples,
@@ -418,8 +432,9 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
 
 
 #: Recipe of the shipped default model (``make models``): ``sweeptcn`` (the frequency-aware
-#: ``freqtcn`` plus the sweep readout of each oscillator's note and FM depth, 3 harmonics, and the
-#: bin features read at each oscillator's sweep positions; half width, softmax per parameter),
+#: ``freqtcn`` plus the sweep readout of each oscillator's note and FM depth, 3 harmonics, with a
+#: 16-unit network over each (note, depth) pair's reads, and the bin features read at each
+#: oscillator's sweep positions; half width, softmax per parameter),
 #: trained 29 min of wall clock (it stops after the epoch that crosses the budget, so about 30 min)
 #: on fresh renders, batches of 128, learning rate 3e-3 decayed by 0.97 per epoch. The build record ``presets/models/inversynth-sweeptcn.build.md``
 #: has the figures and the recipes tried before.
@@ -427,7 +442,7 @@ SHIPPED_RECIPE = InversionTrainConfig(synth="inversynth", arch="sweeptcn", head=
                                       epochs=130, steps_per_epoch=100, batch_size=128,
                                       learning_rate=3e-3, seed=0, val_count=512, patience=0,
                                       max_minutes=29.0, lr_decay=0.97, width_scale=0.5,
-                                      sweep_harmonics=3, sweep_read=True)
+                                      sweep_harmonics=3, sweep_cell_units=16, sweep_read=True)
 #: File name of the shipped inversynth model in ``presets/models``.
 SHIPPED_NAME = "inversynth-sweeptcn.keras"
 

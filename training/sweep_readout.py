@@ -112,19 +112,29 @@ class SweepReadout(keras.layers.Layer):
         oscillators: oscillators, >= 1.
         return_joint: also return the joint scores ``(batch, oscillators, classes, classes)``
             (:meth:`joint_scores`) as a second output.
+        cell_units: 0 scores a pair by the sum of its ``3 * harmonics`` reads; > 0 adds a small
+            network over the reads of all oscillators at that pair (``cell_units`` ReLU units per
+            oscillator, output weights starting at zero), which can weigh one position against
+            another, e.g. the level at ``3 f`` against the level at ``f`` that tells a triangle
+            from a square (the maps come from convolutions that see only about 33 bins either
+            side), and one oscillator's evidence against another's at the same pair.
     """
 
     def __init__(self, note_bins: Sequence[float], depth_bins: Sequence[float],
                  harmonics: int = 1, oscillators: int = 1, return_joint: bool = False,
-                 **kwargs: Any) -> None:
+                 cell_units: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.note_bins, self.depth_bins = check_geometry(note_bins, depth_bins, harmonics,
                                                          oscillators)
         if not isinstance(return_joint, bool):
             raise ConfigError(f"SweepReadout return_joint must be a bool, got {return_joint!r}")
+        if not isinstance(cell_units, int) or isinstance(cell_units, bool) or cell_units < 0:
+            raise ConfigError(f"SweepReadout cell_units must be a non-negative integer, "
+                              f"got {cell_units!r}")
         self.harmonics = harmonics
         self.oscillators = oscillators
         self.return_joint = return_joint
+        self.cell_units = cell_units
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         channels = MAPS_PER_HARMONIC * self.harmonics * self.oscillators
@@ -137,6 +147,14 @@ class SweepReadout(keras.layers.Layer):
         self._lower = lower.astype(np.int32)
         self._upper = np.minimum(lower + 1, input_shape[1] - 1).astype(np.int32)
         self._weight = (position - lower).astype(np.float32)
+        if self.cell_units:
+            shape = (self.oscillators * position.shape[0], self.oscillators * self.cell_units)
+            self.cell_kernel = self.add_weight(shape=shape, initializer="glorot_uniform",
+                                               name="cell_kernel")
+            self.cell_bias = self.add_weight(shape=(self.oscillators * self.cell_units,),
+                                             initializer="zeros", name="cell_bias")
+            self.cell_output = self.add_weight(shape=(self.oscillators, self.cell_units),
+                                               initializer="zeros", name="cell_output")
         super().build(input_shape)
 
     def joint_scores(self, maps: Any) -> Any:
@@ -144,12 +162,20 @@ class SweepReadout(keras.layers.Layer):
         ``(batch, oscillators, classes, classes)`` (notes on axis 2, depths on axis 3)."""
         ops = keras.ops
         n = self.oscillators
-        joint = 0.0
+        reads = []
         for k in range(self._lower.shape[0]):
             m = maps[..., k * n:(k + 1) * n]
             low = ops.take(m, self._lower[k], axis=1)
             high = ops.take(m, self._upper[k], axis=1)
-            joint = joint + low + self._weight[k][None, :, None] * (high - low)
+            reads.append(low + self._weight[k][None, :, None] * (high - low))  # (batch, pairs, n)
+        joint = sum(reads[1:], reads[0])
+        if self.cell_units:
+            # every oscillator's reads of a pair feed every oscillator's units: what one
+            # oscillator's maps show at a pair can lower another's score there
+            stacked = ops.reshape(ops.stack(reads, axis=-1), (-1, n * len(reads)))
+            hidden = ops.relu(ops.matmul(stacked, self.cell_kernel) + self.cell_bias)
+            hidden = ops.reshape(hidden, (-1, joint.shape[1], n, self.cell_units))
+            joint = joint + ops.sum(hidden * self.cell_output, axis=-1)
         classes = len(self.note_bins)
         return ops.reshape(ops.transpose(joint, (0, 2, 1)), (-1, n, classes, classes))
 
@@ -170,7 +196,7 @@ class SweepReadout(keras.layers.Layer):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "note_bins": self.note_bins, "depth_bins": self.depth_bins,
                 "harmonics": self.harmonics, "oscillators": self.oscillators,
-                "return_joint": self.return_joint}
+                "return_joint": self.return_joint, "cell_units": self.cell_units}
 
 
 @keras.saving.register_keras_serializable(package="latent")
