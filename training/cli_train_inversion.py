@@ -43,8 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sweep-harmonics", type=int, default=1,
                         help="sweeptcn: harmonics of each oscillator's FM sweep read (default 1)")
     parser.add_argument("--sweep-cell-units", type=int, default=0, metavar="N",
-                        help="sweeptcn: a per-(note, depth) network of N units over the readout's "
-                             "position reads instead of their plain sum (default 0)")
+                        help="sweeptcn: add a network of N units per oscillator over all "
+                             "oscillators' reads at each (note, depth) pair to the readout's sum "
+                             "(default 0: the sum alone; the shipped model uses 16)")
     parser.add_argument("--sweep-read", action="store_true",
                         help="sweeptcn: also read bin features at each oscillator's sweep positions")
     parser.add_argument("--trajectory-read", action="store_true",
