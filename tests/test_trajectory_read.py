@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,8 @@ import pytest
 
 from instrument.errors import ConfigError
 from training.inversion_models import InversionModelConfig, build_inversion_model
-from training.synths.registry import get_synth
+from training.synths.inversynth import InverSynth
+from training.synths.registry import get_synth, load_spec
 from training.trajectory_read import RateScores, TrajectoryRead, trajectory_geometry
 
 NOTES = tuple(np.linspace(2.0, 5.0, 16))
@@ -123,3 +125,6 @@ def test_bad_trajectory_settings_name_the_value() -> None:
         RateScores(units=0)
     with pytest.raises(ConfigError, match="has none"):
         trajectory_geometry(get_synth("fluidsynth"))
+    spec = load_spec("inversynth")
+    with pytest.raises(ConfigError, match="n_fft 1024, hop_length 256"):
+        trajectory_geometry(InverSynth(dataclasses.replace(spec, n_fft=1024)))

@@ -16,7 +16,8 @@ import keras
 import numpy as np
 
 from instrument.errors import ConfigError
-from training.sweep_readout import MAPS_PER_HARMONIC, check_geometry, sweep_positions
+from training.sweep_readout import (MAPS_PER_HARMONIC, check_geometry, check_read_inputs,
+                                     sweep_positions)
 
 
 @keras.saving.register_keras_serializable(package="latent")
@@ -85,10 +86,7 @@ class PosteriorRead(keras.layers.Layer):
     def build(self, input_shape: Any) -> None:
         values, joint = input_shape
         classes = len(self.note_bins)
-        if len(values) != 3 or values[1] is None or values[2] is None or len(joint) != 4 \
-                or tuple(joint[2:]) != (classes, classes):
-            raise ConfigError(f"PosteriorRead needs values (batch, bins, channels) and joint "
-                              f"(batch, oscillators, {classes}, {classes}), got {values}, {joint}")
+        check_read_inputs("PosteriorRead", values, joint, classes, "values (batch, bins, channels)")
         n_bins = int(values[1])
         check_geometry(self.note_bins, self.depth_bins, self.harmonics, 1, n_bins)
         position = sweep_positions(self.note_bins, self.depth_bins, self.harmonics).T  # (pairs, maps)

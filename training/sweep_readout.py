@@ -82,6 +82,38 @@ def check_geometry(note_bins: Sequence[float], depth_bins: Sequence[float], harm
     return notes, depths
 
 
+def check_read_inputs(layer: str, values: Any, joint: Any, classes: int, values_shape: str) -> None:
+    """Validate the ``[values (batch, a, b), joint (batch, oscillators, classes, classes)]`` input
+    shapes of a layer that reads at the readout's (note, depth) pairs.
+
+    Raises:
+        ConfigError: naming ``layer`` and the shapes it got.
+    """
+    if len(values) != 3 or values[1] is None or values[2] is None or len(joint) != 4 \
+            or tuple(joint[2:]) != (classes, classes):
+        raise ConfigError(f"{layer} needs {values_shape} and joint (batch, oscillators, {classes}, "
+                          f"{classes}), got {values}, {joint}")
+
+
+def oscillator_params(synth: Any, slot: int, kind: str) -> list[Any]:
+    """Each FM oscillator's parameter at ``slot`` of its shape (0 note, 1 depth, 2 rate) in a synth
+    exposing ``synth.oscillators`` (``[(amplitude, (note, depth, rate)), ...]``).
+
+    Raises:
+        ConfigError: the synth has no FM oscillators, or their ``kind`` classes differ.
+    """
+    spec = synth.spec
+    oscillators = getattr(synth, "oscillators", None)
+    if not oscillators:
+        raise ConfigError(f"the sweep readout needs a synth with FM oscillators (e.g. inversynth); "
+                          f"{spec.name!r} has none")
+    params = [spec.param(shape[slot]) for _, shape in oscillators]
+    if any(not np.array_equal(p.grid(), params[0].grid()) for p in params):
+        raise ConfigError(f"the sweep readout needs the same {kind} classes for every oscillator "
+                          f"of {spec.name!r}")
+    return params
+
+
 def sweep_positions(note_bins: Sequence[float], depth_bins: Sequence[float],
                     harmonics: int) -> np.ndarray:
     """Where a sweep readout reads: ``(3 * harmonics, notes * depths)`` fractional bins, row
@@ -250,20 +282,12 @@ def sweep_geometry(synth: Any) -> dict[str, tuple]:
             oscillators' note or depth grids differ.
     """
     spec = synth.spec
-    oscillators = getattr(synth, "oscillators", None)
-    if not oscillators:
-        raise ConfigError(f"sweeptcn needs a synth with FM oscillators (e.g. inversynth); "
-                          f"{spec.name!r} has none")
+    notes = oscillator_params(synth, 0, "note")
     units = str(spec.options.get("fm_depth_units", "hz"))
     if units != "hz":
         raise ConfigError(f"sweeptcn reads FM depths as Hz of deviation; synth {spec.name!r} has "
                           f"options.fm_depth_units {units!r}")
-    notes = [spec.param(shape[0]) for _, shape in oscillators]
-    depths = [spec.param(shape[1]) for _, shape in oscillators]
-    for kind, params in (("note", notes), ("depth", depths)):
-        if any(not np.array_equal(p.grid(), params[0].grid()) for p in params):
-            raise ConfigError(f"sweeptcn needs the same {kind} classes for every oscillator of "
-                              f"{spec.name!r}")
+    depths = oscillator_params(synth, 1, "depth")
     bin_hz = spec.sample_rate / spec.n_fft
     return {"sweep_note_bins": tuple(float(v) for v in notes[0].grid() / bin_hz),
             "sweep_depth_bins": tuple(float(v) for v in depths[0].grid() / bin_hz),

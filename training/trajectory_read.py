@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 from instrument.errors import ConfigError
-from training.sweep_readout import check_geometry
+from training.sweep_readout import check_geometry, check_read_inputs, oscillator_params
 
 #: Statistics over frames of every trajectory read (mean, standard deviation, minimum).
 N_TRAJECTORY_STATISTICS = 3
@@ -62,17 +62,11 @@ def trajectory_geometry(synth: Any) -> dict[str, tuple]:
     each oscillator's rate row.
 
     Raises:
-        ConfigError: the synth has no FM oscillators or their rate grids differ.
+        ConfigError: the synth has no FM oscillators, their rate grids differ, or its frames are
+            not centred on whole hops.
     """
     spec = synth.spec
-    oscillators = getattr(synth, "oscillators", None)
-    if not oscillators:
-        raise ConfigError(f"the trajectory read needs a synth with FM oscillators; {spec.name!r} "
-                          f"has none")
-    rates = [spec.param(shape[2]) for _, shape in oscillators]
-    if any(not np.array_equal(p.grid(), rates[0].grid()) for p in rates):
-        raise ConfigError(f"the trajectory read needs the same rate classes for every oscillator "
-                          f"of {spec.name!r}")
+    rates = oscillator_params(synth, 2, "rate")
     if spec.n_fft != 2 * spec.hop_length:
         raise ConfigError(f"the trajectory read places frame t at t hops (n_fft = 2 hop_length); "
                           f"synth {spec.name!r} has n_fft {spec.n_fft}, hop_length {spec.hop_length}")
@@ -114,10 +108,8 @@ class TrajectoryRead(keras.layers.Layer):
     def build(self, input_shape: Any) -> None:
         sequence, joint = input_shape
         classes = len(self.note_bins)
-        if len(sequence) != 3 or sequence[1] is None or sequence[2] is None or len(joint) != 4 \
-                or tuple(joint[2:]) != (classes, classes):
-            raise ConfigError(f"TrajectoryRead needs sequence (batch, frames, bins) and joint "
-                              f"(batch, oscillators, {classes}, {classes}), got {sequence}, {joint}")
+        check_read_inputs("TrajectoryRead", sequence, joint, classes,
+                          "sequence (batch, frames, bins)")
         self._frames, self._bins = int(sequence[1]), int(sequence[2])
         frame = np.arange(self._frames)
         self._cos = np.cos(2.0 * np.pi * np.asarray(self.rates)[:, None] * frame).astype(np.float32)
