@@ -248,7 +248,7 @@ def test_cli_choices_match_the_models() -> None:
 def test_export_for_inference_drops_the_optimizer_and_keeps_outputs(tmp_path: Path,
                                                                     rng: np.random.Generator) -> None:
     from training.inversion_models import loss_for
-    from training.inversion_train import export_for_inference
+    from training.inversion_build import export_for_inference
 
     config = _tiny("conv2")
     model = build_inversion_model(config)

@@ -15,8 +15,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-import math
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -429,97 +427,3 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
     log(f"saved {final}; validation mean MPR {metrics['validation']['mean_mpr']:.2f} "
         f"after {train_seconds / 60:.1f} min")
     return metrics
-
-
-#: Recipe of the shipped default model (``make models``): ``sweeptcn`` (the frequency-aware
-#: ``freqtcn`` plus the sweep readout of each oscillator's note and FM depth, 3 harmonics, with a
-#: 16-unit network over each (note, depth) pair's reads, and the bin features read at each
-#: oscillator's sweep positions; half width, softmax per parameter),
-#: trained 29 min of wall clock (it stops after the epoch that crosses the budget, so about 30 min)
-#: on fresh renders, batches of 128, learning rate 3e-3 decayed by 0.97 per epoch. The build record ``presets/models/inversynth-sweeptcn.build.md``
-#: has the figures and the recipes tried before.
-SHIPPED_RECIPE = InversionTrainConfig(synth="inversynth", arch="sweeptcn", head="softmax",
-                                      epochs=130, steps_per_epoch=100, batch_size=128,
-                                      learning_rate=3e-3, seed=0, val_count=512, patience=0,
-                                      max_minutes=29.0, lr_decay=0.97, width_scale=0.5,
-                                      sweep_harmonics=3, sweep_cell_units=16, sweep_read=True)
-#: File name of the shipped inversynth model in ``presets/models``.
-SHIPPED_NAME = "inversynth-sweeptcn.keras"
-
-
-#: Recipe of the shipped fluidsynth model: fluidsynth renders about 100-150 clips/s here, too slow
-#: to feed training on the fly, so the build first renders FLUIDSYNTH_DATASET once with
-#: ``generate_dataset`` (shard ``i`` from ``default_rng([seed, i])``) and trains on it from disk
-#: (``data`` names that folder inside the build folder). The committed file was trained 30 min, then
-#: resumed with ``--resume --max-minutes 50`` and stopped at the 30-epoch cap (47 min).
-FLUIDSYNTH_DATASET: dict[str, int] = {"count": 40960, "seed": 0, "shard_size": 1024}
-FLUIDSYNTH_RECIPE = InversionTrainConfig(synth="fluidsynth", arch="conv6xl", head="sigmoid",
-                                         epochs=30, steps_per_epoch=200, batch_size=32,
-                                         learning_rate=1e-3, seed=0, val_count=512, patience=0,
-                                         max_minutes=50.0, lr_decay=0.9, width_scale=0.5,
-                                         data="fluidsynth-data")
-
-
-def _ship(source: Path, name: str) -> Path:
-    """Atomically copy a trained ``model.keras`` to ``presets/models/name``."""
-    import shutil
-
-    from presets import PRESETS_DIR
-
-    target = PRESETS_DIR / "models" / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
-    return target
-
-
-def export_for_inference(source: str | Path, target: str | Path) -> Path:
-    """Copy an inversion model file without its optimizer state (about a third of the size; the
-    copy cannot be resumed). Metadata (synth, spec, configs) are kept."""
-    from instrument.invert import load_inversion_model, save_inversion_model
-    from training.inversion_models import build_inversion_model
-
-    inv = load_inversion_model(source)
-    fresh = build_inversion_model(inv.config)
-    fresh.set_weights(inv.model.get_weights())
-    return save_inversion_model(fresh, target, inv.config, inv.synth_name, inv.meta["spec"],
-                                inv.meta.get("training", {}))
-
-
-def build_fluidsynth_model(work: Path, resume: bool = False) -> Path:
-    """Render the fluidsynth dataset into ``work`` (resumable), train FLUIDSYNTH_RECIPE on it and
-    ship ``presets/models/fluidsynth-conv6xl.keras`` (weights only, no optimizer state)."""
-    from training.synths.dataset import generate_dataset
-
-    data = work / FLUIDSYNTH_RECIPE.data
-    generate_dataset("fluidsynth", FLUIDSYNTH_DATASET["count"], FLUIDSYNTH_DATASET["seed"], data,
-                     shard_size=FLUIDSYNTH_DATASET["shard_size"])
-    recipe = dataclasses.replace(FLUIDSYNTH_RECIPE, data=str(data))
-    run = work / "fluidsynth-conv6xl"
-    train_inversion(recipe, run, resume=resume)
-    return _ship(export_for_inference(run / "model.keras", run / "inference.keras"),
-                 "fluidsynth-conv6xl.keras")
-
-
-def build_inversion_models(out_dir: str | Path | None = None, resume: bool = False) -> list[Path]:
-    """``make models`` hook: train the shipped inversion models and copy them into presets.
-
-    Returns:
-        the written model paths (``presets/models/inversynth-sweeptcn.keras``,
-        ``presets/models/fluidsynth-conv6xl.keras``), weights only (no optimizer state).
-    """
-    import tempfile
-
-    work = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="inversion-"))
-    run = work / SHIPPED_NAME.removesuffix(".keras")
-    train_inversion(SHIPPED_RECIPE, run, resume=resume)
-    shipped = [_ship(export_for_inference(run / "model.keras", run / "inference.keras"),
-                     SHIPPED_NAME)]
-    shipped.append(build_fluidsynth_model(work, resume=resume))
-    return shipped
-
-
-if __name__ == "__main__":
-    for p in build_inversion_models():
-        print(p)

@@ -1,0 +1,24 @@
+"""`latent train ensemble`: join trained inversion models into one file that averages them."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ensemble", help="join trained inversion models into one averaging model file",
+        description="Join two or more inversion model files of one synth (same input and head) "
+        "into one .keras file whose class probabilities are the mean of theirs. `latent invert`, "
+        "`latent bench inversion` and `latent perform --invert-model` take it like any model.")
+    parser.add_argument("models", nargs="+", metavar="MODEL", help="inversion model files (.keras)")
+    parser.add_argument("-o", "--out", required=True, help="ensemble file to write (.keras)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from training.inversion_ensemble import save_inversion_ensemble
+
+    path = save_inversion_ensemble(args.models, args.out)
+    print(f"wrote {path}: the mean of {len(args.models)} models")
+    return 0
