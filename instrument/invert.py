@@ -159,6 +159,7 @@ def load_inversion_model(path: str | Path) -> InversionModel:
     import keras
 
     # registers the custom layers before deserialising
+    import training.inversion_ensemble  # noqa: F401  (MemberMean)
     from training.inversion_models import InversionModelConfig
     from training.synths.spec import SynthSpec
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
 from instrument.cli import build_parser
 from instrument.errors import ConfigError, ModelError
 from instrument.invert import InversionModel, load_inversion_model, save_inversion_model
-from training.inversion_ensemble import (build_inversion_ensemble, ensemble_members, is_ensemble,
-                                         save_inversion_ensemble)
+from training.inversion_ensemble import (MemberMean, build_inversion_ensemble, ensemble_members,
+                                         fit_member_weights, is_ensemble, save_inversion_ensemble)
 from training.inversion_models import InversionModelConfig, build_inversion_model
 from training.inversion_build import export_for_inference
 from training.inversion_train import spec_dict
@@ -88,3 +91,62 @@ def test_sweep_readout_of_an_ensemble_is_its_members_mean(rng: np.random.Generat
     ensemble = build_inversion_ensemble(nets)
     np.testing.assert_allclose(sweep_joint_probabilities(ensemble, x), np.mean(alone, axis=0),
                                atol=1e-6)
+
+
+def test_fitted_weights_follow_the_better_member_of_each_parameter(
+        rng: np.random.Generator) -> None:
+    classes = rng.integers(0, 4, size=(200, 2))
+    right = 0.4 * np.eye(4)[classes] + 0.6 * rng.random((200, 2, 4))  # noisy but informative
+    noise = rng.random((200, 2, 4))
+    # member 0 knows parameter 0, member 1 knows parameter 1
+    first = np.stack([right[:, 0], noise[:, 1]], axis=1)
+    second = np.stack([noise[:, 0], right[:, 1]], axis=1)
+    weights = fit_member_weights([first, second], classes, levels=(4, 4))
+    assert weights.shape == (2, 2)
+    np.testing.assert_allclose(weights.sum(axis=0), 1.0)
+    assert weights[0, 0] > 0.5 and weights[1, 1] > 0.5
+    # equal members: ties go to the even mix
+    np.testing.assert_allclose(fit_member_weights([first, first], classes, (4, 4)), 0.5)
+
+
+def test_member_mean_round_trips_and_checks_its_weights(tmp_path: Path,
+                                                        rng: np.random.Generator) -> None:
+    a, b = keras.Input((3, 4)), keras.Input((3, 4))
+    layer = MemberMean([[0.2, 1.0, 0.5], [0.8, 0.0, 0.5]])
+    model = keras.Model([a, b], layer([a, b]))
+    x = [rng.random((2, 3, 4)).astype(np.float32) for _ in range(2)]
+    expected = x[0] * np.array([0.2, 1.0, 0.5])[None, :, None] + \
+        x[1] * np.array([0.8, 0.0, 0.5])[None, :, None]
+    np.testing.assert_allclose(np.asarray(model(x)), expected, rtol=1e-6)
+    model.save(tmp_path / "mix.keras")
+    loaded = keras.saving.load_model(tmp_path / "mix.keras", safe_mode=True)
+    np.testing.assert_allclose(np.asarray(loaded(x)), expected, rtol=1e-6)
+    with pytest.raises(ConfigError, match="sum to 1"):
+        MemberMean([[0.5, 0.5], [0.6, 0.5]])
+    with pytest.raises(ConfigError, match="members >= 2"):
+        MemberMean([[1.0, 1.0]])
+    with pytest.raises(ConfigError, match="do not fit"):
+        MemberMean([[0.5, 0.5], [0.5, 0.5]])([a, b])
+
+
+def test_calibrated_ensemble_records_its_weights(members: list[Path], tmp_path: Path) -> None:
+    assert _run(["train", "ensemble", *map(str, members), "--calibrate", "64", "-o",
+                 str(tmp_path / "cal.keras")]) == 0
+    ensemble = load_inversion_model(tmp_path / "cal.keras")
+    record = ensemble.meta["training"]
+    weights = np.array(record["member_weights"])
+    assert weights.shape == (2, 23) and record["calibration_count"] == 64
+    np.testing.assert_allclose(weights.sum(axis=0), 1.0)
+    assert all(0.0 <= r["calibration_mpr"] <= 100.0 for r in record["ensemble"])
+    loaded = [load_inversion_model(p) for p in members]
+    x = np.random.default_rng(5).random((2, *ensemble.config.input_shape)).astype(np.float32)
+    outs = [np.asarray(m.model(x, training=False)) for m in loaded]
+    expected = np.einsum("mp,mnpc->npc", weights, np.stack(outs))
+    np.testing.assert_allclose(np.asarray(ensemble.model(x, training=False)), expected, atol=1e-6)
+    # a fresh process loads it too (the mixing layer registers itself on load)
+    probe = subprocess.run([sys.executable, "-c", "import sys; from instrument.invert import "
+                            "load_inversion_model; print(load_inversion_model(sys.argv[1]).config.arch)",
+                            str(tmp_path / "cal.keras")], capture_output=True, text=True, check=False)
+    assert probe.returncode == 0 and probe.stdout.strip() == "conv4", probe.stderr[-2000:]
+    with pytest.raises(ConfigError, match="calibration_count"):
+        save_inversion_ensemble(members, tmp_path / "bad.keras", calibration_count=-1)

@@ -13,12 +13,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "`latent bench inversion` and `latent perform --invert-model` take it like any model.")
     parser.add_argument("models", nargs="+", metavar="MODEL", help="inversion model files (.keras)")
     parser.add_argument("-o", "--out", required=True, help="ensemble file to write (.keras)")
+    parser.add_argument("--calibrate", type=int, default=0, metavar="N",
+                        help="fit per-parameter member weights on N seeded calibration sounds "
+                             "(neither the validation nor the test set; default 0: equal weights)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the calibration sounds")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from training.inversion_ensemble import save_inversion_ensemble
 
-    path = save_inversion_ensemble(args.models, args.out)
-    print(f"wrote {path}: the mean of {len(args.models)} models")
+    path = save_inversion_ensemble(args.models, args.out, args.calibrate, args.seed)
+    how = f"weights fitted on {args.calibrate} sounds" if args.calibrate else "equal weights"
+    print(f"wrote {path}: {len(args.models)} models, {how}")
     return 0

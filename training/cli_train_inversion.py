@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sweep-cell-units", type=int, default=0, metavar="N",
                         help="sweeptcn: add a network of N units per oscillator over all "
                              "oscillators' reads at each (note, depth) pair to the readout's sum "
-                             "(default 0: the sum alone; the shipped model uses 16)")
+                             "(default 0: the sum alone; the shipped ensemble's main member uses 16)")
     parser.add_argument("--sweep-read", action="store_true",
                         help="sweeptcn: also read bin features at each oscillator's sweep positions")
     parser.add_argument("--trajectory-read", action="store_true",

@@ -1,8 +1,9 @@
 """The shipped inversion models: their recipes and the ``make models`` build that trains them.
 
-The inversynth default is built from one or more ``sweeptcn`` networks (several are joined into an
-ensemble, :mod:`training.inversion_ensemble`); each is trained in one or more stages, a later stage
-resuming the earlier one's checkpoint with its own learning-rate schedule and wall-clock budget.
+The inversynth default is an ensemble (:mod:`training.inversion_ensemble`) of ``sweeptcn``
+networks trained differently, mixed with per-parameter weights fitted on seeded calibration sounds;
+each member is trained in one or more stages, a later stage resuming the earlier one's checkpoint
+with its own learning-rate schedule and wall-clock budget.
 The build records are ``presets/models/inversynth-sweeptcn.build.md`` and
 ``presets/models/fluidsynth-conv6xl.build.md``.
 """
@@ -18,15 +19,27 @@ from pathlib import Path
 from instrument.errors import ConfigError, ModelError
 from training.inversion_train import InversionTrainConfig, train_inversion
 
-#: Recipe of the shipped default model: ``sweeptcn`` with the sweep readout (3 harmonics), the
-#: 16-unit cell network and the sweep read, half width, softmax per parameter; fresh renders,
-#: batches of 128, learning rate 3e-3 decayed by 0.97 per epoch, 29 min of wall clock (it stops
-#: after the epoch that crosses the budget: 96 epochs on the idle 2-core machine).
+#: The first 29 min of the main member (``--sweep-cell-units 16 --sweep-read``, 3 harmonics, half
+#: width, softmax per parameter): fresh renders, batches of 128, learning rate 3e-3 decayed by 0.97
+#: per epoch; it stops after the epoch that crosses the budget (96 epochs on the idle 2-core
+#: machine). What 30 min of training reaches: alone it was the shipped model before the ensemble.
 SHIPPED_RECIPE = InversionTrainConfig(synth="inversynth", arch="sweeptcn", head="softmax",
                                       epochs=130, steps_per_epoch=100, batch_size=128,
                                       learning_rate=3e-3, seed=0, val_count=512, patience=0,
                                       max_minutes=29.0, lr_decay=0.97, width_scale=0.5,
                                       sweep_harmonics=3, sweep_cell_units=16, sweep_read=True)
+#: The main member's second stage: resumed from SHIPPED_RECIPE's checkpoint with the learning
+#: rate raised again to 1e-3 at epoch 96 (``1.69e-3 * 0.99453 ** 96``) and decayed towards 1e-4,
+#: until 144 min of training in all.
+SHIPPED_CONTINUATION = dataclasses.replace(SHIPPED_RECIPE, epochs=600, learning_rate=1.69e-3,
+                                           lr_decay=0.99453, max_minutes=144.0)
+#: A member that scores FM rates along each oscillator's path (``--trajectory-read``) instead of
+#: having the cell network: 29 min; weaker alone, but wrong on other sounds than the main member.
+TRAJECTORY_RECIPE = dataclasses.replace(SHIPPED_RECIPE, sweep_cell_units=0, trajectory_read=True)
+#: A member without the cell network: 29 min.
+SWEEP_READ_RECIPE = dataclasses.replace(SHIPPED_RECIPE, sweep_cell_units=0)
+#: Calibration sounds the ensemble's per-parameter member weights are fitted on (seed 0).
+SHIPPED_CALIBRATION_COUNT = 2000
 
 
 @dataclass(frozen=True)
@@ -45,20 +58,21 @@ class MemberRecipe:
     def __post_init__(self) -> None:
         if not self.stages:
             raise ConfigError(f"member {self.name!r} has no training stages")
-        for stage in self.stages[1:]:
-            first = self.stages[0]
+        first = self.stages[0]
+        for before, stage in zip(self.stages, self.stages[1:]):
             if (stage.synth, stage.arch, stage.head) != (first.synth, first.arch, first.head):
                 raise ConfigError(f"member {self.name!r}: a later stage trains "
                                   f"{stage.synth}/{stage.arch}/{stage.head}, not "
                                   f"{first.synth}/{first.arch}/{first.head}")
-            if not stage.max_minutes > self.stages[-2].max_minutes:
+            if not stage.max_minutes > before.max_minutes:
                 raise ConfigError(f"member {self.name!r}: each stage's max_minutes must exceed "
                                   "the one before (it is the budget of the whole training)")
 
 
-#: The shipped inversynth networks (several are joined into an ensemble; the first member's config
-#: is the file's).
-SHIPPED_MEMBERS = (MemberRecipe("sweeptcn", (SHIPPED_RECIPE,)),)
+#: The shipped inversynth ensemble, in this order (the first member's config is the file's).
+SHIPPED_MEMBERS = (MemberRecipe("cell-long", (SHIPPED_RECIPE, SHIPPED_CONTINUATION)),
+                   MemberRecipe("trajectory", (TRAJECTORY_RECIPE,)),
+                   MemberRecipe("sweep-read", (SWEEP_READ_RECIPE,)))
 #: File name of the shipped inversynth model in ``presets/models``.
 SHIPPED_NAME = "inversynth-sweeptcn.keras"
 
@@ -129,7 +143,8 @@ def export_for_inference(source: str | Path, target: str | Path) -> Path:
 
 
 def build_inversynth_model(work: Path, resume: bool = False) -> Path:
-    """Train SHIPPED_MEMBERS in ``work`` and ship their ensemble as ``presets/models/SHIPPED_NAME``."""
+    """Train SHIPPED_MEMBERS in ``work`` one after another (144 + 29 + 29 min on the idle 2-core
+    machine) and ship their ensemble as ``presets/models/SHIPPED_NAME``."""
     from training.inversion_ensemble import save_inversion_ensemble
 
     members = []
@@ -139,7 +154,9 @@ def build_inversynth_model(work: Path, resume: bool = False) -> Path:
                                             run / f"{member.name}.keras"))
     if len(members) == 1:
         return _ship(members[0], SHIPPED_NAME)
-    return _ship(save_inversion_ensemble(members, work / SHIPPED_NAME), SHIPPED_NAME)
+    ensemble = save_inversion_ensemble(members, work / SHIPPED_NAME, SHIPPED_CALIBRATION_COUNT,
+                                       SHIPPED_RECIPE.seed)
+    return _ship(ensemble, SHIPPED_NAME)
 
 
 def build_fluidsynth_model(work: Path, resume: bool = False) -> Path:

@@ -5,20 +5,113 @@ partly different mistakes, so the mean of their class probabilities ranks the tr
 than either alone. An ensemble is an ordinary inversion model file (``.keras`` with the
 ``latent-inversion`` metadata): ``latent invert``, ``latent bench inversion`` and the live
 follower load it like any other. Its Keras model nests the members, which all read the same
-input ``(batch, *input_shape)``, and a ``keras.layers.Average`` of their outputs
-``(batch, n_params, n_classes)`` is its output.
+input ``(batch, *input_shape)``, and :class:`MemberMean` mixes their outputs
+``(batch, n_params, n_classes)``: equally, or with per-parameter weights fitted on a seeded
+calibration set (:func:`fit_member_weights`; neither the validation nor the test set), since one
+member can be better at some parameters and another at others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import keras
+import numpy as np
 
 from instrument.errors import ConfigError, ModelError
 
 #: Key of the ``training`` metadata that lists an ensemble's members.
 ENSEMBLE_KEY = "ensemble"
+#: Steps of the grid of weights :func:`fit_member_weights` searches (each weight a multiple of 1/N).
+WEIGHT_STEPS = 10
+
+
+@keras.saving.register_keras_serializable(package="latent")
+class MemberMean(keras.layers.Layer):
+    """Weighted mean of member outputs, one set of weights per parameter.
+
+    Inputs: a list of ``M`` tensors ``(batch, n_params, n_classes)``. Output: the same shape,
+    ``sum_m weights[m, p] * inputs[m][:, p, :]``.
+
+    Args:
+        member_weights: ``(M, n_params)`` non-negative, each parameter's column summing to 1; or
+            an empty tuple for the plain mean.
+    """
+
+    def __init__(self, member_weights: Sequence[Sequence[float]] = (), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        table = np.asarray(member_weights, dtype=np.float64)
+        if table.size and (table.ndim != 2 or table.shape[0] < 2):
+            raise ConfigError(f"MemberMean weights must be (members >= 2, params), got {table.shape}")
+        if table.size and (np.any(table < 0) or not np.allclose(table.sum(axis=0), 1.0, atol=1e-6)):
+            raise ConfigError("MemberMean weights must be >= 0 and sum to 1 for every parameter, "
+                              f"got column sums {np.round(table.sum(axis=0), 4).tolist()}")
+        self.weights_table = tuple(tuple(float(w) for w in row) for row in table)
+
+    def build(self, input_shape: Sequence[tuple[int | None, ...]]) -> None:
+        if len(input_shape) < 2:
+            raise ConfigError(f"MemberMean needs at least 2 inputs, got {len(input_shape)}")
+        if self.weights_table and (len(self.weights_table) != len(input_shape)
+                                   or len(self.weights_table[0]) != input_shape[0][1]):
+            raise ConfigError(f"MemberMean weights {len(self.weights_table)} x "
+                              f"{len(self.weights_table[0])} do not fit {len(input_shape)} inputs "
+                              f"of {input_shape[0][1]} parameters")
+        super().build(input_shape)
+
+    def call(self, inputs: Sequence[Any]) -> Any:
+        if not self.weights_table:
+            return keras.ops.mean(keras.ops.stack(inputs, axis=0), axis=0)
+        table = keras.ops.convert_to_tensor(np.asarray(self.weights_table, np.float32))
+        return sum(x * table[m][None, :, None] for m, x in enumerate(inputs))
+
+    def compute_output_shape(self, input_shape: Sequence[tuple[int | None, ...]]
+                             ) -> tuple[int | None, ...]:
+        return tuple(input_shape[0])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(),
+                "member_weights": [list(row) for row in self.weights_table]}
+
+
+def fit_member_weights(outputs: Sequence[np.ndarray], classes: np.ndarray,
+                       levels: Sequence[int], steps: int = WEIGHT_STEPS) -> np.ndarray:
+    """Per-parameter mixing weights that maximise the mean percentile rank on a calibration set.
+
+    Args:
+        outputs: per member, its outputs ``(n, n_params, n_classes)`` on the calibration sounds.
+        classes: true classes int ``(n, n_params)``.
+        levels: each parameter's number of classes (the rest are masked before ranking).
+        steps: grid resolution: every weight is a multiple of ``1 / steps``.
+    Returns:
+        ``(M, n_params)`` weights, each column on the simplex (ties go to the most even mix).
+    """
+    from instrument.invert import mask_invalid_classes
+    from training.inversion_metrics import mean_percentile_rank
+
+    n_members = len(outputs)
+    grid = [np.array(c, dtype=np.float64) / steps
+            for c in _compositions(steps, n_members)]
+    grid.sort(key=lambda w: float(np.sum((w - 1.0 / n_members) ** 2)))
+    stacked = np.stack([np.asarray(o, np.float64) for o in outputs])  # (M, n, P, C)
+    best = np.full(stacked.shape[2], -np.inf)
+    weights = np.full((n_members, stacked.shape[2]), 1.0 / n_members)
+    for w in grid:
+        mpr = mean_percentile_rank(mask_invalid_classes(np.tensordot(w, stacked, axes=1), levels),
+                                   classes)
+        better = mpr > best + 1e-9
+        best[better] = mpr[better]
+        weights[:, better] = w[:, None]
+    return weights
+
+
+def _compositions(total: int, parts: int) -> list[tuple[int, ...]]:
+    """All tuples of ``parts`` non-negative integers summing to ``total``."""
+    if parts == 1:
+        return [(total,)]
+    return [(first, *rest) for first in range(total + 1)
+            for rest in _compositions(total - first, parts - 1)]
 
 
 def is_ensemble(meta: dict[str, Any]) -> bool:
@@ -49,19 +142,21 @@ def _check_compatible(members: Sequence[Any]) -> None:
             raise ModelError(f"{where}: head {other.config.head!r} differs from {first.config.head!r}")
 
 
-def build_inversion_ensemble(members: Sequence[Any]) -> Any:
-    """A Keras model averaging the outputs of loaded inversion models.
+def build_inversion_ensemble(members: Sequence[Any], member_weights: np.ndarray | None = None
+                             ) -> keras.Model:
+    """A Keras model mixing the outputs of loaded inversion models.
 
     Args:
         members: at least two :class:`instrument.invert.InversionModel` of one synth, with the
             same input shape and head.
+        member_weights: ``(M, n_params)`` per-parameter weights (columns summing to 1), or None
+            for the plain mean.
     Returns:
-        ``keras.Model`` mapping ``(batch, *input_shape)`` to the mean of the members' outputs.
+        ``keras.Model`` mapping ``(batch, *input_shape)`` to the mixed outputs.
     Raises:
-        ConfigError: fewer than two members. ModelError: members that do not fit together.
+        ConfigError: fewer than two members, or weights that do not fit them.
+        ModelError: members that do not fit together.
     """
-    import keras
-
     if len(members) < 2:
         raise ConfigError(f"an ensemble needs at least 2 models, got {len(members)}")
     _check_compatible(members)
@@ -71,31 +166,78 @@ def build_inversion_ensemble(members: Sequence[Any]) -> Any:
         network = member.model
         network.name = f"member{i}_{network.name}"
         outputs.append(network(inputs))
-    mean = keras.layers.Average(name="ensemble_mean")(outputs)
-    return keras.Model(inputs, mean, name=f"inversion_ensemble_{len(members)}")
+    table = () if member_weights is None else np.asarray(member_weights).tolist()
+    mixed = MemberMean(table, name="ensemble_mean")(outputs)
+    return keras.Model(inputs, mixed, name=f"inversion_ensemble_{len(members)}")
 
 
-def save_inversion_ensemble(paths: Sequence[str | Path], out: str | Path) -> Path:
+def calibration_outputs(members: Sequence[Any], count: int, seed: int
+                        ) -> tuple[list[np.ndarray], np.ndarray]:
+    """Every member's outputs on ``count`` seeded calibration sounds of their synth.
+
+    Returns:
+        (per member ``(count, n_params, n_classes)``, true classes ``(count, n_params)``).
+    """
+    from training.inversion_train import CALIBRATION_SEED_OFFSET, heldout_set, model_inputs
+    from training.synths.registry import get_synth
+
+    first = members[0]
+    inputs, classes, _ = heldout_set(get_synth(first.synth_name), seed, count,
+                                     first.config.raw_audio, CALIBRATION_SEED_OFFSET)
+    x = model_inputs(first.config, inputs)
+    outputs = [np.concatenate([np.asarray(m.model(x[i:i + 250], training=False))
+                               for i in range(0, count, 250)]) for m in members]
+    return outputs, classes
+
+
+def save_inversion_ensemble(paths: Sequence[str | Path], out: str | Path,
+                            calibration_count: int = 0, seed: int = 0,
+                            log: Callable[[str], None] = print) -> Path:
     """Join inversion model files into one ensemble file.
 
     The metadata keeps the first member's config (input layout, head) and lists every member's
     file name, architecture and training record under ``training["ensemble"]``; the summed
-    training time is ``training["train_seconds"]``.
+    training time is ``training["train_seconds"]``. With ``calibration_count`` > 0 the members'
+    per-parameter weights are fitted on that many seeded calibration sounds (``seed``) and
+    recorded with the calibration MPR of each member and of the mix.
 
     Raises:
-        ConfigError: fewer than two files. ModelError: an unreadable file, an ensemble given as a
-            member, or members that do not fit together.
+        ConfigError: fewer than two files or a negative count. ModelError: an unreadable file,
+            an ensemble given as a member, or members that do not fit together.
     """
-    from instrument.invert import load_inversion_model, save_inversion_model
+    from instrument.invert import load_inversion_model, mask_invalid_classes, save_inversion_model
+    from training.inversion_metrics import mean_percentile_rank
 
+    if calibration_count < 0:
+        raise ConfigError(f"calibration_count must be >= 0, got {calibration_count}")
     members = [load_inversion_model(p) for p in paths]
     for member in members:
         if is_ensemble(member.meta):
             raise ModelError(f"{member.path}: is itself an ensemble; list its members instead")
-    model = build_inversion_ensemble(members)
+    if len(members) < 2:
+        raise ConfigError(f"an ensemble needs at least 2 models, got {len(members)}")
+    _check_compatible(members)
     records = [{"file": Path(m.path).name, "arch": m.config.arch,
                 "training": m.meta.get("training", {})} for m in members]
-    seconds = sum(float(r["training"].get("train_seconds", 0.0)) for r in records)
+    training: dict[str, Any] = {ENSEMBLE_KEY: records}
+    weights = None
+    if calibration_count:
+        log(f"fitting per-parameter weights on {calibration_count} calibration sounds")
+        outputs, classes = calibration_outputs(members, calibration_count, seed)
+        levels = members[0].spec.levels
+        weights = fit_member_weights(outputs, classes, levels)
+        mixed = np.einsum("mp,mnpc->npc", weights, np.stack(outputs))
+        for record, output in zip(records, outputs):
+            record["calibration_mpr"] = float(
+                mean_percentile_rank(mask_invalid_classes(output, levels), classes).mean())
+        training.update(member_weights=weights.tolist(), calibration_count=calibration_count,
+                        calibration_seed=seed, calibration_mpr=float(mean_percentile_rank(
+                            mask_invalid_classes(mixed, levels), classes).mean()))
+        log("calibration mean MPR: " + ", ".join(
+            f"{r['file']} {r['calibration_mpr']:.2f}" for r in records)
+            + f"; mixed {training['calibration_mpr']:.2f}")
+    model = build_inversion_ensemble(members, weights)
+    training["train_seconds"] = sum(float(r["training"].get("train_seconds", 0.0)) for r in records)
     first = members[0]
     return save_inversion_model(model, out, first.config, first.synth_name, first.meta["spec"],
-                                {ENSEMBLE_KEY: records, "train_seconds": seconds})
+                                training)

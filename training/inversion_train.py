@@ -28,6 +28,8 @@ from training.inversion_models import ARCHS, AUDIO_ARCHS, HEADS, InversionModelC
 
 VAL_SEED_OFFSET = 1_000_003
 TEST_SEED_OFFSET = 2_000_003
+#: Seeds the calibration set that ensemble weights are fitted on (neither validation nor test).
+CALIBRATION_SEED_OFFSET = 3_000_003
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,8 @@ def initial_model_config(tcfg: InversionTrainConfig, synth: Any, sample_count: i
 
 def heldout_set(synth: Any, seed: int, count: int, raw_audio: bool, offset: int
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A seeded held-out set (validation: ``VAL_SEED_OFFSET``, test: ``TEST_SEED_OFFSET``)."""
+    """A seeded held-out set (validation: ``VAL_SEED_OFFSET``, test: ``TEST_SEED_OFFSET``,
+    ensemble calibration: ``CALIBRATION_SEED_OFFSET``)."""
     rng = np.random.default_rng([seed, offset])
     parts = [make_batch(synth, rng, min(256, count - i), raw_audio) for i in range(0, count, 256)]
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))  # type: ignore[return-value]

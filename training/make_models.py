@@ -207,7 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_readme(out)
         print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB)")
     if args.only in (None, "inversion"):
-        # Trains the shipped inversion networks (inversynth about 30 min, fluidsynth about 50 min)
+        # Trains the shipped inversion networks (inversynth: three members, 144 + 29 + 29 min;
+        # fluidsynth about 50 min)
         # and copies them into presets/models; their build records are the hand-written
         # inversynth-sweeptcn.build.md and fluidsynth-conv6xl.build.md.
         from training.inversion_build import build_inversion_models
