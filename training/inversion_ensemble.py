@@ -128,7 +128,10 @@ def ensemble_members(model: Any) -> list[Any]:
 
 
 def _check_compatible(members: Sequence[Any]) -> None:
-    """ModelError naming the first member whose synth, spec, input or head differs from the first's."""
+    """ConfigError for fewer than two members; ModelError naming the first member whose synth,
+    spec, input or head differs from the first's."""
+    if len(members) < 2:
+        raise ConfigError(f"an ensemble needs at least 2 models, got {len(members)}")
     first = members[0]
     for other in members[1:]:
         where = f"{other.path}: cannot join an ensemble with {first.path}"
@@ -157,13 +160,11 @@ def build_inversion_ensemble(members: Sequence[Any], member_weights: np.ndarray 
         ConfigError: fewer than two members, or weights that do not fit them.
         ModelError: members that do not fit together.
     """
-    if len(members) < 2:
-        raise ConfigError(f"an ensemble needs at least 2 models, got {len(members)}")
     _check_compatible(members)
     inputs = keras.Input(shape=tuple(members[0].config.input_shape), name="features")
     outputs = []
     for i, member in enumerate(members):
-        network = member.model
+        network = member.model  # renamed in place: nested models need unique names
         network.name = f"member{i}_{network.name}"
         outputs.append(network(inputs))
     table = () if member_weights is None else np.asarray(member_weights).tolist()
@@ -214,8 +215,6 @@ def save_inversion_ensemble(paths: Sequence[str | Path], out: str | Path,
     for member in members:
         if is_ensemble(member.meta):
             raise ModelError(f"{member.path}: is itself an ensemble; list its members instead")
-    if len(members) < 2:
-        raise ConfigError(f"an ensemble needs at least 2 models, got {len(members)}")
     _check_compatible(members)
     records = [{"file": Path(m.path).name, "arch": m.config.arch,
                 "training": m.meta.get("training", {})} for m in members]
