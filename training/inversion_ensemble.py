@@ -75,6 +75,12 @@ class MemberMean(keras.layers.Layer):
                 "member_weights": [list(row) for row in self.weights_table]}
 
 
+def mix_outputs(weights: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    """What :class:`MemberMean` computes, in numpy: ``(M, n_params)`` weights and stacked member
+    outputs ``(M, n, n_params, n_classes)`` -> ``(n, n_params, n_classes)``."""
+    return np.einsum("mp,mnpc->npc", weights, outputs)
+
+
 def fit_member_weights(outputs: Sequence[np.ndarray], classes: np.ndarray,
                        levels: Sequence[int], steps: int = WEIGHT_STEPS) -> np.ndarray:
     """Per-parameter mixing weights that maximise the mean percentile rank on a calibration set.
@@ -98,8 +104,8 @@ def fit_member_weights(outputs: Sequence[np.ndarray], classes: np.ndarray,
     best = np.full(stacked.shape[2], -np.inf)
     weights = np.full((n_members, stacked.shape[2]), 1.0 / n_members)
     for w in grid:
-        mpr = mean_percentile_rank(mask_invalid_classes(np.tensordot(w, stacked, axes=1), levels),
-                                   classes)
+        mixed = mix_outputs(np.repeat(w[:, None], stacked.shape[2], axis=1), stacked)
+        mpr = mean_percentile_rank(mask_invalid_classes(mixed, levels), classes)
         better = mpr > best + 1e-9
         best[better] = mpr[better]
         weights[:, better] = w[:, None]
@@ -121,8 +127,6 @@ def is_ensemble(meta: dict[str, Any]) -> bool:
 
 def ensemble_members(model: Any) -> list[Any]:
     """The member networks of an ensemble's Keras model, or ``[model]`` for a single network."""
-    import keras
-
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     return nested or [model]
 
@@ -225,7 +229,7 @@ def save_inversion_ensemble(paths: Sequence[str | Path], out: str | Path,
         outputs, classes = calibration_outputs(members, calibration_count, seed)
         levels = members[0].spec.levels
         weights = fit_member_weights(outputs, classes, levels)
-        mixed = np.einsum("mp,mnpc->npc", weights, np.stack(outputs))
+        mixed = mix_outputs(weights, np.stack(outputs))
         for record, output in zip(records, outputs):
             record["calibration_mpr"] = float(
                 mean_percentile_rank(mask_invalid_classes(output, levels), classes).mean())
