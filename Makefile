@@ -23,7 +23,7 @@ $(TEST_STAMP): pyproject.toml $(STAMP)
 	touch $@
 
 demo: system-deps $(STAMP)
-	$(PY) -m instrument.demo
+	$(LATENT) demo
 
 test: system-deps $(TEST_STAMP)
 	$(PY) -m pytest

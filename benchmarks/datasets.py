@@ -19,7 +19,7 @@ _WORKER: dict[str, object] = {}
 
 
 def _init(name: str) -> None:
-    from training.synths.registry import get_synth
+    from instrument.synths.registry import get_synth
 
     synth = get_synth(name)
     synth.features(synth.render(synth.random_patches(np.random.default_rng(0), 2)))  # warm up

@@ -30,17 +30,17 @@ def _build(job: str):
     """(model builder, per-example loss, example input shape, target fn) for a job."""
     import numpy as np
 
-    from training.distributed_jobs import bce_per_example, mse_per_example
+    from training.distributed.jobs import bce_per_example, mse_per_example
 
     if job == "autoencoder":
         from instrument.config import SpectralConfig
-        from training.model_config import AutoencoderConfig
-        from training.models import build_autoencoder
+        from instrument.models.config import AutoencoderConfig
+        from instrument.models.autoencoders import build_autoencoder
 
         config = AutoencoderConfig(arch="residual", causal=True, latent_channels=16, dropout=0.0,
                                    sparsity_beta=0.0, spectral=SpectralConfig(), frames=16)
         return (lambda: build_autoencoder(config)), mse_per_example, config.input_shape, (lambda x: x)
-    from training.inversion_models import InversionModelConfig, build_inversion_model
+    from instrument.inversion.networks.architectures import InversionModelConfig, build_inversion_model
 
     config = InversionModelConfig(arch="conv6xl")
     n_params, n_classes = config.n_params, config.n_classes
@@ -56,8 +56,8 @@ def worker(job: str, steps: int, per_worker_batch: int, out: Path) -> None:
     """One worker: train ``steps`` steps on random data, write step times as JSON."""
     import numpy as np
 
-    from training.distributed import make_strategy, tf_config, worker_index
-    from training.distributed_jobs import train_arrays
+    from training.distributed.strategy import make_strategy, tf_config, worker_index
+    from training.distributed.jobs import train_arrays
 
     workers = len(tf_config()["cluster"]["worker"]) if tf_config() else 1
     strategy = make_strategy("multiworker")
@@ -75,7 +75,7 @@ def worker(job: str, steps: int, per_worker_batch: int, out: Path) -> None:
 
 
 def _run_cluster(job: str, workers: int, steps: int, per_worker_batch: int, tmp: Path) -> dict:
-    from training.distributed import free_loopback_ports
+    from training.distributed.strategy import free_loopback_ports
 
     ports = free_loopback_ports(workers)
     procs = []

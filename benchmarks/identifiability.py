@@ -3,7 +3,7 @@
 On the same seeded held-out test sounds as `latent bench inversion`, re-renders every sound with
 one parameter at each other class (and with two oscillators' shapes exchanged, for synths with
 oscillators) and counts the classes whose ``log1p|STFT|`` features lie within a relative
-tolerance of the sound's own (see :mod:`training.identifiability`). Prints, per parameter, the
+tolerance of the sound's own (see :mod:`benchmarks.identifiability_analysis`). Prints, per parameter, the
 MPR ceiling a judge of such features reaches at each tolerance, next to the MPR of the given
 inversion model (default: the shipped one) on the same sounds. A model far below the ceiling is
 limited by what it learned, not by what the sound tells.
@@ -38,11 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tqdm import tqdm
 
     from benchmarks.inversion import batched_scores
-    from instrument.invert import default_model_path, load_inversion_model
-    from training.identifiability import ceiling_mpr, tied_class_counts
-    from training.inversion_metrics import mean_percentile_rank
-    from training.inversion_train import TEST_SEED_OFFSET, heldout_set
-    from training.synths.registry import get_synth
+    from instrument.inversion.model import default_model_path, load_inversion_model
+    from benchmarks.identifiability_analysis import ceiling_mpr, tied_class_counts
+    from instrument.inversion.metrics import mean_percentile_rank
+    from training.inversion.train import TEST_SEED_OFFSET, heldout_set
+    from instrument.synths.registry import get_synth
 
     args = _parser().parse_args(argv)
     if args.count < 1:

@@ -104,7 +104,7 @@ def nearest_neighbour_scores(train_feats: np.ndarray, train_classes: np.ndarray,
 def _disk_training_set(directory: str, spec: Any) -> tuple[np.ndarray, np.ndarray]:
     """Features ``(n, frames, bins)`` float32 and classes ``(n, n_params)`` of a dataset folder
     (SystemExit when it was made for another synth)."""
-    from training.synths.dataset import dataset_spec, load_dataset
+    from training.synth_dataset import dataset_spec, load_dataset
 
     data_spec = dataset_spec(directory)
     if data_spec.names != spec.names or data_spec.n_bins != spec.n_bins:
@@ -138,8 +138,8 @@ def _table(title: str, rows: Sequence[str], columns: Sequence[str],
 
 def _plot_sweeps(out: Path, name: str, inv: Any, feats: np.ndarray, classes: np.ndarray) -> None:
     """``example{i}_{name}_sweep.png``: the sweep readout's (note, depth) probabilities per oscillator."""
-    from training.inversion_train import model_inputs
-    from training.sweep_plot import plot_sweep_readout, sweep_joint_probabilities
+    from training.inversion.train import model_inputs
+    from benchmarks.sweep_plot import plot_sweep_readout, sweep_joint_probabilities
 
     cfg, spec = inv.config, inv.spec
     probabilities = sweep_joint_probabilities(inv.model, model_inputs(cfg, feats))
@@ -154,14 +154,14 @@ def _plot_sweeps(out: Path, name: str, inv: Any, feats: np.ndarray, classes: np.
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from instrument.audio import save_audio
-    from instrument.commands.invert import plot_pair
-    from instrument.invert import default_model_path, load_inversion_model
-    from training.inversion_metrics import (audio_metrics, mean_percentile_rank, summarise,
+    from instrument.io.audio_files import save_audio
+    from instrument.plots import plot_pair
+    from instrument.inversion.model import default_model_path, load_inversion_model
+    from instrument.inversion.metrics import (audio_metrics, mean_percentile_rank, summarise,
                                             top_k_by_group)
-    from training.inversion_train import TEST_SEED_OFFSET, heldout_set, make_batch
-    from training.refine import RefineConfig, refine, search_only
-    from training.synths.registry import get_synth
+    from training.inversion.train import TEST_SEED_OFFSET, heldout_set, make_batch
+    from instrument.inversion.refine.search import RefineConfig, refine, search_only
+    from instrument.synths.registry import get_synth
 
     args = _parser().parse_args(argv)
     defaults = (200, 2000, 10) if args.quick else (2000, 10000, 100)
@@ -197,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{name}: {infer_seconds[name] * 1000:.1f} ms inference per sound (batched)")
     rng = np.random.default_rng([args.seed, 77])
     scores["random"] = rng.random((len(audio), spec.n_params, n_classes)).astype(np.float32)
-    from instrument.invert import mask_invalid_classes
+    from instrument.inversion.model import mask_invalid_classes
 
     scores["random"] = mask_invalid_classes(scores["random"], spec.levels)
     t0 = time.monotonic()

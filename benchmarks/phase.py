@@ -6,7 +6,7 @@
 For each signal (shipped flute phrase, shipped demo loop, a synthetic log chirp
 generated here, or ``--input FILE``) the true STFT magnitude is inverted by
 librosa's fast Griffin-Lim (momentum 0.99, random initial phase) at 8, 32 and 100
-iterations and by :class:`instrument.phase.StreamingPhase` at several
+iterations and by :class:`instrument.dsp.phase.rtisi_la.StreamingPhase` at several
 (look-ahead, iterations) settings. Columns: spectral convergence in dB against the
 true magnitude (lower is better), compute per hop as CPU time of this thread (robust
 when other processes share the cores) and as wall-clock time (streaming: mean and
@@ -27,11 +27,11 @@ from typing import Sequence
 
 import numpy as np
 
-from instrument.audio import load_audio
+from instrument.io.audio_files import load_audio
 from instrument.config import AudioConfig, StftConfig
 from instrument.errors import ConfigError, LatentError
-from instrument.phase import StreamingPhase, griffin_lim
-from instrument.spectral import spectral_convergence_db, stft
+from instrument.dsp.phase.rtisi_la import StreamingPhase, griffin_lim
+from instrument.dsp.spectral import spectral_convergence_db, stft
 from presets import PRESETS_DIR
 
 GL_ITERATIONS = (8, 32, 100)

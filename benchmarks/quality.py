@@ -148,8 +148,8 @@ def quick_rows(task: str, data: Any, archs: Sequence[str], epochs: int, minutes:
 def time_transfer(model_path: Path, note: Path, iterations: int = 100) -> dict[str, float]:
     """Real-time factor of transferring a 2 s note: in-process (load+analysis+model+GL+write)
     and the whole ``latent transfer`` process (including Python/TensorFlow start-up)."""
-    from instrument.audio import load_audio
-    from instrument.transfer import load_model, transfer_files
+    from instrument.io.audio_files import load_audio
+    from instrument.app.transfer import load_model, transfer_files
 
     model = load_model(model_path)
     seconds = len(load_audio(note, model.spectral.audio)) / model.spectral.sample_rate
@@ -168,7 +168,7 @@ def time_transfer(model_path: Path, note: Path, iterations: int = 100) -> dict[s
 
 def main(argv: Sequence[str] | None = None) -> int:
     from instrument.config import SpectralConfig
-    from instrument.transfer import load_model
+    from instrument.app.transfer import load_model
     from presets import PRESETS_DIR
     from training import make_models
     from training.train import TrainConfig, prepare_autoencoder_data, prepare_transfer_data

@@ -15,8 +15,8 @@ Underflow runs (every latent model by default): the pipeline plays for
 JACK dummy server the benchmark starts itself (``jackd -n <unique> -d dummy -r
 22050 -p 256``; ``JACK_DEFAULT_SERVER`` is set before sounddevice is imported),
 with a busy-loop subprocess loading the other core. Output uses the app's ring
-buffer, sound-card wiring and settings (``instrument.io.AudioIO``,
-``instrument.app.ProcessingWorker``, PortAudio latency ``"high"``, GIL switch
+buffer, sound-card wiring and settings (``instrument.io.devices.AudioIO``,
+``instrument.app.perform.ProcessingWorker``, PortAudio latency ``"high"``, GIL switch
 interval 1 ms, ring filled before the stream starts). Two counters are
 reported: ring underflows (the processing thread fell behind: audible gaps we
 cause) and PortAudio status flags. PortAudio's JACK backend raises
@@ -54,9 +54,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from instrument.config import SpectralConfig
-from instrument.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD, Engine
+from instrument.engine.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD, Engine
 from instrument.errors import DeviceError, LatentError
-from instrument.sources import FileSource
+from instrument.engine.sources import FileSource
 from presets import PRESETS_DIR
 
 RTF_TARGET = 0.25
@@ -72,7 +72,7 @@ def test_signal(spectral: SpectralConfig, seconds: float = 4.0, seed: int = 0) -
     """A looping test input: the shipped demo loop if present, else harmonic glides plus noise."""
     demo = PRESETS_DIR / "audio" / "demo-loop.wav"
     if demo.is_file():
-        from instrument.audio import load_audio
+        from instrument.io.audio_files import load_audio
 
         try:
             return load_audio(demo, spectral.audio)
@@ -92,7 +92,7 @@ def find_latent_models(folder: Path) -> tuple[list[tuple[Path, Any]], list[str]]
     found: list[tuple[Path, Any]] = []
     skipped: list[str] = []
     try:
-        from instrument.model_io import load_latent_model
+        from instrument.models.io import load_latent_model
     except ModuleNotFoundError as exc:
         return found, [f"latent models not loadable in this installation ({exc})"]
     for path in sorted(folder.glob("*.keras")):
@@ -293,7 +293,7 @@ def _counting_io(sample_rate: int, ring_frames: int, device: int, latency: str |
     The callback stays real-time safe: integer updates and one store into a
     preallocated array, then the app's own copy-only callback.
     """
-    from instrument.io import AudioIO
+    from instrument.io.devices import AudioIO
 
     class CountingIO(AudioIO):
         def __init__(self) -> None:
@@ -328,8 +328,8 @@ def _counting_io(sample_rate: int, ring_frames: int, device: int, latency: str |
 
 def load_follower(path: Path, sample_rate: int) -> Any:
     """The live inversion follower for ``path`` at the engine's sample rate (as ``latent perform``)."""
-    from instrument.invert import load_inversion_model
-    from instrument.inversion_follower import InversionFollower
+    from instrument.inversion.model import load_inversion_model
+    from instrument.inversion.follower import InversionFollower
 
     return InversionFollower(load_inversion_model(path), input_sample_rate=sample_rate,
                              every_seconds=INVERSION_EVERY_S)
@@ -386,7 +386,7 @@ def underflow_run(engine: Engine, seconds: float, ahead_hops: int = 6, load_othe
         max_hops = int(np.ceil(seconds * sample_rate / hop))
         tap = None
         if follower is not None:
-            from instrument.inversion_follower import InversionWorker
+            from instrument.inversion.follower import InversionWorker
 
             sent = [0]
             inversion = InversionWorker(follower, lambda messages: sent.__setitem__(0, sent[0] + len(messages)))
@@ -395,7 +395,7 @@ def underflow_run(engine: Engine, seconds: float, ahead_hops: int = 6, load_othe
         wiring = "minimal"
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         try:
-            from instrument.app import ActionInbox, ProcessingWorker
+            from instrument.app.perform import ActionInbox, ProcessingWorker
 
             worker: threading.Thread = ProcessingWorker(engine, hop, sample_rate, io.out_ring, ActionInbox(),
                                                         None, stop, ahead_hops=ahead_hops, max_hops=max_hops,
@@ -406,7 +406,7 @@ def underflow_run(engine: Engine, seconds: float, ahead_hops: int = 6, load_othe
         worker.start()  # fills the ring ahead, then paces itself on the callback's reads
         worker_scheduling = "OTHER"
         if rt_priority is not None:
-            from instrument.engine import realtime_scheduling
+            from instrument.engine.engine import realtime_scheduling
 
             applied = realtime_scheduling(worker.native_id, rt_priority)
             worker_scheduling = f"FIFO {rt_priority}" if applied else "OTHER (FIFO not permitted)"
@@ -524,7 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(list(argv or []))
 
     if args.models:
-        from instrument.model_io import load_latent_model
+        from instrument.models.io import load_latent_model
 
         entries = [(Path(p), load_latent_model(p)) for p in args.models]
         skipped: list[str] = []
@@ -551,7 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     inversion_path: Path | None = None
     if args.inversion_model != "none":
-        from instrument.invert import DEFAULT_MODELS
+        from instrument.inversion.model import DEFAULT_MODELS
 
         candidate = Path(args.inversion_model) if args.inversion_model else DEFAULT_MODELS["inversynth"]
         inversion_path = candidate if candidate.is_file() else None

@@ -15,7 +15,7 @@ from instrument import __version__
 from instrument.errors import LatentError
 
 #: Sub-command name -> module in ``instrument.commands`` that registers it.
-COMMANDS = ("perform", "render", "transfer", "train", "dataset", "invert", "synth", "devices", "bench")
+COMMANDS = ("perform", "render", "transfer", "train", "dataset", "invert", "synth", "devices", "bench", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

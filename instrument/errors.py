@@ -38,6 +38,3 @@ class ControllerMapError(LatentError):
 class SynthError(LatentError):
     """A synth spec, patch or external synth binary is wrong or missing."""
 
-
-class NotImplementedCommand(LatentError):
-    """A `latent` sub-command that a later release fills in."""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from instrument.audio import list_audio_files, load_audio, save_audio
+from instrument.io.audio_files import list_audio_files, load_audio, save_audio
 from instrument.config import AudioConfig
 from instrument.errors import AudioFileError
 
@@ -129,7 +129,7 @@ def test_list_audio_files(tmp_path) -> None:
 def test_save_audio_writes_every_supported_suffix(tmp_path) -> None:
     import numpy as np
 
-    from instrument.audio import load_audio, save_audio
+    from instrument.io.audio_files import load_audio, save_audio
     from instrument.config import AudioConfig
 
     y = (0.5 * np.sin(np.arange(2205) * 0.1)).astype(np.float32)
@@ -143,7 +143,7 @@ def test_save_audio_refuses_unknown_suffix(tmp_path) -> None:
     import numpy as np
     import pytest
 
-    from instrument.audio import save_audio
+    from instrument.io.audio_files import save_audio
     from instrument.errors import AudioFileError
 
     with pytest.raises(AudioFileError, match="x.xyz"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -11,8 +10,6 @@ from pathlib import Path
 import pytest
 
 from instrument.cli import COMMANDS, main
-from instrument.commands._stub import register_stub
-from instrument.errors import NotImplementedCommand
 
 
 def run_latent(repo_root: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -54,14 +51,6 @@ def test_unknown_command_exits_non_zero(capsys: pytest.CaptureFixture[str]) -> N
         main(["no-such-command"])
     assert exit_info.value.code == 2
     assert "no-such-command" in capsys.readouterr().err
-
-
-def test_unimplemented_command_is_a_latent_error() -> None:
-    parser = argparse.ArgumentParser(prog="latent")
-    register_stub(parser.add_subparsers(dest="command"), "later", "Do something later")
-    args = parser.parse_args(["later"])
-    with pytest.raises(NotImplementedCommand, match="latent later"):
-        args.func(args)
 
 
 def test_corrupt_audio_gives_exit_2_and_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,8 +19,8 @@ import pytest
 import soundfile as sf
 
 from instrument.errors import ConfigError
-from training.distributed import free_loopback_ports
-from training.distributed_train import DISTRIBUTED_METRICS
+from training.distributed.strategy import free_loopback_ports
+from training.distributed.latent import DISTRIBUTED_METRICS
 
 pytestmark = pytest.mark.slow
 
@@ -103,7 +103,7 @@ def test_two_workers_match_one_worker_and_only_chief_writes(note_folder: Path, t
     assert len(one) == len(two) > 5
     np.testing.assert_allclose(two, one, rtol=LOSS_RTOL)
     assert two[-1] < two[0]
-    from instrument.model_io import load_latent_model
+    from instrument.models.io import load_latent_model
 
     model = load_latent_model(multi / "model.keras")
     assert model.n_units == 4
@@ -157,7 +157,7 @@ def test_killed_worker_resumes_from_last_checkpoint(note_folder: Path, tmp_path:
 
 
 def test_multiworker_without_tf_config_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from training.distributed import make_strategy, tf_config
+    from training.distributed.strategy import make_strategy, tf_config
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ConfigError, match="TF_CONFIG"):

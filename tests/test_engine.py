@@ -9,12 +9,12 @@ import pytest
 
 from controllers.actions import Action
 from instrument.config import SpectralConfig
-from instrument.engine import BANK_SIZE, Engine, hop_index_for_time, make_source, time_for_hop
+from instrument.engine.engine import BANK_SIZE, Engine, hop_index_for_time, make_source, time_for_hop
 from instrument.errors import ConfigError
-from instrument.scenes import SceneBook, scene_from_state
-from instrument.sources import FileSource, LiveSource, NoInputSource
-from instrument.spectral import spectral_convergence_db, stft
-from instrument.unit_state import UnitState
+from instrument.engine.scenes import SceneBook, scene_from_state
+from instrument.engine.sources import FileSource, LiveSource, NoInputSource
+from instrument.dsp.spectral import spectral_convergence_db, stft
+from instrument.engine.unit_state import UnitState
 from presets import PRESETS_DIR
 
 SPECTRAL = SpectralConfig()
@@ -180,9 +180,9 @@ def _tiny_model(folder: Path, kind: str = "autoencoder", units: int = 8, arch: s
     """A small untrained causal latent model (dense per-frame, or conv) saved with the model I/O."""
     import keras
 
-    from instrument.model_io import save_latent_model
-    from training.model_config import AutoencoderConfig
-    from training.models import build_autoencoder_parts
+    from instrument.models.io import save_latent_model
+    from instrument.models.config import AutoencoderConfig
+    from instrument.models.autoencoders import build_autoencoder_parts
 
     keras.utils.set_random_seed(3)
     if arch == "dense":
@@ -212,7 +212,7 @@ def model_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def models(model_paths: dict[str, Path]) -> dict[str, object]:
-    from instrument.model_io import load_latent_model
+    from instrument.models.io import load_latent_model
 
     return {name: load_latent_model(path) for name, path in model_paths.items()}
 
@@ -385,8 +385,8 @@ def test_models_with_different_spectral_settings_are_refused(models: dict[str, o
 
 @pytest.mark.parametrize("name", ["default", "tiny_conv"])
 def test_latent_stage_exposes_the_streaming_model_latent(models: dict[str, object], name: str) -> None:
-    from instrument.stages import LatentStage
-    from instrument.streaming_model import StreamingLatentModel
+    from instrument.engine.stages import LatentStage
+    from instrument.models.streaming import StreamingLatentModel
 
     model = models[name]
     stage, reference = LatentStage(model, name), StreamingLatentModel(model)
@@ -453,7 +453,7 @@ def test_realtime_scheduling_applies_to_a_thread_or_reports_it_cannot() -> None:
     import os
     import threading
 
-    from instrument.engine import realtime_scheduling
+    from instrument.engine.engine import realtime_scheduling
 
     seen: dict[str, object] = {}
 

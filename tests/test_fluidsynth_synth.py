@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 
 from instrument.errors import SynthError
-from training.synths.registry import get_synth, load_spec
-from training.synths.spec import Synth
+from instrument.synths.registry import get_synth, load_spec
+from instrument.synths.spec import Synth
 
 
 def _available() -> bool:
     if shutil.which("fluidsynth") is None:
         return False
     try:
-        from training.soundfont import find_soundfont
+        from instrument.synths.soundfont import find_soundfont
 
         find_soundfont(None)
     except SynthError:
@@ -37,7 +37,7 @@ def synth() -> Synth:
 
 def test_messages_follow_the_soundfont_nrpn_protocol() -> None:
     spec = load_spec("fluidsynth")
-    from training.synths.midi_send import patch_messages
+    from instrument.synths.midi_send import patch_messages
 
     values = spec.default_values()
     values[spec.index("cutoff_cents")] = -2400.0
@@ -109,7 +109,7 @@ def test_spec_without_midi_is_rejected(tmp_path: Path) -> None:
 
 @needs_fluidsynth
 def test_bulk_rendering_uses_one_process_per_file_of_patches(synth: Synth) -> None:
-    from training.synths.dataset import render_features
+    from training.synth_dataset import render_features
 
     assert synth.render_batch == synth.spec.options["patches_per_file"] == 256
     assert get_synth("inversynth").render_batch == 64

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from training.harmonic_layers import HarmonicStack
-from training.synths.spec import stft_features
+from instrument.models.layers.harmonic_layers import HarmonicStack
+from instrument.synths.spec import stft_features
 
 
 def _square_wave_spectrogram(f0_hz: float) -> np.ndarray:

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from training.identifiability import (ceiling_mpr, one_parameter_variants, oscillator_swaps,
+from benchmarks.identifiability_analysis import (ceiling_mpr, one_parameter_variants, oscillator_swaps,
                                       relative_distances, tied_class_counts)
-from training.inversion_metrics import mean_percentile_rank
-from training.synths.registry import get_synth
+from instrument.inversion.metrics import mean_percentile_rank
+from instrument.synths.registry import get_synth
 
 
 def test_variants_change_exactly_one_parameter_to_every_other_class() -> None:

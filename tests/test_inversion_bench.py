@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import inversion as bench
-from training.synths.dataset import generate_dataset
+from training.synth_dataset import generate_dataset
 
 
 def test_nearest_neighbour_over_a_disk_training_set(tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from instrument.errors import ConfigError
-from instrument.invert import load_inversion_model
-from training.inversion_build import SHIPPED_MEMBERS, MemberRecipe, train_member
-from training.inversion_train import InversionTrainConfig
+from instrument.inversion.model import load_inversion_model
+from training.inversion.build import SHIPPED_MEMBERS, MemberRecipe, train_member
+from training.inversion.train import InversionTrainConfig
 
 #: A tiny first stage that stops after its first epoch (the budget is crossed at once).
 FIRST = InversionTrainConfig(arch="conv2", epochs=5, steps_per_epoch=2, batch_size=4, val_count=8,

@@ -12,13 +12,14 @@ import pytest
 
 from instrument.cli import build_parser
 from instrument.errors import ConfigError, ModelError
-from instrument.invert import InversionModel, load_inversion_model, save_inversion_model
-from training.inversion_ensemble import (MemberMean, build_inversion_ensemble, ensemble_members,
-                                         fit_member_weights, is_ensemble, save_inversion_ensemble)
-from training.inversion_models import InversionModelConfig, build_inversion_model
-from training.inversion_build import export_for_inference
-from training.inversion_train import spec_dict
-from training.synths.spec import SynthSpec
+from instrument.inversion.model import InversionModel, load_inversion_model, save_inversion_model
+from instrument.inversion.ensemble import ensemble_members, is_ensemble
+from instrument.models.layers.ensemble import MemberMean
+from training.inversion.ensemble import build_inversion_ensemble, fit_member_weights, save_inversion_ensemble
+from instrument.inversion.networks.architectures import InversionModelConfig, build_inversion_model
+from training.inversion.build import export_for_inference
+from training.inversion.train import spec_dict
+from instrument.synths.spec import SynthSpec
 from tests.test_sweep_readout import TINY_SWEEPTCN
 
 
@@ -80,7 +81,7 @@ def test_bad_ensembles_raise_errors_naming_the_file(members: list[Path], tmp_pat
 
 
 def test_sweep_readout_of_an_ensemble_is_its_members_mean(rng: np.random.Generator) -> None:
-    from training.sweep_plot import sweep_joint_probabilities
+    from benchmarks.sweep_plot import sweep_joint_probabilities
 
     config = InversionModelConfig(arch="sweeptcn", head="softmax", **TINY_SWEEPTCN)
     spec = SynthSpec.from_dict(spec_dict("inversynth"))
@@ -144,7 +145,7 @@ def test_calibrated_ensemble_records_its_weights(members: list[Path], tmp_path: 
     expected = np.einsum("mp,mnpc->npc", weights, np.stack(outs))
     np.testing.assert_allclose(np.asarray(ensemble.model(x, training=False)), expected, atol=1e-6)
     # a fresh process loads it too (the mixing layer registers itself on load)
-    probe = subprocess.run([sys.executable, "-c", "import sys; from instrument.invert import "
+    probe = subprocess.run([sys.executable, "-c", "import sys; from instrument.inversion.model import "
                             "load_inversion_model; print(load_inversion_model(sys.argv[1]).config.arch)",
                             str(tmp_path / "cal.keras")], capture_output=True, text=True, check=False)
     assert probe.returncode == 0 and probe.stdout.strip() == "conv4", probe.stderr[-2000:]

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from instrument.inversion_follower import InversionFollower, InversionWorker
-from instrument.invert import InversionModel, load_inversion_model, save_inversion_model
-from training.inversion_models import InversionModelConfig, build_inversion_model
-from training.inversion_train import spec_dict
-from training.synths.midi_send import send_messages
-from training.synths.spec import SynthSpec
+from instrument.inversion.follower import InversionFollower, InversionWorker
+from instrument.inversion.model import InversionModel, load_inversion_model, save_inversion_model
+from instrument.inversion.networks.architectures import InversionModelConfig, build_inversion_model
+from training.inversion.train import spec_dict
+from instrument.synths.midi_send import send_messages
+from instrument.synths.spec import SynthSpec
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from training.inversion_metrics import (audio_metrics, batch_stft_magnitude, mean_percentile_rank,
+from instrument.inversion.metrics import (audio_metrics, batch_stft_magnitude, mean_percentile_rank,
                                         pearson_rows, summarise, top_k_accuracy, top_k_by_group,
                                         true_class_ranks)
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError, ModelError
-from instrument.invert import load_inversion_model, read_inversion_meta, save_inversion_model
-from training.inversion_models import (ARCHS, HEADS, FeatureStandardize, InversionModelConfig,
+from instrument.inversion.model import load_inversion_model, read_inversion_meta, save_inversion_model
+from instrument.inversion.networks.architectures import (ARCHS, HEADS, FeatureStandardize, InversionModelConfig,
                                        SpectralSummary, SpectrogramToImage,
                                        SpectrogramToSequence, build_inversion_model, class_scores, targets_for)
-from training.inversion_train import spec_dict
+from training.inversion.train import spec_dict
 
 
 #: ``sweeptcn`` readout geometry that fits the tiny 33-bin spectrogram (2 harmonics of 4
@@ -133,7 +133,7 @@ def test_soft_labels_are_ordered_gaussians_that_sum_to_one() -> None:
 
 
 def test_soft_labels_need_the_softmax_head_and_a_sane_width() -> None:
-    from training.inversion_train import InversionTrainConfig
+    from training.inversion.train import InversionTrainConfig
 
     with pytest.raises(ConfigError, match="softmax"):
         InversionTrainConfig(head="sigmoid", label_sigma=1.0)
@@ -150,7 +150,7 @@ def test_summary_and_fc_widths_set_the_clip_layers() -> None:
     assert default.get_layer("summary_dense").units == default.get_layer("frame_dense").units
     with pytest.raises(ConfigError, match="summary_units"):
         InversionModelConfig(summary_units=-1)
-    from training.inversion_train import InversionTrainConfig
+    from training.inversion.train import InversionTrainConfig
 
     with pytest.raises(ConfigError, match="fc_units"):
         InversionTrainConfig(fc_units=0)
@@ -194,7 +194,7 @@ def test_wrong_model_files_raise_model_error(tmp_path: Path, rng: np.random.Gene
 
 
 def test_training_writes_outputs_and_resumes(tmp_path: Path) -> None:
-    from training.inversion_train import InversionTrainConfig, train_inversion
+    from training.inversion.train import InversionTrainConfig, train_inversion
 
     config = InversionTrainConfig(arch="conv2", epochs=2, steps_per_epoch=2, batch_size=4,
                                   val_count=8, patience=0, width_scale=0.1)
@@ -225,8 +225,8 @@ def test_unknown_synth_raises_synth_error(tmp_path: Path) -> None:
 
 
 def test_training_from_a_disk_dataset(tmp_path: Path) -> None:
-    from training.inversion_train import InversionTrainConfig, train_inversion
-    from training.synths.dataset import generate_dataset
+    from training.inversion.train import InversionTrainConfig, train_inversion
+    from training.synth_dataset import generate_dataset
 
     data = tmp_path / "data"
     generate_dataset("inversynth", 24, 5, data, shard_size=12, workers=1, progress=False)
@@ -247,8 +247,8 @@ def test_cli_choices_match_the_models() -> None:
 
 def test_export_for_inference_drops_the_optimizer_and_keeps_outputs(tmp_path: Path,
                                                                     rng: np.random.Generator) -> None:
-    from training.inversion_models import loss_for
-    from training.inversion_build import export_for_inference
+    from instrument.inversion.networks.architectures import loss_for
+    from training.inversion.build import export_for_inference
 
     config = _tiny("conv2")
     model = build_inversion_model(config)
@@ -265,7 +265,7 @@ def test_export_for_inference_drops_the_optimizer_and_keeps_outputs(tmp_path: Pa
 
 
 def test_dualtcn_trains_on_audio_with_both_spectrograms_standardised(tmp_path: Path) -> None:
-    from training.inversion_train import InversionTrainConfig, train_inversion
+    from training.inversion.train import InversionTrainConfig, train_inversion
 
     config = InversionTrainConfig(arch="dualtcn", head="softmax", epochs=1, steps_per_epoch=2,
                                   batch_size=4, val_count=8, patience=0, width_scale=0.1)
@@ -281,8 +281,8 @@ def test_dualtcn_trains_on_audio_with_both_spectrograms_standardised(tmp_path: P
 
 
 def test_audio_networks_refuse_disk_datasets(tmp_path: Path) -> None:
-    from training.inversion_train import InversionTrainConfig, train_inversion
-    from training.synths.dataset import generate_dataset
+    from training.inversion.train import InversionTrainConfig, train_inversion
+    from training.synth_dataset import generate_dataset
 
     data = tmp_path / "data"
     generate_dataset("inversynth", 8, 5, data, shard_size=8, workers=1, progress=False)
@@ -304,7 +304,7 @@ def test_a_fresh_process_loads_every_arch_with_custom_spectral_layers(tmp_path: 
         path = save_inversion_model(build_inversion_model(config), tmp_path / f"{arch}.keras",
                                     config, "inversynth", spec_dict("inversynth"), {})
         paths.append(str(path))
-    script = ("import sys\nfrom instrument.invert import load_inversion_model\n"
+    script = ("import sys\nfrom instrument.inversion.model import load_inversion_model\n"
               "print(' '.join(load_inversion_model(p).config.arch for p in sys.argv[1:]))")
     done = subprocess.run([sys.executable, "-c", script, *paths], capture_output=True, text=True,
                           timeout=300, cwd=Path(__file__).resolve().parents[1])

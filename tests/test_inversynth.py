@@ -7,9 +7,9 @@ import pytest
 
 from instrument.config import StftConfig
 from instrument.errors import SynthError
-from instrument.spectral import features as reference_features
-from training.synths.registry import get_synth
-from training.synths.spec import Synth
+from instrument.dsp.spectral import features as reference_features
+from instrument.synths.registry import get_synth
+from instrument.synths.spec import Synth
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_features_match_project_stft(synth: Synth, rng: np.random.Generator) -> 
 
 def test_features_of_a_batch_are_each_clip_s_features_across_chunk_boundaries(
         synth: Synth, rng: np.random.Generator) -> None:
-    from training.synths.spec import STFT_CHUNK_CLIPS
+    from instrument.synths.spec import STFT_CHUNK_CLIPS
 
     count = 2 * STFT_CHUNK_CLIPS + 3  # two full chunks and a partial one
     audio = synth.render(synth.random_patches(rng, count))

@@ -13,11 +13,11 @@ import soundfile as sf
 
 from instrument.cli import build_parser, main
 from instrument.errors import AudioFileError, ModelError, SynthError
-from instrument.invert import DEFAULT_MODELS, save_inversion_model
-from training.inversion_models import InversionModelConfig, build_inversion_model
-from training.inversion_train import spec_dict
-from training.synths.registry import get_synth
-from training.synths.spec import Patch, SynthSpec
+from instrument.inversion.model import DEFAULT_MODELS, save_inversion_model
+from instrument.inversion.networks.architectures import InversionModelConfig, build_inversion_model
+from training.inversion.train import spec_dict
+from instrument.synths.registry import get_synth
+from instrument.synths.spec import Patch, SynthSpec
 
 
 def _save_model(path: Path, synth_name: str) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instrument.model_io import load_latent_model
+from instrument.models.io import load_latent_model
 from presets import PRESETS_DIR
 
 

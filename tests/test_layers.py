@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from training.layers import (CausalPad, DilatedBranchBlock, FrequencyBias, FrequencyContext,
+from instrument.models.layers.autoencoder import (CausalPad, DilatedBranchBlock, FrequencyBias, FrequencyContext,
                              KLSparsityRegularizer, LatentScale, ResidualBlock, SpectroConv2D)
 
 F = 11  # frequency bins of the tiny test images

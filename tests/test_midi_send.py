@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from instrument.errors import SynthError
-from training.synths.midi_send import changed_messages, patch_messages, send_patch
-from training.synths.spec import Patch, SynthSpec
+from instrument.synths.midi_send import changed_messages, patch_messages, send_patch
+from instrument.synths.spec import Patch, SynthSpec
 
 SPEC = SynthSpec.from_dict({
     "name": "toy", "sample_rate": 16000, "seconds": 1.0,

@@ -12,12 +12,12 @@ import pytest
 
 from instrument.config import SpectralConfig, StftConfig
 from instrument.errors import ConfigError, ModelError
-from instrument.latent_model import LatentModel
-from instrument.model_io import (METADATA_ENTRY, compute_mean_latent, load_latent_model,
+from instrument.models.latent_model import LatentModel
+from instrument.models.io import (METADATA_ENTRY, compute_mean_latent, load_latent_model,
                                  read_latent_metadata, save_latent_model)
-from instrument.spectral import NormStats
-from training import models as M
-from training.model_config import AutoencoderConfig
+from instrument.dsp.spectral import NormStats
+from instrument.models import autoencoders as M
+from instrument.models.config import AutoencoderConfig
 
 SPECTRAL = SpectralConfig(stft=StftConfig(n_fft=64, hop_length=16))  # 33 bins
 

@@ -10,8 +10,8 @@ import pytest
 
 from instrument.config import SpectralConfig, StftConfig
 from instrument.errors import ConfigError
-from training import models as M
-from training.model_config import ARCHS, AutoencoderConfig
+from instrument.models import autoencoders as M
+from instrument.models.config import ARCHS, AutoencoderConfig
 
 SPECTRAL = SpectralConfig(stft=StftConfig(n_fft=64, hop_length=16))  # 33 bins
 
@@ -185,7 +185,7 @@ def test_streaming_parts_need_a_causal_model() -> None:
 
 
 def test_presets_are_valid_and_live_preset_streams_exactly() -> None:
-    from training.model_config import MODEL_PRESETS
+    from instrument.models.config import MODEL_PRESETS
 
     live = MODEL_PRESETS["live"]
     assert live.causal and M.lookahead_frames(live) == 0

@@ -33,9 +33,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 16-unit dense latent model (random weights) in the shipped file format."""
     import keras
 
-    from instrument.model_io import save_latent_model
-    from training.model_config import AutoencoderConfig
-    from training.models import build_dense
+    from instrument.models.io import save_latent_model
+    from instrument.models.config import AutoencoderConfig
+    from instrument.models.autoencoders import build_dense
 
     keras.utils.set_random_seed(7)
     config = AutoencoderConfig(arch="dense", hidden_units=(16,))
@@ -181,8 +181,8 @@ def test_scripted_nanokontrol2_performance_is_logged_recorded_and_replays_bit_ex
     recording, rate = sf.read(record, dtype="float32")
     assert rate == SR
     hops = int(np.ceil(DURATION_S * SR / HOP))
-    from instrument.engine import Engine, make_source
-    from instrument.render import load_automation, load_models, render
+    from instrument.engine.engine import Engine, make_source
+    from instrument.app.render import load_automation, load_models, render
     models, model_names, spectral = load_models([tiny_model])
     audio_in = sf.read(input_wav, dtype="float32")[0]
     engine = Engine(spectral, models, model_names, source=make_source("file", HOP, audio_in), seed=3)
@@ -233,11 +233,11 @@ def test_processing_thread_applies_every_action_in_order_without_starving_the_au
     """In-process: a control thread floods 10,000 actions in ~1 s (twice a fast MIDI flood) while the
     worker feeds a real JACK stream."""
     from controllers.actions import Action
-    from instrument.app import ActionInbox, ProcessingWorker
+    from instrument.app.perform import ActionInbox, ProcessingWorker
     from instrument.config import SpectralConfig
-    from instrument.engine import Engine, make_source
-    from instrument.eventlog import EventLog
-    from instrument.io import AudioIO
+    from instrument.engine.engine import Engine, make_source
+    from instrument.io.eventlog import EventLog
+    from instrument.io.devices import AudioIO
 
     spectral = SpectralConfig()
     audio_in = sf.read(input_wav, dtype="float32")[0]
@@ -302,11 +302,11 @@ def test_window_screenshot_of_a_running_performance(jack_server: str, input_wav:
 
 def test_quit_action_stops_the_worker_and_only_applied_actions_are_logged(jack_server: str, input_wav: Path, tmp_path: Path) -> None:
     from controllers.actions import Action
-    from instrument.app import ActionInbox, ProcessingWorker
+    from instrument.app.perform import ActionInbox, ProcessingWorker
     from instrument.config import SpectralConfig
-    from instrument.engine import Engine, make_source
-    from instrument.eventlog import EventLog
-    from instrument.ringbuffer import RingBuffer
+    from instrument.engine.engine import Engine, make_source
+    from instrument.io.eventlog import EventLog
+    from instrument.io.ringbuffer import RingBuffer
 
     spectral = SpectralConfig()
     engine = Engine(spectral, (), source=make_source("file", HOP, sf.read(input_wav, dtype="float32")[0]))
@@ -356,7 +356,7 @@ def test_bad_scheduling_options_are_refused(option: list[str], input_wav: Path) 
 def test_demo_renders_offline_when_asked(tmp_path: Path, repo_root: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(repo_root))
     out = tmp_path / "demo-out.wav"
-    proc = subprocess.run([sys.executable, "-m", "instrument.demo", "--offline", "--no-bench", "--output", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "instrument.commands.demo", "--offline", "--no-bench", "--output", str(out)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "demo: rendered demo-loop.wav" in proc.stdout

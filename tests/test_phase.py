@@ -7,8 +7,8 @@ import pytest
 
 from instrument.config import StftConfig
 from instrument.errors import ConfigError
-from instrument.phase import StreamingPhase, griffin_lim, reconstruct_streaming
-from instrument.spectral import (StreamingIstft, StreamingStft, istft, spectral_convergence_db,
+from instrument.dsp.phase.rtisi_la import StreamingPhase, griffin_lim, reconstruct_streaming
+from instrument.dsp.spectral import (StreamingIstft, StreamingStft, istft, spectral_convergence_db,
                                  stft)
 
 SR = 22050

@@ -7,9 +7,9 @@ import pytest
 
 from instrument.config import StftConfig
 from instrument.errors import ConfigError
-from instrument.phase import griffin_lim
-from instrument.phase_chunked import chunk_bounds, griffin_lim_chunked
-from instrument.spectral import spectral_convergence_db, stft
+from instrument.dsp.phase.rtisi_la import griffin_lim
+from instrument.dsp.phase.chunked import chunk_bounds, griffin_lim_chunked
+from instrument.dsp.spectral import spectral_convergence_db, stft
 
 CFG = StftConfig(n_fft=512, hop_length=128)
 SAMPLE_RATE = 22050

@@ -1,4 +1,4 @@
-"""Offline fast Griffin-Lim (instrument.phase_offline) against librosa.griffinlim itself."""
+"""Offline fast Griffin-Lim (instrument.dsp.phase.griffin_lim) against librosa.griffinlim itself."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 
 from instrument.config import StftConfig
 from instrument.errors import ConfigError
-from instrument.phase import griffin_lim
-from instrument.phase_offline import GriffinLim
-from instrument.spectral import stft, window
+from instrument.dsp.phase.rtisi_la import griffin_lim
+from instrument.dsp.phase.griffin_lim import GriffinLim
+from instrument.dsp.spectral import stft, window
 from test_phase import harmonic_tone
 
 

@@ -7,11 +7,11 @@ import pytest
 
 from benchmarks.realtime import _block_text, main, test_signal as bench_signal, time_engine
 from instrument.config import SpectralConfig, StftConfig
-from instrument.engine import Engine
-from instrument.latent_model import LatentModel
-from instrument.sources import FileSource
-from training import models as M
-from training.model_config import AutoencoderConfig
+from instrument.engine.engine import Engine
+from instrument.models.latent_model import LatentModel
+from instrument.engine.sources import FileSource
+from instrument.models import autoencoders as M
+from instrument.models.config import AutoencoderConfig
 
 SPECTRAL = SpectralConfig(stft=StftConfig(n_fft=64, hop_length=16))
 

@@ -10,8 +10,8 @@ import soundfile as sf
 
 from controllers.actions import Action, read_events
 from instrument.errors import AudioFileError
-from instrument.eventlog import EventLog
-from instrument.recorder import WavRecorder
+from instrument.io.eventlog import EventLog
+from instrument.io.recorder import WavRecorder
 
 
 def test_recorder_writes_every_pushed_hop_bit_exact(tmp_path: Path, rng: np.random.Generator) -> None:

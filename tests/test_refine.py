@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from training.inversion_metrics import batch_stft_magnitude, pearson_rows
-from training.refine import (RefineConfig, SpectralObjective, _block_permutations,
+from instrument.inversion.metrics import batch_stft_magnitude, pearson_rows
+from instrument.inversion.refine.search import (RefineConfig, SpectralObjective, _block_permutations,
                              parameter_blocks, refine, search_only)
-from training.synths.registry import get_synth
+from instrument.synths.registry import get_synth
 
 
 @pytest.fixture(scope="module")

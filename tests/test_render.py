@@ -12,11 +12,11 @@ import soundfile as sf
 from controllers.actions import Action, read_events
 from instrument.cli import main
 from instrument.config import SpectralConfig
-from instrument.engine import Engine, hop_index_for_time, time_for_hop
+from instrument.engine.engine import Engine, hop_index_for_time, time_for_hop
 from instrument.errors import AudioFileError, ConfigError, ControllerMapError, ModelError
-from instrument.render import load_automation, render, resolve_model_paths
-from instrument.sources import FileSource
-from instrument.spectral import spectral_convergence_db, stft
+from instrument.app.render import load_automation, render, resolve_model_paths
+from instrument.engine.sources import FileSource
+from instrument.dsp.spectral import spectral_convergence_db, stft
 from presets import PRESETS_DIR
 
 SPECTRAL = SpectralConfig()
@@ -44,9 +44,9 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return shipped
     import keras
 
-    from instrument.model_io import save_latent_model
-    from training.model_config import AutoencoderConfig
-    from training.models import build_autoencoder_parts
+    from instrument.models.io import save_latent_model
+    from instrument.models.config import AutoencoderConfig
+    from instrument.models.autoencoders import build_autoencoder_parts
 
     keras.utils.set_random_seed(5)
     config = AutoencoderConfig(arch="dense", hidden_units=(32, 8), dropout=0.0, causal=True)
@@ -90,7 +90,7 @@ def test_render_with_automation_is_bit_exact(tmp_path: Path, wav: Path, model_pa
 
 def test_render_function_replays_a_logged_live_session_exactly(model_path: Path) -> None:
     """A live engine applying actions at hop boundaries == render of its log."""
-    from instrument.model_io import load_latent_model
+    from instrument.models.io import load_latent_model
 
     model = load_latent_model(model_path)
     y = tone(1.0)

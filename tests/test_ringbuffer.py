@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from instrument.ringbuffer import RingBuffer
+from instrument.io.ringbuffer import RingBuffer
 
 
 def test_write_read_wraps_around_in_order(rng: np.random.Generator) -> None:

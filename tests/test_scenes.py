@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from instrument.errors import ConfigError
-from instrument.scenes import SceneBook, load_scene, save_scene, scene_from_state
-from instrument.unit_state import UnitState
+from instrument.engine.scenes import SceneBook, load_scene, save_scene, scene_from_state
+from instrument.engine.unit_state import UnitState
 from presets import PRESETS_DIR
 
 
@@ -92,8 +92,8 @@ def test_shipped_scenes_fit_the_default_model() -> None:
     model = PRESETS_DIR / "models" / "reconstruct.keras"
     if not model.is_file():
         pytest.skip("default model reconstruct.keras not shipped in this checkout")
-    from instrument.model_io import read_latent_metadata
-    from training.model_config import AutoencoderConfig
+    from instrument.models.io import read_latent_metadata
+    from instrument.models.config import AutoencoderConfig
 
     n_units = AutoencoderConfig.from_dict(read_latent_metadata(model)["config"]).n_units
     book = SceneBook.from_dir(PRESETS_DIR / "scenes", n_units=n_units)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from instrument.errors import SynthError
-from training.soundfont import (GM_PROGRAMS, build_midi, find_soundfont, fluidsynth_binary,
+from instrument.synths.soundfont import (GM_PROGRAMS, build_midi, find_soundfont, fluidsynth_binary,
                                 render_messages, render_midi_file, render_note)
 
 SR = 22050

@@ -7,7 +7,7 @@ import pytest
 
 from instrument.config import StftConfig
 from instrument.errors import ConfigError
-from instrument.spectral import (NormStats, features, frame_count, istft, log_magnitude,
+from instrument.dsp.spectral import (NormStats, features, frame_count, istft, log_magnitude,
                                  magnitude_from_log, spectral_convergence_db, stft, window)
 
 CFG = StftConfig()

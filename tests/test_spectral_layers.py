@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from training.spectral_layers import LogSpectrogram, PhaseSpectrogram
-from training.synths.registry import get_synth
-from training.synths.spec import stft_features
+from instrument.models.layers.spectral_layers import LogSpectrogram, PhaseSpectrogram
+from instrument.synths.registry import get_synth
+from instrument.synths.spec import stft_features
 
 
 @pytest.fixture(scope="module")

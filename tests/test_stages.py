@@ -7,7 +7,7 @@ import pytest
 
 from instrument.config import StftConfig
 from instrument.errors import ConfigError
-from instrument.stages import (BypassStage, FrameDelay, MagnitudeCollector, ModelBank, SampleDelay,
+from instrument.engine.stages import (BypassStage, FrameDelay, MagnitudeCollector, ModelBank, SampleDelay,
                                make_phase)
 
 

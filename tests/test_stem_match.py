@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError, SynthError
-from training.refine import RefineConfig, SpectralObjective, refine
-from training.stem_match import (StemMatchConfig, match_oscillators, nonnegative_least_squares,
+from instrument.inversion.refine.search import RefineConfig, SpectralObjective, refine
+from instrument.inversion.refine.stem_match import (StemMatchConfig, match_oscillators, nonnegative_least_squares,
                                  oscillator_params, snap_amplitudes, supports_stem_matching)
-from training.synths.inversynth import WAVEFORMS
-from training.synths.registry import get_synth
+from instrument.synths.inversynth import WAVEFORMS
+from instrument.synths.registry import get_synth
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_support_and_bad_config(synth) -> None:  # type: ignore[no-untyped-def]
 def test_amplitudes_on_different_grids_are_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import yaml
 
-    from training.synths.registry import spec_path
+    from instrument.synths.registry import spec_path
 
     data = yaml.safe_load(spec_path("inversynth").read_text())
     for param in data["parameters"]:

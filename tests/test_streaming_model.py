@@ -7,11 +7,11 @@ import pytest
 
 from instrument.config import SpectralConfig, StftConfig
 from instrument.errors import ConfigError
-from instrument.latent_model import LatentModel
-from instrument.spectral import NormStats
-from instrument.streaming_model import StreamingLatentModel, default_block_frames, default_compute_hops
-from training import models as M
-from training.model_config import AutoencoderConfig
+from instrument.models.latent_model import LatentModel
+from instrument.dsp.spectral import NormStats
+from instrument.models.streaming import StreamingLatentModel, default_block_frames, default_compute_hops
+from instrument.models import autoencoders as M
+from instrument.models.config import AutoencoderConfig
 
 SPECTRAL = SpectralConfig(stft=StftConfig(n_fft=64, hop_length=16))  # 33 bins
 
@@ -189,7 +189,7 @@ def _shipped_latent_models() -> list:
     """Shipped latent models (inversion models, without latent metadata, are left out)."""
     import zipfile
 
-    from instrument.model_io import METADATA_ENTRY
+    from instrument.models.io import METADATA_ENTRY
     from presets import PRESETS_DIR
 
     found = []
@@ -203,7 +203,7 @@ def _shipped_latent_models() -> list:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", _shipped_latent_models(), ids=lambda p: p.stem)
 def test_shipped_models_stream_like_offline_transform(path, rng: np.random.Generator) -> None:
-    from instrument.model_io import load_latent_model
+    from instrument.models.io import load_latent_model
 
     lm = load_latent_model(path)
     stream = StreamingLatentModel(lm)

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from training.inversion_models import InversionModelConfig
-from training.sweep_pointer import ModulationSpectrum, PosteriorRead
-from training.sweep_readout import AddToRows, BinStatistics, SweepReadout, sweep_geometry
-from training.synths.inversynth import InverSynth
-from training.synths.registry import get_synth, load_spec
+from instrument.inversion.networks.architectures import InversionModelConfig
+from instrument.models.layers.sweep_pointer import ModulationSpectrum, PosteriorRead
+from instrument.models.layers.sweep_readout import AddToRows, BinStatistics, SweepReadout, sweep_geometry
+from instrument.synths.inversynth import InverSynth
+from instrument.synths.registry import get_synth, load_spec
 
 #: A tiny sweeptcn (8 frames x 33 bins) whose readout fits: notes at bins 2..5, depths up to 4.
 TINY_SWEEPTCN = {"n_bins": 33, "n_frames": 8, "width_scale": 0.1, "fc_units": 16,
@@ -159,8 +159,8 @@ def test_sweeptcn_configs_are_checked() -> None:
 
 def test_joint_probabilities_agree_with_the_readout_and_plot(tmp_path: Path,
                                                               rng: np.random.Generator) -> None:
-    from training.inversion_models import build_inversion_model
-    from training.sweep_plot import plot_sweep_readout, sweep_joint_probabilities
+    from instrument.inversion.networks.architectures import build_inversion_model
+    from benchmarks.sweep_plot import plot_sweep_readout, sweep_joint_probabilities
 
     config = InversionModelConfig(arch="sweeptcn", head="softmax", **TINY_SWEEPTCN)
     model = build_inversion_model(config)
@@ -183,7 +183,7 @@ def test_joint_probabilities_agree_with_the_readout_and_plot(tmp_path: Path,
 
 
 def test_modulation_spectrum_finds_the_rate_a_bin_moves_at() -> None:
-    from training.sweep_pointer import ModulationSpectrum
+    from instrument.models.layers.sweep_pointer import ModulationSpectrum
 
     frames = 32
     moving = np.cos(2 * np.pi * 5 * np.arange(frames) / frames).astype(np.float32)
@@ -202,7 +202,7 @@ def test_modulation_spectrum_finds_the_rate_a_bin_moves_at() -> None:
 def test_posterior_read_averages_values_at_each_oscillators_sweep_positions() -> None:
     """All probability on (note 1, depth 2) of oscillator 0: it reads bin 5 (centre), 5 + 2 = 7
     (upper edge) and 5 - 2 = 3 (lower edge); oscillator 1 split evenly between two pairs."""
-    from training.sweep_pointer import PosteriorRead
+    from instrument.models.layers.sweep_pointer import PosteriorRead
 
     layer = PosteriorRead(NOTES, DEPTHS, harmonics=1)
     values = np.zeros((1, 16, 2), dtype=np.float32)
@@ -225,9 +225,9 @@ def test_sweep_read_belongs_to_sweeptcn() -> None:
 
 
 def test_sweeptcn_with_sweep_read_round_trips(tmp_path: Path, rng: np.random.Generator) -> None:
-    from instrument.invert import load_inversion_model, save_inversion_model
-    from training.inversion_models import build_inversion_model
-    from training.inversion_train import spec_dict
+    from instrument.inversion.model import load_inversion_model, save_inversion_model
+    from instrument.inversion.networks.architectures import build_inversion_model
+    from training.inversion.train import spec_dict
 
     config = InversionModelConfig(arch="sweeptcn", head="softmax", sweep_harmonics=2,
                                   sweep_read=True, **TINY_SWEEPTCN)

@@ -11,10 +11,10 @@ import pytest
 
 from instrument.cli import main as cli_main
 from instrument.errors import DatasetError, SynthError
-from training.synths.dataset import (disk_tf_dataset, generate_dataset, iter_shards, load_dataset,
+from training.synth_dataset import (disk_tf_dataset, generate_dataset, iter_shards, load_dataset,
                                      make_targets, shard_path, synth_tf_dataset)
-from training.synths.registry import get_synth
-from training.synths.spec import Patch
+from instrument.synths.registry import get_synth
+from instrument.synths.spec import Patch
 
 
 def test_shards_resume_and_reproduce(tmp_path: Path) -> None:

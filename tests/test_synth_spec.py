@@ -11,7 +11,7 @@ import yaml
 
 from instrument.errors import SynthError
 from presets import PRESETS_DIR
-from training.synths.spec import GaussianPrior, Patch, SynthSpec, load_patch_values
+from instrument.synths.spec import GaussianPrior, Patch, SynthSpec, load_patch_values
 
 
 def _spec(params: list[dict], **top: object) -> SynthSpec:

@@ -37,7 +37,7 @@ def test_train_autoencoder_writes_all_outputs(notes: Path, tmp_path: Path) -> No
     assert len(metrics["history"]["loss"]) == 2
     assert len(metrics["history"]["val_reconstruction_error"]) == 2
     assert set(metrics["data"]["train_notes"]).isdisjoint(metrics["data"]["val_notes"])
-    from instrument.model_io import load_latent_model
+    from instrument.models.io import load_latent_model
 
     model = load_latent_model(out / "model.keras")
     assert model.kind == "autoencoder" and model.mean_latent is not None

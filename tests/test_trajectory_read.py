@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from training.inversion_models import InversionModelConfig, build_inversion_model
-from training.synths.inversynth import InverSynth
-from training.synths.registry import get_synth, load_spec
-from training.trajectory_read import RateScores, TrajectoryRead, trajectory_geometry
+from instrument.inversion.networks.architectures import InversionModelConfig, build_inversion_model
+from instrument.synths.inversynth import InverSynth
+from instrument.synths.registry import get_synth, load_spec
+from instrument.models.layers.trajectory_read import RateScores, TrajectoryRead, trajectory_geometry
 
 NOTES = tuple(np.linspace(2.0, 5.0, 16))
 DEPTHS = tuple(np.linspace(0.0, 4.0, 16))
@@ -81,8 +81,8 @@ def test_rate_scores_sum_cells_and_average_the_reads_of_equal_scores() -> None:
 
 def test_sweeptcn_with_the_trajectory_read_round_trips(tmp_path: Path,
                                                        rng: np.random.Generator) -> None:
-    from instrument.invert import load_inversion_model, save_inversion_model
-    from training.inversion_train import spec_dict
+    from instrument.inversion.model import load_inversion_model, save_inversion_model
+    from training.inversion.train import spec_dict
 
     config = InversionModelConfig(**TINY)
     model = build_inversion_model(config)

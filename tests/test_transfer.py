@@ -55,7 +55,7 @@ def test_transfer_cli_end_to_end(tiny_transfer_model: Path, tmp_path: Path) -> N
 def test_non_latent_model_raises(tmp_path: Path) -> None:
     import keras
 
-    from instrument.transfer import load_model
+    from instrument.app.transfer import load_model
 
     plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     plain.save(tmp_path / "plain.keras")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from instrument.unit_state import MAX_SCALE, UnitState
+from instrument.engine.unit_state import MAX_SCALE, UnitState
 
 
 def test_defaults_pass_every_unit_at_one() -> None:

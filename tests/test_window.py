@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from controllers.actions import Action
-from instrument.window import (BANK_SIZE, FADER, MUTE, SOLO, DisplaySnapshot, PerformanceWindow,
+from instrument.app.window import (BANK_SIZE, FADER, MUTE, SOLO, DisplaySnapshot, PerformanceWindow,
                                ScrollingSpectrogram)
 
 pygame = pytest.importorskip("pygame")
@@ -85,7 +85,7 @@ def test_spectrogram_scrolls_left() -> None:
 def test_computer_keys_go_through_the_control_surface() -> None:
     from controllers.maps import load_map
     from controllers.surface import ControlSurface
-    from instrument.app import _key_handler
+    from instrument.app.perform import _key_handler
 
     surface = ControlSurface(load_map("nanokontrol2"), 16)
     sent: list[Action] = []

@@ -14,10 +14,10 @@ from typing import Sequence
 
 from tqdm import tqdm
 
-from instrument.audio import save_audio
+from instrument.io.audio_files import save_audio
 from instrument.errors import SynthError
 from training.notes import midi_to_note, parse_note_range
-from training.soundfont import GM_PROGRAMS, find_soundfont, render_note
+from instrument.synths.soundfont import GM_PROGRAMS, find_soundfont, render_note
 
 
 @dataclass(frozen=True)

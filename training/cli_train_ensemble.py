@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from training.inversion_ensemble import save_inversion_ensemble
+    from training.inversion.ensemble import save_inversion_ensemble
 
     path = save_inversion_ensemble(args.models, args.out, args.calibrate, args.seed)
     how = f"weights fitted on {args.calibrate} sounds" if args.calibrate else "equal weights"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from training.distributed_train import add_strategy_options
-# Literal copies of training.inversion_models.ARCHS/HEADS so `latent --help` does not import Keras
+from training.distributed.latent import add_strategy_options
+# Literal copies of instrument.inversion.networks.architectures.ARCHS/HEADS so `latent --help` does not import Keras
 # (tests/test_inversion_models.py checks they agree).
 ARCHS = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv6xl", "conve2e", "lstm",
          "freqtcn", "dualtcn", "phasetcn", "harmtcn", "sweeptcn")
@@ -60,8 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from training.inversion_train import InversionTrainConfig, train_inversion
-    from training.synths.registry import get_synth
+    from training.inversion.train import InversionTrainConfig, train_inversion
+    from instrument.synths.registry import get_synth
 
     get_synth(args.synth)  # SynthError early for unknown names
     config = InversionTrainConfig(
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         sweep_cell_units=args.sweep_cell_units, sweep_read=args.sweep_read,
         trajectory_read=args.trajectory_read)
     if args.strategy != "default":
-        from training.distributed_inversion import train_inversion_distributed
+        from training.distributed.inversion import train_inversion_distributed
 
         metrics = train_inversion_distributed(config, args.out, args.strategy, resume=args.resume,
                                               checkpoint_every=args.checkpoint_every)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from instrument.config import AudioConfig, SpectralConfig, StftConfig
-from training.distributed_train import add_strategy_options
+from training.distributed.latent import add_strategy_options
 
 ARCHS = ("dense", "shallow", "deep", "dilated", "residual", "dilres")
 
@@ -139,7 +139,7 @@ def _report(result: Any) -> None:
 def _train(args: argparse.Namespace, data: Any, config: Any, spectral: SpectralConfig) -> Any:
     """Single-device Keras fit, or the tf.distribute loop for --strategy mirrored/multiworker."""
     if args.strategy != "default":
-        from training.distributed_train import train_latent_distributed
+        from training.distributed.latent import train_latent_distributed
 
         return train_latent_distributed(data, model_options_from_args(args), config, spectral,
                                         args.output, args.strategy, resume=args.resume,

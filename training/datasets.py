@@ -14,10 +14,10 @@ from typing import Sequence
 
 import numpy as np
 
-from instrument.audio import load_audio
+from instrument.io.audio_files import load_audio
 from instrument.config import SpectralConfig
 from instrument.errors import AudioFileError, ConfigError, DatasetError
-from instrument.spectral import features
+from instrument.dsp.spectral import features
 from training.notes import NoteInfo, parse_file_name
 
 #: Suffixes loaded from note folders.

@@ -211,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # fluidsynth about 50 min)
         # and copies them into presets/models; their build records are the hand-written
         # inversynth-sweeptcn.build.md and fluidsynth-conv6xl.build.md.
-        from training.inversion_build import build_inversion_models
+        from training.inversion.build import build_inversion_models
 
         for path in build_inversion_models():
             print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")

@@ -19,7 +19,7 @@ import soundfile as sf
 
 from instrument.config import SpectralConfig
 from instrument.errors import DatasetError
-from instrument.spectral import features
+from instrument.dsp.spectral import features
 from training.datasets import Note, list_note_files, load_note_folder
 from training.notes import dynamic_distance, midi_to_note
 

@@ -230,7 +230,7 @@ def model_config_from_options(options: Mapping[str, Any], spectral: SpectralConf
     Raises:
         ConfigError: an unknown option, or values the model config rejects.
     """
-    from training.model_config import AutoencoderConfig
+    from instrument.models.config import AutoencoderConfig
 
     names = {f.name for f in dataclasses.fields(AutoencoderConfig)}
     unknown = sorted(k for k, v in options.items() if v is not None and k not in names)
@@ -250,13 +250,13 @@ def compile_bundle(bundle: ModelBundle, learning_rate: float) -> None:
 
 
 def build_and_compile(model_config: Any, learning_rate: float, seed: int) -> ModelBundle:
-    """Build the model (:func:`training.models.build_autoencoder_parts`) and compile it.
+    """Build the model (:func:`instrument.models.autoencoders.build_autoencoder_parts`) and compile it.
 
     Call inside ``strategy.scope()`` for distributed training.
     """
     import keras
 
-    from training.models import build_autoencoder_parts
+    from instrument.models.autoencoders import build_autoencoder_parts
 
     keras.utils.set_random_seed(seed)
     model, encoder, decoder = build_autoencoder_parts(model_config)
@@ -451,8 +451,8 @@ def _config_dict(model_config: Any) -> dict[str, Any]:
 
 
 def latent_model_of(bundle: "ModelBundle", kind: str) -> Any:
-    """An inference :class:`~instrument.latent_model.LatentModel` sharing ``bundle``'s weights."""
-    from instrument.latent_model import LatentModel
+    """An inference :class:`~instrument.models.latent_model.LatentModel` sharing ``bundle``'s weights."""
+    from instrument.models.latent_model import LatentModel
 
     return LatentModel(bundle.model, bundle.model_config, kind=kind, encoder=bundle.encoder,
                        decoder=bundle.decoder, warm_up=False)
@@ -468,10 +468,10 @@ def write_outputs(bundle: ModelBundle, data: TrainData, config: TrainConfig, spe
                   out_dir: Path, history: Mapping[str, list[float]], extra_metadata: Mapping[str, Any],
                   final: Mapping[str, float]) -> Path:
     """Save the latent model, ``metrics.json``, ``loss.png`` and ``spectrograms.png``."""
-    from instrument.model_io import save_latent_model
-    from training.plots import plot_history, plot_spectrograms
+    from instrument.models.io import save_latent_model
+    from instrument.plots import plot_history, plot_spectrograms
 
-    from instrument.model_io import compute_mean_latent
+    from instrument.models.io import compute_mean_latent
 
     notes = {
         "spectral_config": spectral.to_dict(),
@@ -548,7 +548,7 @@ def pretrain_layerwise(model_config: Any, train_ds: Any, config: TrainConfig,
     """
     import keras
 
-    from training.models import greedy_layerwise_pretrain, split_autoencoder
+    from instrument.models.autoencoders import greedy_layerwise_pretrain, split_autoencoder
 
     if model_config.arch not in PRETRAIN_ARCHS:
         raise ConfigError(f"layer-wise pre-training is for arch {' or '.join(PRETRAIN_ARCHS)}, "

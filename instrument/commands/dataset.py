@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from training import cli_dataset_soundfont
-from training.synths import cli_dataset_synth
+from training import cli_dataset_synth
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -5,13 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from instrument.errors import ModelError, SynthError
+from instrument.errors import SynthError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,131 +36,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, Any]:
-    """(InversionModel, synth) from --model/--synth."""
-    from instrument.invert import default_model_path, load_inversion_model
-    from training.synths.registry import get_synth
-
-    if args.synth is not None:
-        get_synth(args.synth)  # SynthError for unknown names before touching any model
-    model_path = Path(args.model) if args.model else default_model_path(args.synth or "inversynth")
-    inv = load_inversion_model(model_path)
-    if args.synth is not None and args.synth != inv.synth_name:
-        raise ModelError(f"{model_path}: model is for synth {inv.synth_name!r}, not {args.synth!r}")
-    synth = get_synth(inv.synth_name, spec=inv.spec)
-    return inv, synth
-
-
-def invert_audio(inv: Any, synth: Any, audio: np.ndarray, refine_seconds: float = 0.0
-                 ) -> dict[str, Any]:
-    """Predict (and optionally refine) a patch for synth-rate audio.
-
-    Returns:
-        dict with ``values`` (n_params,), ``classes``, ``confidence`` (score of the chosen class),
-        ``audio`` (fitted input), ``rendered``, ``metrics``, ``warnings``, ``refine`` (or None).
-    """
-    from instrument.invert import fit_to_length, normalise_peak
-    from training.inversion_metrics import audio_metrics
-    from training.refine import RefineConfig, refine
-
-    spec = synth.spec
-    y, notes = fit_to_length(audio, spec.n_samples)
-    y = normalise_peak(y)
-    t0 = time.monotonic()
-    scores = inv.scores(inv.inputs_from_audio(synth, y[None]))[0]
-    classes = scores.argmax(axis=-1)
-    values = spec.from_classes(classes)
-    infer_seconds = time.monotonic() - t0
-    refine_info = None
-    if refine_seconds > 0:
-        result = refine(synth, y, values, RefineConfig(seconds=refine_seconds), scores=scores)
-        refine_info = {"seconds": result.seconds, "renders": result.renders,
-                       "pcc_stft_before": 100 * result.initial_score,
-                       "pcc_stft_after": 100 * result.score}
-        values, classes = result.values, result.classes
-    rendered = synth.render(values[None])[0]
-    metrics = {k: float(v[0]) for k, v in audio_metrics(y[None], rendered[None]).items()}
-    confidence = np.take_along_axis(scores, classes[:, None], axis=-1)[:, 0]
-    return {"values": values, "classes": classes, "confidence": confidence, "audio": y,
-            "rendered": rendered, "metrics": metrics, "warnings": notes, "refine": refine_info,
-            "infer_seconds": infer_seconds}
-
-
-def patch_table(spec: Any, values: np.ndarray, classes: np.ndarray, confidence: np.ndarray) -> str:
-    """A readable table of a patch: parameter, group, value, class, network confidence."""
-    lines = [f"{'parameter':<22} {'group':<22} {'value':>12} {'class':>7} {'conf':>6}"]
-    for p, v, c, s in zip(spec.parameters, values, classes, confidence):
-        conf = f"{s:6.2f}" if np.isfinite(s) and 0 <= s <= 1 else "     -"
-        lines.append(f"{p.name:<22} {p.group:<22} {v:>12.4g} {int(c):>4}/{p.levels:<2} {conf}")
-    return "\n".join(lines)
-
-
-def plot_pair(path: Path, audio_in: np.ndarray, audio_out: np.ndarray, sample_rate: int,
-              title: str = "") -> Path:
-    """Input vs output log-magnitude spectrograms side by side as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from training.inversion_metrics import batch_stft_magnitude
-
-    mags = np.log1p(batch_stft_magnitude(np.stack([audio_in, audio_out])))
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
-    top = sample_rate / 2
-    for ax, mag, name in zip(axes, mags, ("input", "inverted patch")):
-        ax.imshow(mag, origin="lower", aspect="auto", cmap="magma",
-                  extent=(0, len(audio_in) / sample_rate, 0, top))
-        ax.set_title(name)
-        ax.set_xlabel("time (s)")
-    axes[0].set_ylabel("frequency (Hz)")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
-
-
-def send_over_midi(spec: Any, values: np.ndarray, port_name: str, api: str | None, note: int | None,
-                   channel: int) -> int:
-    """Send the patch (and an optional test note) to ``port_name``; returns messages sent."""
-    import mido
-
-    from controllers.midi_api import midi_backend
-    from instrument.errors import DeviceError
-    from training.synths.midi_send import patch_messages, send_messages
-
-    messages = patch_messages(values, spec, channel)
-    if not messages:
-        print(f"synth {spec.name!r} has no MIDI mapping in its spec; no parameter messages sent",
-              file=sys.stderr)
-    if note is not None and not 0 <= note <= 127:
-        raise SynthError(f"--note must be a MIDI note 0..127, got {note}")
-    backend = midi_backend(api)
-    try:
-        port = backend.open_output(port_name)
-    except (OSError, IOError, ValueError) as exc:
-        names = ", ".join(backend.get_output_names()) or "none"
-        raise DeviceError(f"cannot open MIDI output {port_name!r} ({exc}); available: {names}") from exc
-    with port:
-        sent = send_messages(port, messages)
-        if note is not None:
-            port.send(mido.Message("note_on", channel=channel, note=note, velocity=100))
-            time.sleep(spec.seconds)
-            port.send(mido.Message("note_off", channel=channel, note=note, velocity=0))
-            sent += 2
-    return sent
-
-
 def run(args: argparse.Namespace) -> int:
-    from instrument.audio import load_audio, save_audio
+    from instrument.io.audio_files import load_audio, save_audio
     from instrument.config import AudioConfig
+    from instrument.inversion.pipeline import (invert_audio, load_model_and_synth, patch_table,
+                                               send_over_midi)
+    from instrument.plots import plot_pair
 
     if args.refine < 0:
         raise SynthError(f"--refine must be >= 0 seconds, got {args.refine}")
-    inv, synth = _load(args)
+    inv, synth = load_model_and_synth(args.model, args.synth)
     spec = synth.spec
     audio = load_audio(args.sound, AudioConfig(sample_rate=spec.sample_rate))
     result = invert_audio(inv, synth, audio, args.refine)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from controllers.midi_api import MIDI_APIS
-from instrument.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD
+from instrument.engine.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD
 from instrument.errors import ConfigError
 from presets import PRESETS_DIR
 
@@ -101,13 +101,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _model_paths(args: argparse.Namespace) -> list[Path]:
-    from instrument.render import resolve_model_paths  # same rules as `latent render`
+    from instrument.app.render import resolve_model_paths  # same rules as `latent render`
 
     return resolve_model_paths(args.model)
 
 
 def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """Validated keyword arguments for :func:`instrument.app.perform`."""
+    """Validated keyword arguments for :func:`instrument.app.perform.perform`."""
     if args.blocksize < 0 or args.blocksize > 16384:
         raise ConfigError(f"--blocksize must be in 0..16384, got {args.blocksize}")
     if args.ahead < 1:
@@ -154,7 +154,7 @@ def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from instrument.app import perform
+    from instrument.app.perform import perform
 
     summary = perform(**options_from_args(args))
     print(summary.report())

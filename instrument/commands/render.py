@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from instrument.audio import load_audio, save_audio
-from instrument.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD, Engine, make_source
+from instrument.io.audio_files import load_audio, save_audio
+from instrument.engine.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD, Engine, make_source
 from instrument.errors import ConfigError
-from instrument.render import (DEFAULT_NO_INPUT_SECONDS, load_automation, load_models, plot_spectrograms,
+from instrument.app.render import (DEFAULT_NO_INPUT_SECONDS, load_automation, load_models, plot_spectrograms,
                                render, resolve_model_paths)
-from instrument.scenes import SceneBook
+from instrument.engine.scenes import SceneBook
 from presets import PRESETS_DIR
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from instrument.audio import save_audio
+from instrument.io.audio_files import save_audio
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from training.synths.registry import KNOWN_SYNTHS
+    from instrument.synths.registry import KNOWN_SYNTHS
 
     parser = subparsers.add_parser(
         "synth", help="render or randomise synth patches",
@@ -39,15 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _spec(args: argparse.Namespace):  # noqa: ANN202 - SynthSpec, imported lazily
-    from training.synths.registry import load_spec
-    from training.synths.spec import SynthSpec
+    from instrument.synths.registry import load_spec
+    from instrument.synths.spec import SynthSpec
 
     return SynthSpec.load(args.spec) if args.spec else load_spec(args.synth)
 
 
 def run_render(args: argparse.Namespace) -> int:
-    from training.synths.registry import get_synth
-    from training.synths.spec import Patch
+    from instrument.synths.registry import get_synth
+    from instrument.synths.spec import Patch
 
     spec = _spec(args)
     patch = Patch.load(args.patch, spec)
@@ -63,7 +63,7 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def run_random(args: argparse.Namespace) -> int:
-    from training.synths.spec import GaussianPrior, Patch, load_patch_values
+    from instrument.synths.spec import GaussianPrior, Patch, load_patch_values
 
     spec = _spec(args)
     rng = np.random.default_rng(args.seed)

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from instrument.errors import ConfigError
-    from instrument.transfer import (check_is_latent, collect_inputs, describe, load_model,
+    from instrument.app.transfer import (check_is_latent, collect_inputs, describe, load_model,
                                      transfer_files)
 
     if args.iterations < 1:

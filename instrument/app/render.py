@@ -1,0 +1,220 @@
+"""Offline bounce of the live pipeline: same engine, same actions, faster than real time.
+
+:func:`render` drives an :class:`~instrument.engine.engine.Engine` hop by hop exactly as
+the live app does: before hop ``i`` it applies, in file order, every automation
+action whose ``hop_index_for_time(time) == i``, then calls ``process_hop``.
+With the same models and seed the hops are bit-identical to the live ones.
+The returned signal has the engine latency removed, so it lines up with the
+input file.
+
+With ``phase="offline"`` the engine collects the output magnitudes instead of
+running RTISI-LA, and librosa's fast Griffin-Lim reconstructs the whole file
+at the end; the original (bypass) path is mixed in with the same per-hop gains.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from controllers.actions import Action, read_events
+from instrument.config import SpectralConfig
+from instrument.engine.engine import Engine, hop_index_for_time
+from instrument.errors import ConfigError, ModelError
+from instrument.engine.stages import MagnitudeCollector
+from presets import PRESETS_DIR
+
+#: The model ``latent render`` / ``latent perform`` use when none is given.
+DEFAULT_MODEL = PRESETS_DIR / "models" / "reconstruct.keras"
+#: Seconds rendered in no-input mode when neither --duration nor automation says.
+DEFAULT_NO_INPUT_SECONDS = 10.0
+
+
+def resolve_model_paths(models: Sequence[str] | None) -> list[Path]:
+    """``--model`` values to model paths; ``none`` -> no model (analysis/resynthesis).
+
+    Raises:
+        ModelError: a named file does not exist, or no model was given and the
+            default ``presets/models/reconstruct.keras`` is not shipped.
+    """
+    if not models:
+        if DEFAULT_MODEL.is_file():
+            return [DEFAULT_MODEL]
+        raise ModelError(f"no --model given and the default model {DEFAULT_MODEL.name} is not installed; "
+                         "pass --model PATH or --model none")
+    if any(str(m).lower() == "none" for m in models):
+        if len(models) > 1:
+            raise ModelError("--model none cannot be combined with other models")
+        return []
+    paths = []
+    for model in models:
+        path = Path(model)
+        if not path.is_file():
+            shipped = PRESETS_DIR / "models" / f"{model}.keras"
+            if shipped.is_file():
+                path = shipped
+            else:
+                raise ModelError(f"model file not found: {model}")
+        paths.append(path)
+    return paths
+
+
+def load_models(paths: Sequence[Path]) -> tuple[list[Any], list[str], SpectralConfig]:
+    """Load latent models; returns ``(models, names, spectral)`` (default spectral if none)."""
+    if not paths:
+        return [], [], SpectralConfig()
+    from instrument.models.io import load_latent_model
+
+    models = [load_latent_model(p) for p in paths]
+    spectral = models[0].spectral
+    for path, model in zip(paths, models):
+        if model.spectral != spectral:
+            raise ModelError(f"{path}: spectral settings differ from {paths[0]}; "
+                             "models loaded together must share them")
+    return models, [p.stem for p in paths], spectral
+
+
+def load_automation(path: str | Path | None, spectral: SpectralConfig) -> list[tuple[int, Action]]:
+    """Read an event log as ``(hop_index, action)`` pairs in application order.
+
+    Raises:
+        ControllerMapError: the file is missing or a line is not a valid action.
+        ConfigError: a time is negative or not finite.
+    """
+    if path is None:
+        return []
+    events = []
+    for number, (time_s, action) in enumerate(read_events(path), 1):
+        if not np.isfinite(time_s) or time_s < 0:
+            raise ConfigError(f"{path}: event {number}: time must be a finite number >= 0, got {time_s}")
+        events.append((hop_index_for_time(time_s, spectral), action))
+    events.sort(key=lambda item: item[0])  # stable: same-hop actions keep file order
+    return events
+
+
+@dataclass
+class RenderResult:
+    """What :func:`render` produced.
+
+    Attributes:
+        audio: float32 ``(samples,)``, latency removed.
+        hops: hops processed.
+        actions_applied: automation actions applied.
+        latency_samples: the engine's algorithmic latency (removed from ``audio``).
+        elapsed_s: wall time of the bounce.
+        real_time_factor: ``elapsed_s`` over the rendered duration.
+        output_magnitudes: ``(hops, n_bins)`` magnitudes given to Griffin-Lim (offline phase
+            only; None with the streaming phase).
+    """
+
+    audio: np.ndarray
+    hops: int
+    actions_applied: int
+    latency_samples: int
+    elapsed_s: float
+    real_time_factor: float
+    output_magnitudes: np.ndarray | None
+
+
+def render(engine: Engine, n_samples: int, automation: Sequence[tuple[int, Action]] = (),
+           progress: bool = False, gl_iterations: int = 100) -> RenderResult:
+    """Bounce ``n_samples`` of output through ``engine``.
+
+    Args:
+        engine: a fresh engine with its source set (file or no-input).
+        n_samples: output length after the latency is removed.
+        automation: ``(hop_index, action)`` pairs sorted by hop (see :func:`load_automation`).
+        progress: show a tqdm bar.
+        gl_iterations: Griffin-Lim iterations when the engine's phase mode is ``"offline"``.
+    Returns:
+        :class:`RenderResult`; rendering stops early at a ``quit`` action.
+    Raises:
+        ConfigError: an automation action has bad arguments (names its hop).
+    """
+    if n_samples <= 0:
+        raise ConfigError(f"nothing to render: {n_samples} samples")
+    hop = engine.hop_length
+    latency = engine.latency_samples
+    n_hops = -(-(n_samples + latency) // hop)
+    timeline = np.zeros(n_hops * hop, dtype=np.float32)
+    gains = np.ones(n_hops * hop, dtype=np.float32)
+    cursor = 0
+    applied = 0
+    start = time.perf_counter()
+    hops_done = 0
+    for i in tqdm(range(n_hops), desc="render", unit="hop", disable=not progress, leave=False):
+        while cursor < len(automation) and automation[cursor][0] <= i:
+            action = automation[cursor][1]
+            try:
+                engine.apply(action)
+            except ConfigError as exc:
+                raise ConfigError(f"automation action {action.name} at hop {i}: {exc}") from exc
+            cursor += 1
+            applied += 1
+        if engine.quit_requested:  # like the live app: quit at a boundary ends before that hop
+            break
+        timeline[i * hop:(i + 1) * hop] = engine.process_hop()
+        gains[i * hop:(i + 1) * hop] = engine.synth_gain_curve
+        hops_done = i + 1
+    magnitudes = None
+    if isinstance(engine.phase, MagnitudeCollector):
+        magnitudes = engine.phase.magnitudes()[:hops_done]
+        timeline = _offline_phase(engine, timeline, gains, magnitudes, hops_done, gl_iterations)
+    elapsed = time.perf_counter() - start
+    end = min(hops_done * hop, n_samples + latency)
+    audio = np.zeros(n_samples if not engine.quit_requested else max(0, end - latency), dtype=np.float32)
+    body = timeline[latency:end]
+    audio[:len(body)] = body[:len(audio)]
+    duration = max(len(audio), 1) / engine.spectral.sample_rate
+    return RenderResult(audio=audio, hops=hops_done, actions_applied=applied, latency_samples=latency,
+                        elapsed_s=elapsed, real_time_factor=elapsed / duration,
+                        output_magnitudes=magnitudes)
+
+
+def _offline_phase(engine: Engine, timeline: np.ndarray, gains: np.ndarray, magnitudes: np.ndarray,
+                   hops: int, n_iter: int = 100) -> np.ndarray:
+    """Griffin-Lim the collected magnitudes and mix them in where the synth path was heard."""
+    from instrument.dsp.phase.chunked import griffin_lim_chunked
+
+    hop = engine.hop_length
+    stft = engine.spectral.stft
+    synth = griffin_lim_chunked(magnitudes, stft, n_iter=n_iter, seed=engine.seed)  # bounded memory
+    offset = engine.phase.latency_samples
+    out = timeline.copy()
+    stop = min(len(out), offset + len(synth), hops * hop)
+    out[offset:stop] += gains[offset:stop] * synth[:stop - offset]
+    return out
+
+
+def plot_spectrograms(path: str | Path, spectral: SpectralConfig, output: np.ndarray,
+                      source: np.ndarray | None = None, title: str = "") -> Path:
+    """Write a PNG with the input (if any) and output log spectrograms (matplotlib Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from instrument.dsp.spectral import stft
+
+    panels = [("input", source), ("output", output)] if source is not None else [("output", output)]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.2 * len(panels)), squeeze=False)
+    hop_s = spectral.hop_seconds
+    nyquist = spectral.sample_rate / 2
+    for ax, (label, signal) in zip(axes[:, 0], panels):
+        mag = np.abs(stft(np.asarray(signal, np.float32), spectral.stft))
+        db = 20 * np.log10(np.maximum(mag, 1e-5)).T
+        ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 80, vmax=db.max(),
+                  extent=(0, mag.shape[0] * hop_s, 0, nyquist))
+        ax.set_ylabel("Hz")
+        ax.set_title(f"{title} {label}".strip())
+    axes[-1, 0].set_xlabel("s")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,1 @@
+"""Pure signal processing: the one STFT convention, phase reconstruction, limiter."""

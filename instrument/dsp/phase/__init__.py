@@ -1,0 +1,1 @@
+"""Phase reconstruction: RTISI-LA (streaming), Griffin-Lim (offline), chunked offline."""

@@ -1,0 +1,1 @@
+"""The stateful engine: stages, sources, unit state, scenes."""

@@ -1,0 +1,1 @@
+"""Inversion network architectures (their Keras layers live in instrument.models.layers)."""

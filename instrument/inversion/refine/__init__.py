@@ -1,0 +1,1 @@
+"""Refinement of an inverted patch by search and oscillator stem matching."""

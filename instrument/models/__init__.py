@@ -1,0 +1,1 @@
+"""Latent models the engine loads: Keras layers (registered on import), autoencoders, config, file I/O, streaming."""

@@ -1,0 +1,1 @@
+"""Synths an inversion model targets: spec, patches, priors, renderers, MIDI sending, registry."""

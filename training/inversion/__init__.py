@@ -1,0 +1,1 @@
+"""Fit time for inversion models: training, ensembles, the shipped build."""

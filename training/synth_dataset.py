@@ -1,0 +1,326 @@
+"""(spectrogram, patch) datasets for synth parameter inversion.
+
+On disk (``latent dataset synth``): a folder with ``meta.json``, the synth spec
+(``spec.yaml``) and shards ``shard_00000.npz`` ... each holding
+
+* ``features``: ``(n, n_frames, n_bins)`` float16 log1p STFT magnitudes,
+* ``classes``: ``(n, n_params)`` int16 class indices,
+* ``values``: ``(n, n_params)`` float32 parameter values.
+
+Shard ``i`` is generated from ``numpy.random.default_rng([seed, i])`` alone, so shards
+are reproducible, can be made in any order by a process pool, and a rerun skips the
+complete ones (writes are atomic: temporary file, then rename).
+
+On the fly: :func:`synth_tf_dataset` renders fresh batches forever from a seeded rng,
+so training is not bounded by disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+import multiprocessing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import yaml
+
+from instrument.errors import DatasetError, SynthError
+from instrument.synths.registry import get_synth
+from instrument.synths.spec import GaussianPrior, Synth, SynthSpec, load_patch_values
+
+TARGETS = ("one_hot", "classes", "normalized")
+RENDER_CHUNK = 64
+FORMAT_VERSION = 1
+
+
+# -- targets ----------------------------------------------------------------
+def make_targets(spec: SynthSpec, values: np.ndarray, targets: str = "one_hot") -> np.ndarray:
+    """Training targets for values ``(batch, n_params)``.
+
+    ``one_hot``: concatenated per-parameter one-hot ``(batch, sum(levels))`` float32 (Barkan's
+    multi-label sigmoid head, 23 x 16 = 368 for inversynth); ``classes``: ``(batch, n_params)``
+    int32; ``normalized``: ``(batch, n_params)`` float32 positions in [0, 1].
+    """
+    if targets not in TARGETS:
+        raise SynthError(f"unknown targets {targets!r}; choose one of {', '.join(TARGETS)}")
+    if targets == "normalized":
+        return spec.normalize(values).astype(np.float32)
+    classes = spec.to_classes(values)
+    if targets == "classes":
+        return classes.astype(np.int32)
+    return spec.one_hot(classes)
+
+
+def target_width(spec: SynthSpec, targets: str) -> int:
+    if targets not in TARGETS:
+        raise SynthError(f"unknown targets {targets!r}; choose one of {', '.join(TARGETS)}")
+    return sum(spec.levels) if targets == "one_hot" else spec.n_params
+
+
+def render_features(synth: Synth, values: np.ndarray, chunk: int | None = None) -> np.ndarray:
+    """Render values ``(n, n_params)`` in chunks (default ``synth.render_batch``) -> features
+    ``(n, frames, bins)`` float32."""
+    spec = synth.spec
+    chunk = chunk or max(RENDER_CHUNK, synth.render_batch)
+    out = np.empty((len(values), spec.n_frames, spec.n_bins), dtype=np.float32)
+    for i in range(0, len(values), chunk):
+        out[i:i + chunk] = synth.features(synth.render(values[i:i + chunk]))
+    return out
+
+
+# -- on-disk shards -----------------------------------------------------------
+@dataclass(frozen=True)
+class DatasetMeta:
+    """``meta.json`` of a dataset folder."""
+
+    synth: str
+    count: int
+    seed: int
+    shard_size: int
+    prior: dict[str, Any] | None
+    n_frames: int
+    n_bins: int
+    n_params: int
+    version: int = FORMAT_VERSION
+
+    @property
+    def n_shards(self) -> int:
+        return -(-self.count // self.shard_size)
+
+    def shard_count(self, index: int) -> int:
+        return min(self.shard_size, self.count - index * self.shard_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"synth": self.synth, "count": self.count, "seed": self.seed,
+                "shard_size": self.shard_size, "prior": self.prior, "n_frames": self.n_frames,
+                "n_bins": self.n_bins, "n_params": self.n_params, "version": self.version}
+
+    @classmethod
+    def load(cls, directory: Path) -> "DatasetMeta":
+        path = directory / "meta.json"
+        if not path.is_file():
+            raise DatasetError(f"{directory} is not a synth dataset (no meta.json)")
+        try:
+            data = json.loads(path.read_text())
+            return cls(**data)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise DatasetError(f"{path} is not a valid synth dataset meta file: {exc}") from exc
+
+
+def shard_path(directory: Path, index: int) -> Path:
+    return directory / f"shard_{index:05d}.npz"
+
+
+def _shard_complete(path: Path, count: int, meta: DatasetMeta) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        with np.load(path) as data:
+            return (data["features"].shape == (count, meta.n_frames, meta.n_bins)
+                    and data["classes"].shape == (count, meta.n_params))
+    except (OSError, ValueError, KeyError, EOFError):
+        return False
+
+
+def _write_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp.npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _make_shard(task: tuple[str, str, dict[str, Any] | None, int, int, int, str]) -> int:
+    """Worker: render shard ``index`` (``count`` clips) into ``path``; returns ``count``."""
+    name, spec_file, prior_dict, seed, index, count, path = task
+    synth = get_synth(name, spec=spec_file)
+    prior = None
+    if prior_dict is not None:
+        prior = GaussianPrior(mean=np.asarray(prior_dict["mean"]), cov=np.asarray(prior_dict["cov"]))
+    rng = np.random.default_rng([seed, index])
+    values = synth.random_patches(rng, count, prior)
+    features = render_features(synth, values)
+    _write_npz_atomic(Path(path), features=features.astype(np.float16),
+                      classes=synth.spec.to_classes(values).astype(np.int16),
+                      values=values.astype(np.float32))
+    synth.close()
+    return count
+
+
+def generate_dataset(synth_name: str, count: int, seed: int, out_dir: str | Path,
+                     prior: str | Path | None = None, shard_size: int = 1000,
+                     workers: int | None = None, spec: SynthSpec | str | Path | None = None,
+                     progress: bool = True) -> DatasetMeta:
+    """Write (or finish) a sharded dataset; returns its meta.
+
+    Args:
+        synth_name: registry name (``inversynth``, ``fluidsynth``).
+        count: clips in total; seed: base seed (shard ``i`` uses ``[seed, i]``).
+        prior: folder of patch ``*.json`` or a ``.jsonl`` file: sample a multivariate normal
+            fitted to them (Vecoven 4.7) instead of uniform classes (Barkan).
+        shard_size: clips per shard; workers: processes (default: all cores).
+        spec: override the shipped spec (object or YAML path).
+    Raises:
+        DatasetError: the folder holds a different dataset (resume needs the same settings).
+    """
+    from tqdm import tqdm
+
+    if count < 1 or shard_size < 1:
+        raise DatasetError(f"count and shard_size must be positive, got {count}, {shard_size}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    synth = get_synth(synth_name, spec=spec)
+    s = synth.spec
+    prior_dict = None
+    if prior is not None:
+        fitted = GaussianPrior.fit(s, load_patch_values(s, prior))
+        prior_dict = {"source": str(prior), "mean": fitted.mean.tolist(), "cov": fitted.cov.tolist()}
+    meta = DatasetMeta(synth=s.name, count=count, seed=seed, shard_size=shard_size,
+                       prior=prior_dict, n_frames=s.n_frames, n_bins=s.n_bins, n_params=s.n_params)
+    meta_path = out / "meta.json"
+    if meta_path.is_file():
+        old = DatasetMeta.load(out)
+        if old.to_dict() != json.loads(json.dumps(meta.to_dict())):
+            raise DatasetError(f"{out} already holds a different dataset ({old.synth}, count "
+                               f"{old.count}, seed {old.seed}, shard size {old.shard_size}); "
+                               "use a new folder or the same settings to resume")
+    else:
+        meta_path.write_text(json.dumps(meta.to_dict(), indent=1) + "\n")
+    spec_file = out / "spec.yaml"
+    if not spec_file.is_file():
+        spec_file.write_text(yaml.safe_dump(spec_to_dict(s), sort_keys=False))
+    synth.close()
+    todo = [i for i in range(meta.n_shards)
+            if not _shard_complete(shard_path(out, i), meta.shard_count(i), meta)]
+    tasks = [(s.name, str(spec_file), prior_dict, seed, i, meta.shard_count(i),
+              str(shard_path(out, i))) for i in todo]
+    done = count - sum(meta.shard_count(i) for i in todo)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(tasks) or 1))
+    with tqdm(total=count, initial=done, unit="clip", desc=f"{s.name} dataset",
+              disable=not progress) as bar:
+        if workers == 1:
+            for task in tasks:
+                bar.update(_make_shard(task))
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                for n in pool.map(_make_shard, tasks):
+                    bar.update(n)
+    return meta
+
+
+def spec_to_dict(spec: SynthSpec) -> dict[str, Any]:
+    """A YAML-ready dict that :meth:`SynthSpec.from_dict` reads back to an equal spec."""
+    params = []
+    for p in spec.parameters:
+        d: dict[str, Any] = {"name": p.name, "group": p.group}
+        if p.scale == "list":
+            d["scale"] = list(p.values)
+        else:
+            d.update({"min": p.min, "max": p.max, "scale": p.scale, "levels": p.levels})
+        m = p.midi
+        if m is not None:
+            if m.kind == "program":
+                d["program"] = True
+            elif m.kind == "cc":
+                d["cc"] = {"number": m.number, "range": [m.lo, m.hi]}
+            else:
+                n: dict[str, Any] = {"msb": m.msb, "lsb": m.lsb}
+                if m.center is not None:
+                    n.update({"center": m.center, "units_per_step": m.units_per_step})
+                else:
+                    n["range"] = [m.lo, m.hi]
+                d["nrpn"] = n
+        params.append(d)
+    return {"name": spec.name, "sample_rate": spec.sample_rate, "seconds": spec.seconds,
+            "stft": {"n_fft": spec.n_fft, "hop_length": spec.hop_length},
+            "options": dict(spec.options), "parameters": params}
+
+
+def dataset_spec(directory: str | Path) -> SynthSpec:
+    """The synth spec a dataset folder was generated with."""
+    return SynthSpec.load(Path(directory) / "spec.yaml")
+
+
+def iter_shards(directory: str | Path) -> Iterator[dict[str, np.ndarray]]:
+    """Complete shards in order: dicts with ``features``, ``classes``, ``values``."""
+    d = Path(directory)
+    meta = DatasetMeta.load(d)
+    for i in range(meta.n_shards):
+        path = shard_path(d, i)
+        if not _shard_complete(path, meta.shard_count(i), meta):
+            raise DatasetError(f"shard {path} is missing or incomplete; rerun "
+                               "`latent dataset synth` with the same settings to finish it")
+        with np.load(path) as data:
+            yield {k: data[k] for k in ("features", "classes", "values")}
+
+
+def load_dataset(directory: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whole dataset in memory: features ``(n, frames, bins)`` float16, classes ``(n, n_params)``
+    int16, values ``(n, n_params)`` float32."""
+    shards = list(iter_shards(directory))
+    return tuple(np.concatenate([s[k] for s in shards]) for k in ("features", "classes", "values"))  # type: ignore[return-value]
+
+
+# -- tf.data ------------------------------------------------------------------
+def synth_tf_dataset(synth: Synth, batch_size: int, seed: int, shard_index: int = 0,
+                     num_shards: int = 1, targets: str = "one_hot",
+                     prior: GaussianPrior | None = None) -> Any:
+    """An endless ``tf.data.Dataset`` of freshly rendered batches.
+
+    Yields ``(features, targets)``: features ``(batch, n_frames, n_bins)`` float32 log1p
+    magnitudes; targets per :func:`make_targets`. Worker ``shard_index`` of ``num_shards``
+    draws from ``default_rng([seed, shard_index, num_shards])``, so distributed workers see
+    different, reproducible streams.
+    """
+    import tensorflow as tf
+
+    if batch_size < 1:
+        raise SynthError(f"batch_size must be positive, got {batch_size}")
+    if not 0 <= shard_index < num_shards:
+        raise SynthError(f"shard_index {shard_index} must be in 0..{num_shards - 1}")
+    spec = synth.spec
+    width = target_width(spec, targets)
+
+    def generate() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        rng = np.random.default_rng([seed, shard_index, num_shards])
+        while True:
+            values = synth.random_patches(rng, batch_size, prior)
+            yield synth.features(synth.render(values)), make_targets(spec, values, targets)
+
+    target_dtype = tf.int32 if targets == "classes" else tf.float32
+    return tf.data.Dataset.from_generator(generate, output_signature=(
+        tf.TensorSpec((batch_size, spec.n_frames, spec.n_bins), tf.float32),
+        tf.TensorSpec((batch_size, width), target_dtype)))
+
+
+def disk_tf_dataset(directory: str | Path, batch_size: int, targets: str = "one_hot",
+                    shuffle_seed: int | None = 0, repeat: bool = False) -> Any:
+    """A ``tf.data.Dataset`` over a dataset folder (loaded into memory), same element layout
+    as :func:`synth_tf_dataset` (features cast to float32)."""
+    import tensorflow as tf
+
+    spec = dataset_spec(directory)
+    features, classes, values = load_dataset(directory)
+    if targets == "normalized":
+        y = make_targets(spec, values.astype(np.float64), targets)
+    elif targets == "classes":
+        y = classes.astype(np.int32)
+    else:
+        y = spec.one_hot(classes)
+    ds = tf.data.Dataset.from_tensor_slices((features, y))
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(features), seed=shuffle_seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    return ds.batch(batch_size).map(lambda f, t: (tf.cast(f, tf.float32), t),
+                                    num_parallel_calls=tf.data.AUTOTUNE)
