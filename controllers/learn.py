@@ -5,7 +5,7 @@ buttons; optionally the per-unit solo/mute/reset buttons). For the current role 
 first control change on a CC not yet assigned (buttons: a press, value > 0), then moves on. Moving
 an already-assigned control again is ignored, so a fader still sliding does not steal the next
 role. :meth:`MapLearner.skip` leaves a role unassigned. The result is a normal YAML map
-(validated by ``controllers.maps``) that ``--controller-map`` accepts.
+(validated by ``controllers.maps``) that ``--controller`` accepts.
 
 :func:`run_learn` runs a learner on a real input port, prompting for each role and skipping a
 role after ``timeout_s`` seconds without a new control.
