@@ -406,7 +406,7 @@ def underflow_run(engine: Engine, seconds: float, ahead_hops: int = 6, load_othe
         worker.start()  # fills the ring ahead, then paces itself on the callback's reads
         worker_scheduling = "OTHER"
         if rt_priority is not None:
-            from instrument.engine.engine import realtime_scheduling
+            from instrument.io.scheduling import realtime_scheduling
 
             applied = realtime_scheduling(worker.native_id, rt_priority)
             worker_scheduling = f"FIFO {rt_priority}" if applied else "OTHER (FIFO not permitted)"

@@ -150,6 +150,42 @@ def test_actions_quit_bank_and_bad_arguments() -> None:
     assert engine.wet_dry == 0.5 and engine.synth is False
 
 
+def test_every_action_has_exactly_one_handler() -> None:
+    from controllers.actions import ACTIONS
+
+    assert set(Engine.ACTION_HANDLERS) == set(ACTIONS)
+    assert all(callable(handler) for handler in Engine.ACTION_HANDLERS.values())
+
+
+def test_every_action_applies_through_its_handler_with_example_arguments() -> None:
+    """One example per action name: each reaches its handler (a missing one would raise ConfigError)."""
+    from controllers.actions import ACTIONS
+
+    scene_engine = Engine(SPECTRAL, source=FileSource(tone(0.2), HOP))
+    scene_engine.capture_scene("a")
+    examples = {"scale_unit": {"unit": 0, "value": 0.5}, "knob_unit": {"unit": 0, "value": 2.0},
+                "wet_dry": {"value": 0.25}, "bank": {"bank": 0}, "reset_unit": {"unit": 0},
+                "solo": {"unit": 0, "on": True}, "mute": {"unit": 0, "on": True}, "set_source": {"synth": False},
+                "recall_scene": {"scene": "a"}, "switch_model": {"model": 0}}
+    for name in ACTIONS:
+        scene_engine.apply(Action(name, examples.get(name, {})))
+    assert scene_engine.quit_requested and scene_engine.wet_dry == 1.0  # scene "a" restored wet/dry
+
+
+def test_unknown_action_name_is_refused_by_the_engine() -> None:
+    """An action that passed the schema but has no handler raises ConfigError naming it."""
+    from controllers.actions import ACTIONS
+
+    engine = Engine(SPECTRAL)
+    ACTIONS["brand_new"] = ((), "an action the engine does not know yet")
+    try:
+        action = Action("brand_new")
+        with pytest.raises(ConfigError, match="does not handle action 'brand_new'"):
+            engine.apply(action)
+    finally:
+        del ACTIONS["brand_new"]
+
+
 def test_hop_time_rule_round_trips() -> None:
     for i in (0, 1, 7, 1000, 123457):
         assert hop_index_for_time(round(time_for_hop(i, SPECTRAL), 6), SPECTRAL) == i
@@ -453,7 +489,7 @@ def test_realtime_scheduling_applies_to_a_thread_or_reports_it_cannot() -> None:
     import os
     import threading
 
-    from instrument.engine.engine import realtime_scheduling
+    from instrument.io.scheduling import realtime_scheduling
 
     seen: dict[str, object] = {}
 

@@ -417,7 +417,8 @@ def perform(model_paths: Sequence[Any], source: tuple[str, Any], loop: bool = Tr
     from controllers.maps import load_map
     from controllers.surface import ControlSurface
     from instrument.io.audio_files import load_audio
-    from instrument.engine.engine import Engine, make_source, realtime_scheduling
+    from instrument.engine.engine import Engine, make_source
+    from instrument.io.scheduling import realtime_scheduling
     from instrument.errors import DeviceError
     from instrument.io.devices import AudioIO, resolve_device
     from instrument.app.render import load_models

@@ -26,20 +26,21 @@ path stays aligned.
 
 from __future__ import annotations
 
-import os
 import time
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from controllers.actions import Action
 from instrument.config import SpectralConfig
-from instrument.errors import ConfigError, LatentError
+from instrument.dsp.mix import crossfade, wet_dry_mix
+from instrument.dsp.spectral import StreamingStft
 from instrument.engine.scenes import Scene, SceneBook, scene_from_state
 from instrument.engine.sources import FileSource, LiveSource, NoInputSource, Source
-from instrument.dsp.spectral import StreamingStft
 from instrument.engine.stages import BypassStage, FrameDelay, LatentStage, ModelBank, SampleDelay, make_phase
 from instrument.engine.unit_state import UnitState
+from instrument.errors import ConfigError, LatentError
+from instrument.io.scheduling import limit_blas_threads
 
 #: Units shown per bank (8 faders on a nanoKONTROL2).
 BANK_SIZE = 8
@@ -50,49 +51,6 @@ TIMING_HISTORY = 512
 #: spectral convergence only ~0.2 dB better).
 DEFAULT_PHASE_LOOKAHEAD = 2
 DEFAULT_PHASE_ITERATIONS = 4
-
-
-def limit_blas_threads(threads: int = 1) -> None:
-    """Limit the process's BLAS/OpenMP thread pools (threadpoolctl).
-
-    Per-hop matrix products are tiny: extra BLAS threads only add wake-up
-    latency, and on a loaded 2-core machine their spinning made one hop of a
-    conv model 10x slower (116 ms instead of 10 ms). The engine therefore runs
-    single-threaded BLAS by default.
-    """
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=threads)
-
-
-#: SCHED_FIFO priority for the processing thread: above every normal process, below the JACK
-#: server's driver (10 by default) and its clients' callback threads (5).
-REALTIME_PRIORITY = 1
-
-
-def realtime_scheduling(native_id: int = 0, priority: int = REALTIME_PRIORITY) -> bool:
-    """Run a thread (``threading.Thread.native_id``; 0 = the caller) SCHED_FIFO at ``priority``.
-
-    Why: the JACK/PortAudio callback thread is real-time but needs Python's GIL;
-    a normal-priority thread holding the GIL while other processes preempt it
-    makes the callback late (a JACK xrun, a PortAudio status flag) and the
-    processing thread itself late (ring underflows). Measured on the loaded
-    2-core machine (`latent bench realtime --rt-priority 1`): 0 ring underflows
-    and 2-4 PortAudio flags per 60 s instead of 67-108 and 12-32. Threads the
-    processing thread starts afterwards (the block-mode model helper) inherit it.
-
-    Returns False (scheduling unchanged) where it is not permitted (no
-    ``CAP_SYS_NICE`` or ``rtprio`` limit) or not supported (non-Linux).
-    """
-    if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 99:
-        raise ConfigError(f"real-time priority must be an integer in 1..99, got {priority!r}")
-    if not hasattr(os, "sched_setscheduler"):
-        return False
-    try:
-        os.sched_setscheduler(native_id, os.SCHED_FIFO, os.sched_param(priority))
-    except OSError:  # PermissionError without the right to real-time scheduling
-        return False
-    return True
 
 
 def hop_index_for_time(time_s: float, spectral: SpectralConfig) -> int:
@@ -121,7 +79,8 @@ class Engine:
         scenes: scenes for recall/next/prev (default: none).
         crossfade_frames: frames a model switch crossfades over.
         blas_threads: limit BLAS/OpenMP thread pools to this many threads
-            (process-wide, see :func:`limit_blas_threads`); None leaves them.
+            (process-wide, see :func:`instrument.io.scheduling.limit_blas_threads`);
+            None leaves them.
         block_frames: block length for block-mode (non-causal) models; None
             picks each model's default (:func:`instrument.models.streaming.default_block_frames`).
         compute_hops: hops a block-mode model call may take on its helper thread
@@ -318,58 +277,88 @@ class Engine:
         raise ConfigError(f"no saved scene fits model {self.model_name} ({self.n_units} units)")
 
     # ---------------------------------------------------------------- actions
+    # One handler per action name of controllers.actions.ACTIONS, dispatched by ACTION_HANDLERS.
+    def _scale_unit(self, args: Mapping[str, Any]) -> None:
+        self.unit_state.set_scale(args["unit"], args["value"])
+
+    def _knob_unit(self, args: Mapping[str, Any]) -> None:
+        self.unit_state.set_knob(args["unit"], args["value"])
+
+    def _wet_dry(self, args: Mapping[str, Any]) -> None:
+        value = args["value"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise ConfigError(f"wet_dry must be a number in 0..1, got {value!r}")
+        self.wet_dry = float(value)
+
+    def _bank(self, args: Mapping[str, Any]) -> None:
+        bank = args["bank"]
+        if isinstance(bank, bool) or not isinstance(bank, int):
+            raise ConfigError(f"bank must be an integer, got {bank!r}")
+        self.bank = bank % self.n_banks
+
+    def _zero_all(self, args: Mapping[str, Any]) -> None:
+        self.unit_state.zero_all()
+
+    def _reset_all(self, args: Mapping[str, Any]) -> None:
+        self.unit_state.reset_all()
+
+    def _reset_unit(self, args: Mapping[str, Any]) -> None:
+        self.unit_state.reset_unit(args["unit"])
+
+    def _solo(self, args: Mapping[str, Any]) -> None:
+        self.unit_state.set_solo(args["unit"], args["on"])
+
+    def _mute(self, args: Mapping[str, Any]) -> None:
+        self.unit_state.set_mute(args["unit"], args["on"])
+
+    def _toggle_source(self, args: Mapping[str, Any]) -> None:
+        self.synth = not self.synth
+
+    def _set_source(self, args: Mapping[str, Any]) -> None:
+        self.synth = bool(args["synth"])
+
+    def _play_pause(self, args: Mapping[str, Any]) -> None:
+        self.source.play_pause()
+
+    def _stop(self, args: Mapping[str, Any]) -> None:
+        self.source.stop()
+
+    def _recall_scene(self, args: Mapping[str, Any]) -> None:
+        self._recall(self.scenes.get(str(args["scene"])))
+
+    def _next_scene(self, args: Mapping[str, Any]) -> None:
+        self._step_scene(1)
+
+    def _prev_scene(self, args: Mapping[str, Any]) -> None:
+        self._step_scene(-1)
+
+    def _switch_model(self, args: Mapping[str, Any]) -> None:
+        self.bank_models.switch(args["model"])
+        self.bank = min(self.bank, self.n_banks - 1)
+
+    def _capture_latent(self, args: Mapping[str, Any]) -> None:
+        if self.source.mode != "none" and hasattr(self.stage, "capture"):
+            self.stage.capture()
+
+    def _quit(self, args: Mapping[str, Any]) -> None:
+        self.quit_requested = True
+
+    #: Action name -> handler ``(engine, args)``; every name of ``controllers.actions.ACTIONS``.
+    ACTION_HANDLERS: dict[str, Callable[["Engine", Mapping[str, Any]], None]] = {
+        "scale_unit": _scale_unit, "knob_unit": _knob_unit, "wet_dry": _wet_dry, "bank": _bank,
+        "zero_all": _zero_all, "reset_all": _reset_all, "reset_unit": _reset_unit, "solo": _solo,
+        "mute": _mute, "toggle_source": _toggle_source, "set_source": _set_source,
+        "play_pause": _play_pause, "stop": _stop, "recall_scene": _recall_scene,
+        "next_scene": _next_scene, "prev_scene": _prev_scene, "switch_model": _switch_model,
+        "capture_latent": _capture_latent, "quit": _quit,
+    }
+
     def apply(self, action: Action) -> None:
         """Apply one action now (between hops). Raises :class:`ConfigError` on bad arguments."""
-        name, args = action.name, action.args
-        units = self.unit_state
-        if name == "scale_unit":
-            units.set_scale(args["unit"], args["value"])
-        elif name == "knob_unit":
-            units.set_knob(args["unit"], args["value"])
-        elif name == "wet_dry":
-            value = args["value"]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ConfigError(f"wet_dry must be a number in 0..1, got {value!r}")
-            self.wet_dry = float(value)
-        elif name == "bank":
-            bank = args["bank"]
-            if isinstance(bank, bool) or not isinstance(bank, int):
-                raise ConfigError(f"bank must be an integer, got {bank!r}")
-            self.bank = bank % self.n_banks
-        elif name == "zero_all":
-            units.zero_all()
-        elif name == "reset_all":
-            units.reset_all()
-        elif name == "reset_unit":
-            units.reset_unit(args["unit"])
-        elif name == "solo":
-            units.set_solo(args["unit"], args["on"])
-        elif name == "mute":
-            units.set_mute(args["unit"], args["on"])
-        elif name == "toggle_source":
-            self.synth = not self.synth
-        elif name == "set_source":
-            self.synth = bool(args["synth"])
-        elif name == "play_pause":
-            self.source.play_pause()
-        elif name == "stop":
-            self.source.stop()
-        elif name == "recall_scene":
-            self._recall(self.scenes.get(str(args["scene"])))
-        elif name == "next_scene":
-            self._step_scene(1)
-        elif name == "prev_scene":
-            self._step_scene(-1)
-        elif name == "switch_model":
-            self.bank_models.switch(args["model"])
-            self.bank = min(self.bank, self.n_banks - 1)
-        elif name == "capture_latent":
-            if self.source.mode != "none" and hasattr(self.stage, "capture"):
-                self.stage.capture()
-        elif name == "quit":
-            self.quit_requested = True
-        else:  # Action validates names; a new schema entry must be handled here
-            raise ConfigError(f"engine does not handle action {name!r}")
+        handler = self.ACTION_HANDLERS.get(action.name)
+        if handler is None:  # Action validates names; a new schema entry needs a handler above
+            raise ConfigError(f"engine does not handle action {action.name!r}")
+        handler(self, action.args)
 
     def apply_all(self, actions: Iterable[Action], strict: bool = True) -> list[tuple[Action, LatentError]]:
         """Apply every action in order at this hop boundary.
@@ -431,21 +420,16 @@ class Engine:
                 heard = self._input_log
         else:
             heard = self.bank_models.process(self._input_log, scale_vectors)
-        dry = self._dry.push(self._input_log)
-        if self.wet_dry >= 1.0:
-            self._output_log[:] = heard
-        else:
-            np.multiply(heard, self.wet_dry, out=self._output_log)
-            np.multiply(dry, 1.0 - self.wet_dry, out=self._dry_scaled)
-            self._output_log += self._dry_scaled
+        dry = self._dry.process(self._input_log)
+        wet_dry_mix(dry, heard, self.wet_dry, out=self._output_log, scratch=self._dry_scaled)
         # safety: a model pushed far outside its range (faders x knobs up to 64) must not blow up
         # the phase state with inf/NaN; the ceiling is |S| = n_fft, 4x a full-scale sine
         if not np.isfinite(self._output_log.sum()):
             np.nan_to_num(self._output_log, copy=False, nan=0.0, posinf=self._log_ceiling, neginf=0.0)
         np.clip(self._output_log, 0.0, self._log_ceiling, out=self._output_log)
         np.expm1(self._output_log, out=self.output_magnitude)
-        synth_hop = self.phase.push(self.output_magnitude)
-        original = self._original.push(hop)
+        synth_hop = self.phase.process(self.output_magnitude)
+        original = self._original.process(hop)
 
         target = 1.0 if self.synth else 0.0
         gain = self.synth_gain_curve
@@ -458,10 +442,7 @@ class Engine:
         else:  # one-hop linear crossfade between synthesised and original audio
             np.multiply(self._ramp, target - self._synth_gain, out=gain)
             gain += self._synth_gain
-            np.subtract(1.0, gain, out=self._gain_curve)
-            np.multiply(original, self._gain_curve, out=self.output_hop)
-            np.multiply(synth_hop, gain, out=self._gain_curve)
-            self.output_hop += self._gain_curve
+            crossfade(original, synth_hop, gain, out=self.output_hop, scratch=self._gain_curve)
             self._synth_gain = target
         self.hop_index += 1
         elapsed = time.perf_counter() - start
@@ -469,6 +450,7 @@ class Engine:
         self.hop_times[self.hops_timed % TIMING_HISTORY] = elapsed
         self.hops_timed += 1
         return self.output_hop
+
 
 def make_source(mode: str, hop_length: int, audio: np.ndarray | None = None, loop: bool = False) -> Source:
     """Source by mode: ``"file"`` (needs ``audio``), ``"live"`` or ``"none"`` (no input)."""

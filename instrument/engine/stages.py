@@ -1,7 +1,9 @@
 """The engine's per-hop stages: delays, model stages, model bank and phase stages.
 
-Every stage consumes and produces one hop (or one frame) and keeps its state
-in preallocated arrays. Frames are log-magnitude features ``log1p|S|`` of shape
+Every stage consumes and produces one hop (or one frame) with ``process`` and
+clears its state with ``reset`` (:class:`Stage`); it keeps that state in
+preallocated arrays. Model stages (:class:`ModelStage`) also take the unit
+scales with each frame. Frames are log-magnitude features ``log1p|S|`` of shape
 ``(n_bins,)`` float32, the representation every latent model reads and writes.
 
 * :class:`FrameDelay`, :class:`SampleDelay`: fixed delay lines that keep dry
@@ -15,10 +17,11 @@ in preallocated arrays. Frames are log-magnitude features ``log1p|S|`` of shape
   Its output is padded to a common look-ahead so models can be switched live.
 * :class:`ModelBank`: several stages loaded at start. Every hop feeds *all*
   of them (their causal caches stay current), so ``switch_model`` is
-  glitch-free: the output crossfades from the old to the new model over
-  ``crossfade_frames`` frames (one hop by default).
-* :func:`make_phase`: streaming RTISI-LA (:class:`instrument.dsp.phase.rtisi_la.StreamingPhase`)
-  or a :class:`MagnitudeCollector` that keeps magnitudes for offline Griffin-Lim.
+  glitch-free: the output crossfades (:func:`instrument.dsp.mix.crossfade`)
+  from the old to the new model over ``crossfade_frames`` frames (one hop by default).
+* :func:`make_phase`: :class:`StreamingPhaseStage` (RTISI-LA,
+  :class:`instrument.dsp.phase.rtisi_la.StreamingPhase`) or a
+  :class:`MagnitudeCollector` that keeps magnitudes for offline Griffin-Lim.
 """
 
 from __future__ import annotations
@@ -28,7 +31,20 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from instrument.config import StftConfig
+from instrument.dsp.mix import crossfade
 from instrument.errors import ConfigError
+
+
+class Stage(Protocol):
+    """One per-hop step of the engine: one hop or frame in, one out; state cleared by ``reset``.
+
+    ``process`` returns a view of internal state (valid until the next call) and
+    does not allocate.
+    """
+
+    def process(self, x: np.ndarray, /) -> np.ndarray: ...
+
+    def reset(self) -> None: ...
 
 
 class FrameDelay:
@@ -49,8 +65,8 @@ class FrameDelay:
         self._ring[:] = 0.0
         self._pos = 0
 
-    def push(self, frame: np.ndarray) -> np.ndarray:
-        """Returns the frame pushed ``frames`` calls ago (a view of internal state)."""
+    def process(self, frame: np.ndarray, /) -> np.ndarray:
+        """Returns the ``(n_bins,)`` frame given ``frames`` calls ago (a view of internal state)."""
         if self.frames == 0:
             self._out[:] = frame
             return self._out
@@ -74,8 +90,8 @@ class SampleDelay:
     def reset(self) -> None:
         self._buffer[:] = 0.0
 
-    def push(self, hop: np.ndarray) -> np.ndarray:
-        """Returns the samples ``delay_samples`` behind ``hop`` (a view of internal state)."""
+    def process(self, hop: np.ndarray, /) -> np.ndarray:
+        """Returns the ``(hop_length,)`` samples ``delay_samples`` behind ``hop`` (a view of internal state)."""
         h, d = self.hop_length, self.delay_samples
         self._buffer[d:] = hop
         self._out[:] = self._buffer[:h]
@@ -84,7 +100,12 @@ class SampleDelay:
 
 
 class ModelStage(Protocol):
-    """What the engine needs from a model stage."""
+    """What the engine needs from a model stage: a :class:`Stage` whose frames come with unit scales.
+
+    ``process(frame, scales)`` maps a ``(n_bins,)`` frame and the effective unit
+    scales ``(n_units,)`` to a ``(n_bins,)`` frame; ``process_latent`` decodes a
+    latent frame (None: the held one) instead, for no-input mode.
+    """
 
     name: str
     kind: str
@@ -181,14 +202,14 @@ class LatentStage:
         """Encode one log-magnitude frame, scale its latent, decode. Returns ``(n_bins,)``."""
         out = self.streaming.push(frame, scales)
         self._update_latent(self.streaming.latent_frame)
-        return self._pad.push(out)
+        return self._pad.process(out)
 
     def process_latent(self, latent: np.ndarray | None, scales: np.ndarray) -> np.ndarray:
         """No-input mode: decode ``latent * scales`` (None: the held latent). Returns ``(n_bins,)``."""
         latent = self.held_latent if latent is None else latent
         out = self.streaming.push_latent(latent, scales)
         self._update_latent(latent)
-        return self._pad.push(out)
+        return self._pad.process(out)
 
 
 class BypassStage:
@@ -211,10 +232,12 @@ class BypassStage:
         self._delay.reset()
 
     def process(self, frame: np.ndarray, scales: np.ndarray) -> np.ndarray:
-        return self._delay.push(frame)
+        """The ``(n_bins,)`` frame itself, delayed by ``latency_frames``; ``scales`` are ignored."""
+        return self._delay.process(frame)
 
     def process_latent(self, latent: np.ndarray | None, scales: np.ndarray) -> np.ndarray:
-        return self._delay.push(self._silence)
+        """Silence (log1p magnitude 0), ``(n_bins,)``: there is no latent to decode."""
+        return self._delay.process(self._silence)
 
 
 class ModelBank:
@@ -241,6 +264,7 @@ class ModelBank:
         self._fade_left = 0
         self._outputs: list[np.ndarray | None] = [None] * len(self.stages)
         self._mix: np.ndarray | None = None
+        self._fade: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.stages)
@@ -281,14 +305,12 @@ class ModelBank:
             else:
                 outputs[k] = stage.process(frame, scale_vectors[k])
         heard = outputs[self.active]
-        if self._mix is None:  # first hop: size the mix buffers from the stages' frames
+        if self._mix is None or self._fade is None:  # first hop: size the mix buffers from the frames
             self._mix = np.zeros_like(heard)
             self._fade = np.zeros_like(heard)
         if self._fade_left > 0:
             gain = 1.0 - (self._fade_left - 0.5) / self.crossfade_frames
-            np.multiply(heard, gain, out=self._mix)
-            np.multiply(outputs[self.previous], 1.0 - gain, out=self._fade)
-            self._mix += self._fade
+            crossfade(outputs[self.previous], heard, gain, out=self._mix, scratch=self._fade)
             self._fade_left -= 1
         else:
             self._mix[:] = heard
@@ -313,7 +335,8 @@ class MagnitudeCollector:
     def reset(self) -> None:
         self._count = 0
 
-    def push(self, magnitude: np.ndarray) -> np.ndarray:
+    def process(self, magnitude: np.ndarray, /) -> np.ndarray:
+        """Keep one ``(n_bins,)`` magnitude frame; returns a silent ``(hop_length,)`` hop."""
         if self._count == len(self._frames):  # grow (offline only, never in a live callback)
             self._frames = np.concatenate([self._frames, np.zeros_like(self._frames)])
         self._frames[self._count] = magnitude
@@ -325,13 +348,33 @@ class MagnitudeCollector:
         return self._frames[:self._count]
 
 
-def make_phase(kind: str, config: StftConfig, lookahead_frames: int = 3, iterations: int = 4,
-               seed: int = 0) -> Any:
-    """Phase stage: ``"streaming"`` (RTISI-LA) or ``"offline"`` (collect for Griffin-Lim)."""
-    if kind == "streaming":
+class StreamingPhaseStage:
+    """Streaming RTISI-LA phase reconstruction as a :class:`Stage`: magnitude frame in, hop out.
+
+    Wraps :class:`instrument.dsp.phase.rtisi_la.StreamingPhase`; ``latency_samples``
+    is its look-ahead plus framing latency.
+    """
+
+    def __init__(self, config: StftConfig, lookahead_frames: int = 3, iterations: int = 4,
+                 seed: int = 0) -> None:
         from instrument.dsp.phase.rtisi_la import StreamingPhase
 
-        return StreamingPhase(config, lookahead_frames=lookahead_frames, iterations=iterations, seed=seed)
+        self.phase = StreamingPhase(config, lookahead_frames=lookahead_frames, iterations=iterations, seed=seed)
+        self.latency_samples = int(self.phase.latency_samples)
+
+    def reset(self) -> None:
+        self.phase.reset()
+
+    def process(self, magnitude: np.ndarray, /) -> np.ndarray:
+        """One ``(n_bins,)`` magnitude frame in; the next ``(hop_length,)`` output hop (internal buffer)."""
+        return self.phase.push(magnitude)
+
+
+def make_phase(kind: str, config: StftConfig, lookahead_frames: int = 3, iterations: int = 4,
+               seed: int = 0) -> StreamingPhaseStage | MagnitudeCollector:
+    """Phase stage: ``"streaming"`` (RTISI-LA) or ``"offline"`` (collect for Griffin-Lim)."""
+    if kind == "streaming":
+        return StreamingPhaseStage(config, lookahead_frames=lookahead_frames, iterations=iterations, seed=seed)
     if kind == "offline":
         return MagnitudeCollector(config)
     raise ConfigError(f"unknown phase mode {kind!r}; choose streaming or offline")
