@@ -85,11 +85,11 @@ def test_spectrogram_scrolls_left() -> None:
 def test_computer_keys_go_through_the_control_surface() -> None:
     from controllers.maps import load_map
     from controllers.surface import ControlSurface
-    from instrument.app.perform import _key_handler
+    from instrument.app.display import key_handler
 
     surface = ControlSurface(load_map("nanokontrol2"), 16)
     sent: list[Action] = []
-    window = PerformanceWindow(submit=sent.extend, key_handler=_key_handler(surface))
+    window = PerformanceWindow(submit=sent.extend, key_handler=key_handler(surface))
     try:
         for key in (pygame.K_z, pygame.K_RIGHTBRACKET, pygame.K_UP, pygame.K_q):
             pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key, mod=0))

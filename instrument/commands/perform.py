@@ -6,11 +6,9 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
-
 from controllers.midi_api import MIDI_APIS
+from instrument.app.perform_options import PerformOptions
 from instrument.engine.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD
-from instrument.errors import ConfigError
 from presets import PRESETS_DIR
 
 DEFAULT_MODEL = PRESETS_DIR / "models" / "reconstruct.keras"
@@ -106,56 +104,36 @@ def _model_paths(args: argparse.Namespace) -> list[Path]:
     return resolve_model_paths(args.model)
 
 
-def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """Validated keyword arguments for :func:`instrument.app.perform.perform`."""
-    if args.blocksize < 0 or args.blocksize > 16384:
-        raise ConfigError(f"--blocksize must be in 0..16384, got {args.blocksize}")
-    if args.ahead < 1:
-        raise ConfigError(f"--ahead must be at least 1 hop, got {args.ahead}")
-    if args.lookahead < 0 or args.iterations < 0:
-        raise ConfigError("--lookahead and --iterations must be >= 0")
-    if not 0 <= args.rt_priority <= 99:
-        raise ConfigError(f"--rt-priority must be in 0..99, got {args.rt_priority}")
-    if args.block is not None and args.block < 1:
-        raise ConfigError(f"--block must be at least 1 frame, got {args.block}")
-    if args.compute_hops is not None and args.compute_hops < 0:
-        raise ConfigError(f"--compute-hops must be >= 0, got {args.compute_hops}")
-    if args.screenshot and args.headless:
-        raise ConfigError("--screenshot needs the window: drop --headless "
-                          "(SDL_VIDEODRIVER=dummy draws it off-screen)")
-    if args.invert_midi_out and not args.invert_model:
-        raise ConfigError("--invert-midi-out needs --invert-model")
+def options_from_args(args: argparse.Namespace) -> PerformOptions:
+    """The validated :class:`~instrument.app.perform_options.PerformOptions` of the parsed flags."""
     if args.live_input:
-        source = ("live", None)
+        source, input_path = "live", None
     elif args.no_input:
-        source = ("none", None)
+        source, input_path = "none", None
     elif args.input:
-        source = ("file", Path(args.input))
+        source, input_path = "file", Path(args.input)
     elif DEFAULT_INPUT.is_file():
-        source = ("file", DEFAULT_INPUT)
+        source, input_path = "file", DEFAULT_INPUT
     else:
-        print(f"latent perform: no --input and no shipped demo loop; playing with no input",
-              file=sys.stderr)
-        source = ("none", None)
-    return dict(
-        model_paths=_model_paths(args), source=source, loop=args.loop or args.input is None,
-        seed=args.seed, phase_lookahead=args.lookahead, phase_iterations=args.iterations,
-        device=args.device, blocksize=args.blocksize, latency=args.latency, ahead_hops=args.ahead,
-        controller=args.controller, midi_in=args.midi_in, midi_out=args.midi_out,
-        midi_api=args.midi_api, use_midi=not args.no_midi, learn=args.learn,
-        record=Path(args.record) if args.record else None,
-        log_events=Path(args.log_events) if args.log_events else None,
-        headless=args.headless, screenshot=Path(args.screenshot) if args.screenshot else None,
-        duration_s=args.duration, scenes_dir=Path(args.scenes),
-        invert_model=Path(args.invert_model) if args.invert_model else None,
-        invert_midi_out=args.invert_midi_out, realtime_priority=args.rt_priority,
-        block_frames=args.block, compute_hops=args.compute_hops)
+        print("latent perform: no --input and no shipped demo loop; playing with no input", file=sys.stderr)
+        source, input_path = "none", None
+    return PerformOptions(
+        model_paths=tuple(_model_paths(args)), source=source, input_path=input_path,
+        loop=args.loop or args.input is None, seed=args.seed, phase_lookahead=args.lookahead,
+        phase_iterations=args.iterations, scenes_dir=Path(args.scenes), block_frames=args.block,
+        compute_hops=args.compute_hops, device=args.device, blocksize=args.blocksize, latency=args.latency,
+        ahead_hops=args.ahead, realtime_priority=args.rt_priority, controller=args.controller,
+        midi_in=args.midi_in, midi_out=args.midi_out, midi_api=args.midi_api, use_midi=not args.no_midi,
+        learn=args.learn, invert_model=Path(args.invert_model) if args.invert_model else None,
+        invert_midi_out=args.invert_midi_out, record=Path(args.record) if args.record else None,
+        log_events=Path(args.log_events) if args.log_events else None, headless=args.headless,
+        screenshot=Path(args.screenshot) if args.screenshot else None, duration_s=args.duration)
 
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from instrument.app.perform import perform
 
-    summary = perform(**options_from_args(args))
+    summary = perform(options_from_args(args))
     print(summary.report())
     return 0

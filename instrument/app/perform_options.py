@@ -1,0 +1,104 @@
+"""The settings of one live performance (``latent perform``), validated on construction.
+
+Built by ``instrument.commands.perform`` from the command line and by
+``benchmarks.realtime`` for its perform-equivalent runs; read by
+:func:`instrument.app.perform.perform`. Every check raises
+:class:`~instrument.errors.ConfigError` naming the ``latent perform`` flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from controllers.midi_api import MIDI_APIS
+from instrument.engine.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD
+from instrument.errors import ConfigError
+
+#: Input sources: an audio file, the sound card input, or none (the decoder fires the held latent).
+SOURCE_MODES = ("file", "live", "none")
+#: Largest ``--blocksize`` (frames per audio callback).
+MAX_BLOCKSIZE = 16384
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class PerformOptions:
+    """Everything ``latent perform`` is told; the flag of each field is named in its comment.
+
+    Paths are :class:`pathlib.Path` or None; ``model_paths`` empty means ``--model none``.
+    """
+
+    model_paths: tuple[Path, ...] = ()          # --model (resolved paths)
+    source: str = "file"                        # --input / --live-input / --no-input
+    input_path: Path | None = None              # --input
+    loop: bool = True                           # --loop
+    seed: int = 0                               # --seed
+    phase_lookahead: int = DEFAULT_PHASE_LOOKAHEAD    # --lookahead
+    phase_iterations: int = DEFAULT_PHASE_ITERATIONS  # --iterations
+    scenes_dir: Path | None = None              # --scenes
+    block_frames: int | None = None             # --block
+    compute_hops: int | None = None             # --compute-hops
+    device: Any = None                          # --device (PortAudio index or name)
+    blocksize: int = 256                        # --blocksize (frames per callback)
+    latency: str | float = "high"               # --latency (low, high or seconds)
+    ahead_hops: int = 6                         # --ahead
+    realtime_priority: int = 1                  # --rt-priority (0: normal scheduling)
+    controller: str = "nanokontrol2"            # --controller
+    midi_in: str | None = None                  # --midi-in
+    midi_out: str | None = None                 # --midi-out
+    midi_api: str | None = None                 # --midi-api
+    use_midi: bool = True                       # not --no-midi
+    learn: bool = False                         # --learn
+    invert_model: Path | None = None            # --invert-model
+    invert_midi_out: str | None = None          # --invert-midi-out
+    record: Path | None = None                  # --record
+    log_events: Path | None = None              # --log-events
+    headless: bool = False                      # --headless
+    screenshot: Path | None = None              # --screenshot
+    duration_s: float | None = None             # --duration
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model_paths", tuple(Path(p) for p in self.model_paths))
+        if self.source not in SOURCE_MODES:
+            raise ConfigError(f"source must be one of {', '.join(SOURCE_MODES)}, got {self.source!r}")
+        if self.source == "file" and self.input_path is None:
+            raise ConfigError("--input: a file source needs an audio file")
+        if not _is_int(self.seed):
+            raise ConfigError(f"--seed must be an integer, got {self.seed!r}")
+        if not _is_int(self.phase_lookahead) or self.phase_lookahead < 0:
+            raise ConfigError(f"--lookahead must be an integer >= 0, got {self.phase_lookahead!r}")
+        if not _is_int(self.phase_iterations) or self.phase_iterations < 0:
+            raise ConfigError(f"--iterations must be an integer >= 0, got {self.phase_iterations!r}")
+        if self.block_frames is not None and (not _is_int(self.block_frames) or self.block_frames < 1):
+            raise ConfigError(f"--block must be at least 1 frame, got {self.block_frames!r}")
+        if self.compute_hops is not None and (not _is_int(self.compute_hops) or self.compute_hops < 0):
+            raise ConfigError(f"--compute-hops must be >= 0, got {self.compute_hops!r}")
+        if not _is_int(self.blocksize) or not 0 <= self.blocksize <= MAX_BLOCKSIZE:
+            raise ConfigError(f"--blocksize must be in 0..{MAX_BLOCKSIZE}, got {self.blocksize!r}")
+        if isinstance(self.latency, str):
+            if self.latency not in ("low", "high"):
+                raise ConfigError(f"--latency must be low, high or seconds, got {self.latency!r}")
+        elif isinstance(self.latency, bool) or not isinstance(self.latency, (int, float)) or not self.latency > 0:
+            raise ConfigError(f"--latency in seconds must be a positive number, got {self.latency!r}")
+        if not _is_int(self.ahead_hops) or self.ahead_hops < 1:
+            raise ConfigError(f"--ahead must be at least 1 hop, got {self.ahead_hops!r}")
+        if not _is_int(self.realtime_priority) or not 0 <= self.realtime_priority <= 99:
+            raise ConfigError(f"--rt-priority must be in 0..99, got {self.realtime_priority!r}")
+        if self.midi_api is not None and self.midi_api not in MIDI_APIS:
+            raise ConfigError(f"--midi-api must be one of {', '.join(sorted(MIDI_APIS))}, got {self.midi_api!r}")
+        if self.duration_s is not None and (isinstance(self.duration_s, bool)
+                                            or not isinstance(self.duration_s, (int, float))
+                                            or not self.duration_s > 0):
+            raise ConfigError(f"--duration must be a positive number of seconds, got {self.duration_s!r}")
+        if self.screenshot is not None and self.headless:
+            raise ConfigError("--screenshot needs the window: drop --headless "
+                              "(SDL_VIDEODRIVER=dummy draws it off-screen)")
+        if self.invert_midi_out and self.invert_model is None:
+            raise ConfigError("--invert-midi-out needs --invert-model")
+        if self.invert_model is not None and not self.invert_midi_out:
+            raise ConfigError("--invert-model needs --invert-midi-out PORT (the synth's MIDI input)")
