@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from instrument.models.layers.autoencoder import (CausalPad, DilatedBranchBlock, FrequencyBias, FrequencyContext,
-                             KLSparsityRegularizer, LatentScale, ResidualBlock, SpectroConv2D)
+from instrument.models.layers.autoencoder import (REGISTERED, CausalPad, DilatedBranchBlock, FrequencyBias,
+                                                  FrequencyContext, KLSparsityRegularizer, LatentScale, ResidualBlock,
+                                                  SpectroConv2D)
 
 F = 11  # frequency bins of the tiny test images
 
@@ -47,6 +48,11 @@ ROUND_TRIP_LAYERS = {
 }
 
 
+def test_round_trips_cover_every_registered_layer() -> None:
+    covered = {type(factory()) for factory in ROUND_TRIP_LAYERS.values()} | {KLSparsityRegularizer}
+    assert covered == set(REGISTERED)
+
+
 @pytest.mark.parametrize("name", sorted(ROUND_TRIP_LAYERS))
 def test_every_layer_round_trips_through_keras_file(name: str, rng: np.random.Generator,
                                                     tmp_path: Path) -> None:
@@ -59,7 +65,7 @@ def test_latent_scale_round_trip_keeps_scales_and_regulariser(rng: np.random.Gen
     layer = LatentScale(activity_regularizer=KLSparsityRegularizer(0.05, 0.3), name="latent")
     inp = keras.Input(shape=(F, 3))
     model = keras.Model(inp, layer(inp))
-    layer.set_scales(np.array([1.0, 0.0, 2.0], np.float32))
+    layer.scale.assign(np.array([1.0, 0.0, 2.0], np.float32))
     model.save(tmp_path / "scale.keras")
     loaded = keras.saving.load_model(tmp_path / "scale.keras", safe_mode=True)
     reg = loaded.layers[-1].activity_regularizer

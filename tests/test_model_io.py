@@ -17,7 +17,7 @@ from instrument.models.io import (METADATA_ENTRY, compute_mean_latent, load_late
                                  read_latent_metadata, save_latent_model)
 from instrument.dsp.spectral import NormStats
 from instrument.models import autoencoders as M
-from instrument.models.config import AutoencoderConfig
+from instrument.models.config import ARCHS, AutoencoderConfig
 
 SPECTRAL = SpectralConfig(stft=StftConfig(n_fft=64, hop_length=16))  # 33 bins
 
@@ -40,7 +40,7 @@ def _saved(tmp_path: Path, config: AutoencoderConfig, rng: np.random.Generator,
     return path, model
 
 
-@pytest.mark.parametrize("arch", ["dense", "dilres"])
+@pytest.mark.parametrize("arch", ARCHS)
 def test_round_trip_keeps_metadata_and_outputs(arch: str, tmp_path: Path,
                                                rng: np.random.Generator) -> None:
     config = tiny(arch, causal=True)

@@ -27,12 +27,9 @@ def _features(config: AutoencoderConfig, rng: np.random.Generator, batch: int = 
     return rng.random((batch,) + config.input_shape).astype(np.float32)
 
 
-@pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize("arch", ARCHS)
-def test_every_arch_round_trips_and_encoder_decoder_compose(arch: str, causal: bool,
-                                                            rng: np.random.Generator,
-                                                            tmp_path: Path) -> None:
-    config = tiny(arch, causal=causal)
+def _assert_round_trip_and_compose(config: AutoencoderConfig, rng: np.random.Generator,
+                                   tmp_path: Path) -> None:
+    arch = config.arch
     model, encoder, decoder = M.build_autoencoder_parts(config)
     x = _features(config, rng)
     y = model(x, training=False).numpy()
@@ -49,14 +46,32 @@ def test_every_arch_round_trips_and_encoder_decoder_compose(arch: str, causal: b
     np.testing.assert_allclose(dec2(enc2(x)).numpy(), y, atol=1e-6)
 
 
-def test_builders_dispatch_and_check_arch() -> None:
-    assert M.build_dense(tiny("dense")).input_shape == (None, 33)
-    assert M.build_shallow_conv(tiny("shallow")).input_shape == (None, 8, 33)
-    for builder, arch in ((M.build_deep_conv, "deep"), (M.build_dilated, "dilated"),
-                          (M.build_residual, "residual"), (M.build_dilres, "dilres")):
-        assert builder(tiny(arch)).output_shape == (None, 8, 33)
-    with pytest.raises(ConfigError, match="build_dense"):
-        M.build_dense(tiny("shallow"))
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_arch_round_trips_and_encoder_decoder_compose(arch: str, causal: bool,
+                                                            rng: np.random.Generator,
+                                                            tmp_path: Path) -> None:
+    _assert_round_trip_and_compose(tiny(arch, causal=causal), rng, tmp_path)
+
+
+@pytest.mark.parametrize("changes", [
+    {"arch": "deep", "pool_time": 2, "depth": 2, "frames": 16},
+    {"arch": "dilres", "pool_time": 2, "pool_freq": 1},
+    {"arch": "dilres", "causal": True, "freq_bias": True, "freq_context": 4, "freq_template": True},
+    {"arch": "dense", "hidden_units": (12, 6, 4), "dropout": 0.0, "sparsity_beta": 0.0},
+], ids=["deep-time-pool", "dilres-time-pool", "dilres-freq-layers", "dense-three-layers"])
+def test_architecture_variants_round_trip(changes: dict, rng: np.random.Generator, tmp_path: Path) -> None:
+    _assert_round_trip_and_compose(tiny(**changes), rng, tmp_path)
+
+
+def test_build_autoencoder_follows_the_config_arch() -> None:
+    assert M.build_autoencoder(tiny("dense")).input_shape == (None, 33)
+    for arch in ("shallow", "deep", "dilated", "residual", "dilres"):
+        model = M.build_autoencoder(tiny(arch))
+        assert model.input_shape == model.output_shape == (None, 8, 33)
+        assert model.name == f"{arch}_autoencoder"
+    with pytest.raises(ConfigError, match="AutoencoderConfig"):
+        M.build_autoencoder_parts({"arch": "dense"})
 
 
 def test_paterna_shallow_model_keeps_size_and_uses_3x3() -> None:
@@ -162,7 +177,9 @@ def test_config_round_trips_through_dict_and_json() -> None:
     ("arch", "transformer"), ("frames", 0), ("channels", 2.5), ("latent_channels", -1),
     ("kernel_size", 4), ("hidden_units", ()), ("causal", "yes"), ("noise_stddev", -0.1),
     ("sparsity_rho", 1.0), ("dropout", 1.0), ("learning_rate", 0.0), ("l2", float("nan")),
-    ("freq_bias", 1), ("freq_context", -1),
+    ("freq_bias", 1), ("freq_context", -1), ("freq_context", 4097), ("hidden_units", (4,) * 17),
+    ("hidden_units", (70000,)), ("noise_stddev", 11.0), ("l1", 2.0), ("sparsity_beta", float("inf")),
+    ("spectral", {"n_fft": 64}), ("depth", 17), ("pool_freq", 9), ("frames", 4097),
 ])
 def test_bad_config_values_name_the_field(field: str, value) -> None:
     values = {"arch": "dilres", field: value}
@@ -175,8 +192,19 @@ def test_causal_pooling_model_must_not_pool_time() -> None:
         tiny("dilres", causal=True, pool_time=2)
     with pytest.raises(ConfigError, match="frames"):
         tiny("deep", pool_time=2, depth=2, frames=6)
-    with pytest.raises(ConfigError, match="unknown"):
-        AutoencoderConfig.from_dict({"arch": "dense", "layers": 3})
+    with pytest.raises(ConfigError, match="pool_freq"):
+        tiny("deep", depth=6, pool_freq=2)  # 2**6 = 64 > 33 bins
+
+
+def test_from_dict_names_unknown_fields_and_checks_values() -> None:
+    with pytest.raises(ConfigError, match=r"unknown autoencoder config fields: \['layers', 'width'\]"):
+        AutoencoderConfig.from_dict({"arch": "dense", "layers": 3, "width": 2})
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        AutoencoderConfig.from_dict([("arch", "dense")])
+    with pytest.raises(ConfigError, match="channels"):
+        AutoencoderConfig.from_dict({**tiny().to_dict(), "channels": 0})
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        AutoencoderConfig.from_json("{arch")
 
 
 def test_streaming_parts_need_a_causal_model() -> None:

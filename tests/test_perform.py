@@ -35,12 +35,12 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from instrument.models.io import save_latent_model
     from instrument.models.config import AutoencoderConfig
-    from instrument.models.autoencoders import build_dense
+    from instrument.models.autoencoders import build_autoencoder
 
     keras.utils.set_random_seed(7)
     config = AutoencoderConfig(arch="dense", hidden_units=(16,))
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    save_latent_model(path, build_dense(config), metadata={"config": config})
+    save_latent_model(path, build_autoencoder(config), metadata={"config": config})
     return path
 
 

@@ -237,3 +237,34 @@ def test_frequency_bias_and_context_layers_stream_on_numpy(freq_template: bool,
     stream = StreamingLatentModel(lm, backend="numpy")
     assert stream.backend == "numpy" and stream.mode == "cached"
     np.testing.assert_allclose(_stream(stream, features, scales), offline, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("arch", ["dense", "dilres"])
+def test_latent_scaling_agrees_in_layer_numpy_reference_and_streaming(arch: str,
+                                                                      rng: np.random.Generator) -> None:
+    import keras
+
+    from instrument.models.layers.autoencoder import LatentScale
+    from instrument.models.scales import check_scales, scale_latent
+
+    config = tiny(arch, causal=True, frames=8, depth=1)
+    lm = LatentModel(M.build_autoencoder(config), config)
+    scales = np.array([1.0, 0.0, 2.5, 0.3][:config.n_units], np.float32)
+    features = rng.random((8, 33)).astype(np.float32)
+    latent = lm.encode(features)  # dense (8, 4), conv (8, F', 3)
+    reference = scale_latent(latent, scales)
+    layer = LatentScale(name="faders")
+    inp = keras.Input(shape=latent.shape[1:])
+    model = keras.Model(inp, layer(inp))
+    layer.scale.assign(scales)
+    np.testing.assert_array_equal(model(latent, training=False).numpy(), reference)
+    buffer = np.empty_like(latent)
+    assert scale_latent(latent, scales, out=buffer) is buffer
+    np.testing.assert_array_equal(buffer, reference)
+    expected = lm.decode(reference)
+    np.testing.assert_allclose(lm.process(features, scales), expected, atol=1e-5)
+    for backend in ("numpy", "tf"):
+        stream = StreamingLatentModel(lm, backend=backend)
+        np.testing.assert_allclose(_stream(stream, features, scales), expected, atol=1e-4)
+    with pytest.raises(ConfigError, match=r"scales must have shape \(3,\)"):
+        check_scales(np.ones(4), 3)

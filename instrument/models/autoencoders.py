@@ -210,41 +210,6 @@ def build_autoencoder(config: AutoencoderConfig) -> keras.Model:
     return build_autoencoder_parts(config)[0]
 
 
-def _check_arch(config: AutoencoderConfig, arch: str) -> None:
-    if config.arch != arch:
-        raise ConfigError(f"build_{arch} called with arch {config.arch!r}")
-
-
-def build_dense(config: AutoencoderConfig) -> keras.Model:
-    _check_arch(config, "dense")
-    return build_autoencoder(config)
-
-
-def build_shallow_conv(config: AutoencoderConfig) -> keras.Model:
-    _check_arch(config, "shallow")
-    return build_autoencoder(config)
-
-
-def build_deep_conv(config: AutoencoderConfig) -> keras.Model:
-    _check_arch(config, "deep")
-    return build_autoencoder(config)
-
-
-def build_dilated(config: AutoencoderConfig) -> keras.Model:
-    _check_arch(config, "dilated")
-    return build_autoencoder(config)
-
-
-def build_residual(config: AutoencoderConfig) -> keras.Model:
-    _check_arch(config, "residual")
-    return build_autoencoder(config)
-
-
-def build_dilres(config: AutoencoderConfig) -> keras.Model:
-    _check_arch(config, "dilres")
-    return build_autoencoder(config)
-
-
 def compile_autoencoder(model: keras.Model, config: AutoencoderConfig) -> keras.Model:
     """Compile with Adam(``config.learning_rate``) and MSE; returns ``model``."""
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
@@ -282,7 +247,7 @@ def _time_extent(config: AutoencoderConfig) -> tuple[int, int]:
     past = future = 0
     jump = 1
     for layer in enc + dec:
-        if hasattr(layer, "time_past"):
+        if isinstance(layer, (SpectroConv2D, DilatedBranchBlock, ResidualBlock)):
             past += layer.time_past * jump
             future += layer.time_future * jump
         elif isinstance(layer, keras.layers.MaxPooling2D):

@@ -32,6 +32,15 @@ ARCHS = ("dense", "shallow", "deep", "dilated", "residual", "dilres")
 CONV_ARCHS = ("shallow", "deep", "dilated", "residual", "dilres")
 #: Architectures with max-pooling / up-sampling (``pool_time`` x ``pool_freq``).
 POOLING_ARCHS = ("deep", "dilres")
+#: Bounds of the integer fields, inclusive: ``name -> (low, high)``.
+INT_BOUNDS: dict[str, tuple[int, int]] = {
+    "frames": (1, 4096), "channels": (1, 4096), "latent_channels": (1, 4096), "depth": (1, 16),
+    "kernel_size": (1, 31), "pool_time": (1, 8), "pool_freq": (1, 8), "freq_context": (0, 4096)}
+#: Bounds of the non-negative float fields, inclusive: ``name -> high``.
+FLOAT_BOUNDS: dict[str, float] = {"noise_stddev": 10.0, "l1": 1.0, "l2": 1.0, "sparsity_beta": 100.0}
+#: Most dense hidden layers, and most units in one.
+MAX_HIDDEN_LAYERS = 16
+MAX_HIDDEN_UNITS = 65536
 
 
 def _is_int(value: Any) -> bool:
@@ -105,9 +114,7 @@ class AutoencoderConfig:
             raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         if not isinstance(self.spectral, SpectralConfig):
             raise ConfigError(f"spectral must be a SpectralConfig, got {type(self.spectral).__name__}")
-        for name, low, high in (("frames", 1, 4096), ("channels", 1, 4096),
-                                ("latent_channels", 1, 4096), ("depth", 1, 16),
-                                ("kernel_size", 1, 31), ("pool_time", 1, 8), ("pool_freq", 1, 8)):
+        for name, (low, high) in INT_BOUNDS.items():
             value = getattr(self, name)
             if not _is_int(value):
                 raise ConfigError(f"{name} must be an integer, got {value!r}")
@@ -119,17 +126,16 @@ class AutoencoderConfig:
         if isinstance(hidden, list):
             hidden = tuple(hidden)
             object.__setattr__(self, "hidden_units", hidden)
-        if (not isinstance(hidden, tuple) or not hidden
-                or not all(_is_int(h) and 1 <= h <= 65536 for h in hidden)):
-            raise ConfigError(f"hidden_units must be a non-empty tuple of positive integers, got {hidden!r}")
+        if (not isinstance(hidden, tuple) or not 1 <= len(hidden) <= MAX_HIDDEN_LAYERS
+                or not all(_is_int(h) and 1 <= h <= MAX_HIDDEN_UNITS for h in hidden)):
+            raise ConfigError(f"hidden_units must be 1..{MAX_HIDDEN_LAYERS} integers in "
+                              f"1..{MAX_HIDDEN_UNITS}, got {hidden!r}")
         if not isinstance(self.causal, bool):
             raise ConfigError(f"causal must be true or false, got {self.causal!r}")
         if not isinstance(self.freq_bias, bool):
             raise ConfigError(f"freq_bias must be true or false, got {self.freq_bias!r}")
         if self.freq_bias and self.arch != "dilres":
             raise ConfigError(f"freq_bias is for arch 'dilres', not {self.arch!r}")
-        if not _is_int(self.freq_context) or not 0 <= self.freq_context <= 4096:
-            raise ConfigError(f"freq_context must be an integer in 0..4096, got {self.freq_context!r}")
         if self.freq_context and self.arch != "dilres":
             raise ConfigError(f"freq_context is for arch 'dilres', not {self.arch!r}")
         if not isinstance(self.freq_template, bool):
@@ -137,10 +143,10 @@ class AutoencoderConfig:
         if self.freq_template and not self.freq_context:
             raise ConfigError("freq_template needs freq_context > 0 (the template is decoded from "
                               "the context units)")
-        for name in ("noise_stddev", "l1", "l2", "sparsity_beta"):
+        for name, high in FLOAT_BOUNDS.items():
             value = getattr(self, name)
-            if not _is_number(value) or not value >= 0 or value != value or value == float("inf"):
-                raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
+            if not _is_number(value) or not 0 <= value <= high:
+                raise ConfigError(f"{name} must be a number in [0, {high:g}], got {value!r}")
         if not _is_number(self.sparsity_rho) or not 0.0 < self.sparsity_rho < 1.0:
             raise ConfigError(f"sparsity_rho must be in (0, 1), got {self.sparsity_rho!r}")
         if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
@@ -156,6 +162,10 @@ class AutoencoderConfig:
                 raise ConfigError(
                     f"frames {self.frames} must be a multiple of pool_time**{self.n_pools} "
                     f"= {self.pool_time ** self.n_pools}")
+            if self.pool_freq ** self.n_pools > self.n_bins:
+                raise ConfigError(
+                    f"pool_freq**{self.n_pools} = {self.pool_freq ** self.n_pools} must not exceed "
+                    f"the {self.n_bins} frequency bins (pool_freq {self.pool_freq})")
 
     # ----------------------------------------------------------------- derived
     @property

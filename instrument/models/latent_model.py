@@ -34,7 +34,9 @@ from instrument.errors import ConfigError
 from instrument.dsp.spectral import NormStats
 from instrument.models.config import AutoencoderConfig
 from instrument.models.autoencoders import (build_autoencoder, lookahead_frames, past_frames, receptive_field_frames,
-                             split_autoencoder)
+                                            split_autoencoder)
+from instrument.models.layers.autoencoder import scale_latent_tensor
+from instrument.models.scales import check_scales
 
 KINDS = ("autoencoder", "transfer")
 #: Longest time window (frames) of the offline ``transform`` copies of a conv model.
@@ -111,7 +113,7 @@ class LatentModel:
         return self.decoder(z, training=False)
 
     def _process_graph(self, x: tf.Tensor, scales: tf.Tensor) -> tf.Tensor:
-        return self.decoder(self.encoder(x, training=False) * scales, training=False)
+        return self.decoder(scale_latent_tensor(self.encoder(x, training=False), scales), training=False)
 
     def warm_up(self) -> None:
         """Trace and run every graph once on silence."""
@@ -127,12 +129,7 @@ class LatentModel:
         return self.latent_shape[1:] if self.config.is_conv else self.latent_shape
 
     def _scales(self, scales: np.ndarray | None) -> np.ndarray:
-        if scales is None:
-            return self._ones
-        scales = np.asarray(scales, np.float32)
-        if scales.shape != (self.n_units,):
-            raise ConfigError(f"scales must have shape ({self.n_units},), got {scales.shape}")
-        return scales
+        return self._ones if scales is None else check_scales(scales, self.n_units)
 
     def _batch_frames(self, frames: np.ndarray) -> tuple[np.ndarray, bool]:
         """Validate ``frames`` and add a batch axis; returns (batch, had_batch)."""
@@ -259,7 +256,7 @@ class LatentModel:
         encoder, decoder = split_autoencoder(wide)
 
         def run(x: tf.Tensor, scales: tf.Tensor) -> tf.Tensor:
-            return decoder(encoder(x, training=False) * scales, training=False)
+            return decoder(scale_latent_tensor(encoder(x, training=False), scales), training=False)
 
         spec = tf.TensorSpec((None, frames, self.n_bins), tf.float32)
         return tf.function(run, input_signature=[spec, tf.TensorSpec((self.n_units,), tf.float32)])

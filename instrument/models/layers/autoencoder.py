@@ -379,14 +379,21 @@ class ResidualBlock(keras.layers.Layer):
                 "streaming": self.streaming, "l1": self.l1, "l2": self.l2}
 
 
+def scale_latent_tensor(z: Any, scales: Any) -> Any:
+    """Graph form of :func:`instrument.models.scales.scale_latent` (the numpy reference):
+    ``z (..., n_units) * scales (n_units,)``, in ``z``'s dtype."""
+    return z * ops.cast(scales, z.dtype)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class LatentScale(keras.layers.Layer):
     """Multiply the latent units (last axis) by a non-trainable scale vector.
 
     The vector is all ones after building, so the layer is the identity while
-    training; it marks the latent tensor (builders name it ``"latent"``) and
-    exposes :meth:`set_scales` for an engine that wants the scaling inside the
-    graph. Input/output ``(..., units)``.
+    training; it marks the latent tensor (builders name it ``"latent"``). The
+    faders scale the latent outside the model (numpy
+    :func:`instrument.models.scales.scale_latent`, or :func:`scale_latent_tensor`
+    in graphs). Input/output ``(..., units)``; weight ``scale (units,)``.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -401,11 +408,7 @@ class LatentScale(keras.layers.Layer):
                                      trainable=False)
 
     def call(self, x: Any) -> Any:
-        return x * ops.cast(self.scale, x.dtype)
-
-    def set_scales(self, scales: Any) -> None:
-        """Set the scale vector, shape ``(units,)``."""
-        self.scale.assign(ops.convert_to_tensor(scales, dtype=self.scale.dtype))
+        return scale_latent_tensor(x, self.scale)
 
     def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
         return tuple(input_shape)
