@@ -83,7 +83,7 @@ def tied_class_counts(synth: Any, classes: np.ndarray, rel_tols: Sequence[float]
     """Classes of each parameter that sound like the true one (the true class included).
 
     Args:
-        synth: a :class:`~instrument.synths.spec.Synth` (``render``, ``features``, ``spec``).
+        synth: a :class:`~instrument.synths.base.Synth` (``render``, ``features``, ``spec``).
         classes: int ``(n_sounds, n_params)`` true patches.
         rel_tols: tolerances on the relative feature distance, each >= 0.
         oscillators: also try :func:`oscillator_swaps` of these (parameter indices, amplitude

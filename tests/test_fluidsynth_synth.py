@@ -10,7 +10,7 @@ import pytest
 
 from instrument.errors import SynthError
 from instrument.synths.registry import get_synth, load_spec
-from instrument.synths.spec import Synth
+from instrument.synths.base import Synth
 
 
 def _available() -> bool:

@@ -67,3 +67,19 @@ def test_audio_metrics_identity_and_difference(rng: np.random.Generator) -> None
     assert set(stats["pcc_ft"]) == {"mean", "median"}
     with pytest.raises(ConfigError):
         audio_metrics(x, x[:, :100])
+
+
+def test_metric_stft_is_the_clip_framing_of_the_one_stft(rng: np.random.Generator) -> None:
+    from instrument.config import StftConfig
+    from instrument.dsp.spectral import stft_magnitude
+
+    x = rng.standard_normal((3, 16384)).astype(np.float32)
+    clip = stft_magnitude(x, StftConfig(n_fft=512, hop_length=256), pad_end=False)
+    np.testing.assert_array_equal(batch_stft_magnitude(x), clip.transpose(0, 2, 1))
+    assert batch_stft_magnitude(x[0]).shape == (1, 257, 64)
+    assert batch_stft_magnitude(x, n_fft=1024, hop_length=256).shape == (3, 513, 64)
+
+
+def test_metric_stft_of_clips_shorter_than_a_hop_raises() -> None:
+    with pytest.raises(ConfigError, match="100 samples"):
+        batch_stft_magnitude(np.zeros((2, 100), np.float32))

@@ -9,7 +9,7 @@ from instrument.config import StftConfig
 from instrument.errors import SynthError
 from instrument.dsp.spectral import features as reference_features
 from instrument.synths.registry import get_synth
-from instrument.synths.spec import Synth
+from instrument.synths.base import Synth
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +54,19 @@ def test_features_match_project_stft(synth: Synth, rng: np.random.Generator) -> 
     np.testing.assert_allclose(synth.features(audio)[0], ref[:64], atol=1e-4)
 
 
+def test_features_are_the_clip_framing_of_the_one_stft(synth: Synth, rng: np.random.Generator) -> None:
+    from instrument.dsp.spectral import frame_count, stft_magnitude
+
+    spec = synth.spec
+    audio = synth.render(synth.random_patches(rng, 3))
+    np.testing.assert_array_equal(synth.features(audio),
+                                  stft_magnitude(audio, spec.stft, pad_end=False, log=True))
+    assert spec.n_frames == frame_count(spec.n_samples, spec.stft, pad_end=False) == 64
+
+
 def test_features_of_a_batch_are_each_clip_s_features_across_chunk_boundaries(
         synth: Synth, rng: np.random.Generator) -> None:
-    from instrument.synths.spec import STFT_CHUNK_CLIPS
+    from instrument.dsp.spectral import STFT_CHUNK_CLIPS
 
     count = 2 * STFT_CHUNK_CLIPS + 3  # two full chunks and a partial one
     audio = synth.render(synth.random_patches(rng, count))

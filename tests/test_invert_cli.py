@@ -17,7 +17,8 @@ from instrument.inversion.model import DEFAULT_MODELS, save_inversion_model
 from instrument.inversion.networks.architectures import InversionModelConfig, build_inversion_model
 from training.inversion.train import spec_dict
 from instrument.synths.registry import get_synth
-from instrument.synths.spec import Patch, SynthSpec
+from instrument.synths.patch import Patch
+from instrument.synths.spec import SynthSpec
 
 
 def _save_model(path: Path, synth_name: str) -> Path:

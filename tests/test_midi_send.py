@@ -10,7 +10,8 @@ import pytest
 
 from instrument.errors import SynthError
 from instrument.synths.midi_send import changed_messages, patch_messages, send_patch
-from instrument.synths.spec import Patch, SynthSpec
+from instrument.synths.patch import Patch
+from instrument.synths.spec import SynthSpec
 
 SPEC = SynthSpec.from_dict({
     "name": "toy", "sample_rate": 16000, "seconds": 1.0,

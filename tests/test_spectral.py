@@ -7,8 +7,9 @@ import pytest
 
 from instrument.config import StftConfig
 from instrument.errors import ConfigError
-from instrument.dsp.spectral import (NormStats, features, frame_count, istft, log_magnitude,
-                                 magnitude_from_log, spectral_convergence_db, stft, window)
+from instrument.dsp.spectral import (STFT_CHUNK_CLIPS, NormStats, features, frame_count, istft,
+                                     log_magnitude, magnitude_from_log, spectral_convergence_db,
+                                     stft, stft_magnitude, window)
 
 CFG = StftConfig()
 
@@ -89,3 +90,73 @@ def test_norm_stats_errors(tmp_path) -> None:
         NormStats(mean=np.zeros(3, np.float32), std=np.array([1.0, 0.0, 1.0], np.float32))
     with pytest.raises(ConfigError, match="mean/std"):
         NormStats(mean=np.zeros(3, np.float32), std=np.ones(4, np.float32))
+
+
+CLIP = StftConfig(n_fft=512, hop_length=256)
+
+
+def _fixed_clips(count: int, samples: int) -> np.ndarray:
+    """A small fixed batch: chirps of different rates plus seeded noise, ``(count, samples)``."""
+    t = np.arange(samples) / 16384.0
+    noise = np.random.default_rng(1234).standard_normal((count, samples))
+    clips = [np.sin(2 * np.pi * (200 + 150 * k) * t * (1 + 2 * t)) + 0.1 * noise[k]
+             for k in range(count)]
+    return np.asarray(clips, dtype=np.float32)
+
+
+def _frozen_synth_features(clips: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
+    """The synth feature maths the shipped inversion models were trained on, frame by frame:
+    ``n_fft - hop`` leading zeros, the ``samples // hop`` frames ending inside the clip,
+    periodic Hann, ``log1p|rfft|``, all in float32 with a single-precision FFT as then."""
+    import scipy.fft
+
+    hann = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+    out = []
+    for clip in clips.astype(np.float32):
+        padded = np.concatenate([np.zeros(n_fft - hop_length, np.float32), clip])
+        frames = np.stack([padded[t * hop_length:t * hop_length + n_fft] * hann
+                           for t in range(len(clip) // hop_length)])
+        out.append(np.log1p(np.abs(scipy.fft.rfft(frames, axis=-1))))
+    return np.asarray(out)
+
+
+def test_clip_features_equal_the_frozen_synth_feature_maths() -> None:
+    clips = _fixed_clips(STFT_CHUNK_CLIPS + 3, 4096)  # a full chunk and a partial one
+    got = stft_magnitude(clips, CLIP, pad_end=False, log=True)
+    assert got.shape == (len(clips), 16, 257) and got.dtype == np.float32
+    np.testing.assert_allclose(got, _frozen_synth_features(clips, 512, 256), rtol=0, atol=1e-6)
+
+
+def test_clip_features_of_a_length_off_the_hop_grid_drop_the_partial_hop() -> None:
+    clips = _fixed_clips(2, 1000)
+    got = stft_magnitude(clips, CLIP, pad_end=False, log=True)
+    assert got.shape == (2, frame_count(1000, CLIP, pad_end=False), 257) == (2, 3, 257)
+    np.testing.assert_allclose(got, _frozen_synth_features(clips, 512, 256), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("cfg", [CFG, CLIP, StftConfig(n_fft=512, hop_length=128, window="blackman")])
+@pytest.mark.parametrize("samples", [100, 700, 4096, 7777])
+def test_batched_magnitude_equals_stft_magnitude_clip_by_clip(cfg: StftConfig, samples: int,
+                                                               rng: np.random.Generator) -> None:
+    clips = rng.standard_normal((3, samples)).astype(np.float32)
+    got = stft_magnitude(clips, cfg)
+    assert got.shape == (3, frame_count(samples, cfg), cfg.n_bins)
+    for clip, mag in zip(clips, got):
+        np.testing.assert_allclose(mag, np.abs(stft(clip, cfg)), rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(stft_magnitude(clips[1], cfg), got[1])
+
+
+def test_log_magnitude_is_log1p_within_float32_precision(rng: np.random.Generator) -> None:
+    y = rng.standard_normal(5000).astype(np.float32)
+    np.testing.assert_allclose(stft_magnitude(y, CFG, log=True), features(y, CFG), rtol=0, atol=2e-6)
+
+
+def test_stft_magnitude_rejects_other_shapes() -> None:
+    with pytest.raises(ConfigError, match=r"\(2, 3, 4\)"):
+        stft_magnitude(np.zeros((2, 3, 4), np.float32), CFG)
+
+
+def test_window_is_a_fresh_copy() -> None:
+    w = window(CLIP)
+    w[:] = 0.0
+    assert window(CLIP)[256] == pytest.approx(1.0)

@@ -14,7 +14,7 @@ from instrument.errors import DatasetError, SynthError
 from training.synth_dataset import (disk_tf_dataset, generate_dataset, iter_shards, load_dataset,
                                      make_targets, shard_path, synth_tf_dataset)
 from instrument.synths.registry import get_synth
-from instrument.synths.spec import Patch
+from instrument.synths.patch import Patch
 
 
 def test_shards_resume_and_reproduce(tmp_path: Path) -> None:

@@ -11,7 +11,9 @@ import yaml
 
 from instrument.errors import SynthError
 from presets import PRESETS_DIR
-from instrument.synths.spec import GaussianPrior, Patch, SynthSpec, load_patch_values
+from instrument.synths.patch import Patch, load_patch_values
+from instrument.synths.prior import GaussianPrior
+from instrument.synths.spec import SynthSpec
 
 
 def _spec(params: list[dict], **top: object) -> SynthSpec:

@@ -31,7 +31,10 @@ import yaml
 
 from instrument.errors import DatasetError, SynthError
 from instrument.synths.registry import get_synth
-from instrument.synths.spec import GaussianPrior, Synth, SynthSpec, load_patch_values
+from instrument.synths.base import Synth
+from instrument.synths.patch import load_patch_values
+from instrument.synths.prior import GaussianPrior
+from instrument.synths.spec import SynthSpec
 
 TARGETS = ("one_hot", "classes", "normalized")
 RENDER_CHUNK = 64

@@ -47,7 +47,7 @@ def _spec(args: argparse.Namespace):  # noqa: ANN202 - SynthSpec, imported lazil
 
 def run_render(args: argparse.Namespace) -> int:
     from instrument.synths.registry import get_synth
-    from instrument.synths.spec import Patch
+    from instrument.synths.patch import Patch
 
     spec = _spec(args)
     patch = Patch.load(args.patch, spec)
@@ -63,7 +63,8 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def run_random(args: argparse.Namespace) -> int:
-    from instrument.synths.spec import GaussianPrior, Patch, load_patch_values
+    from instrument.synths.patch import Patch, load_patch_values
+    from instrument.synths.prior import GaussianPrior
 
     spec = _spec(args)
     rng = np.random.default_rng(args.seed)

@@ -7,12 +7,20 @@ been pushed ``t + 1`` hops therefore holds exactly the samples of frame ``t``,
 and :func:`stft` equals :class:`StreamingStft` frame for frame. The end is
 zero-padded so every real sample is covered by ``n_fft // hop_length`` frames.
 
+This module is the one place that frames, windows and pads audio for analysis.
+Fixed-length clips (synth features for inversion datasets and models, inversion
+metrics) use the same framing without the end padding (``pad_end=False`` of
+:func:`frame_layout`): only the ``samples // hop_length`` frames that end
+inside the clip, Barkan's 64 x 257 for one second at 16384 Hz, the input shape
+the shipped inversion models were trained on.
+
 Arrays are time-major: spectra have shape ``(frames, n_bins)`` with
-``n_bins = n_fft // 2 + 1``.
+``n_bins = n_fft // 2 + 1`` (batches ``(batch, frames, n_bins)``).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,21 +33,139 @@ from instrument.errors import ConfigError
 
 
 def window(config: StftConfig) -> np.ndarray:
-    """Periodic analysis window, shape ``(n_fft,)``, float32."""
-    return librosa.filters.get_window(config.window, config.n_fft, fftbins=True).astype(np.float32)
+    """Periodic analysis window, shape ``(n_fft,)``, float32 (a fresh copy)."""
+    return _window(config.window, config.n_fft).copy()
 
 
-def frame_count(n_samples: int, config: StftConfig) -> int:
-    """Frames :func:`stft` returns for ``n_samples`` of audio."""
-    return -(-(n_samples + config.n_fft - config.hop_length) // config.hop_length)
+@functools.lru_cache(maxsize=16)
+def _window(name: str, n_fft: int) -> np.ndarray:
+    """The read-only window shared by :func:`stft_magnitude` calls (librosa takes ~1.4 ms to make
+    one, a third of the features of 64 one-second clips)."""
+    values = librosa.filters.get_window(name, n_fft, fftbins=True).astype(np.float32)
+    values.setflags(write=False)
+    return values
 
 
-def pad_for_analysis(y: np.ndarray, config: StftConfig) -> np.ndarray:
-    """Zero-pad ``y`` (shape ``(samples,)``) as :func:`stft` frames it."""
+def frame_layout(n_samples: int, config: StftConfig, *, pad_end: bool = True) -> tuple[int, int]:
+    """``(leading zeros, frames)`` of the analysis of ``n_samples`` of audio.
+
+    Frame ``t`` covers samples ``[(t + 1) * hop_length - n_fft, (t + 1) * hop_length)`` of the
+    signal (zeros outside it): ``n_fft - hop_length`` leading zeros.
+
+    Args:
+        pad_end: every frame that starts inside the signal (the end is zero-padded, so every
+            sample lies in ``n_fft // hop_length`` frames, as exact inversion needs); otherwise only
+            the frames that end inside it (fixed-length clips: ``samples // hop_length``).
+    """
     front = config.n_fft - config.hop_length
-    frames = frame_count(len(y), config)
-    total = (frames - 1) * config.hop_length + config.n_fft
-    return np.pad(np.asarray(y, dtype=np.float32), (front, total - front - len(y)))
+    if pad_end:
+        return front, -(-(n_samples + front) // config.hop_length)
+    return front, max(0, n_samples // config.hop_length)
+
+
+def frame_count(n_samples: int, config: StftConfig, *, pad_end: bool = True) -> int:
+    """Frames :func:`stft` (or :func:`stft_magnitude` with this ``pad_end``) returns."""
+    return frame_layout(n_samples, config, pad_end=pad_end)[1]
+
+
+def pad_for_analysis(y: np.ndarray, config: StftConfig, *, pad_end: bool = True) -> np.ndarray:
+    """``y`` (shape ``(samples,)``) zero-padded and cut to exactly its frames' span.
+
+    Returns:
+        float32 ``((frames - 1) * hop_length + n_fft,)`` (empty when there are no frames).
+    """
+    front, frames = frame_layout(len(y), config, pad_end=pad_end)
+    total = (frames - 1) * config.hop_length + config.n_fft if frames else 0
+    out = np.zeros(total, dtype=np.float32)
+    body = np.asarray(y, dtype=np.float32)[:max(0, total - front)]
+    out[front:front + len(body)] = body
+    return out
+
+
+#: Clips per pass of :func:`stft_magnitude`: the windowed frames of 8 one-second clips (1 MB) stay
+#: in cache; about 20 % faster than one whole-batch pass (no batch-sized temporaries).
+STFT_CHUNK_CLIPS = 8
+
+
+def _frame_groups(x: np.ndarray, config: StftConfig, front: int,
+                  frames: int) -> list[tuple[int, int, np.ndarray]]:
+    """Strided frame views of a batch ``x`` ``(batch, samples)``: ``[(first, stop, view)]``.
+
+    ``view`` has shape ``(batch, stop - first, n_fft)`` and holds frames ``first..stop-1``. Frames
+    wholly inside the signal are views of ``x`` itself (no copy); only frames reaching into the
+    leading or trailing zeros are read from small zero-padded copies.
+    """
+    n_fft, hop = config.n_fft, config.hop_length
+    batch, n = x.shape
+
+    def framed(segment: np.ndarray, count: int) -> np.ndarray:
+        return np.lib.stride_tricks.sliding_window_view(segment, n_fft, axis=1)[:, ::hop][:, :count]
+
+    first = min(-(-front // hop), frames)  # frames reaching into the leading zeros
+    stop = min(max(first, (n + front - n_fft) // hop + 1), frames)  # ... and frames inside
+    if stop == first:  # short signal: no frame lies wholly inside it, pad it all
+        padded = np.zeros((batch, (frames - 1) * hop + n_fft), dtype=np.float32)
+        kept = x[:, :padded.shape[1] - front]
+        padded[:, front:front + kept.shape[1]] = kept
+        return [(0, frames, framed(padded, frames))]
+    groups = []
+    if first:
+        head = np.zeros((batch, (first - 1) * hop + n_fft), dtype=np.float32)
+        head[:, front:] = x[:, :head.shape[1] - front]
+        groups.append((0, first, framed(head, first)))
+    groups.append((first, stop, framed(x[:, first * hop - front:(stop - 1) * hop - front + n_fft],
+                                       stop - first)))
+    if stop < frames:
+        tail = np.zeros((batch, (frames - 1 - stop) * hop + n_fft), dtype=np.float32)
+        rest = x[:, stop * hop - front:]
+        tail[:, :rest.shape[1]] = rest
+        groups.append((stop, frames, framed(tail, frames - stop)))
+    return groups
+
+
+def stft_magnitude(audio: np.ndarray, config: StftConfig, *, pad_end: bool = True,
+                   log: bool = False) -> np.ndarray:
+    """``|STFT|`` (or the model feature ``log1p|STFT|``) of one clip or a batch of clips.
+
+    Framing as :func:`frame_layout` (``pad_end=True`` is :func:`stft`'s), the window as
+    :func:`window`. Hand-written on strided frames and ``scipy.fft.rfft`` rather than
+    ``librosa.stft``: measured 4.2 ms against 8.8 ms per 64 one-second clips (512/256), and synth
+    dataset generation is bound by it. The batch is worked through :data:`STFT_CHUNK_CLIPS` clips
+    at a time in one reused frame buffer, writing straight into the output.
+
+    Args:
+        audio: ``(samples,)`` or ``(batch, samples)``.
+        log: return ``log(1 + |S|)``, computed in place in float32 (about 4x faster than
+            ``np.log1p`` and within 1e-6 of it for these magnitudes).
+    Returns:
+        float32 ``(frames, n_bins)`` or ``(batch, frames, n_bins)``.
+    """
+    import scipy.fft
+
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim not in (1, 2):
+        raise ConfigError(f"STFT input must be (samples,) or (batch, samples), got shape {x.shape}")
+    single = x.ndim == 1
+    if single:
+        x = x[None]
+    batch = x.shape[0]
+    front, frames = frame_layout(x.shape[1], config, pad_end=pad_end)
+    out = np.empty((batch, frames, config.n_bins), dtype=np.float32)
+    if frames and batch:
+        win = _window(config.window, config.n_fft)
+        groups = _frame_groups(x, config, front, frames)
+        frame_buffer = np.empty((min(STFT_CHUNK_CLIPS, batch), frames, config.n_fft), dtype=np.float32)
+        for start in range(0, batch, STFT_CHUNK_CLIPS):
+            stop = min(start + STFT_CHUNK_CLIPS, batch)
+            windowed = frame_buffer[:stop - start]
+            for first, last, view in groups:
+                np.multiply(view[start:stop], win, out=windowed[:, first:last])
+            magnitude = np.abs(scipy.fft.rfft(windowed, axis=-1, overwrite_x=True),
+                               out=out[start:stop])
+            if log:
+                magnitude += np.float32(1.0)
+                np.log(magnitude, out=magnitude)
+    return out[0] if single else out
 
 
 def stft(y: np.ndarray, config: StftConfig) -> np.ndarray:

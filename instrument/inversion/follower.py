@@ -40,7 +40,7 @@ class InversionFollower:
                  min_peak: float = 1e-3) -> None:
         import tensorflow as tf
 
-        from instrument.synths.spec import stft_features
+        from instrument.synths.base import clip_features
 
         self.model = model
         self.spec = synth_spec if synth_spec is not None else model.spec
@@ -71,10 +71,7 @@ class InversionFollower:
         self.sent_values: np.ndarray | None = None
         self.latest_values: np.ndarray | None = None
         self.inferences = 0
-        n = self.spec.n_fft
-        self._stft_window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
-        self._features = lambda audio: stft_features(audio, n, self.spec.hop_length,
-                                                     self._stft_window)
+        self._features = lambda audio: clip_features(audio, self.spec)
         keras_model = model.model
 
         @tf.function(reduce_retracing=True)

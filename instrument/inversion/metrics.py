@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
-import scipy.fft
 
+from instrument.config import StftConfig
+from instrument.dsp.spectral import stft_magnitude
 from instrument.errors import ConfigError
 
 #: STFT used by the audio-side metrics (Barkan: windows of 512 samples, half overlapping).
@@ -93,22 +94,27 @@ def top_k_by_group(scores: np.ndarray, true_classes: np.ndarray,
 
 def batch_stft_magnitude(audio: np.ndarray, n_fft: int = METRIC_N_FFT,
                          hop_length: int = METRIC_HOP) -> np.ndarray:
-    """Magnitude STFT of a batch (Hann window, no centring, zero-padded to whole frames).
+    """Magnitude STFT of a batch of clips: :func:`instrument.dsp.spectral.stft_magnitude` with the
+    clip framing of the synth features (Hann window, ``n_fft - hop_length`` leading zeros, the
+    ``samples // hop_length`` frames that end inside the clip).
+
+    The metrics used to frame from sample 0 with the end zero-padded; on 200 pairs of random
+    inversynth patches the shared framing moves mean ``pcc_stft`` by +0.02 points (+0.01 for
+    patches one parameter apart), below the 0.1-point precision of the reported figures.
 
     Args:
-        audio: ``(batch, samples)`` or ``(samples,)``.
+        audio: ``(batch, samples)`` or ``(samples,)``, at least ``hop_length`` samples.
     Returns:
         float32 ``(batch, n_bins, frames)`` with ``n_bins = n_fft // 2 + 1`` (Barkan's 257 x 64).
+    Raises:
+        ConfigError: the clips are shorter than one hop (no frame).
     """
-    audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-    n = audio.shape[1]
-    frames = max(1, -(-n // hop_length))
-    padded = np.zeros((audio.shape[0], (frames - 1) * hop_length + n_fft), np.float32)
-    padded[:, :n] = audio
-    windows = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=1)[:, ::hop_length][:, :frames]
-    win = np.hanning(n_fft + 1)[:-1].astype(np.float32)
-    spectrum = scipy.fft.rfft(windows * win, axis=-1)
-    return np.abs(spectrum).transpose(0, 2, 1).astype(np.float32)
+    audio = np.atleast_2d(audio)
+    if audio.shape[-1] < hop_length:
+        raise ConfigError(f"clips of {audio.shape[-1]} samples are shorter than one STFT hop "
+                          f"({hop_length} samples)")
+    config = StftConfig(n_fft=n_fft, hop_length=hop_length)
+    return stft_magnitude(audio, config, pad_end=False).transpose(0, 2, 1)
 
 
 def pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:

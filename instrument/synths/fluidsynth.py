@@ -28,7 +28,8 @@ import numpy as np
 from instrument.errors import SynthError
 from instrument.synths import soundfont as sf_render
 from instrument.synths.midi_send import patch_messages
-from instrument.synths.spec import Synth, SynthSpec
+from instrument.synths.base import Synth
+from instrument.synths.spec import SynthSpec
 
 ALL_SOUND_OFF = 120
 #: FluidSynth renders (and dispatches MIDI events) in blocks of this many samples.

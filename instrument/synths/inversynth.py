@@ -30,7 +30,8 @@ import numpy as np
 from numba import njit
 
 from instrument.errors import SynthError
-from instrument.synths.spec import Synth, SynthSpec
+from instrument.synths.base import Synth
+from instrument.synths.spec import SynthSpec
 
 WAVEFORMS = ("sin", "saw", "tri", "sqr")
 #: Parameter order the kernel reads (looked up by name in the spec).

@@ -15,7 +15,8 @@ import mido
 import numpy as np
 
 from instrument.errors import DeviceError, SynthError
-from instrument.synths.spec import ParamSpec, Patch, SynthSpec
+from instrument.synths.patch import Patch
+from instrument.synths.spec import ParamSpec, SynthSpec
 
 DATA_ORDERS = ("msb_first", "lsb_first")
 

@@ -1,6 +1,6 @@
 """Synths by name: ``get_synth("inversynth")``, ``get_synth("fluidsynth")``.
 
-Every synth shares the :class:`instrument.synths.spec.Synth` interface:
+Every synth shares the :class:`instrument.synths.base.Synth` interface:
 
 * ``synth.spec`` -- the :class:`SynthSpec` (parameters, classes, sample rate, STFT);
 * ``synth.render(values (batch, n_params)) -> (batch, n_samples)`` float32 audio;
@@ -14,7 +14,8 @@ from pathlib import Path
 
 from instrument.errors import SynthError
 from presets import PRESETS_DIR
-from instrument.synths.spec import Synth, SynthSpec
+from instrument.synths.base import Synth
+from instrument.synths.spec import SynthSpec
 
 SYNTHS_DIR = PRESETS_DIR / "synths"
 KNOWN_SYNTHS = ("inversynth", "fluidsynth")

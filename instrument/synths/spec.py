@@ -1,4 +1,7 @@
-"""Synth specs: everything needed to sample, quantise, render and send a patch.
+"""Synth specs: the parameter schema needed to sample, quantise, render and send a patch.
+
+Patches are in :mod:`instrument.synths.patch`, the prior in :mod:`instrument.synths.prior`,
+the renderer interface in :mod:`instrument.synths.base`.
 
 A spec is a YAML file (read with ``yaml.safe_load``)::
 
@@ -33,15 +36,15 @@ MIDI mapping of a value (external synths):
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 import yaml
 
+from instrument.config import StftConfig
 from instrument.errors import SynthError
 
 SCALES = ("linear", "log", "list")
@@ -234,7 +237,7 @@ class SynthSpec:
     Attributes:
         name: synth name (registry key, patch files refer to it).
         sample_rate: Hz. seconds: clip length.
-        n_fft, hop_length: STFT used by :meth:`Synth.features`.
+        n_fft, hop_length: STFT used by :meth:`instrument.synths.base.Synth.features`.
         parameters: tuple of :class:`ParamSpec`, the order of value/class arrays.
         options: synth specific settings (free form mapping, read by the renderer).
     """
@@ -297,12 +300,18 @@ class SynthSpec:
 
     @property
     def n_frames(self) -> int:
-        """STFT frames of one clip: ``n_samples // hop_length`` (frame t ends at (t+1)*hop)."""
+        """STFT frames of one clip: ``n_samples // hop_length`` (frame t ends at (t+1)*hop), i.e.
+        ``instrument.dsp.spectral.frame_count(n_samples, stft, pad_end=False)``."""
         return self.n_samples // self.hop_length
 
     @property
     def n_bins(self) -> int:
         return self.n_fft // 2 + 1
+
+    @property
+    def stft(self) -> StftConfig:
+        """The analysis of :meth:`instrument.synths.base.Synth.features` (periodic Hann)."""
+        return StftConfig(n_fft=self.n_fft, hop_length=self.hop_length)
 
     @property
     def groups(self) -> dict[str, list[int]]:
@@ -487,202 +496,3 @@ def _midi_from_dict(raw: Mapping[str, Any], kind: str, name: str, where: str) ->
                            units_per_step=float(entry.get("units_per_step", 1.0)))
     except (KeyError, TypeError, ValueError) as exc:
         raise SynthError(f"{where}: parameter {name!r}: bad {kind} mapping {entry!r} ({exc})") from exc
-
-
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Patch:
-    """A named set of parameter values for one synth (JSON: ``{"synth": ..., "values": {...}}``)."""
-
-    synth: str
-    values: Mapping[str, float]
-
-    def to_array(self, spec: SynthSpec) -> np.ndarray:
-        """Validated values ``(n_params,)`` in spec order."""
-        if self.synth != spec.name:
-            raise SynthError(f"patch is for synth {self.synth!r}, not {spec.name!r}")
-        return spec.values_from_dict(self.values, where=f"patch for {self.synth!r}")
-
-    @classmethod
-    def from_array(cls, spec: SynthSpec, values: np.ndarray) -> "Patch":
-        return cls(synth=spec.name, values=spec.values_to_dict(values))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"synth": self.synth, "values": dict(self.values)}
-
-    @classmethod
-    def from_dict(cls, data: Any, spec: SynthSpec | None = None, where: str = "patch") -> "Patch":
-        if not isinstance(data, Mapping) or "synth" not in data or "values" not in data:
-            raise SynthError(f"{where}: a patch must be a JSON object with 'synth' and 'values'")
-        if not isinstance(data["values"], Mapping):
-            raise SynthError(f"{where}: 'values' must be an object of parameter -> number")
-        patch = cls(synth=str(data["synth"]), values=dict(data["values"]))
-        if spec is not None:
-            if patch.synth != spec.name:
-                raise SynthError(f"{where}: patch is for synth {patch.synth!r}, not {spec.name!r}")
-            spec.values_from_dict(patch.values, where=where)
-        return patch
-
-    def save(self, path: str | Path) -> None:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
-        tmp.replace(path)
-
-    @classmethod
-    def load(cls, path: str | Path, spec: SynthSpec | None = None) -> "Patch":
-        path = Path(path)
-        if not path.is_file():
-            raise SynthError(f"patch file not found: {path}")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise SynthError(f"patch file {path} is not valid JSON: {exc}") from exc
-        return cls.from_dict(data, spec, where=f"patch file {path}")
-
-
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class GaussianPrior:
-    """Multivariate normal over normalised parameters, fitted to real patches (Vecoven 4.7).
-
-    Attributes:
-        mean: ``(n_params,)``; cov: ``(n_params, n_params)``, both in normalised ``[0, 1]`` units.
-    """
-
-    mean: np.ndarray
-    cov: np.ndarray
-
-    @classmethod
-    def fit(cls, spec: SynthSpec, values: np.ndarray, ridge: float = 1e-4) -> "GaussianPrior":
-        """Fit to values ``(n_patches, n_params)``; a small ridge keeps the covariance valid."""
-        v = np.asarray(values, dtype=np.float64)
-        if v.ndim != 2 or v.shape[0] < 2:
-            raise SynthError(f"a prior needs at least 2 patches, got {v.shape[0] if v.ndim else 0}")
-        u = spec.normalize(v)
-        cov = np.cov(u, rowvar=False).reshape(spec.n_params, spec.n_params)
-        return cls(mean=u.mean(axis=0), cov=cov + ridge * np.eye(spec.n_params))
-
-    def sample(self, spec: SynthSpec, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` quantised values ``(n, n_params)``: normal samples clipped to the ranges."""
-        u = rng.multivariate_normal(self.mean, self.cov, size=n, method="cholesky")
-        return spec.quantize(spec.denormalize(np.clip(u, 0.0, 1.0)))
-
-
-def load_patch_values(spec: SynthSpec, source: str | Path) -> np.ndarray:
-    """Values ``(n, n_params)`` from a folder of patch ``*.json`` files or a ``.jsonl`` file."""
-    source = Path(source)
-    rows: list[np.ndarray] = []
-    if source.is_dir():
-        files = sorted(source.glob("*.json"))
-        if not files:
-            raise SynthError(f"no patch *.json files in {source}")
-        rows = [Patch.load(f, spec).to_array(spec) for f in files]
-    elif source.is_file():
-        for n, line in enumerate(source.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SynthError(f"{source} line {n} is not valid JSON: {exc}") from exc
-            rows.append(Patch.from_dict(data, spec, where=f"{source} line {n}").to_array(spec))
-    else:
-        raise SynthError(f"prior patches not found: {source}")
-    if not rows:
-        raise SynthError(f"no patches in {source}")
-    return np.stack(rows)
-
-
-# ---------------------------------------------------------------------------
-class Synth:
-    """Common synth interface. Subclasses implement :meth:`render`.
-
-    ``render(values (batch, n_params)) -> audio (batch, n_samples) float32``;
-    ``features(audio) -> (batch, n_frames, n_bins) float32`` log1p STFT magnitudes.
-    """
-
-    def __init__(self, spec: SynthSpec) -> None:
-        self.spec = spec
-        n = spec.n_fft
-        # periodic Hann, as instrument.dsp.spectral uses
-        self._window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def render_batch(self) -> int:
-        """Patches per :meth:`render` call that bulk rendering (datasets) should use."""
-        return 64
-
-    def render(self, values: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def render_patch(self, patch: Patch) -> np.ndarray:
-        """One patch -> audio ``(n_samples,)`` float32."""
-        return self.render(patch.to_array(self.spec)[None])[0]
-
-    def features(self, audio: np.ndarray) -> np.ndarray:
-        """``log1p|STFT|`` of a batch ``(batch, samples)`` -> ``(batch, frames, n_bins)`` float32.
-
-        Framing as :mod:`instrument.dsp.spectral`: ``n_fft - hop`` leading zeros, frame ``t``
-        ends at sample ``(t + 1) * hop``; ``samples // hop`` frames (Barkan: 64 x 257).
-        """
-        return stft_features(audio, self.spec.n_fft, self.spec.hop_length, self._window)
-
-    def random_patches(self, rng: np.random.Generator, n: int,
-                       prior: GaussianPrior | None = None) -> np.ndarray:
-        """``n`` random quantised values ``(n, n_params)``: uniform classes, or from ``prior``."""
-        if prior is not None:
-            return prior.sample(self.spec, rng, n)
-        return self.spec.from_classes(self.spec.random_classes(rng, n))
-
-    def close(self) -> None:
-        """Release external resources (none by default)."""
-
-
-#: Clips per pass of :func:`stft_features`: the windowed frames of 8 clips (1 MB) stay in cache.
-STFT_CHUNK_CLIPS = 8
-
-
-def stft_features(audio: np.ndarray, n_fft: int, hop_length: int,
-                  window: np.ndarray) -> np.ndarray:
-    """Batched ``log1p|rfft|`` on strided frames, ``(batch, samples)`` -> ``(batch, frames, bins)``.
-
-    Works through the batch :data:`STFT_CHUNK_CLIPS` clips at a time in one reused frame buffer,
-    writing magnitudes straight into the output: the same numbers as one whole-batch pass, about
-    20 % faster (no batch-sized temporaries).
-    """
-    import scipy.fft
-
-    x = np.asarray(audio, dtype=np.float32)
-    if x.ndim == 1:
-        x = x[None]
-    batch, samples = x.shape
-    frames = samples // hop_length
-    front = n_fft - hop_length
-    head = min(-(-front // hop_length), frames)  # frames reaching into the leading zeros
-    padded = np.zeros((batch, front + head * hop_length), dtype=np.float32)
-    padded[:, front:] = x[:, :head * hop_length]
-    head_view = np.lib.stride_tricks.sliding_window_view(
-        padded, n_fft, axis=1)[:, ::hop_length][:, :head] if head else None
-    # frame t >= head starts at sample t * hop - front of the unpadded clip: no copy of the body
-    offset = head * hop_length - front
-    body_view = np.lib.stride_tricks.sliding_window_view(
-        x[:, offset:frames * hop_length], n_fft, axis=1)[:, ::hop_length] if frames > head else None
-    out = np.empty((batch, frames, n_fft // 2 + 1), dtype=np.float32)
-    frame_buffer = np.empty((min(STFT_CHUNK_CLIPS, batch), frames, n_fft), dtype=np.float32)
-    for start in range(0, batch, STFT_CHUNK_CLIPS):
-        stop = min(start + STFT_CHUNK_CLIPS, batch)
-        windowed = frame_buffer[:stop - start]
-        if head_view is not None:
-            np.multiply(head_view[start:stop], window, out=windowed[:, :head])
-        if body_view is not None:
-            np.multiply(body_view[start:stop], window, out=windowed[:, head:])
-        magnitude = np.abs(scipy.fft.rfft(windowed, axis=-1, overwrite_x=True), out=out[start:stop])
-        # log(1 + m) in float32 is ~4x faster than log1p and within 1e-6 of it for these magnitudes
-        magnitude += np.float32(1.0)
-        np.log(magnitude, out=magnitude)
-    return out
