@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import time
-import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -21,78 +18,28 @@ JACK_SAMPLE_RATE = 22050
 JACK_PERIOD = 256
 
 
-def _jack_ready(name: str, timeout_s: float) -> bool:
-    """Poll until a client can reach the server ``name`` (mido's JACK backend connects as a client)."""
-    import mido
-
-    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            backend.get_output_names()
-            return True
-        except (OSError, RuntimeError, SystemError):
-            time.sleep(0.1)
-    return False
-
-
 @pytest.fixture(scope="session")
 def jack_server() -> Iterator[str]:
     """Start a private JACK server with the dummy backend and point clients at it.
 
     Yields the server name; ``JACK_DEFAULT_SERVER`` is set for this process and its children.
     """
-    jackd = shutil.which("jackd")
-    if jackd is None:
+    from benchmarks.jack_server import JackServer, reinit_portaudio, terminate_portaudio
+    from instrument.errors import DeviceError
+
+    if shutil.which("jackd") is None:
         pytest.skip("jackd not installed (Debian package jackd2); `make test` installs it as root")
-    # Short names: some JACK tools (jack_lsp) abort on long server names.
-    name = f"lt-{uuid.uuid4().hex[:8]}"
-    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1")
-    proc = subprocess.Popen(
-        [jackd, "-n", name, "-d", "dummy", "-r", str(JACK_SAMPLE_RATE), "-p", str(JACK_PERIOD)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    previous = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
-    os.environ["JACK_DEFAULT_SERVER"] = name
-    os.environ["JACK_NO_START_SERVER"] = "1"
+    server = JackServer(JACK_SAMPLE_RATE, JACK_PERIOD, ready_timeout_s=15.0)
     try:
-        time.sleep(0.3)
-        if proc.poll() is not None or not _jack_ready(name, 15.0):
-            err = proc.stderr.read().decode(errors="replace") if proc.poll() is not None else ""
-            pytest.fail(f"JACK dummy server {name} did not start: {err[-500:]}")
-        _reinit_portaudio()
-        yield name
+        server.start()
+    except DeviceError as exc:
+        pytest.fail(str(exc))
+    try:
+        reinit_portaudio()
+        yield server.name
     finally:
-        _terminate_portaudio()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def _terminate_portaudio() -> None:
-    """Close PortAudio's JACK client before the server goes, or PortAudio aborts at exit."""
-    try:
-        import sounddevice as sd
-    except OSError:
-        return
-    while sd._initialized:
-        sd._terminate()
-
-
-def _reinit_portaudio() -> None:
-    """PortAudio enumerates host APIs once; re-initialise it so the new JACK server is seen."""
-    try:
-        import sounddevice as sd
-    except OSError:
-        return
-    sd._terminate()
-    sd._initialize()
+        terminate_portaudio()
+        server.stop()
 
 
 @pytest.fixture

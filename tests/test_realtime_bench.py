@@ -1,11 +1,12 @@
-"""`latent bench realtime` helpers: timing a block-mode engine and describing its block."""
+"""`latent bench realtime`: timing a block-mode engine, describing its block, its options, its JACK server."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from benchmarks.realtime import _block_text, main, test_signal as bench_signal, time_engine
+from benchmarks.realtime import main
+from benchmarks.realtime_measure import block_text, test_signal as bench_signal, time_engine
 from instrument.config import SpectralConfig, StftConfig
 from instrument.engine.engine import Engine
 from instrument.models.latent_model import LatentModel
@@ -27,7 +28,7 @@ def test_time_engine_reports_block_mode_cost_and_latency(spread: int) -> None:
     engine = Engine(SPECTRAL, [model], ["tiny"], source=FileSource(bench_signal(SPECTRAL, 1.0), 16, loop=True),
                     block_frames=4, compute_hops=spread)
     stats = time_engine(engine, 40, warmup=4)
-    assert _block_text(engine) == f"4 (K {spread})"
+    assert block_text(engine) == f"4 (K {spread})"
     assert stats["block"] == f"4 (K {spread})"
     assert 0 < stats["median_ms"] <= stats["p99_ms"] <= stats["max_ms"]
     assert stats["rtf_cpu"] > 0 and np.isfinite(stats["rtf"])
@@ -38,9 +39,44 @@ def test_time_engine_reports_block_mode_cost_and_latency(spread: int) -> None:
 
 def test_frame_by_frame_engine_has_block_one() -> None:
     engine = Engine(SPECTRAL, source=FileSource(bench_signal(SPECTRAL, 0.5), 16, loop=True))
-    assert _block_text(engine) == "1"
+    assert block_text(engine) == "1"
 
 
 def test_bench_rejects_a_bad_latency() -> None:
     with pytest.raises(SystemExit):
         main(["--latency", "soon", "--seconds", "0"])
+
+
+def test_bench_refuses_a_perform_setting_naming_the_flag() -> None:
+    from instrument.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--ahead"):
+        main(["--ahead-hops", "0", "--seconds", "0"])
+
+
+def test_jack_server_starts_accepts_clients_and_is_reaped() -> None:
+    import os
+    import shutil
+    import subprocess
+
+    from benchmarks.jack_server import JackServer
+
+    if shutil.which("jackd") is None or shutil.which("jack_lsp") is None:
+        pytest.skip("jackd / jack_lsp not installed")
+    before = os.environ.get("JACK_DEFAULT_SERVER")
+    with JackServer(22050, 256, ready_timeout_s=20.0) as server:
+        assert os.environ["JACK_DEFAULT_SERVER"] == server.name
+        probe = subprocess.run(["jack_lsp", "-s", server.name], capture_output=True, timeout=10)
+        assert probe.returncode == 0
+        proc = server.proc
+    assert proc is not None and proc.poll() is not None  # terminated and reaped
+    assert os.environ.get("JACK_DEFAULT_SERVER") == before
+
+
+def test_jack_server_without_jackd_is_a_device_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks.jack_server import JackServer
+    from instrument.errors import DeviceError
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(DeviceError, match="jackd not found"):
+        JackServer().start()
