@@ -40,7 +40,8 @@ def _build(job: str):
         config = AutoencoderConfig(arch="residual", causal=True, latent_channels=16, dropout=0.0,
                                    sparsity_beta=0.0, spectral=SpectralConfig(), frames=16)
         return (lambda: build_autoencoder(config)), mse_per_example, config.input_shape, (lambda x: x)
-    from instrument.inversion.networks.architectures import InversionModelConfig, build_inversion_model
+    from instrument.inversion.networks.build import build_inversion_model
+    from instrument.inversion.networks.config import InversionModelConfig
 
     config = InversionModelConfig(arch="conv6xl")
     n_params, n_classes = config.n_params, config.n_classes

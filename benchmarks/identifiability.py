@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     spec = synth.spec
     n_classes = max(spec.levels)
     t_start = time.monotonic()
-    feats, classes, audio = heldout_set(synth, args.seed, args.count, False, TEST_SEED_OFFSET)
+    feats, classes, _ = heldout_set(synth, args.seed, args.count, TEST_SEED_OFFSET)
 
     columns: dict[str, np.ndarray] = {}
     model_path = None if args.model == "none" else Path(args.model or default_model_path(args.synth))
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         inv = load_inversion_model(model_path)
         if inv.spec.names != spec.names:
             raise SystemExit(f"model {model_path} is for synth {inv.synth_name!r}, not {args.synth!r}")
-        scores, _ = batched_scores(inv, synth, audio, feats)
+        scores, _ = batched_scores(inv, feats)
         columns[model_path.stem] = mean_percentile_rank(scores, classes)
 
     oscillators = None if args.no_swaps else [

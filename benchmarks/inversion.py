@@ -57,17 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def batched_scores(inv: Any, synth: Any, audio: np.ndarray, feats: np.ndarray,
-                    batch: int = 64) -> tuple[np.ndarray, float]:
-    """Class scores for all test sounds and the mean inference seconds per sound."""
+def batched_scores(inv: Any, feats: np.ndarray, batch: int = 64) -> tuple[np.ndarray, float]:
+    """Class scores ``(n, n_params, n_classes)`` for the test sounds' features ``(n, frames,
+    bins)`` and the mean inference seconds per sound."""
     out = []
     t0 = time.monotonic()
-    for i in range(0, len(audio), batch):
-        x = audio[i:i + batch] if inv.config.raw_audio else feats[i:i + batch]
-        if not inv.config.raw_audio and inv.config.bins_first:
+    for i in range(0, len(feats), batch):
+        x = feats[i:i + batch]
+        if inv.config.bins_first:
             x = np.swapaxes(x, 1, 2)
         out.append(inv.scores(np.ascontiguousarray(x)))
-    return np.concatenate(out), (time.monotonic() - t0) / max(len(audio), 1)
+    return np.concatenate(out), (time.monotonic() - t0) / max(len(feats), 1)
 
 
 def _pool(feats: np.ndarray) -> np.ndarray:
@@ -139,14 +139,15 @@ def _table(title: str, rows: Sequence[str], columns: Sequence[str],
 def _plot_sweeps(out: Path, name: str, inv: Any, feats: np.ndarray, classes: np.ndarray) -> None:
     """``example{i}_{name}_sweep.png``: the sweep readout's (note, depth) probabilities per oscillator."""
     from training.inversion.train import model_inputs
-    from benchmarks.sweep_plot import plot_sweep_readout, sweep_joint_probabilities
+    from benchmarks.sweep_plot import sweep_joint_probabilities
+    from instrument.plots import plot_sweep_readout
 
-    cfg, spec = inv.config, inv.spec
-    probabilities = sweep_joint_probabilities(inv.model, model_inputs(cfg, feats))
-    true_pairs = np.stack([classes[:, list(cfg.sweep_note_rows)],
-                           classes[:, list(cfg.sweep_depth_rows)]], axis=-1)
-    notes = [spec.parameters[r] for r in cfg.sweep_note_rows]
-    depths = [spec.parameters[r] for r in cfg.sweep_depth_rows]
+    sweep, spec = inv.config.sweep, inv.spec
+    probabilities = sweep_joint_probabilities(inv.model, model_inputs(inv.config, feats))
+    true_pairs = np.stack([classes[:, list(sweep.sweep_note_rows)],
+                           classes[:, list(sweep.sweep_depth_rows)]], axis=-1)
+    notes = [spec.parameters[r] for r in sweep.sweep_note_rows]
+    depths = [spec.parameters[r] for r in sweep.sweep_depth_rows]
     for i, p in enumerate(probabilities):
         plot_sweep_readout(out / f"example{i}_{name}_sweep.png", p, [n.name for n in notes],
                            notes[0].grid(), depths[0].grid(), true_pairs[i],
@@ -186,14 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if inv.spec.names != spec.names:
             raise SystemExit(f"model {name} is for synth {inv.synth_name!r}, not {args.synth!r}")
 
-    feats, classes, audio = heldout_set(synth, args.seed, args.count, False, TEST_SEED_OFFSET)
+    feats, classes, audio = heldout_set(synth, args.seed, args.count, TEST_SEED_OFFSET)
     print(f"{args.synth}: {len(audio)} held-out test sounds (seed {args.seed}), "
           f"rendered in {time.monotonic() - t_start:.1f} s")
 
     scores: dict[str, np.ndarray] = {}
     infer_seconds: dict[str, float] = {}
     for name, inv in models.items():
-        scores[name], infer_seconds[name] = batched_scores(inv, synth, audio, feats)
+        scores[name], infer_seconds[name] = batched_scores(inv, feats)
         print(f"{name}: {infer_seconds[name] * 1000:.1f} ms inference per sound (batched)")
     rng = np.random.default_rng([args.seed, 77])
     scores["random"] = rng.random((len(audio), spec.n_params, n_classes)).astype(np.float32)
@@ -205,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         train_feats, train_classes = _disk_training_set(args.train_data, spec)
     else:
         train_rng = np.random.default_rng([args.seed, 55])
-        parts = [make_batch(synth, train_rng, min(512, args.train_count - i), False)
+        parts = [make_batch(synth, train_rng, min(512, args.train_count - i))
                  for i in range(0, args.train_count, 512)]
         train_feats = np.concatenate([p[0] for p in parts])
         train_classes = np.concatenate([p[1] for p in parts])

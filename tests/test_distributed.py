@@ -111,7 +111,7 @@ def test_two_workers_match_one_worker_and_only_chief_writes(note_folder: Path, t
 
 def _inversion_command(out: Path) -> list[str]:
     return [sys.executable, "-m", "instrument.cli", "train", "inversion", "--synth", "inversynth",
-            "--arch", "conv1", "--width-scale", "0.25", "--epochs", "1", "--steps-per-epoch", "6",
+            "--arch", "conv6xl", "--width-scale", "0.1", "--epochs", "1", "--steps-per-epoch", "6",
             "--batch-size", "8", "--val-count", "16", "--strategy", "multiworker",
             "--checkpoint-every", "3", "-o", str(out)]
 

@@ -14,7 +14,7 @@ from training.inversion.build import SHIPPED_MEMBERS, MemberRecipe, train_member
 from training.inversion.train import InversionTrainConfig
 
 #: A tiny first stage that stops after its first epoch (the budget is crossed at once).
-FIRST = InversionTrainConfig(arch="conv2", epochs=5, steps_per_epoch=2, batch_size=4, val_count=8,
+FIRST = InversionTrainConfig(arch="conv6xl", epochs=5, steps_per_epoch=2, batch_size=4, val_count=8,
                              patience=0, width_scale=0.1, max_minutes=1e-4)
 
 
@@ -34,8 +34,8 @@ def test_a_later_stage_resumes_the_earlier_one_with_its_own_schedule(tmp_path: P
 def test_bad_member_recipes_raise_config_error() -> None:
     with pytest.raises(ConfigError, match="no training stages"):
         MemberRecipe("empty", ())
-    with pytest.raises(ConfigError, match="inversynth/conv3/sigmoid"):
-        MemberRecipe("mixed", (FIRST, dataclasses.replace(FIRST, arch="conv3", max_minutes=1.0)))
+    with pytest.raises(ConfigError, match="inversynth/freqtcn/sigmoid"):
+        MemberRecipe("mixed", (FIRST, dataclasses.replace(FIRST, arch="freqtcn", max_minutes=1.0)))
     with pytest.raises(ConfigError, match="max_minutes"):
         MemberRecipe("shorter", (FIRST, dataclasses.replace(FIRST, max_minutes=1e-5)))
 

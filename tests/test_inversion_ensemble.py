@@ -16,7 +16,8 @@ from instrument.inversion.model import InversionModel, load_inversion_model, sav
 from instrument.inversion.ensemble import ensemble_members, is_ensemble
 from instrument.models.layers.ensemble import MemberMean
 from training.inversion.ensemble import build_inversion_ensemble, fit_member_weights, save_inversion_ensemble
-from instrument.inversion.networks.architectures import InversionModelConfig, build_inversion_model
+from instrument.inversion.networks.build import build_inversion_model
+from instrument.inversion.networks.config import InversionModelConfig
 from training.inversion.build import export_for_inference
 from training.inversion.train import spec_dict
 from instrument.synths.spec import SynthSpec
@@ -26,10 +27,9 @@ from tests.test_sweep_readout import TINY_SWEEPTCN
 def _save(path: Path, synth_name: str = "inversynth", head: str = "softmax",
           fc_units: int = 16) -> Path:
     spec = SynthSpec.from_dict(spec_dict(synth_name))
-    config = InversionModelConfig(arch="conv4", head=head, n_params=spec.n_params,
+    config = InversionModelConfig(arch="conv6xl", head=head, n_params=spec.n_params,
                                   n_classes=max(spec.levels), n_bins=spec.n_bins,
-                                  n_frames=spec.n_frames, n_samples=spec.n_samples,
-                                  width_scale=0.1, fc_units=fc_units, feature_mean=0.3,
+                                  n_frames=spec.n_frames, width_scale=0.1, fc_units=fc_units, feature_mean=0.3,
                                   feature_std=0.5)
     return save_inversion_model(build_inversion_model(config), path, config, synth_name,
                                 spec_dict(synth_name), {"train_seconds": 60.0})
@@ -148,6 +148,6 @@ def test_calibrated_ensemble_records_its_weights(members: list[Path], tmp_path: 
     probe = subprocess.run([sys.executable, "-c", "import sys; from instrument.inversion.model import "
                             "load_inversion_model; print(load_inversion_model(sys.argv[1]).config.arch)",
                             str(tmp_path / "cal.keras")], capture_output=True, text=True, check=False)
-    assert probe.returncode == 0 and probe.stdout.strip() == "conv4", probe.stderr[-2000:]
+    assert probe.returncode == 0 and probe.stdout.strip() == "conv6xl", probe.stderr[-2000:]
     with pytest.raises(ConfigError, match="calibration_count"):
         save_inversion_ensemble(members, tmp_path / "bad.keras", calibration_count=-1)

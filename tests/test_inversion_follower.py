@@ -12,7 +12,8 @@ import pytest
 from instrument.errors import ConfigError
 from instrument.inversion.follower import InversionFollower, InversionWorker
 from instrument.inversion.model import InversionModel, load_inversion_model, save_inversion_model
-from instrument.inversion.networks.architectures import InversionModelConfig, build_inversion_model
+from instrument.inversion.networks.build import build_inversion_model
+from instrument.inversion.networks.config import InversionModelConfig
 from training.inversion.train import spec_dict
 from instrument.synths.midi_send import send_messages
 from instrument.synths.spec import SynthSpec
@@ -22,9 +23,8 @@ from instrument.synths.spec import SynthSpec
 def fluid_model(tmp_path_factory: pytest.TempPathFactory) -> InversionModel:
     """An untrained small network over the fluidsynth spec (every parameter has a MIDI mapping)."""
     spec = SynthSpec.from_dict(spec_dict("fluidsynth"))
-    config = InversionModelConfig(arch="conv6", n_params=spec.n_params, n_classes=max(spec.levels),
-                                  n_bins=spec.n_bins, n_frames=spec.n_frames,
-                                  n_samples=spec.n_samples, width_scale=0.1, fc_units=16,
+    config = InversionModelConfig(arch="conv6xl", n_params=spec.n_params, n_classes=max(spec.levels),
+                                  n_bins=spec.n_bins, n_frames=spec.n_frames, width_scale=0.1, fc_units=16,
                                   feature_mean=0.3, feature_std=0.5)
     path = tmp_path_factory.mktemp("follower") / "fluid.keras"
     save_inversion_model(build_inversion_model(config), path, config, "fluidsynth",

@@ -1,7 +1,10 @@
-"""Inversion networks: shapes, parameter counts, and .keras round trips under safe_mode."""
+"""Inversion networks: shapes, parameter counts, .keras round trips under safe_mode, and configs
+(including the flat configs of older model files)."""
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
 import keras
@@ -9,27 +12,30 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError, ModelError
-from instrument.inversion.model import load_inversion_model, read_inversion_meta, save_inversion_model
-from instrument.inversion.networks.architectures import (ARCHS, HEADS, FeatureStandardize, InversionModelConfig,
-                                       SpectralSummary, SpectrogramToImage,
-                                       SpectrogramToSequence, build_inversion_model, class_scores, targets_for)
-from training.inversion.train import spec_dict
+from instrument.inversion.model import (DEFAULT_MODELS, load_inversion_model, read_inversion_meta,
+                                        save_inversion_model)
+from instrument.inversion.networks.build import build_inversion_model
+from instrument.inversion.networks.config import (ARCHS, HEADS, REMOVED_ARCHS, InversionModelConfig,
+                                                  SweepReadoutConfig)
+from instrument.inversion.networks.heads import class_scores, loss_for, targets_for
+from instrument.models.layers.inversion import (FeatureStandardize, SpectralSummary, SpectrogramToImage,
+                                                SpectrogramToSequence)
+from training.inversion.train import InversionTrainConfig, spec_dict
 
 
-#: ``sweeptcn`` readout geometry that fits the tiny 33-bin spectrogram (2 harmonics of 4
-#: oscillators: notes at bins 2..5, depths up to 4 bins, highest position 2 * (5 + 4) = 18).
-TINY_SWEEP = {"sweep_note_bins": tuple(np.linspace(2.0, 5.0, 16)),
-              "sweep_depth_bins": tuple(np.linspace(0.0, 4.0, 16)),
-              "sweep_note_rows": (0, 1, 2, 3), "sweep_depth_rows": (8, 9, 10, 11),
-              "sweep_harmonics": 2}
+#: ``sweeptcn`` readout that fits the tiny 33-bin spectrogram (2 harmonics of 4 oscillators: notes
+#: at bins 2..5, depths up to 4 bins, highest position 2 * (5 + 4) = 18).
+TINY_SWEEP = SweepReadoutConfig(sweep_note_bins=tuple(np.linspace(2.0, 5.0, 16)),
+                                sweep_depth_bins=tuple(np.linspace(0.0, 4.0, 16)),
+                                sweep_note_rows=(0, 1, 2, 3), sweep_depth_rows=(8, 9, 10, 11),
+                                sweep_harmonics=2, sweep_cell_units=4, sweep_read=True)
 
 
 def _tiny(arch: str, head: str = "sigmoid", bins_first: bool = False) -> InversionModelConfig:
     return InversionModelConfig(arch=arch, head=head, n_params=23, n_classes=16, n_bins=33,
-                                n_frames=8, n_samples=512, bins_first=bins_first, fc_units=16,
-                                lstm_units=8, width_scale=0.1, feature_mean=0.3, feature_std=0.5,
-                                fine_n_fft=128, fine_hop=64, fine_bins=40, fine_feature_std=0.7,
-                                **(TINY_SWEEP if arch == "sweeptcn" else {}))
+                                n_frames=8, bins_first=bins_first, fc_units=16, width_scale=0.1,
+                                feature_mean=0.3, feature_std=0.5,
+                                sweep=TINY_SWEEP if arch == "sweeptcn" else None)
 
 
 def _inputs(config: InversionModelConfig, rng: np.random.Generator) -> np.ndarray:
@@ -39,7 +45,7 @@ def _inputs(config: InversionModelConfig, rng: np.random.Generator) -> np.ndarra
 @pytest.mark.parametrize("arch", ARCHS)
 def test_every_arch_round_trips_through_keras_file(arch: str, tmp_path: Path,
                                                    rng: np.random.Generator) -> None:
-    config = _tiny(arch)
+    config = _tiny(arch, "softmax" if arch == "sweeptcn" else "sigmoid")
     model = build_inversion_model(config)
     x = _inputs(config, rng)
     expected = np.asarray(model(x, training=False))
@@ -54,7 +60,7 @@ def test_every_arch_round_trips_through_keras_file(arch: str, tmp_path: Path,
 
 @pytest.mark.parametrize("head", HEADS)
 def test_every_head_round_trips(head: str, tmp_path: Path, rng: np.random.Generator) -> None:
-    config = _tiny("conv3", head, bins_first=True)
+    config = _tiny("conv6xl", head, bins_first=True)
     model = build_inversion_model(config)
     x = _inputs(config, rng)
     out = np.asarray(model(x, training=False))
@@ -103,13 +109,9 @@ def test_spectral_summary_rejects_unknown_frames() -> None:
         SpectralSummary().build((None, None, 7))
 
 
-def test_paper_parameter_counts() -> None:
-    """Barkan Table 2: Conv1..Conv6 ~1.2M weights, Conv6XL ~2.3M, ConvE2E ~1.9M."""
-    counts = {a: build_inversion_model(InversionModelConfig(arch=a)).count_params()
-              for a in ("conv6", "conv6xl", "conve2e")}
-    assert 1.1e6 < counts["conv6"] < 1.25e6
-    assert 2.2e6 < counts["conv6xl"] < 2.4e6
-    assert 1.8e6 < counts["conve2e"] < 2.0e6
+def test_paper_parameter_count() -> None:
+    """Barkan Table 2: Conv6XL has ~2.3M weights."""
+    assert 2.2e6 < build_inversion_model(InversionModelConfig(arch="conv6xl")).count_params() < 2.4e6
 
 
 def test_targets_and_scores_for_regression_rank_the_true_class_first() -> None:
@@ -120,25 +122,24 @@ def test_targets_and_scores_for_regression_rank_the_true_class_first() -> None:
     assert targets_for("sigmoid", classes, 16).shape == (1, 3, 16)
 
 
-def test_soft_labels_are_ordered_gaussians_that_sum_to_one() -> None:
+def test_targets_are_one_hot_and_soft_labels_are_gone() -> None:
+    from instrument.cli import build_parser
+
     classes = np.array([[0, 7, 15]])
-    soft = targets_for("softmax", classes, 16, label_sigma=1.0)
-    np.testing.assert_allclose(soft.sum(axis=-1), 1.0, rtol=1e-6)
-    assert (soft.argmax(axis=-1) == classes).all()
-    middle = soft[0, 1]
-    np.testing.assert_allclose(middle[6], middle[8], rtol=1e-6)  # symmetric around the true class
-    assert middle[7] > middle[8] > middle[9] > middle[12]
-    np.testing.assert_allclose(middle[8] / middle[7], np.exp(-0.5), rtol=1e-5)
     np.testing.assert_array_equal(targets_for("softmax", classes, 16), np.eye(16)[classes])
+    # runs recorded before soft labels were removed resume at their one-hot value only
+    assert InversionTrainConfig.from_dict({"head": "softmax", "label_sigma": 0.0}).head == "softmax"
+    with pytest.raises(ConfigError, match="label_sigma = 1.0"):
+        InversionTrainConfig.from_dict({"head": "softmax", "label_sigma": 1.0})
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "inversion", "--label-sigma", "1.0"])
 
 
-def test_soft_labels_need_the_softmax_head_and_a_sane_width() -> None:
-    from training.inversion.train import InversionTrainConfig
-
-    with pytest.raises(ConfigError, match="softmax"):
-        InversionTrainConfig(head="sigmoid", label_sigma=1.0)
-    with pytest.raises(ConfigError, match="label_sigma"):
-        InversionTrainConfig(head="softmax", label_sigma=-1.0)
+def test_sweep_options_need_the_sweeptcn_arch() -> None:
+    for option in ({"sweep_harmonics": 3}, {"sweep_cell_units": 16}, {"sweep_read": True},
+                   {"trajectory_read": True}):
+        with pytest.raises(ConfigError, match=f"{next(iter(option))} is for the sweeptcn arch"):
+            InversionTrainConfig(arch="freqtcn", **option)
 
 
 def test_summary_and_fc_widths_set_the_clip_layers() -> None:
@@ -150,8 +151,6 @@ def test_summary_and_fc_widths_set_the_clip_layers() -> None:
     assert default.get_layer("summary_dense").units == default.get_layer("frame_dense").units
     with pytest.raises(ConfigError, match="summary_units"):
         InversionModelConfig(summary_units=-1)
-    from training.inversion.train import InversionTrainConfig
-
     with pytest.raises(ConfigError, match="fc_units"):
         InversionTrainConfig(fc_units=0)
     with pytest.raises(ConfigError, match="summary_units"):
@@ -169,12 +168,79 @@ def test_bad_configs_raise_config_error() -> None:
         FeatureStandardize(0.0, -1.0)
     with pytest.raises(ConfigError):
         SpectrogramToImage(bins_first="yes")  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="fine_hop"):
-        InversionModelConfig(arch="dualtcn", fine_hop=1000)
-    with pytest.raises(ConfigError, match="fine_bins"):
-        InversionModelConfig(arch="dualtcn", fine_n_fft=512, fine_hop=256, fine_bins=300)
-    with pytest.raises(ConfigError, match="fine_feature_std"):
-        InversionModelConfig(arch="dualtcn", fine_feature_std=0.0)
+    with pytest.raises(ConfigError, match="n_frames"):
+        InversionModelConfig(n_frames=0)
+    with pytest.raises(ConfigError, match="unknown inversion model config fields: \\['colour'\\]"):
+        InversionModelConfig.from_dict({"arch": "freqtcn", "colour": "red"})
+    with pytest.raises(ConfigError, match="both sweep and flat sweep fields"):
+        InversionModelConfig.from_dict({**_tiny("sweeptcn", "softmax").to_dict(), "sweep_read": True})
+
+
+@pytest.mark.parametrize("arch", REMOVED_ARCHS)
+def test_removed_archs_raise_config_error_naming_them(arch: str) -> None:
+    with pytest.raises(ConfigError, match=f"inversion arch '{arch}' was removed"):
+        InversionModelConfig(arch=arch)
+    with pytest.raises(ConfigError, match=f"'{arch}' was removed"):  # as an older file stores it
+        InversionModelConfig.from_dict({"arch": arch, "lstm_units": 64, "fine_bins": 300})
+    with pytest.raises(ConfigError, match="unknown arch"):
+        InversionTrainConfig(arch=arch)
+
+
+def _stored_config(path: Path) -> dict:
+    with zipfile.ZipFile(path) as zf:
+        return json.loads(zf.read("latent_inversion.json"))["config"]
+
+
+def test_the_flat_config_of_the_shipped_files_loads_per_architecture() -> None:
+    """The shipped files store the old flat config, every field of every experiment."""
+    stored = _stored_config(DEFAULT_MODELS["inversynth"])
+    assert {"fine_n_fft", "lstm_units", "n_samples", "sweep_read"} <= set(stored)
+    config = InversionModelConfig.from_dict(stored)
+    assert config.arch == "sweeptcn" and config.head == "softmax" and config.width_scale == 0.5
+    assert config.feature_mean == stored["feature_mean"] and config.input_shape == (64, 257)
+    sweep = config.sweep
+    assert sweep is not None and sweep.sweep_harmonics == 3 and sweep.sweep_cell_units == 16
+    assert sweep.sweep_read and not sweep.trajectory_read and sweep.trajectory_rates == ()
+    assert sweep.sweep_note_bins == tuple(stored["sweep_note_bins"])
+    assert sweep.sweep_depth_rows == (8, 9, 10, 11)
+    assert InversionModelConfig.from_dict(json.loads(config.to_json())) == config
+    assert "fine_n_fft" not in config.to_dict() and "sweep_read" not in config.to_dict()
+    fluid = InversionModelConfig.from_dict(_stored_config(DEFAULT_MODELS["fluidsynth"]))
+    assert fluid.arch == "conv6xl" and fluid.sweep is None and fluid.n_params == 11
+    assert "sweep" not in fluid.to_dict()
+
+
+@pytest.mark.parametrize("field, value", [("fine_bins", 300), ("fine_feature_std", 0.7),
+                                          ("lstm_units", 8), ("fine_hop", 512)])
+def test_a_removed_field_off_its_unused_value_raises_naming_it(field: str, value: object,
+                                                               tmp_path: Path) -> None:
+    stored = _stored_config(DEFAULT_MODELS["fluidsynth"])
+    with pytest.raises(ConfigError, match=f"field {field} = {value!r} belongs to a removed"):
+        InversionModelConfig.from_dict({**stored, field: value})
+    # n_samples only sized raw-audio inputs: any stored value is read
+    assert InversionModelConfig.from_dict({**stored, "n_samples": 8192}).arch == "conv6xl"
+    # in a model file: ModelError naming the file and the field
+    config = _tiny("freqtcn")
+    path = save_inversion_model(build_inversion_model(config), tmp_path / "old.keras", config,
+                                "inversynth", spec_dict("inversynth"))
+    meta = read_inversion_meta(path)
+    meta["config"] = {**meta["config"], field: value}
+    rewritten = tmp_path / "rewritten.keras"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(rewritten, "w") as dst:
+        for item in src.namelist():
+            data = json.dumps(meta).encode() if item == "latent_inversion.json" else src.read(item)
+            dst.writestr(item, data)
+    with pytest.raises(ModelError, match=f"rewritten.keras: bad inversion metadata: .*{field}"):
+        load_inversion_model(rewritten)
+
+
+def test_flat_sweep_fields_of_other_archs_must_be_unused() -> None:
+    stored = _stored_config(DEFAULT_MODELS["fluidsynth"])
+    unused = {"sweep_note_bins": [], "sweep_note_rows": [], "sweep_harmonics": 1,
+              "sweep_cell_units": 0, "sweep_read": False, "trajectory_read": False}
+    assert InversionModelConfig.from_dict({**stored, **unused}).sweep is None
+    with pytest.raises(ConfigError, match="sweep_harmonics is for the sweeptcn arch, not 'conv6xl'"):
+        InversionModelConfig.from_dict({**stored, **unused, "sweep_harmonics": 3})
 
 
 def test_wrong_model_files_raise_model_error(tmp_path: Path, rng: np.random.Generator) -> None:
@@ -194,9 +260,9 @@ def test_wrong_model_files_raise_model_error(tmp_path: Path, rng: np.random.Gene
 
 
 def test_training_writes_outputs_and_resumes(tmp_path: Path) -> None:
-    from training.inversion.train import InversionTrainConfig, train_inversion
+    from training.inversion.train import train_inversion
 
-    config = InversionTrainConfig(arch="conv2", epochs=2, steps_per_epoch=2, batch_size=4,
+    config = InversionTrainConfig(arch="conv6xl", epochs=2, steps_per_epoch=2, batch_size=4,
                                   val_count=8, patience=0, width_scale=0.1)
     metrics = train_inversion(config, tmp_path, log=lambda _: None, verbose=0)
     for name in ("model.keras", "checkpoint.keras", "state.json", "metrics.json", "loss.png",
@@ -205,13 +271,21 @@ def test_training_writes_outputs_and_resumes(tmp_path: Path) -> None:
     assert metrics["epochs_run"] == 2
     assert 0.0 <= metrics["validation"]["mean_mpr"] <= 100.0
     assert set(metrics["validation"]["mpr"]) >= {"f_cut", "q", "a"}
+    # a run recorded before the config split (flat model config, label_sigma) resumes too
+    state_path = tmp_path / "state.json"
+    state = json.loads(state_path.read_text())
+    state["train_config"]["label_sigma"] = 0.0
+    state["model_config"].update(n_samples=16384, lstm_units=256, fine_n_fft=4096, fine_hop=1024,
+                                 fine_bins=768, fine_feature_mean=0.0, fine_feature_std=1.0,
+                                 sweep_harmonics=1, sweep_read=False, sweep_note_rows=[])
+    state_path.write_text(json.dumps(state))
     more = InversionTrainConfig(**{**config.to_dict(), "epochs": 3})
     resumed = train_inversion(more, tmp_path, resume=True, log=lambda _: None, verbose=0)
     assert resumed["epochs_run"] == 3
     model = load_inversion_model(tmp_path / "model.keras")
     assert model.meta["training"]["epochs_run"] == 3 and model.synth_name == "inversynth"
     with pytest.raises(ModelError):
-        train_inversion(InversionTrainConfig(**{**config.to_dict(), "arch": "conv3"}), tmp_path,
+        train_inversion(InversionTrainConfig(**{**config.to_dict(), "arch": "freqtcn"}), tmp_path,
                         resume=True, log=lambda _: None, verbose=0)
 
 
@@ -225,17 +299,18 @@ def test_unknown_synth_raises_synth_error(tmp_path: Path) -> None:
 
 
 def test_training_from_a_disk_dataset(tmp_path: Path) -> None:
-    from training.inversion.train import InversionTrainConfig, train_inversion
+    from training.inversion.train import train_inversion
     from training.synth_dataset import generate_dataset
 
     data = tmp_path / "data"
     generate_dataset("inversynth", 24, 5, data, shard_size=12, workers=1, progress=False)
-    config = InversionTrainConfig(arch="lstm", head="regression", epochs=1, steps_per_epoch=50,
-                                  batch_size=8, val_count=8, patience=0, data=str(data))
+    config = InversionTrainConfig(arch="freqtcn", head="regression", epochs=1, steps_per_epoch=50,
+                                  batch_size=8, val_count=8, patience=0, width_scale=0.1,
+                                  data=str(data))
     metrics = train_inversion(config, tmp_path / "run", log=lambda _: None, verbose=0)
     assert metrics["epochs_run"] == 1 and np.isfinite(metrics["history"]["loss"][0])
     loaded = load_inversion_model(tmp_path / "run" / "model.keras")
-    assert loaded.config.head == "regression" and loaded.config.arch == "lstm"
+    assert loaded.config.head == "regression" and loaded.config.arch == "freqtcn"
     assert loaded.meta["training"]["data"] == "data"  # the folder's name, never a machine path
 
 
@@ -247,10 +322,9 @@ def test_cli_choices_match_the_models() -> None:
 
 def test_export_for_inference_drops_the_optimizer_and_keeps_outputs(tmp_path: Path,
                                                                     rng: np.random.Generator) -> None:
-    from instrument.inversion.networks.architectures import loss_for
     from training.inversion.build import export_for_inference
 
-    config = _tiny("conv2")
+    config = _tiny("conv6xl")
     model = build_inversion_model(config)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for("sigmoid"))
     x = _inputs(config, rng)
@@ -264,43 +338,15 @@ def test_export_for_inference_drops_the_optimizer_and_keeps_outputs(tmp_path: Pa
     np.testing.assert_allclose(loaded.scores(x), load_inversion_model(full).scores(x), atol=1e-6)
 
 
-def test_dualtcn_trains_on_audio_with_both_spectrograms_standardised(tmp_path: Path) -> None:
-    from training.inversion.train import InversionTrainConfig, train_inversion
-
-    config = InversionTrainConfig(arch="dualtcn", head="softmax", epochs=1, steps_per_epoch=2,
-                                  batch_size=4, val_count=8, patience=0, width_scale=0.1)
-    metrics = train_inversion(config, tmp_path, log=lambda _: None, verbose=0)
-    assert np.isfinite(metrics["history"]["loss"][0])
-    loaded = load_inversion_model(tmp_path / "model.keras")
-    assert loaded.config.raw_audio and loaded.config.input_shape == (16384,)
-    # statistics fitted on each log spectrogram: the fine one (4 Hz bins) sits higher than the coarse
-    assert loaded.config.fine_feature_mean > loaded.config.feature_mean > 0.0
-    audio = np.zeros((2, 16384), np.float32)
-    audio[1] = np.sin(2 * np.pi * 440.0 * np.arange(16384) / 16384)
-    assert loaded.scores(audio).shape == (2, 23, 16)
-
-
-def test_audio_networks_refuse_disk_datasets(tmp_path: Path) -> None:
-    from training.inversion.train import InversionTrainConfig, train_inversion
-    from training.synth_dataset import generate_dataset
-
-    data = tmp_path / "data"
-    generate_dataset("inversynth", 8, 5, data, shard_size=8, workers=1, progress=False)
-    config = InversionTrainConfig(arch="dualtcn", epochs=1, steps_per_epoch=1, batch_size=4,
-                                  val_count=8, patience=0, data=str(data))
-    with pytest.raises(ConfigError, match="dualtcn"):
-        train_inversion(config, tmp_path / "run", log=lambda _: None, verbose=0)
-
-
-def test_a_fresh_process_loads_every_arch_with_custom_spectral_layers(tmp_path: Path) -> None:
+def test_a_fresh_process_loads_every_arch_with_its_custom_layers(tmp_path: Path) -> None:
     """``latent invert`` and ``latent bench`` load files in a new interpreter: every custom layer
     a model may hold must be registered by importing the loader alone."""
     import subprocess
     import sys
 
     paths = []
-    for arch in ("dualtcn", "phasetcn", "harmtcn", "sweeptcn"):
-        config = _tiny(arch)
+    for arch in ARCHS:
+        config = _tiny(arch, "softmax" if arch == "sweeptcn" else "sigmoid")
         path = save_inversion_model(build_inversion_model(config), tmp_path / f"{arch}.keras",
                                     config, "inversynth", spec_dict("inversynth"), {})
         paths.append(str(path))
@@ -309,4 +355,4 @@ def test_a_fresh_process_loads_every_arch_with_custom_spectral_layers(tmp_path: 
     done = subprocess.run([sys.executable, "-c", script, *paths], capture_output=True, text=True,
                           timeout=300, cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["dualtcn", "phasetcn", "harmtcn", "sweeptcn"]
+    assert done.stdout.split() == list(ARCHS)

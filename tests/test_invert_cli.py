@@ -14,7 +14,8 @@ import soundfile as sf
 from instrument.cli import build_parser, main
 from instrument.errors import AudioFileError, ModelError, SynthError
 from instrument.inversion.model import DEFAULT_MODELS, save_inversion_model
-from instrument.inversion.networks.architectures import InversionModelConfig, build_inversion_model
+from instrument.inversion.networks.build import build_inversion_model
+from instrument.inversion.networks.config import InversionModelConfig
 from training.inversion.train import spec_dict
 from instrument.synths.registry import get_synth
 from instrument.synths.patch import Patch
@@ -23,9 +24,8 @@ from instrument.synths.spec import SynthSpec
 
 def _save_model(path: Path, synth_name: str) -> Path:
     spec = SynthSpec.from_dict(spec_dict(synth_name))
-    config = InversionModelConfig(arch="conv4", n_params=spec.n_params, n_classes=max(spec.levels),
-                                  n_bins=spec.n_bins, n_frames=spec.n_frames,
-                                  n_samples=spec.n_samples, width_scale=0.1, fc_units=16,
+    config = InversionModelConfig(arch="conv6xl", n_params=spec.n_params, n_classes=max(spec.levels),
+                                  n_bins=spec.n_bins, n_frames=spec.n_frames, width_scale=0.1, fc_units=16,
                                   feature_mean=0.3, feature_std=0.5)
     return save_inversion_model(build_inversion_model(config), path, config, synth_name,
                                 spec_dict(synth_name))

@@ -11,17 +11,18 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from instrument.inversion.networks.architectures import InversionModelConfig
+from instrument.inversion.networks.config import InversionModelConfig, SweepReadoutConfig
 from instrument.models.layers.sweep_pointer import ModulationSpectrum, PosteriorRead
 from instrument.models.layers.sweep_readout import AddToRows, BinStatistics, SweepReadout, sweep_geometry
 from instrument.synths.inversynth import InverSynth
 from instrument.synths.registry import get_synth, load_spec
 
-#: A tiny sweeptcn (8 frames x 33 bins) whose readout fits: notes at bins 2..5, depths up to 4.
-TINY_SWEEPTCN = {"n_bins": 33, "n_frames": 8, "width_scale": 0.1, "fc_units": 16,
-                 "sweep_note_bins": tuple(np.linspace(2.0, 5.0, 16)),
-                 "sweep_depth_bins": tuple(np.linspace(0.0, 4.0, 16)),
-                 "sweep_note_rows": (0, 1, 2, 3), "sweep_depth_rows": (8, 9, 10, 11)}
+#: A sweep readout that fits a tiny 33-bin spectrogram: notes at bins 2..5, depths up to 4.
+TINY_SWEEP = SweepReadoutConfig(sweep_note_bins=tuple(np.linspace(2.0, 5.0, 16)),
+                                sweep_depth_bins=tuple(np.linspace(0.0, 4.0, 16)),
+                                sweep_note_rows=(0, 1, 2, 3), sweep_depth_rows=(8, 9, 10, 11))
+#: A tiny sweeptcn (8 frames x 33 bins) with that readout.
+TINY_SWEEPTCN = {"n_bins": 33, "n_frames": 8, "width_scale": 0.1, "fc_units": 16, "sweep": TINY_SWEEP}
 NOTES = (4.0, 5.0, 6.0, 7.0)
 DEPTHS = (0.0, 1.0, 2.0, 3.0)
 
@@ -106,7 +107,9 @@ def test_bad_readout_arguments_raise_config_error() -> None:
     with pytest.raises(ConfigError, match="cell_units"):
         SweepReadout(NOTES, DEPTHS, cell_units=-1)
     with pytest.raises(ConfigError, match="sweep_cell_units"):
-        InversionModelConfig(arch="freqtcn", sweep_cell_units=8)
+        dataclasses.replace(TINY_SWEEP, sweep_cell_units=-1)
+    with pytest.raises(ConfigError, match="sweep_cell_units is for the sweeptcn arch"):
+        InversionModelConfig.from_dict({"arch": "freqtcn", "sweep_cell_units": 8})
     with pytest.raises(ConfigError, match="beyond"):
         _readout(harmonics=2).build((None, 16, 12))  # reads up to bin 2 * (7 + 3) = 20
     with pytest.raises(ConfigError, match="maps"):
@@ -126,8 +129,9 @@ def test_geometry_of_inversynth_puts_notes_and_depths_in_bins() -> None:
     bin_hz = spec.sample_rate / spec.n_fft  # 32 Hz
     np.testing.assert_allclose(geometry["sweep_note_bins"][0], 440.0 / bin_hz)
     np.testing.assert_allclose(geometry["sweep_depth_bins"][-1], 1500.0 / bin_hz)
-    config = InversionModelConfig(arch="sweeptcn", head="softmax", sweep_harmonics=3, **geometry)
-    assert config.sweep_note_rows == (0, 1, 2, 3)
+    config = InversionModelConfig(arch="sweeptcn", head="softmax",
+                                  sweep=SweepReadoutConfig(**geometry, sweep_harmonics=3))
+    assert config.sweep is not None and config.sweep.sweep_note_rows == (0, 1, 2, 3)
 
 
 def test_geometry_needs_fm_oscillators_with_depths_in_hz() -> None:
@@ -141,26 +145,41 @@ def test_geometry_needs_fm_oscillators_with_depths_in_hz() -> None:
 
 def test_sweeptcn_configs_are_checked() -> None:
     geometry = sweep_geometry(get_synth("inversynth"))
-    with pytest.raises(ConfigError, match="one note and one depth row"):
+    sweep = SweepReadoutConfig(**geometry)
+    with pytest.raises(ConfigError, match="sweeptcn needs sweep"):
         InversionModelConfig(arch="sweeptcn", head="softmax")
+    with pytest.raises(ConfigError, match="one note and one depth row"):
+        SweepReadoutConfig(**{**geometry, "sweep_note_rows": (0, 1, 2)})
     with pytest.raises(ConfigError, match="softmax or sigmoid"):
-        InversionModelConfig(arch="sweeptcn", head="regression", **geometry)
+        InversionModelConfig(arch="sweeptcn", head="regression", sweep=sweep)
     with pytest.raises(ConfigError, match="distinct"):
+        SweepReadoutConfig(**{**geometry, "sweep_depth_rows": (0, 9, 10, 11)})
+    with pytest.raises(ConfigError, match="distinct parameter indices in 0..22"):
         InversionModelConfig(arch="sweeptcn", head="softmax",
-                             **{**geometry, "sweep_depth_rows": (0, 9, 10, 11)})
+                             sweep=SweepReadoutConfig(**{**geometry, "sweep_depth_rows": (8, 9, 10, 23)}))
     with pytest.raises(ConfigError, match="beyond"):  # 4 harmonics of 2546 Hz pass 8 kHz
-        InversionModelConfig(arch="sweeptcn", head="softmax", sweep_harmonics=4, **geometry)
+        InversionModelConfig(arch="sweeptcn", head="softmax",
+                             sweep=dataclasses.replace(sweep, sweep_harmonics=4))
+    with pytest.raises(ConfigError, match="sweep_harmonics"):
+        dataclasses.replace(sweep, sweep_harmonics=0)
     with pytest.raises(ConfigError, match="one position per class"):
         InversionModelConfig(arch="sweeptcn", head="softmax",
-                             **{**geometry, "sweep_note_bins": (14.0, 15.0)})
+                             sweep=SweepReadoutConfig(**{**geometry, "sweep_note_bins": (14.0, 15.0)}))
     with pytest.raises(ConfigError, match="must be a list"):
-        InversionModelConfig(arch="sweeptcn", head="softmax", **{**geometry, "sweep_note_rows": 3})
+        SweepReadoutConfig(**{**geometry, "sweep_note_rows": 3})
+    with pytest.raises(ConfigError, match="must list integers"):
+        SweepReadoutConfig(**{**geometry, "sweep_note_rows": (0.5, 1, 2, 3)})
+    with pytest.raises(ConfigError, match="sweep_read must be a bool"):
+        SweepReadoutConfig(**geometry, sweep_read=1)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="trajectory_rates and trajectory_rate_rows"):
+        SweepReadoutConfig(**geometry, trajectory_rate_rows=(12, 13, 14, 15))
 
 
 def test_joint_probabilities_agree_with_the_readout_and_plot(tmp_path: Path,
                                                               rng: np.random.Generator) -> None:
-    from instrument.inversion.networks.architectures import build_inversion_model
-    from benchmarks.sweep_plot import plot_sweep_readout, sweep_joint_probabilities
+    from instrument.inversion.networks.build import build_inversion_model
+    from benchmarks.sweep_plot import sweep_joint_probabilities
+    from instrument.plots import plot_sweep_readout
 
     config = InversionModelConfig(arch="sweeptcn", head="softmax", **TINY_SWEEPTCN)
     model = build_inversion_model(config)
@@ -220,17 +239,19 @@ def test_posterior_read_averages_values_at_each_oscillators_sweep_positions() ->
 
 
 def test_sweep_read_belongs_to_sweeptcn() -> None:
-    with pytest.raises(ConfigError, match="sweep_read"):
-        InversionModelConfig(arch="freqtcn", sweep_read=True)
+    with pytest.raises(ConfigError, match="sweep_read is for the sweeptcn arch"):
+        InversionModelConfig.from_dict({"arch": "freqtcn", "sweep_read": True})
+    with pytest.raises(ConfigError, match="sweep .*is for the sweeptcn arch"):
+        InversionModelConfig(arch="freqtcn", sweep=TINY_SWEEP)
 
 
 def test_sweeptcn_with_sweep_read_round_trips(tmp_path: Path, rng: np.random.Generator) -> None:
     from instrument.inversion.model import load_inversion_model, save_inversion_model
-    from instrument.inversion.networks.architectures import build_inversion_model
+    from instrument.inversion.networks.build import build_inversion_model
     from training.inversion.train import spec_dict
 
-    config = InversionModelConfig(arch="sweeptcn", head="softmax", sweep_harmonics=2,
-                                  sweep_read=True, **TINY_SWEEPTCN)
+    config = InversionModelConfig(arch="sweeptcn", head="softmax", **{
+        **TINY_SWEEPTCN, "sweep": dataclasses.replace(TINY_SWEEP, sweep_harmonics=2, sweep_read=True)})
     model = build_inversion_model(config)
     assert model.get_layer("posterior_read") is not None
     x = rng.random((2, 8, 33)).astype(np.float32)

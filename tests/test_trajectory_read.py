@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from instrument.errors import ConfigError
-from instrument.inversion.networks.architectures import InversionModelConfig, build_inversion_model
+from instrument.inversion.networks.build import build_inversion_model
+from instrument.inversion.networks.config import InversionModelConfig, SweepReadoutConfig
 from instrument.synths.inversynth import InverSynth
 from instrument.synths.registry import get_synth, load_spec
 from instrument.models.layers.trajectory_read import RateScores, TrajectoryRead, trajectory_geometry
@@ -18,12 +19,18 @@ from instrument.models.layers.trajectory_read import RateScores, TrajectoryRead,
 NOTES = tuple(np.linspace(2.0, 5.0, 16))
 DEPTHS = tuple(np.linspace(0.0, 4.0, 16))
 RATES = tuple(np.linspace(0.02, 0.4, 16))
-#: A tiny sweeptcn (8 frames x 33 bins) with the trajectory read on rows 12..15.
-TINY = {"arch": "sweeptcn", "head": "softmax", "n_bins": 33, "n_frames": 8, "width_scale": 0.1,
-        "fc_units": 16, "sweep_note_bins": NOTES, "sweep_depth_bins": DEPTHS,
-        "sweep_note_rows": (0, 1, 2, 3), "sweep_depth_rows": (8, 9, 10, 11), "sweep_harmonics": 2,
-        "sweep_cell_units": 4, "sweep_read": True, "trajectory_read": True, "trajectory_rates": RATES,
-        "trajectory_rate_rows": (12, 13, 14, 15)}
+#: The sweep readout of a tiny sweeptcn (8 frames x 33 bins) with the trajectory read on rows 12..15.
+TINY_SWEEP = {"sweep_note_bins": NOTES, "sweep_depth_bins": DEPTHS, "sweep_note_rows": (0, 1, 2, 3),
+              "sweep_depth_rows": (8, 9, 10, 11), "sweep_harmonics": 2, "sweep_cell_units": 4,
+              "sweep_read": True, "trajectory_read": True, "trajectory_rates": RATES,
+              "trajectory_rate_rows": (12, 13, 14, 15)}
+
+
+def _tiny(**sweep: object) -> InversionModelConfig:
+    """The tiny trajectory-reading sweeptcn, with ``sweep`` fields replaced."""
+    return InversionModelConfig(arch="sweeptcn", head="softmax", n_bins=33, n_frames=8,
+                                width_scale=0.1, fc_units=16,
+                                sweep=SweepReadoutConfig(**{**TINY_SWEEP, **sweep}))
 
 
 def _joint(cells: list[tuple[int, int]], oscillators: int = 2) -> np.ndarray:
@@ -84,7 +91,7 @@ def test_sweeptcn_with_the_trajectory_read_round_trips(tmp_path: Path,
     from instrument.inversion.model import load_inversion_model, save_inversion_model
     from training.inversion.train import spec_dict
 
-    config = InversionModelConfig(**TINY)
+    config = _tiny()
     model = build_inversion_model(config)
     assert model.get_layer("trajectory_read") is not None
     x = rng.random((2, 8, 33)).astype(np.float32)
@@ -110,13 +117,15 @@ def test_geometry_of_inversynth_is_its_rates_per_hop_and_rate_rows() -> None:
 
 def test_bad_trajectory_settings_name_the_value() -> None:
     with pytest.raises(ConfigError, match="trajectory_read is for the sweeptcn"):
-        InversionModelConfig(arch="freqtcn", trajectory_read=True)
+        InversionModelConfig.from_dict({"arch": "freqtcn", "trajectory_read": True})
     with pytest.raises(ConfigError, match="cycles per frame hop"):
-        InversionModelConfig(**{**TINY, "trajectory_rates": (*RATES[:-1], 0.7)})
+        _tiny(trajectory_rates=(*RATES[:-1], 0.7))
     with pytest.raises(ConfigError, match="one rate per class"):
-        InversionModelConfig(**{**TINY, "trajectory_rates": RATES[:4]})
+        _tiny(trajectory_rates=RATES[:4])
     with pytest.raises(ConfigError, match="trajectory_rate_rows"):
-        InversionModelConfig(**{**TINY, "trajectory_rate_rows": (8, 13, 14, 15)})
+        _tiny(trajectory_rate_rows=(8, 13, 14, 15))
+    with pytest.raises(ConfigError, match="trajectory_rates and trajectory_rate_rows"):
+        _tiny(trajectory_read=False)
     with pytest.raises(ConfigError, match="top_k"):
         TrajectoryRead(NOTES, DEPTHS, RATES, top_k=0)
     with pytest.raises(ConfigError, match="TrajectoryRead needs"):

@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 
 from training.distributed.latent import add_strategy_options
-# Literal copies of instrument.inversion.networks.architectures.ARCHS/HEADS so `latent --help` does not import Keras
-# (tests/test_inversion_models.py checks they agree).
-ARCHS = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv6xl", "conve2e", "lstm",
-         "freqtcn", "dualtcn", "phasetcn", "harmtcn", "sweeptcn")
+# Literal copies of instrument.inversion.networks.config.ARCHS/HEADS so `latent --help` does not
+# import Keras (tests/test_inversion_models.py checks they agree).
+ARCHS = ("conv6xl", "freqtcn", "sweeptcn")
 HEADS = ("sigmoid", "softmax", "regression")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "inversion", help="train a parameter-inversion network (sound -> synth patch)",
-        description="Train an inversion network (Barkan's Conv1..Conv6XL, ConvE2E, an LSTM, or the "
-        "frequency-aware freqtcn/dualtcn/phasetcn/harmtcn/sweeptcn) on "
+        description="Train an inversion network (Barkan's Conv6XL, or the frequency-aware freqtcn, "
+        "or sweeptcn: freqtcn plus a readout of each FM oscillator's note and depth) on "
         "random patches rendered on the fly from a seeded generator. Writes model.keras, "
         "checkpoint.keras/state.json (every epoch), tensorboard/, metrics.json and loss.png.")
     parser.add_argument("--synth", default="inversynth", help="synth name (default inversynth)")
@@ -29,8 +28,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--lr-decay", type=float, default=1.0, help="per-epoch learning-rate factor")
-    parser.add_argument("--label-sigma", type=float, default=0.0,
-                        help="softmax head: Gaussian soft labels this many classes wide (0 = one-hot)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-count", type=int, default=512, help="validation sounds")
     parser.add_argument("--patience", type=int, default=5, help="early-stopping epochs (0 = off)")
@@ -70,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate, seed=args.seed, val_count=args.val_count,
         patience=args.patience, width_scale=args.width_scale, fc_units=args.fc_units,
         summary_units=args.summary_units, max_minutes=args.max_minutes,
-        lr_decay=args.lr_decay, label_sigma=args.label_sigma,
+        lr_decay=args.lr_decay,
         data=args.data, sweep_harmonics=args.sweep_harmonics,
         sweep_cell_units=args.sweep_cell_units, sweep_read=args.sweep_read,
         trajectory_read=args.trajectory_read)

@@ -126,11 +126,11 @@ class InversionFollower:
         y, _ = fit_to_length(y, self.spec.n_samples)
         y = normalise_peak(y)[None]
         cfg = self.model.config
-        x = y if cfg.raw_audio else self._features(y)
-        if not cfg.raw_audio and cfg.bins_first:
+        x = self._features(y)
+        if cfg.bins_first:
             x = np.swapaxes(x, 1, 2)
         from instrument.inversion.model import mask_invalid_classes
-        from instrument.inversion.networks.architectures import class_scores
+        from instrument.inversion.networks.heads import class_scores
 
         out = np.asarray(self._call(np.ascontiguousarray(x, dtype=np.float32)))
         scores = mask_invalid_classes(class_scores(cfg.head, out, cfg.n_classes), self.spec.levels)

@@ -40,7 +40,7 @@ class InversionModel:
 
     Attributes:
         model: keras.Model, input ``(batch, *config.input_shape)``.
-        config: :class:`instrument.inversion.networks.architectures.InversionModelConfig`.
+        config: :class:`instrument.inversion.networks.config.InversionModelConfig`.
         spec: the :class:`instrument.synths.spec.SynthSpec` it was trained on.
         meta: the whole metadata mapping (includes ``training``).
         path: file it was loaded from (None if built in memory).
@@ -60,9 +60,9 @@ class InversionModel:
         """Class scores ``(batch, n_params, n_classes)`` for a batch of model inputs.
 
         Args:
-            inputs: float32 ``(batch, *config.input_shape)`` (features, or raw audio for conve2e).
+            inputs: float32 ``(batch, *config.input_shape)`` log spectrograms.
         """
-        from instrument.inversion.networks.architectures import class_scores
+        from instrument.inversion.networks.heads import class_scores
 
         x = np.asarray(inputs, dtype=np.float32)
         out = np.asarray(self.model(x, training=False))
@@ -78,11 +78,8 @@ class InversionModel:
         return self.spec.from_classes(self.classes(inputs))
 
     def inputs_from_audio(self, synth: Any, audio: np.ndarray) -> np.ndarray:
-        """Model inputs for synth-rate audio ``(batch, n_samples)``."""
-        audio = np.atleast_2d(np.asarray(audio, np.float32))
-        if self.config.raw_audio:
-            return audio
-        feats = synth.features(audio)
+        """Model inputs ``(batch, *config.input_shape)`` for synth-rate audio ``(batch, n_samples)``."""
+        feats = synth.features(np.atleast_2d(np.asarray(audio, np.float32)))
         return np.swapaxes(feats, 1, 2) if self.config.bins_first else feats
 
 
@@ -160,7 +157,7 @@ def load_inversion_model(path: str | Path) -> InversionModel:
 
     # registers the custom layers before deserialising
     import instrument.models.layers  # noqa: F401  (registers every custom layer)
-    from instrument.inversion.networks.architectures import InversionModelConfig
+    from instrument.inversion.networks.config import InversionModelConfig
     from instrument.synths.spec import SynthSpec
 
     path = Path(path)

@@ -53,7 +53,8 @@ def train_inversion_distributed(tcfg: Any, out_dir: str | Path, strategy_name: s
 
     from instrument.inversion.model import mask_invalid_classes, save_inversion_model
     from training.distributed.strategy import DistributedRun, fit_distributed, is_chief, make_strategy
-    from instrument.inversion.networks.architectures import build_inversion_model, class_scores, targets_for
+    from instrument.inversion.networks.build import build_inversion_model
+    from instrument.inversion.networks.heads import class_scores, targets_for
     from training.inversion.train import (VAL_SEED_OFFSET, evaluate_parameters, heldout_set,
                                           initial_model_config, model_inputs, spec_dict)
     from instrument.synths.registry import get_synth
@@ -64,7 +65,6 @@ def train_inversion_distributed(tcfg: Any, out_dir: str | Path, strategy_name: s
     synth = get_synth(tcfg.synth)
     spec = synth.spec
     mcfg = initial_model_config(tcfg, synth, sample_count=64)
-    raw = mcfg.raw_audio
     global_batch = tcfg.batch_size
     replicas = strategy.num_replicas_in_sync
     steps = tcfg.epochs * tcfg.steps_per_epoch
@@ -84,9 +84,8 @@ def train_inversion_distributed(tcfg: Any, out_dir: str | Path, strategy_name: s
                     first = (context.input_pipeline_id * local_replicas + r) * per_replica
                     values = patch_values(synth, tcfg.seed, step, range(first, first + per_replica))
                     audio = synth.render(values)
-                    x = model_inputs(mcfg, audio if raw else synth.features(audio))
-                    y = targets_for(mcfg.head, spec.to_classes(values), mcfg.n_classes,
-                                    tcfg.label_sigma)
+                    x = model_inputs(mcfg, synth.features(audio))
+                    y = targets_for(mcfg.head, spec.to_classes(values), mcfg.n_classes)
                     yield x.astype(np.float32), y.astype(np.float32)
                 step += 1
 
@@ -113,7 +112,7 @@ def train_inversion_distributed(tcfg: Any, out_dir: str | Path, strategy_name: s
     if run.start_step:
         log(f"resumed from the checkpoint at step {run.start_step}")
     losses = [h["loss"] for h in run.history]
-    val_inputs, val_classes, _ = heldout_set(synth, tcfg.seed, tcfg.val_count, raw, VAL_SEED_OFFSET)
+    val_inputs, val_classes, _ = heldout_set(synth, tcfg.seed, tcfg.val_count, VAL_SEED_OFFSET)
     scores = class_scores(mcfg.head, np.asarray(model(model_inputs(mcfg, val_inputs), training=False)),
                           mcfg.n_classes)
     validation = evaluate_parameters(mask_invalid_classes(scores, spec.levels), val_classes, spec)

@@ -131,7 +131,7 @@ def export_for_inference(source: str | Path, target: str | Path) -> Path:
     """
     from instrument.inversion.model import load_inversion_model, save_inversion_model
     from training.inversion.ensemble import is_ensemble
-    from instrument.inversion.networks.architectures import build_inversion_model
+    from instrument.inversion.networks.build import build_inversion_model
 
     inv = load_inversion_model(source)
     if is_ensemble(inv.meta):

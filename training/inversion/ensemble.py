@@ -124,7 +124,7 @@ def calibration_outputs(members: Sequence[Any], count: int, seed: int
 
     first = members[0]
     inputs, classes, _ = heldout_set(get_synth(first.synth_name), seed, count,
-                                     first.config.raw_audio, CALIBRATION_SEED_OFFSET)
+                                     CALIBRATION_SEED_OFFSET)
     x = model_inputs(first.config, inputs)
     outputs = [np.concatenate([np.asarray(m.model(x[i:i + 250], training=False))
                                for i in range(0, count, 250)]) for m in members]

@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from instrument.errors import ConfigError, DatasetError, ModelError
-from instrument.inversion.networks.architectures import ARCHS, AUDIO_ARCHS, HEADS, InversionModelConfig
+from instrument.inversion.networks.config import ARCHS, HEADS, InversionModelConfig, SweepReadoutConfig
 
 VAL_SEED_OFFSET = 1_000_003
 TEST_SEED_OFFSET = 2_000_003
@@ -38,7 +38,7 @@ class InversionTrainConfig:
 
     Attributes:
         synth: synth name (``instrument.synths.registry``).
-        arch, head: network (see :mod:`instrument.inversion.networks.architectures`).
+        arch, head: network (see :mod:`instrument.inversion.networks`).
         epochs: maximum epochs. steps_per_epoch: batches per epoch.
         batch_size: sounds per batch. learning_rate: Adam step size.
         seed: data seed (batches and validation set derive from it).
@@ -48,9 +48,6 @@ class InversionTrainConfig:
         summary_units: ``*tcn`` spectral-summary dense width (0 = the trunk's channel count).
         max_minutes: stop after the epoch that crosses this wall-clock budget (0 = no limit).
         lr_decay: multiply the learning rate by this factor each epoch (1 = constant).
-        label_sigma: ``softmax`` head only: train on Gaussian soft labels of this width in classes
-            around the true class (0 = one-hot). Every parameter's classes are ordered values,
-            so a near miss is worth more than a far one.
         data: a ``latent dataset synth`` folder to train on instead of on-the-fly renders
             ("" = on the fly); its spec must match the synth's.
         sweep_harmonics: ``sweeptcn`` only: harmonics of each oscillator's sweep read.
@@ -75,7 +72,6 @@ class InversionTrainConfig:
     summary_units: int = 0
     max_minutes: float = 0.0
     lr_decay: float = 1.0
-    label_sigma: float = 0.0
     data: str = ""
     sweep_harmonics: int = 1
     sweep_cell_units: int = 0
@@ -102,8 +98,6 @@ class InversionTrainConfig:
             raise ConfigError(f"max_minutes must be >= 0, got {self.max_minutes!r}")
         if not 0 < self.lr_decay <= 1:
             raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
-        if not 0 <= self.label_sigma <= 8:
-            raise ConfigError(f"label_sigma must be in 0..8 classes, got {self.label_sigma!r}")
         if not isinstance(self.sweep_cell_units, int) or isinstance(self.sweep_cell_units, bool) \
                 or not 0 <= self.sweep_cell_units <= 256:
             raise ConfigError(f"sweep_cell_units must be an integer in 0..256, got "
@@ -113,19 +107,33 @@ class InversionTrainConfig:
         for name in ("sweep_read", "trajectory_read"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        if self.label_sigma and self.head != "softmax":
-            raise ConfigError(f"label_sigma needs the softmax head, got head {self.head!r}")
+        if self.arch != "sweeptcn":
+            for name, unused in (("sweep_harmonics", 1), ("sweep_cell_units", 0),
+                                 ("sweep_read", False), ("trajectory_read", False)):
+                if getattr(self, name) != unused:
+                    raise ConfigError(f"{name} is for the sweeptcn arch, not {self.arch!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "InversionTrainConfig":
+        """A config from :meth:`to_dict`'s mapping; older runs also recorded ``label_sigma`` (soft
+        labels, removed), which is read only at its one-hot value 0.
+
+        Raises:
+            ConfigError: unknown fields, or ``label_sigma`` other than 0.
+        """
+        values = dict(data)
+        label_sigma = values.pop("label_sigma", 0.0)
+        if label_sigma != 0:
+            raise ConfigError(f"label_sigma = {label_sigma!r}: soft labels were removed; only "
+                              "one-hot training (label_sigma 0) can be resumed")
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
+        unknown = set(values) - names
         if unknown:
             raise ConfigError(f"unknown inversion training fields: {sorted(unknown)}")
-        return cls(**dict(data))
+        return cls(**values)
 
 
 def spec_dict(synth_name: str) -> dict[str, Any]:
@@ -136,73 +144,62 @@ def spec_dict(synth_name: str) -> dict[str, Any]:
     return spec_to_dict(load_spec(synth_name))
 
 
-def make_batch(synth: Any, rng: np.random.Generator, n: int, raw_audio: bool
+def make_batch(synth: Any, rng: np.random.Generator, n: int
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Render ``n`` random patches.
 
     Returns:
-        (inputs ``(n, frames, bins)`` features or ``(n, samples)`` audio, classes ``(n, n_params)``
-        int64, audio ``(n, samples)`` float32).
+        (features ``(n, frames, bins)`` float32, classes ``(n, n_params)`` int64, audio
+        ``(n, samples)`` float32).
     """
     values = synth.random_patches(rng, n)
     classes = synth.spec.to_classes(values)
     audio = synth.render(values)
-    inputs = audio if raw_audio else synth.features(audio)
-    return inputs.astype(np.float32), classes, audio
+    return synth.features(audio).astype(np.float32), classes, audio
 
 
 def model_inputs(config: InversionModelConfig, inputs: np.ndarray) -> np.ndarray:
     """Features ``(n, frames, bins)`` -> the model's layout (transposed when ``bins_first``)."""
-    if config.raw_audio or not config.bins_first:
+    if not config.bins_first:
         return inputs
     return np.ascontiguousarray(np.swapaxes(inputs, 1, 2))
 
 
 def initial_model_config(tcfg: InversionTrainConfig, synth: Any, sample_count: int = 256,
                          disk_features: np.ndarray | None = None) -> InversionModelConfig:
-    """The model config of a fresh run, its input statistics fitted on a seeded sample (the
-    first ``sample_count`` disk examples, or renders from ``default_rng([seed, 999])``): on the
-    audio for ``conve2e``, on the synth's log spectrogram for every other network."""
+    """The model config of a fresh run, its input statistics fitted on the synth's log
+    spectrograms of a seeded sample (the first ``sample_count`` disk examples, or renders from
+    ``default_rng([seed, 999])``)."""
     spec = synth.spec
-    if disk_features is not None and tcfg.arch in AUDIO_ARCHS:
-        raise ConfigError(f"{tcfg.arch} takes raw audio; a disk dataset holds spectrograms only")
     if disk_features is not None:
         sample = disk_features[:sample_count].astype(np.float32)
     else:
-        feats, _, audio = make_batch(synth, np.random.default_rng([tcfg.seed, 999]), sample_count,
-                                     raw_audio=False)
-        sample = audio if tcfg.arch == "conve2e" else feats
-    geometry: dict[str, Any] = {}
+        sample, _, _ = make_batch(synth, np.random.default_rng([tcfg.seed, 999]), sample_count)
+    sweep = None
     if tcfg.arch == "sweeptcn":
         from instrument.models.layers.sweep_readout import sweep_geometry
 
-        geometry = {**sweep_geometry(synth), "sweep_harmonics": tcfg.sweep_harmonics,
-                    "sweep_cell_units": tcfg.sweep_cell_units, "sweep_read": tcfg.sweep_read}
+        trajectory: dict[str, Any] = {}
         if tcfg.trajectory_read:
             from instrument.models.layers.trajectory_read import trajectory_geometry
 
-            geometry.update(trajectory_geometry(synth), trajectory_read=True)
-    config = InversionModelConfig(
+            trajectory = {**trajectory_geometry(synth), "trajectory_read": True}
+        sweep = SweepReadoutConfig(**sweep_geometry(synth), sweep_harmonics=tcfg.sweep_harmonics,
+                                   sweep_cell_units=tcfg.sweep_cell_units,
+                                   sweep_read=tcfg.sweep_read, **trajectory)
+    return InversionModelConfig(
         arch=tcfg.arch, head=tcfg.head, n_params=spec.n_params, n_classes=max(spec.levels),
-        n_bins=spec.n_bins, n_frames=spec.n_frames, n_samples=spec.n_samples,
-        bins_first=False, width_scale=tcfg.width_scale, fc_units=tcfg.fc_units,
-        summary_units=tcfg.summary_units,
-        feature_mean=float(sample.mean()), feature_std=float(max(sample.std(), 1e-3)), **geometry)
-    if tcfg.arch != "dualtcn":
-        return config
-    from instrument.models.layers.spectral_layers import LogSpectrogram
-
-    fine = np.asarray(LogSpectrogram(config.fine_n_fft, config.fine_hop, config.fine_bins)(audio))
-    return dataclasses.replace(config, fine_feature_mean=float(fine.mean()),
-                               fine_feature_std=float(max(fine.std(), 1e-3)))
+        n_bins=spec.n_bins, n_frames=spec.n_frames, bins_first=False,
+        width_scale=tcfg.width_scale, fc_units=tcfg.fc_units, summary_units=tcfg.summary_units,
+        feature_mean=float(sample.mean()), feature_std=float(max(sample.std(), 1e-3)), sweep=sweep)
 
 
-def heldout_set(synth: Any, seed: int, count: int, raw_audio: bool, offset: int
+def heldout_set(synth: Any, seed: int, count: int, offset: int
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A seeded held-out set (validation: ``VAL_SEED_OFFSET``, test: ``TEST_SEED_OFFSET``,
-    ensemble calibration: ``CALIBRATION_SEED_OFFSET``)."""
+    ensemble calibration: ``CALIBRATION_SEED_OFFSET``) as :func:`make_batch` returns it."""
     rng = np.random.default_rng([seed, offset])
-    parts = [make_batch(synth, rng, min(256, count - i), raw_audio) for i in range(0, count, 256)]
+    parts = [make_batch(synth, rng, min(256, count - i)) for i in range(0, count, 256)]
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))  # type: ignore[return-value]
 
 
@@ -210,7 +207,7 @@ def _make_sequence(synth: Any, tcfg: InversionTrainConfig, mcfg: InversionModelC
                    start_epoch: int) -> Any:
     import keras
 
-    from instrument.inversion.networks.architectures import targets_for
+    from instrument.inversion.networks.heads import targets_for
 
     class PatchBatches(keras.utils.PyDataset):
         """Batch ``i`` of epoch ``e``: patches from ``default_rng([seed, e, i])``."""
@@ -224,8 +221,8 @@ def _make_sequence(synth: Any, tcfg: InversionTrainConfig, mcfg: InversionModelC
 
         def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
             rng = np.random.default_rng([tcfg.seed, self.epoch, index])
-            inputs, classes, _ = make_batch(synth, rng, tcfg.batch_size, mcfg.raw_audio)
-            return model_inputs(mcfg, inputs), targets_for(mcfg.head, classes, mcfg.n_classes, tcfg.label_sigma)
+            inputs, classes, _ = make_batch(synth, rng, tcfg.batch_size)
+            return model_inputs(mcfg, inputs), targets_for(mcfg.head, classes, mcfg.n_classes)
 
         def on_epoch_end(self) -> None:
             self.epoch += 1
@@ -237,7 +234,7 @@ def _make_disk_sequence(features: np.ndarray, classes: np.ndarray, tcfg: Inversi
                         mcfg: InversionModelConfig, start_epoch: int) -> Any:
     import keras
 
-    from instrument.inversion.networks.architectures import targets_for
+    from instrument.inversion.networks.heads import targets_for
 
     class DiskBatches(keras.utils.PyDataset):
         """Batches of a disk dataset, reshuffled every epoch by ``default_rng([seed, epoch])``."""
@@ -253,8 +250,7 @@ def _make_disk_sequence(features: np.ndarray, classes: np.ndarray, tcfg: Inversi
         def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
             idx = np.sort(self._order[index * tcfg.batch_size:(index + 1) * tcfg.batch_size])
             x = features[idx].astype(np.float32)
-            return model_inputs(mcfg, x), targets_for(mcfg.head, classes[idx], mcfg.n_classes,
-                                                    tcfg.label_sigma)
+            return model_inputs(mcfg, x), targets_for(mcfg.head, classes[idx], mcfg.n_classes)
 
         def on_epoch_end(self) -> None:
             self.epoch += 1
@@ -266,9 +262,6 @@ def _make_disk_sequence(features: np.ndarray, classes: np.ndarray, tcfg: Inversi
 def _load_disk_data(tcfg: InversionTrainConfig, spec: Any) -> tuple[np.ndarray, np.ndarray]:
     from training.synth_dataset import dataset_spec, load_dataset
 
-    if tcfg.arch in AUDIO_ARCHS:
-        raise ConfigError(f"{tcfg.arch} trains on raw audio; disk datasets hold spectrograms only "
-                          "(train it on the fly, without --data)")
     data_spec = dataset_spec(tcfg.data)
     if data_spec.names != spec.names or data_spec.n_bins != spec.n_bins:
         raise DatasetError(f"{tcfg.data}: dataset synth {data_spec.name!r} does not match "
@@ -327,14 +320,14 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
     import keras
 
     from instrument.inversion.model import InversionModel, mask_invalid_classes, save_inversion_model
-    from instrument.inversion.networks.architectures import build_inversion_model, class_scores, loss_for
+    from instrument.inversion.networks.build import build_inversion_model
+    from instrument.inversion.networks.heads import class_scores, loss_for, targets_for
     from instrument.synths.registry import get_synth
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     synth = get_synth(tcfg.synth)
     spec = synth.spec
-    raw = tcfg.arch in AUDIO_ARCHS
     checkpoint, state_path = out / "checkpoint.keras", out / "state.json"
     history: dict[str, list[float]] = {}
     start_epoch = 0
@@ -363,11 +356,9 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
               else f"{tcfg.steps_per_epoch} x {tcfg.batch_size} fresh sounds per epoch")
     log(f"{mcfg.arch}/{mcfg.head} on {tcfg.synth}: {model.count_params():,} weights, {source}")
 
-    val_inputs, val_classes, _ = heldout_set(synth, tcfg.seed, tcfg.val_count, raw, VAL_SEED_OFFSET)
-    from instrument.inversion.networks.architectures import targets_for
-
+    val_inputs, val_classes, _ = heldout_set(synth, tcfg.seed, tcfg.val_count, VAL_SEED_OFFSET)
     val_x = model_inputs(mcfg, val_inputs)
-    val_y = targets_for(mcfg.head, val_classes, mcfg.n_classes, tcfg.label_sigma)
+    val_y = targets_for(mcfg.head, val_classes, mcfg.n_classes)
     t_start = time.monotonic()
     elapsed_before = float(json.loads(state_path.read_text()).get("train_seconds", 0.0)) if resume else 0.0
     s_dict = spec_dict(tcfg.synth)

@@ -275,7 +275,7 @@ class AddToRows(keras.layers.Layer):
 def sweep_geometry(synth: Any) -> dict[str, tuple]:
     """Readout positions and rows of a synth with FM oscillators (``synth.oscillators``:
     ``[(amplitude, (note, depth, rate)), ...]``, depths in Hz of deviation), as
-    :class:`instrument.inversion.networks.architectures.InversionModelConfig` fields.
+    :class:`instrument.inversion.networks.config.SweepReadoutConfig` fields.
 
     Raises:
         ConfigError: the synth has no FM oscillators, its depths are not in Hz, or its
