@@ -38,6 +38,10 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "next_scene": ((), "recall the next saved scene (marker >)"),
     "prev_scene": ((), "recall the previous saved scene (marker <)"),
     "switch_model": (("model",), "switch to another loaded model by index"),
+    "next_model": ((), "switch to the next loaded model (wraps around)"),
+    "prev_model": ((), "switch to the previous loaded model (wraps around)"),
+    "master_gain": (("db",), "master output gain in dB, -60..+12 (before the safety limiter)"),
+    "auto_gain": (("on",), "loudness compensation: the output follows the input's loudness"),
     "capture_latent": ((), "hold the current latent frame for no-input mode"),
     "quit": ((), "quit cleanly, saving the recording and log (cycle)"),
 }

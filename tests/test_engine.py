@@ -166,10 +166,23 @@ def test_every_action_applies_through_its_handler_with_example_arguments() -> No
     examples = {"scale_unit": {"unit": 0, "value": 0.5}, "knob_unit": {"unit": 0, "value": 2.0},
                 "wet_dry": {"value": 0.25}, "bank": {"bank": 0}, "reset_unit": {"unit": 0},
                 "solo": {"unit": 0, "on": True}, "mute": {"unit": 0, "on": True}, "set_source": {"synth": False},
-                "recall_scene": {"scene": "a"}, "switch_model": {"model": 0}}
+                "recall_scene": {"scene": "a"}, "switch_model": {"model": 0}, "master_gain": {"db": -6.0},
+                "auto_gain": {"on": True}}
     for name in ACTIONS:
         scene_engine.apply(Action(name, examples.get(name, {})))
     assert scene_engine.quit_requested and scene_engine.wet_dry == 1.0  # scene "a" restored wet/dry
+
+
+def test_master_gain_and_model_stepping_actions() -> None:
+    engine = Engine(SPECTRAL)
+    engine.apply(Action("master_gain", {"db": -12.5}))
+    assert engine.master_gain_db == -12.5
+    for bad in (13.0, -61.0, "loud", True):
+        with pytest.raises(ConfigError, match="master_gain"):
+            engine.apply(Action("master_gain", {"db": bad}))
+    engine.apply(Action("next_model"))
+    engine.apply(Action("prev_model"))
+    assert engine.model_index == 0  # one (bypass) stage: stepping wraps onto itself
 
 
 def test_unknown_action_name_is_refused_by_the_engine() -> None:

@@ -51,6 +51,8 @@ TIMING_HISTORY = 512
 #: spectral convergence only ~0.2 dB better).
 DEFAULT_PHASE_LOOKAHEAD = 2
 DEFAULT_PHASE_ITERATIONS = 4
+#: Bounds of the master gain in dB (the ``master_gain`` action).
+MASTER_GAIN_MIN_DB, MASTER_GAIN_MAX_DB = -60.0, 12.0
 
 
 def hop_index_for_time(time_s: float, spectral: SpectralConfig) -> int:
@@ -165,6 +167,9 @@ class Engine:
 
         # control state
         self.wet_dry = 1.0
+        #: master gain in dB (applied before the safety limiter) and loudness compensation
+        self.master_gain_db = 0.0
+        self.auto_gain = False
         self.synth = True
         self._synth_gain = 1.0
         self.bank = 0
@@ -336,6 +341,23 @@ class Engine:
         self.bank_models.switch(args["model"])
         self.bank = min(self.bank, self.n_banks - 1)
 
+    def _next_model(self, args: Mapping[str, Any]) -> None:
+        self._switch_model({"model": (self.model_index + 1) % len(self.bank_models.stages)})
+
+    def _prev_model(self, args: Mapping[str, Any]) -> None:
+        self._switch_model({"model": (self.model_index - 1) % len(self.bank_models.stages)})
+
+    def _master_gain(self, args: Mapping[str, Any]) -> None:
+        value = args["db"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not MASTER_GAIN_MIN_DB <= value <= MASTER_GAIN_MAX_DB:
+            raise ConfigError(f"master_gain must be a number of dB in {MASTER_GAIN_MIN_DB:g}.."
+                              f"{MASTER_GAIN_MAX_DB:g}, got {value!r}")
+        self.master_gain_db = float(value)
+
+    def _auto_gain(self, args: Mapping[str, Any]) -> None:
+        self.auto_gain = bool(args["on"])
+
     def _capture_latent(self, args: Mapping[str, Any]) -> None:
         if self.source.mode != "none" and hasattr(self.stage, "capture"):
             self.stage.capture()
@@ -350,7 +372,8 @@ class Engine:
         "mute": _mute, "toggle_source": _toggle_source, "set_source": _set_source,
         "play_pause": _play_pause, "stop": _stop, "recall_scene": _recall_scene,
         "next_scene": _next_scene, "prev_scene": _prev_scene, "switch_model": _switch_model,
-        "capture_latent": _capture_latent, "quit": _quit,
+        "next_model": _next_model, "prev_model": _prev_model, "master_gain": _master_gain,
+        "auto_gain": _auto_gain, "capture_latent": _capture_latent, "quit": _quit,
     }
 
     def apply(self, action: Action) -> None:
