@@ -1,7 +1,14 @@
-"""PNG plots of training (loss curves) and spectrograms (matplotlib, Agg backend)."""
+"""PNG pictures (matplotlib, Agg backend): spectrograms, training curves, sweep readouts.
+
+Every picture shares one look: panels of :data:`PANEL_INCHES` at :data:`DPI`, and is written to a
+temporary name and renamed when complete (a reader never sees half a PNG). Spectrograms have a
+log-frequency axis in Hz, time in seconds, one shared colour range of :data:`DB_RANGE` dB below the
+loudest bin of the picture with a dB colour bar, and each panel titled with its name.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -11,6 +18,108 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from instrument.config import StftConfig  # noqa: E402
+from instrument.errors import ConfigError  # noqa: E402
+
+#: Width and height of one panel in inches.
+PANEL_INCHES = (6.0, 2.6)
+#: Resolution of every PNG.
+DPI = 100
+#: Colour range of spectrograms: this many dB below the loudest bin.
+DB_RANGE = 80.0
+
+#: A named spectrogram panel: (name, linear magnitudes of shape ``(frames, n_bins)``).
+Panel = tuple[str, np.ndarray]
+
+
+def save_figure(fig: "plt.Figure", path: str | Path) -> Path:
+    """Write ``fig`` as a PNG to ``path`` through a temporary name, then close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fig.savefig(tmp, dpi=DPI, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def plot_spectrograms(rows: Sequence[Sequence[Panel]], path: str | Path, sample_rate: int,
+                      config: StftConfig, title: str = "") -> Path:
+    """Write :func:`spectrogram_figure` as a PNG; returns ``path``."""
+    return save_figure(spectrogram_figure(rows, sample_rate, config, title), path)
+
+
+def spectrogram_figure(rows: Sequence[Sequence[Panel]], sample_rate: int, config: StftConfig,
+                       title: str = "") -> "plt.Figure":
+    """A grid of magnitude spectrograms in dB on a log-frequency axis, one shared colour bar.
+
+    Args:
+        rows: rows of panels; each panel is ``(name, magnitudes (frames, n_bins))`` of the STFT
+            ``config`` at ``sample_rate`` (linear magnitudes, e.g. ``|stft|`` or
+            ``magnitude_from_log(features)``). The name is the panel's title.
+        title: the figure's title, if any.
+    Returns:
+        the figure, ``PANEL_INCHES`` per panel plus room for the colour bar and title.
+    Raises:
+        ConfigError: no panels, or a panel whose bins do not match ``config``.
+    """
+    import librosa
+    import librosa.display
+
+    panels = [panel for row in rows for panel in row]
+    if not panels:
+        raise ConfigError("nothing to plot: no spectrogram panels")
+    for name, magnitude in panels:
+        if np.ndim(magnitude) != 2 or np.shape(magnitude)[1] != config.n_bins:
+            raise ConfigError(f"spectrogram panel {name!r} has shape {np.shape(magnitude)}, "
+                              f"expected (frames, {config.n_bins}) for n_fft {config.n_fft}")
+    n_rows, n_cols = len(rows), max(len(row) for row in rows)
+    width, height = PANEL_INCHES
+    fig, axes = plt.subplots(n_rows, n_cols, squeeze=False, layout="constrained",
+                             figsize=(width * n_cols + 1.0, height * n_rows + (0.4 if title else 0.0)))
+    loudest = max(float(np.max(m, initial=0.0)) for _, m in panels)
+    mesh = None
+    for r, row in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            if c >= len(row):
+                ax.axis("off")
+                continue
+            name, magnitude = row[c]
+            db = librosa.amplitude_to_db(np.asarray(magnitude, np.float32).T, ref=max(loudest, 1e-10),
+                                         amin=1e-10, top_db=None)
+            mesh = librosa.display.specshow(db, sr=sample_rate, hop_length=config.hop_length,
+                                            n_fft=config.n_fft, x_axis="time", y_axis="log", ax=ax,
+                                            cmap="magma", vmin=-DB_RANGE, vmax=0.0)
+            ax.set_title(name, fontsize=9)
+            ax.set_xlabel("time (s)" if r == n_rows - 1 else "", fontsize=8)
+            ax.set_ylabel("frequency (Hz)" if c == 0 else "", fontsize=8)
+            ax.tick_params(labelsize=7)
+    bar = fig.colorbar(mesh, ax=axes, format="%+.0f dB", pad=0.01, fraction=0.04)
+    bar.set_label("dB re loudest bin", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_audio_spectrograms(named_audio: Sequence[tuple[str, np.ndarray]], path: str | Path,
+                            sample_rate: int, config: StftConfig, title: str = "") -> Path:
+    """One spectrogram per signal, stacked, as :func:`plot_spectrograms`.
+
+    Args:
+        named_audio: ``(name, audio (samples,))`` pairs at ``sample_rate``, analysed with
+            :func:`instrument.dsp.spectral.stft_magnitude` and ``config``.
+    """
+    from instrument.dsp.spectral import stft_magnitude
+
+    rows = [[(name, stft_magnitude(np.asarray(audio, np.float32), config))]
+            for name, audio in named_audio]
+    return plot_spectrograms(rows, path, sample_rate, config, title)
+
 
 def plot_history(history: Mapping[str, Sequence[float]], path: str | Path, title: str = "") -> Path:
     """Loss and reconstruction-error curves (train and validation), log y axis.
@@ -19,8 +128,8 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | Path, title
         history: metric name -> one value per epoch (e.g. ``loss``, ``val_loss``,
             ``reconstruction_error``, ``val_reconstruction_error``).
     """
-    path = Path(path)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    width, height = PANEL_INCHES
+    fig, axes = plt.subplots(1, 2, figsize=(width * 2, height * 1.4), layout="constrained")
     for ax, metric in zip(axes, ("loss", "reconstruction_error")):
         for prefix, style in (("", "-"), ("val_", "--")):
             values = history.get(prefix + metric)
@@ -30,68 +139,50 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | Path, title
         ax.set_xlabel("epoch")
         ax.set_yscale("log")
         ax.set_title(metric.replace("_", " "))
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
-def plot_spectrograms(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]],
-                      path: str | Path, hop_seconds: float, sample_rate: int) -> Path:
-    """A grid of log1p-magnitude spectrograms.
+def plot_sweep_readout(path: str | Path, probabilities: np.ndarray, names: Sequence[str],
+                       note_hz: Sequence[float], depth_hz: Sequence[float],
+                       true_pairs: np.ndarray | None = None, title: str = "") -> Path:
+    """One heat map per oscillator: readout probability of each (note, depth) class pair.
 
     Args:
-        rows: (row label, [(column title, spectrum of shape (frames, n_bins)), ...]).
-        hop_seconds: frame period (x axis in seconds).
-        sample_rate: for the frequency axis in kHz.
+        probabilities: ``(oscillators, notes, depths)`` for one sound.
+        names: oscillator names (``len == oscillators``).
+        note_hz, depth_hz: the classes' values, for the axis labels.
+        true_pairs: int ``(oscillators, 2)`` (note class, depth class) to mark, or None.
+    Raises:
+        ConfigError: the shapes of ``probabilities`` and ``names`` disagree.
     """
-    path = Path(path)
-    n_rows = max(1, len(rows))
-    n_cols = max(len(cols) for _, cols in rows) if rows else 1
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.2 * n_cols, 2.4 * n_rows), squeeze=False)
-    vmax = max((float(np.max(s)) for _, cols in rows for _, s in cols), default=1.0)
-    for r, (label, cols) in enumerate(rows):
-        for c, (title, spectrum) in enumerate(cols):
-            ax = axes[r][c]
-            frames = spectrum.shape[0]
-            ax.imshow(spectrum.T, origin="lower", aspect="auto", cmap="magma", vmin=0.0, vmax=vmax,
-                      extent=(0.0, frames * hop_seconds, 0.0, sample_rate / 2000.0))
-            ax.set_title(f"{label}: {title}" if c == 0 else title, fontsize=8)
-            ax.set_xlabel("s", fontsize=7)
-            ax.set_ylabel("kHz", fontsize=7)
-            ax.tick_params(labelsize=6)
-        for c in range(len(cols), n_cols):
-            axes[r][c].axis("off")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
-
-
-def plot_pair(path: Path, audio_in: np.ndarray, audio_out: np.ndarray, sample_rate: int,
-              title: str = "") -> Path:
-    """Input vs output log-magnitude spectrograms side by side as a PNG."""
-    from instrument.inversion.metrics import batch_stft_magnitude
-
-    mags = np.log1p(batch_stft_magnitude(np.stack([audio_in, audio_out])))
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
-    top = sample_rate / 2
-    for ax, mag, name in zip(axes, mags, ("input", "inverted patch")):
-        ax.imshow(mag, origin="lower", aspect="auto", cmap="magma",
-                  extent=(0, len(audio_in) / sample_rate, 0, top))
-        ax.set_title(name)
-        ax.set_xlabel("time (s)")
-    axes[0].set_ylabel("frequency (Hz)")
+    probabilities = np.asarray(probabilities)
+    if probabilities.ndim != 3 or len(names) != probabilities.shape[0]:
+        raise ConfigError(f"{Path(path).name}: need probabilities (oscillators, notes, depths) and "
+                          f"one name per oscillator, got {probabilities.shape} and {len(names)} names")
+    n = probabilities.shape[0]
+    height = PANEL_INCHES[1] * 1.3
+    fig, axes = plt.subplots(1, n, figsize=(height * n, height + (0.3 if title else 0.0)),
+                             sharey=True, squeeze=False, layout="constrained")
+    note_ticks = np.arange(0, len(note_hz), 3)
+    depth_ticks = np.arange(0, len(depth_hz), 3)
+    for w, ax in enumerate(axes[0]):
+        ax.imshow(probabilities[w].T, origin="lower", aspect="auto", cmap="viridis")
+        best = np.unravel_index(np.argmax(probabilities[w]), probabilities[w].shape)
+        ax.plot(best[0], best[1], "wx", markersize=9, label="readout best")
+        if true_pairs is not None:
+            ax.plot(true_pairs[w, 0], true_pairs[w, 1], "o", markersize=11, markerfacecolor="none",
+                    markeredgecolor="red", markeredgewidth=2, label="true")
+        ax.set_title(names[w])
+        ax.set_xticks(note_ticks, [f"{note_hz[i]:.0f}" for i in note_ticks], fontsize=7)
+        ax.set_xlabel("note (Hz)")
+    axes[0][0].set_yticks(depth_ticks, [f"{depth_hz[i]:.0f}" for i in depth_ticks], fontsize=7)
+    axes[0][0].set_ylabel("FM depth (Hz)")
+    axes[0][0].legend(fontsize=7, loc="upper left")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -469,6 +469,7 @@ def write_outputs(bundle: ModelBundle, data: TrainData, config: TrainConfig, spe
                   final: Mapping[str, float]) -> Path:
     """Save the latent model, ``metrics.json``, ``loss.png`` and ``spectrograms.png``."""
     from instrument.models.io import save_latent_model
+    from instrument.dsp.spectral import magnitude_from_log
     from instrument.plots import plot_history, plot_spectrograms
 
     from instrument.models.io import compute_mean_latent
@@ -502,9 +503,10 @@ def write_outputs(bundle: ModelBundle, data: TrainData, config: TrainConfig, spe
         out = latent.transform(x)
         cols = [("input", x), ("target", y), ("output", out)] if config.kind == "transfer" else \
             [("input", x), ("output", out)]
-        rows.append((label, cols))
+        rows.append([(f"{label}: {name}", magnitude_from_log(spectrum)) for name, spectrum in cols])
     if rows:
-        plot_spectrograms(rows, out_dir / "spectrograms.png", spectral.hop_seconds, spectral.sample_rate)
+        plot_spectrograms(rows, out_dir / "spectrograms.png", spectral.sample_rate, spectral.stft,
+                          title=f"{config.kind} ({bundle.model_config.arch}), validation examples")
     return model_path
 
 

@@ -34,8 +34,9 @@ def render_offline(output: Path) -> int:
     """Render the shipped demo automation to ``output`` (WAV) and ``output.with_suffix('.png')``."""
     from instrument.io.audio_files import load_audio, save_audio
     from instrument.engine.engine import Engine, make_source
-    from instrument.app.render import load_automation, load_models, plot_spectrograms, render
+    from instrument.app.render import load_automation, load_models, render
     from instrument.engine.scenes import SceneBook
+    from instrument.plots import plot_audio_spectrograms
 
     paths = [DEMO_MODEL] if DEMO_MODEL.is_file() else []
     if not paths:
@@ -47,8 +48,9 @@ def render_offline(output: Path) -> int:
                     scenes=SceneBook.from_dir(PRESETS_DIR / "scenes"), seed=0)
     result = render(engine, len(audio), automation)
     save_audio(output, result.audio, spectral.sample_rate)
-    png = plot_spectrograms(output.with_suffix(".png"), spectral, result.audio, audio,
-                            title=f"{DEMO_INPUT.name} through {', '.join(names) or 'no model'}")
+    png = plot_audio_spectrograms([(DEMO_INPUT.name, audio), (output.name, result.audio)],
+                                  output.with_suffix(".png"), spectral.sample_rate, spectral.stft,
+                                  title=f"{DEMO_INPUT.name} through {', '.join(names) or 'no model'}")
     source = DEMO_AUTOMATION.name if automation else "no automation"
     print(f"demo: rendered {DEMO_INPUT.name} ({len(audio) / spectral.sample_rate:.1f} s) with "
           f"{', '.join(names) or 'no model'} and {source} ({result.actions_applied} actions) to {output} "

@@ -189,32 +189,3 @@ def _offline_phase(engine: Engine, timeline: np.ndarray, gains: np.ndarray, magn
     stop = min(len(out), offset + len(synth), hops * hop)
     out[offset:stop] += gains[offset:stop] * synth[:stop - offset]
     return out
-
-
-def plot_spectrograms(path: str | Path, spectral: SpectralConfig, output: np.ndarray,
-                      source: np.ndarray | None = None, title: str = "") -> Path:
-    """Write a PNG with the input (if any) and output log spectrograms (matplotlib Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from instrument.dsp.spectral import stft
-
-    panels = [("input", source), ("output", output)] if source is not None else [("output", output)]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.2 * len(panels)), squeeze=False)
-    hop_s = spectral.hop_seconds
-    nyquist = spectral.sample_rate / 2
-    for ax, (label, signal) in zip(axes[:, 0], panels):
-        mag = np.abs(stft(np.asarray(signal, np.float32), spectral.stft))
-        db = 20 * np.log10(np.maximum(mag, 1e-5)).T
-        ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 80, vmax=db.max(),
-                  extent=(0, mag.shape[0] * hop_s, 0, nyquist))
-        ax.set_ylabel("Hz")
-        ax.set_title(f"{title} {label}".strip())
-    axes[-1, 0].set_xlabel("s")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

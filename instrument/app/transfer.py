@@ -133,9 +133,11 @@ def transfer_files(model: Any, inputs: Sequence[str | Path], out_dir: str | Path
         if plot:
             from instrument.plots import plot_spectrograms
 
-            plot_path = plot_spectrograms([(path.name, [("input", dry), ("transferred", wet)])],
-                                          target.with_suffix(".png"), model.spectral.hop_seconds,
-                                          model.spectral.sample_rate)
+            plot_path = plot_spectrograms(
+                [[(f"{path.name} (input)", magnitude_from_log(dry))],
+                 [(f"{path.name} (transferred, mix {mix:g})", magnitude_from_log(wet))]],
+                target.with_suffix(".png"), model.spectral.sample_rate, model.spectral.stft,
+                title=f"timbre transfer of {path.name}")
         results.append(TransferResult(path, target, plot_path, len(audio) / model.spectral.sample_rate,
                                       time.perf_counter() - start))
     return results

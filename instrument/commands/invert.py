@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from instrument.config import AudioConfig
     from instrument.inversion.pipeline import (invert_audio, load_model_and_synth, patch_table,
                                                send_over_midi)
-    from instrument.plots import plot_pair
+    from instrument.plots import plot_audio_spectrograms
 
     if args.refine < 0:
         raise SynthError(f"--refine must be >= 0 seconds, got {args.refine}")
@@ -77,7 +77,12 @@ def run(args: argparse.Namespace) -> int:
     if args.render:
         print(f"wrote {save_audio(args.render, result['rendered'], spec.sample_rate)}")
     if args.plot:
-        print(f"wrote {plot_pair(Path(args.plot), result['audio'], result['rendered'], spec.sample_rate, Path(args.sound).name)}")
+        name = Path(args.sound).name
+        png = plot_audio_spectrograms([(name, result["audio"]),
+                                       (f"{name}: inverted patch", result["rendered"])],
+                                      args.plot, spec.sample_rate, spec.stft,
+                                      title=f"{spec.name} patch from {name}")
+        print(f"wrote {png}")
     if args.midi_out:
         sent = send_over_midi(spec, result["values"], args.midi_out, args.midi_api, args.note,
                               args.channel)

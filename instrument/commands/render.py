@@ -8,8 +8,8 @@ from pathlib import Path
 from instrument.io.audio_files import load_audio, save_audio
 from instrument.engine.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD, Engine, make_source
 from instrument.errors import ConfigError
-from instrument.app.render import (DEFAULT_NO_INPUT_SECONDS, load_automation, load_models, plot_spectrograms,
-                               render, resolve_model_paths)
+from instrument.app.render import (DEFAULT_NO_INPUT_SECONDS, load_automation, load_models, render,
+                                   resolve_model_paths)
 from instrument.engine.scenes import SceneBook
 from presets import PRESETS_DIR
 
@@ -81,7 +81,12 @@ def run(args: argparse.Namespace) -> int:
           f"{', '.join(names) or 'none'}, {result.actions_applied} actions, latency "
           f"{engine.latency_ms:.1f} ms, {result.elapsed_s:.2f} s wall = {result.real_time_factor:.3f} x real time)")
     if args.plot:
-        shown = None if source_audio is None else source_audio[:n_samples]
-        plot_spectrograms(args.plot, spectral, result.audio, shown, title=Path(args.output).name)
+        from instrument.plots import plot_audio_spectrograms
+
+        panels = [] if source_audio is None else [(Path(args.input).name, source_audio[:n_samples])]
+        panels.append((Path(args.output).name, result.audio))
+        through = ", ".join(names) or "no model (analysis/resynthesis)"
+        plot_audio_spectrograms(panels, args.plot, spectral.sample_rate, spectral.stft,
+                                title=f"render through {through}")
         print(f"wrote {args.plot}")
     return 0
