@@ -1,0 +1,311 @@
+"""`latent bench inversion`: Barkan's Tables 3 and 4 for our inversion models and baselines.
+
+On a seeded held-out test set (never seen in training: its rng stream differs from training and
+validation), prints
+
+* Table 3: MPR per parameter and the mean, per method;
+* top-k mean accuracy (k = 1..5) per parameter group;
+* Table 4: rho (x100) of STFT / FT / time signals (mean, median), F_delta, spectral convergence
+  and log-spectral distance between each test sound and the re-rendered prediction.
+
+Methods: each model given with --model; ``random`` (uniform random patch); ``nearest`` (nearest
+neighbour of the test spectrogram in a seeded training set, k-NN votes as class scores); and on the
+first --refine-count sounds: ``model+refine`` (search from the prediction, --refine-seconds each)
+and ``search-only`` (the same search from the middle of every range, given the same wall-clock
+time as model+refine including the network's inference). Writes input/output WAV pairs and
+spectrogram PNGs, and ``results.json``, into --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="latent bench inversion", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--synth", default="inversynth")
+    p.add_argument("--model", action="append", default=None,
+                   help="inversion model .keras (repeatable; default: the shipped model; 'none' = no model)")
+    p.add_argument("--count", type=int, default=None, help="test sounds (default 2000; quick 200)")
+    p.add_argument("--train-count", type=int, default=None,
+                   help="training sounds for the nearest-neighbour baseline (default 10000; quick 2000)")
+    p.add_argument("--train-data", default=None, metavar="DIR",
+                   help="a `latent dataset synth` folder (e.g. the network's training set) to use "
+                   "as the nearest-neighbour training set instead of --train-count fresh renders")
+    p.add_argument("--refine-count", type=int, default=None,
+                   help="test sounds (the first ones) given refinement and search-only "
+                   "(default 100; quick 10)")
+    p.add_argument("--refine-seconds", type=float, default=2.0)
+    p.add_argument("--refine-renders", type=int, default=0,
+                   help="also cap refinement and search-only at this many renders per sound "
+                   "(0 = wall-clock budget only)")
+    p.add_argument("--refine-workers", type=int, default=2,
+                   help="threads rendering refinement candidates (default 2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pairs", type=int, default=4, help="WAV/PNG examples written")
+    p.add_argument("--out", default="bench-inversion", help="output folder")
+    p.add_argument("--quick", action="store_true",
+                   help="small run: 200 sounds, 2000 neighbours, 10 refined")
+    return p
+
+
+def batched_scores(inv: Any, feats: np.ndarray, batch: int = 64) -> tuple[np.ndarray, float]:
+    """Class scores ``(n, n_params, n_classes)`` for the test sounds' features ``(n, frames,
+    bins)`` and the mean inference seconds per sound."""
+    out = []
+    t0 = time.monotonic()
+    for i in range(0, len(feats), batch):
+        x = feats[i:i + batch]
+        if inv.config.bins_first:
+            x = np.swapaxes(x, 1, 2)
+        out.append(inv.scores(np.ascontiguousarray(x)))
+    return np.concatenate(out), (time.monotonic() - t0) / max(len(feats), 1)
+
+
+def _pool(feats: np.ndarray) -> np.ndarray:
+    """(n, frames, bins) log features -> pooled (n, frames/2 * bins/4) vectors for k-NN."""
+    n, t, b = feats.shape
+    t2, b4 = t // 2, b // 4
+    x = feats[:, :t2 * 2, :b4 * 4].reshape(n, t2, 2, b4, 4).mean(axis=(2, 4))
+    return x.reshape(n, -1).astype(np.float32)
+
+
+def nearest_neighbour_scores(train_feats: np.ndarray, train_classes: np.ndarray,
+                             test_feats: np.ndarray, n_classes: int, k: int = 16
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """k-NN class votes ``(n_test, n_params, n_classes)`` (top-1 neighbour weighted k) and the
+    index of each test sound's nearest training sound."""
+    a, b = _pool(test_feats), _pool(train_feats)
+    k = min(k, len(b) - 1)  # argpartition needs k < the number of training sounds
+    b_sq = (b * b).sum(axis=1)
+    nearest = np.empty(len(a), np.int64)
+    scores = np.zeros((len(a), train_classes.shape[1], n_classes), np.float32)
+    rows = np.arange(train_classes.shape[1])
+    for i in range(0, len(a), 256):
+        d = b_sq[None, :] - 2.0 * a[i:i + 256] @ b.T
+        idx = np.argpartition(d, k, axis=1)[:, :k]
+        order = np.take_along_axis(d, idx, axis=1).argsort(axis=1)
+        idx = np.take_along_axis(idx, order, axis=1)
+        nearest[i:i + 256] = idx[:, 0]
+        for j, neigh in enumerate(idx):
+            for rank, t in enumerate(neigh):
+                scores[i + j, rows, train_classes[t]] += float(k) if rank == 0 else 1.0
+    return scores, nearest
+
+
+def _disk_training_set(directory: str, spec: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``(n, frames, bins)`` float32 and classes ``(n, n_params)`` of a dataset folder
+    (SystemExit when it was made for another synth)."""
+    from training.synth_dataset import dataset_spec, load_dataset
+
+    data_spec = dataset_spec(directory)
+    if data_spec.names != spec.names or data_spec.n_bins != spec.n_bins:
+        raise SystemExit(f"--train-data {directory} holds synth {data_spec.name!r}, not {spec.name!r}")
+    feats, classes, _ = load_dataset(directory)
+    return feats.astype(np.float32), classes.astype(np.int64)
+
+
+def _search_stats(runs: Sequence[Any]) -> dict[str, float]:
+    """Mean seconds and renders per sound and renders per second of refinement results."""
+    seconds = float(np.sum([r.seconds for r in runs]))
+    renders = float(np.sum([r.renders for r in runs]))
+    return {"seconds_per_sound": seconds / max(len(runs), 1),
+            "renders_per_sound": renders / max(len(runs), 1),
+            "renders_per_second": renders / max(seconds, 1e-9)}
+
+
+def _render(synth: Any, values: np.ndarray, batch: int = 256) -> np.ndarray:
+    return np.concatenate([synth.render(values[i:i + batch]) for i in range(0, len(values), batch)])
+
+
+def _table(title: str, rows: Sequence[str], columns: Sequence[str],
+           cells: dict[str, dict[str, float]], fmt: str = "{:.2f}") -> str:
+    lines = [f"\n{title}\n", "| " + " | ".join(["", *columns]) + " |",
+             "|" + "---|" * (len(columns) + 1)]
+    for r in rows:
+        vals = [fmt.format(cells[c][r]) if r in cells.get(c, {}) else "-" for c in columns]
+        lines.append("| " + " | ".join([r, *vals]) + " |")
+    return "\n".join(lines)
+
+
+def _plot_sweeps(out: Path, name: str, inv: Any, feats: np.ndarray, classes: np.ndarray) -> None:
+    """``example{i}_{name}_sweep.png``: the sweep readout's (note, depth) probabilities per oscillator."""
+    from training.inversion.train import model_inputs
+    from benchmarks.sweep_plot import sweep_joint_probabilities
+    from instrument.plots import plot_sweep_readout
+
+    sweep, spec = inv.config.sweep, inv.spec
+    probabilities = sweep_joint_probabilities(inv.model, model_inputs(inv.config, feats))
+    true_pairs = np.stack([classes[:, list(sweep.sweep_note_rows)],
+                           classes[:, list(sweep.sweep_depth_rows)]], axis=-1)
+    notes = [spec.parameters[r] for r in sweep.sweep_note_rows]
+    depths = [spec.parameters[r] for r in sweep.sweep_depth_rows]
+    for i, p in enumerate(probabilities):
+        plot_sweep_readout(out / f"example{i}_{name}_sweep.png", p, [n.name for n in notes],
+                           notes[0].grid(), depths[0].grid(), true_pairs[i],
+                           f"test sound {i}: sweep readout of {name} (o true, x readout best)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from instrument.io.audio_files import save_audio
+    from instrument.plots import plot_audio_spectrograms
+    from instrument.inversion.model import default_model_path, load_inversion_model
+    from instrument.inversion.metrics import (audio_metrics, mean_percentile_rank, summarise,
+                                            top_k_by_group)
+    from training.inversion.train import TEST_SEED_OFFSET, heldout_set, make_batch
+    from instrument.inversion.refine.search import RefineConfig, refine, search_only
+    from instrument.synths.registry import get_synth
+
+    args = _parser().parse_args(argv)
+    defaults = (200, 2000, 10) if args.quick else (2000, 10000, 100)
+    args.count = args.count or defaults[0]
+    args.train_count = args.train_count or defaults[1]
+    args.refine_count = defaults[2] if args.refine_count is None else args.refine_count
+    if args.count < 1 or args.train_count < 16 or args.refine_count < 0:
+        raise SystemExit("--count must be >= 1, --train-count >= 16, --refine-count >= 0")
+    if args.refine_renders < 0 or args.refine_workers < 1:
+        raise SystemExit("--refine-renders must be >= 0 and --refine-workers >= 1")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    synth = get_synth(args.synth)
+    spec = synth.spec
+    n_classes = max(spec.levels)
+    t_start = time.monotonic()
+
+    model_paths = args.model or [str(default_model_path(args.synth))]
+    models = {} if model_paths == ["none"] else {
+        Path(p).stem: load_inversion_model(p) for p in model_paths}
+    for name, inv in models.items():
+        if inv.spec.names != spec.names:
+            raise SystemExit(f"model {name} is for synth {inv.synth_name!r}, not {args.synth!r}")
+
+    feats, classes, audio = heldout_set(synth, args.seed, args.count, TEST_SEED_OFFSET)
+    print(f"{args.synth}: {len(audio)} held-out test sounds (seed {args.seed}), "
+          f"rendered in {time.monotonic() - t_start:.1f} s")
+
+    scores: dict[str, np.ndarray] = {}
+    infer_seconds: dict[str, float] = {}
+    for name, inv in models.items():
+        scores[name], infer_seconds[name] = batched_scores(inv, feats)
+        print(f"{name}: {infer_seconds[name] * 1000:.1f} ms inference per sound (batched)")
+    rng = np.random.default_rng([args.seed, 77])
+    scores["random"] = rng.random((len(audio), spec.n_params, n_classes)).astype(np.float32)
+    from instrument.inversion.model import mask_invalid_classes
+
+    scores["random"] = mask_invalid_classes(scores["random"], spec.levels)
+    t0 = time.monotonic()
+    if args.train_data:
+        train_feats, train_classes = _disk_training_set(args.train_data, spec)
+    else:
+        train_rng = np.random.default_rng([args.seed, 55])
+        parts = [make_batch(synth, train_rng, min(512, args.train_count - i))
+                 for i in range(0, args.train_count, 512)]
+        train_feats = np.concatenate([p[0] for p in parts])
+        train_classes = np.concatenate([p[1] for p in parts])
+        del parts
+    scores["nearest"], _ = nearest_neighbour_scores(train_feats, train_classes, feats, n_classes)
+    scores["nearest"] = mask_invalid_classes(scores["nearest"], spec.levels)
+    print(f"nearest neighbour over {len(train_feats)} training sounds: "
+          f"{time.monotonic() - t0:.1f} s")
+    del train_feats
+
+    methods = list(scores)
+    mpr = {m: dict(zip(spec.names, mean_percentile_rank(scores[m], classes))) for m in methods}
+    for m in methods:
+        mpr[m]["Mean MPR"] = float(np.mean(list(mpr[m].values())))
+    topk = {m: top_k_by_group(scores[m], classes, spec.groups) for m in methods}
+
+    predicted = {m: spec.from_classes(scores[m].argmax(axis=-1)) for m in methods}
+    rendered = {m: _render(synth, predicted[m]) for m in methods}
+    audio_stats = {m: summarise(audio_metrics(audio, rendered[m])) for m in methods}
+
+    # refinement on the first --refine-count sounds
+    n_ref = min(args.refine_count, len(audio))
+    refined: dict[str, dict[str, Any]] = {}
+    if n_ref and args.refine_seconds > 0:
+        cfg = RefineConfig(seconds=args.refine_seconds, max_renders=args.refine_renders,
+                           workers=args.refine_workers)
+        subset = {}
+        for name in models:
+            runs = [refine(synth, audio[i], predicted[name][i], cfg, scores=scores[name][i])
+                    for i in range(n_ref)]
+            subset[f"{name}+refine"] = np.stack([r.audio for r in runs])
+            refined[f"{name}+refine"] = {
+                "gain_pcc_stft_x100": 100 * float(np.mean([r.gain for r in runs])),
+                **_search_stats(runs)}
+            subset[f"{name} (same sounds)"] = rendered[name][:n_ref]
+        budget = args.refine_seconds + (max(infer_seconds.values()) if infer_seconds else 0.0)
+        runs = [search_only(synth, audio[i], replace(cfg, seconds=budget)) for i in range(n_ref)]
+        subset["search-only"] = np.stack([r.audio for r in runs])
+        refined["search-only"] = {"budget_seconds": budget, **_search_stats(runs)}
+        for m in ("random", "nearest"):
+            subset[f"{m} (same sounds)"] = rendered[m][:n_ref]
+        for m, a in subset.items():
+            audio_stats[m] = summarise(audio_metrics(audio[:n_ref], a))
+        print(f"refinement/search on the first {n_ref} sounds: "
+              f"{args.refine_seconds:g} s each (search-only: {budget:.2f} s)"
+              + (f", at most {args.refine_renders} renders" if args.refine_renders else ""))
+
+    # tables
+    print(_table(f"Table 3: MPR per parameter ({len(audio)} test sounds; 100 best, 50 random)",
+                 [*spec.names, "Mean MPR"], methods, mpr))
+    groups = list(topk[methods[0]])
+    for m in methods:
+        print(_table(f"Top-k mean accuracy (%) per group, {m}", groups,
+                     [f"k={k}" for k in range(1, 6)],
+                     {f"k={k}": {g: topk[m][g][k - 1] for g in groups} for k in range(1, 6)},
+                     "{:.1f}"))
+    rows4 = []
+    cells4: dict[str, dict[str, float]] = {m: {} for m in audio_stats}
+    for key, label in (("pcc_stft", "rho (STFT)"), ("pcc_ft", "rho (FT)"), ("pcc_time", "rho (time)"),
+                       ("f_delta", "F_delta (STFT)"), ("sc", "spectral convergence"),
+                       ("lsd_db", "LSD (dB)")):
+        for stat in ("mean", "median"):
+            row = f"{label} {stat}"
+            rows4.append(row)
+            for m in audio_stats:
+                cells4[m][row] = audio_stats[m][key][stat]
+    full = [m for m in methods]
+    print(_table(f"Table 4: reconstruction, all {len(audio)} test sounds (rho x100)", rows4, full,
+                 cells4))
+    sub = [m for m in audio_stats if m not in full]
+    if sub:
+        print(_table(f"Table 4b: reconstruction, first {n_ref} sounds (refinement budget "
+                     f"{args.refine_seconds:g} s/sound)", rows4, sub, cells4))
+        for m, info in refined.items():
+            print(f"{m}: " + ", ".join(f"{k} {v:.3f}" for k, v in info.items()))
+
+    # examples for listening
+    best = next(iter(models), "nearest")
+    for i in range(min(args.pairs, len(audio))):
+        save_audio(out / f"example{i}_input.wav", audio[i], spec.sample_rate)
+        save_audio(out / f"example{i}_{best}.wav", rendered[best][i], spec.sample_rate)
+        plot_audio_spectrograms([(f"test sound {i}", audio[i]),
+                                 (f"test sound {i}: {best}", rendered[best][i])],
+                                out / f"example{i}_{best}.png", spec.sample_rate, spec.stft,
+                                f"test sound {i}: input vs {best}")
+    for name, inv in models.items():
+        if inv.config.arch == "sweeptcn" and args.pairs:
+            _plot_sweeps(out, name, inv, feats[:args.pairs], classes[:args.pairs])
+    results = {"synth": args.synth, "count": len(audio), "seed": args.seed,
+               "nearest_training_set": (Path(args.train_data).name if args.train_data
+                                        else f"{args.train_count} seeded renders"),
+               "mpr": mpr, "top_k": topk, "audio": audio_stats, "refine": refined,
+               "inference_seconds_per_sound": infer_seconds,
+               "bench_seconds": time.monotonic() - t_start}
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    print(f"\nwrote {out}/results.json and {min(args.pairs, len(audio))} example pairs "
+          f"in {time.monotonic() - t_start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
