@@ -91,10 +91,18 @@ def baseline_rows(task: str, data: Any) -> list[dict[str, Any]]:
     x, y = data.val.inputs, data.val.targets
     rows = [{"task": task, "model": "identity (baseline)", "loss": _mse(x, y), "error": _mse(x, y)}]
     if task == "transfer":
+        from instrument.config import SpectralConfig
+
+        spectral = SpectralConfig()
         gain = eq_gain(data.train.inputs, data.train.targets)
         eq = np.log1p(gain * np.expm1(x))
         rows.append({"task": task, "model": "spectral EQ (baseline)", "loss": _mse(eq, y),
                      "error": _mse(eq, y)})
+        notes = list(zip(data.val.starts, data.val.lengths))
+        for row, pred in zip(rows, (x, eq)):
+            row["high_band_db"], row["tail_db"] = band_and_tail_db(
+                [pred[a:a + n] for a, n in notes], [y[a:a + n] for a, n in notes],
+                spectral.sample_rate, spectral.stft.hop_length)
         reference = nearest_note_error(data)
         if reference is not None:
             rows.append({"task": task, "model": "nearest training note, pitch-stretched (reference)",
@@ -102,8 +110,36 @@ def baseline_rows(task: str, data: Any) -> list[dict[str, Any]]:
     return rows
 
 
+#: Frequency above which the transfer rows compare band energy with the target's (Hz).
+HIGH_BAND_HZ = 5000.0
+#: Length of a note's tail (its release) whose energy the transfer rows compare (s).
+TAIL_SECONDS = 0.5
+
+
+def band_and_tail_db(outputs: Sequence[np.ndarray], targets: Sequence[np.ndarray],
+                     sample_rate: int, hop_length: int) -> tuple[float, float]:
+    """Energy of ``outputs`` relative to ``targets`` in dB: above :data:`HIGH_BAND_HZ`, and in the
+    last :data:`TAIL_SECONDS` of every note (0 dB = as much energy as the target).
+
+    Args:
+        outputs, targets: per note, log1p magnitudes ``(frames, n_bins)`` of equal shapes.
+    """
+    n_bins = targets[0].shape[1]
+    first_bin = int(np.ceil(HIGH_BAND_HZ / (sample_rate / 2) * (n_bins - 1)))
+    tail = max(1, int(round(TAIL_SECONDS * sample_rate / hop_length)))
+    energy = np.zeros((2, 2))  # (band, tail) x (output, target)
+    for out, tgt in zip(outputs, targets):
+        for k, spec in enumerate((out, tgt)):
+            power = np.expm1(np.asarray(spec, np.float64)) ** 2
+            energy[0, k] += power[:, first_bin:].sum()
+            energy[1, k] += power[-tail:].sum()
+    ratio = 10 * np.log10(np.maximum(energy[:, 0], 1e-12) / np.maximum(energy[:, 1], 1e-12))
+    return float(ratio[0]), float(ratio[1])
+
+
 def evaluate_model(latent: Any, data: Any, task: str, name: str) -> dict[str, Any]:
-    """Loss (MSE + regularisation, Keras evaluate on windows) and error (whole held-out notes)."""
+    """Loss (MSE + regularisation, Keras evaluate on windows) and error (whole held-out notes);
+    for transfer also the energy above 5 kHz and in the note tails relative to the target (dB)."""
     import keras
 
     from training.datasets import make_dataset
@@ -113,14 +149,22 @@ def evaluate_model(latent: Any, data: Any, task: str, name: str) -> dict[str, An
     per_frame = latent.config.arch == "dense"
     ds = make_dataset(data.val, latent.config.frames, 16, training=False, per_frame=per_frame)
     values = model.evaluate(ds, verbose=0, return_dict=True)
-    errors, weights = [], []
+    errors, weights, outputs, targets = [], [], [], []
     for start, length in zip(data.val.starts, data.val.lengths):
         out = latent.transform(data.val.inputs[start:start + length])
-        errors.append(_mse(out, data.val.targets[start:start + length]))
+        target = data.val.targets[start:start + length]
+        errors.append(_mse(out, target))
         weights.append(length)
+        outputs.append(out)
+        targets.append(target)
     per_note = {name.split()[0]: err for name, err in zip(data.val.names, errors)}
-    return {"task": task, "model": name, "loss": float(values["loss"]),
-            "error": float(np.average(errors, weights=weights)), "per_note": per_note}
+    row = {"task": task, "model": name, "loss": float(values["loss"]),
+           "error": float(np.average(errors, weights=weights)), "per_note": per_note}
+    if task == "transfer":
+        spectral = latent.spectral
+        row["high_band_db"], row["tail_db"] = band_and_tail_db(
+            outputs, targets, spectral.sample_rate, spectral.stft.hop_length)
+    return row
 
 
 def quick_rows(task: str, data: Any, archs: Sequence[str], epochs: int, minutes: float,
@@ -202,7 +246,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         shipped = models_dir / "flute-to-clarinet.keras"
         if shipped.is_file():
             rows.append(evaluate_model(load_model(shipped), data, "transfer",
-                                       "shipped flute-to-clarinet (dilres)"))
+                                       "shipped flute-to-clarinet (dilres, offline)"))
+        live = models_dir / "flute-to-clarinet-live.keras"
+        if live.is_file():
+            rows.append(evaluate_model(load_model(live), data, "transfer",
+                                       "shipped flute-to-clarinet-live (causal dilres, live)"))
             if not args.no_timing:
                 timing = time_transfer(shipped, sorted(flute.glob("*_G4.wav"))[0])
         rows += quick_rows("transfer", data, archs, args.epochs, args.minutes, work)
@@ -223,10 +271,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                              verbose=False)
             rows += quick_rows("reconstruction", small, archs, args.epochs, args.minutes, work)
     print()
-    print("| task | model | validation loss | reconstruction error |")
-    print("|---|---|---|---|")
+    print("| task | model | validation loss | reconstruction error | energy > 5 kHz vs target | "
+          "note tails vs target |")
+    print("|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['task']} | {row['model']} | {row['loss']:.4g} | {row['error']:.4g} |")
+        band = f"{row['high_band_db']:+.1f} dB" if "high_band_db" in row else "-"
+        tail = f"{row['tail_db']:+.1f} dB" if "tail_db" in row else "-"
+        print(f"| {row['task']} | {row['model']} | {row['loss']:.4g} | {row['error']:.4g} | {band} | {tail} |")
     for row in rows:
         if row.get("per_note"):
             print(f"{row['task']}, {row['model']}, per held-out note: "

@@ -43,7 +43,7 @@ from instrument.app.perform_options import PerformOptions
 from instrument.app.perform_summary import PerformSummary
 from instrument.app.window import DisplaySnapshot
 from instrument.app.worker import ActionInbox, ProcessingWorker
-from instrument.engine.engine import Engine
+from instrument.engine.engine import Engine, latency_breakdown
 from instrument.io.eventlog import EventLog
 from instrument.io.recorder import WavRecorder
 
@@ -187,7 +187,8 @@ def perform(options: PerformOptions) -> PerformSummary:
         if not stop.is_set():
             io.start()
             print(f"latent perform: playing {engine.model_name} at {sample_rate} Hz, "
-                  f"{options.source} input, engine latency {engine.latency_ms:.1f} ms, "
+                  f"{options.source} input, engine latency {engine.latency_ms:.1f} ms "
+                  f"({latency_breakdown(engine.latency_terms_ms)}), "
                   f"processing thread {'real-time' if realtime else 'normal priority'}, "
                   f"{midi.status_text() if midi is not None else 'MIDI off'}", file=sys.stderr, flush=True)
         midi_text = (lambda: midi.status_text()) if midi is not None else (lambda: "MIDI off")

@@ -35,8 +35,12 @@ DEFAULT_MODEL = PRESETS_DIR / "models" / "reconstruct.keras"
 DEFAULT_NO_INPUT_SECONDS = 10.0
 
 
-def resolve_model_paths(models: Sequence[str] | None) -> list[Path]:
+def resolve_model_paths(models: Sequence[str] | None, live: bool = True) -> list[Path]:
     """``--model`` values to model paths; ``none`` -> no model (analysis/resynthesis).
+
+    A value that is not a file names a shipped model (``presets/models/NAME.keras``). With
+    ``live`` (``latent perform`` and ``latent render``), a shipped ``NAME-live.keras`` is taken
+    instead when it exists: the variant of that model that plays at low latency.
 
     Raises:
         ModelError: a named file does not exist, or no model was given and the
@@ -56,7 +60,10 @@ def resolve_model_paths(models: Sequence[str] | None) -> list[Path]:
         path = Path(model)
         if not path.is_file():
             shipped = PRESETS_DIR / "models" / f"{model}.keras"
-            if shipped.is_file():
+            live_variant = PRESETS_DIR / "models" / f"{model}-live.keras"
+            if live and live_variant.is_file():
+                path = live_variant
+            elif shipped.is_file():
                 path = shipped
             else:
                 raise ModelError(f"model file not found: {model}")

@@ -140,6 +140,17 @@ class Engine:
                                 iterations=phase_iterations, seed=seed)
         self.latency_samples = int(lookahead * self.hop_length + self.phase.latency_samples)
         self.latency_ms = 1000.0 * self.latency_samples / spectral.sample_rate
+        slowest = max(stages, key=lambda stage: stage.own_latency_frames)
+        model_ahead = int(slowest.model.lookahead_frames) if slowest.block_frames > 1 else 0
+        to_ms = 1000.0 / spectral.sample_rate
+        framing = min(stft.n_fft - self.hop_length, self.phase.latency_samples)
+        #: the engine latency term by term (ms); they add up to :attr:`latency_ms`
+        self.latency_terms_ms: dict[str, float] = {
+            "framing": framing * to_ms,
+            "model look-ahead": model_ahead * self.hop_length * to_ms,
+            "block": (lookahead - model_ahead) * self.hop_length * to_ms,
+            "phase look-ahead": (self.phase.latency_samples - framing) * to_ms,
+        }
         self.seed = seed
 
         self._stft = StreamingStft(stft)
@@ -473,6 +484,13 @@ class Engine:
         self.hop_times[self.hops_timed % TIMING_HISTORY] = elapsed
         self.hops_timed += 1
         return self.output_hop
+
+
+def latency_breakdown(terms_ms: Mapping[str, float]) -> str:
+    """``Engine.latency_terms_ms`` as text, e.g. ``framing 34.8 + phase look-ahead 23.2 ms``
+    (terms of 0 ms left out)."""
+    shown = [f"{name} {ms:.1f}" for name, ms in terms_ms.items() if ms > 0.05]
+    return (" + ".join(shown) or "none") + " ms"
 
 
 def make_source(mode: str, hop_length: int, audio: np.ndarray | None = None, loop: bool = False) -> Source:
