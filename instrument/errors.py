@@ -38,3 +38,7 @@ class ControllerMapError(LatentError):
 class SynthError(LatentError):
     """A synth spec, patch or external synth binary is wrong or missing."""
 
+
+
+class OscMessageError(LatentError):
+    """An OSC message has an unknown address, wrong argument count or types, or a unit out of range."""

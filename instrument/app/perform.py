@@ -83,6 +83,29 @@ def _build_engine(options: PerformOptions) -> Engine:
                   compute_hops=options.compute_hops)
 
 
+def _bind_osc(options: PerformOptions) -> Any:
+    """The OSC control port, bound now (None without ``--osc-port``), and the ``--osc-send`` host
+    resolved: a taken port or an unknown host fails before the (slow) model load."""
+    from controllers.osc_input import OscInput
+    from instrument.app.osc_state import resolve_target
+    from instrument.app.perform_options import osc_target
+
+    if options.osc_send is not None:
+        resolve_target(*osc_target(options.osc_send))
+    return OscInput(options.osc_port, options.osc_host) if options.osc_port is not None else None
+
+
+def _osc_sender(options: PerformOptions, engine: Engine, osc_in: Any) -> Any:
+    """The ``--osc-send`` state thread (not started), or None."""
+    if options.osc_send is None:
+        return None
+    from instrument.app.osc_state import OscStateSender
+    from instrument.app.perform_options import osc_target
+
+    counts = (lambda: (osc_in.received, osc_in.ignored)) if osc_in is not None else None
+    return OscStateSender(engine, *osc_target(options.osc_send), osc_counts=counts)
+
+
 def perform(options: PerformOptions) -> PerformSummary:
     """Run a live performance until quit, ``--duration``, Ctrl-C or SIGTERM (see module doc).
 
@@ -109,7 +132,13 @@ def perform(options: PerformOptions) -> PerformSummary:
     resolve_device(options.device, "output")  # no sound card: say so before the (slow) model load
     if options.source == "live":
         resolve_device(options.device, "input")
-    engine = _build_engine(options)
+    osc_in = _bind_osc(options)
+    try:
+        engine = _build_engine(options)
+    except BaseException:
+        if osc_in is not None:
+            osc_in.close()
+        raise
     spectral = engine.spectral
     hop = spectral.stft.hop_length
     sample_rate = spectral.sample_rate
@@ -140,11 +169,13 @@ def perform(options: PerformOptions) -> PerformSummary:
     follower = (open_inversion_follower(options.invert_model, str(options.invert_midi_out),
                                         options.midi_api, sample_rate)
                 if options.invert_model is not None else None)
+    osc_out = _osc_sender(options, engine, osc_in)
 
     def status() -> dict[str, Any]:
         stats = io.stats()
         return {"xruns": stats.xruns, "underflows": stats.output_underflows,
-                "ahead_ms": 1000.0 * io.out_ring.available_read() / sample_rate}
+                "ahead_ms": 1000.0 * io.out_ring.available_read() / sample_rate,
+                "osc_status": osc_in.status_text() if osc_in is not None else ""}
 
     worker = ProcessingWorker(engine, hop, sample_rate, io.out_ring, inbox, snapshots, stop,
                               ahead_hops=ahead_hops, in_ring=io.in_ring if live else None,
@@ -175,6 +206,10 @@ def perform(options: PerformOptions) -> PerformSummary:
             event_log.start()
         if midi is not None:
             midi.start()
+        if osc_in is not None:  # OSC actions join the MIDI ones on the one action queue
+            osc_in.start(inbox.submit, lambda: engine.n_units)
+        if osc_out is not None:
+            osc_out.start()
         if follower is not None:
             follower[0].start()
         sys.setswitchinterval(0.001)  # let the audio callback get the GIL promptly
@@ -225,6 +260,10 @@ def perform(options: PerformOptions) -> PerformSummary:
             follower[1].close()
         if midi is not None:
             midi.close()
+        if osc_in is not None:
+            osc_in.close()
+        if osc_out is not None:
+            osc_out.stop()
         if recorder is not None:
             recorder.close()
         if event_log is not None:
@@ -250,4 +289,5 @@ def perform(options: PerformOptions) -> PerformSummary:
         log_events=str(log_events) if log_events else None,
         events_logged=event_log.events_written if event_log is not None else 0,
         action_errors=list(ws.action_errors),
-        inversion=inversion_report(follower[0]) if follower is not None else "")
+        inversion=inversion_report(follower[0]) if follower is not None else "",
+        osc=osc_in.status_text() if osc_in is not None else "")

@@ -20,6 +20,8 @@ from instrument.errors import ConfigError
 SOURCE_MODES = ("file", "live", "none")
 #: Largest ``--blocksize`` (frames per audio callback).
 MAX_BLOCKSIZE = 16384
+#: Largest UDP port number (``--osc-port``, ``--osc-send``).
+MAX_UDP_PORT = 65535
 
 
 def _is_int(value: Any) -> bool:
@@ -61,6 +63,9 @@ class PerformOptions:
     headless: bool = False                      # --headless
     screenshot: Path | None = None              # --screenshot
     duration_s: float | None = None             # --duration
+    osc_port: int | None = None                 # --osc-port (UDP port of OSC control in)
+    osc_host: str = "127.0.0.1"                 # --osc-host (address the OSC port binds)
+    osc_send: str | None = None                 # --osc-send HOST:PORT (OSC state out)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model_paths", tuple(Path(p) for p in self.model_paths))
@@ -102,3 +107,20 @@ class PerformOptions:
             raise ConfigError("--invert-midi-out needs --invert-model")
         if self.invert_model is not None and not self.invert_midi_out:
             raise ConfigError("--invert-model needs --invert-midi-out PORT (the synth's MIDI input)")
+        if self.osc_port is not None and (not _is_int(self.osc_port) or not 1 <= self.osc_port <= MAX_UDP_PORT):
+            raise ConfigError(f"--osc-port must be a UDP port in 1..{MAX_UDP_PORT}, got {self.osc_port!r}")
+        if not isinstance(self.osc_host, str) or not self.osc_host:
+            raise ConfigError(f"--osc-host must be a host name or address, got {self.osc_host!r}")
+        if self.osc_send is not None:
+            osc_target(self.osc_send)
+
+
+def osc_target(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``[IPv6]:PORT``) of ``--osc-send`` as ``(host, port)``; raises ConfigError naming the flag."""
+    host, sep, port = str(text).rpartition(":")
+    if host.startswith("[") and host.endswith("]"):  # [::1]:9001
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= MAX_UDP_PORT:
+        raise ConfigError(f"--osc-send must be HOST:PORT with a port in 1..{MAX_UDP_PORT} "
+                          f"(e.g. 127.0.0.1:9001), got {text!r}")
+    return host, int(port)

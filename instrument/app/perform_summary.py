@@ -30,6 +30,7 @@ class PerformSummary:
     events_logged: int = 0
     action_errors: list[str] = field(default_factory=list)
     inversion: str = ""
+    osc: str = ""  # "OSC: N received, M ignored" with --osc-port
 
     def report(self) -> str:
         lines = [
@@ -49,6 +50,8 @@ class PerformSummary:
             lines.append(f"logged {self.events_logged} events to {self.log_events}")
         if self.inversion:
             lines.append(self.inversion)
+        if self.osc:
+            lines.append(self.osc)
         for err in self.action_errors[:5]:
             lines.append(f"skipped action: {err}")
         return "\n".join(lines)

@@ -79,6 +79,7 @@ class DisplaySnapshot:
     latency_ms: float = 0.0
     ahead_ms: float = 0.0
     midi_status: str = "no MIDI"
+    osc_status: str = ""  # "OSC: N received, M ignored" with --osc-port, else empty (not drawn)
     message: str = ""
     #: the engine's full unit state after a state-changing action (for the MIDI surface), else None
     unit_truth: dict[str, Any] | None = None
@@ -302,6 +303,8 @@ class PerformanceWindow:
         self._text(s.midi_status if s.midi_status.startswith("MIDI") else f"MIDI: {s.midi_status}", (660, y), DIM)
         if s.message:
             self._text(s.message, (16, HEIGHT - 52), SOLO, self.small)
+        if s.osc_status:
+            self._text(s.osc_status, (660, HEIGHT - 48), DIM, self.small)
         pg.display.flip()
         self.frames_drawn += 1
 

@@ -78,6 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="synth inversion model: follow the input audio and send the matching patch")
     midi.add_argument("--invert-midi-out", metavar="PORT",
                       help="MIDI output port of the synth that --invert-model drives")
+    midi.add_argument("--osc-port", type=int, default=None, metavar="PORT",
+                      help="receive OSC control on this UDP port (addresses: README, OSC)")
+    midi.add_argument("--osc-host", default="127.0.0.1", metavar="ADDR",
+                      help="address the OSC port binds (default 127.0.0.1; 0.0.0.0 for the network)")
+    midi.add_argument("--osc-send", default=None, metavar="HOST:PORT",
+                      help="send the state (scales, activations, model, gains...) as OSC ~30 times a second")
     out = parser.add_argument_group("output")
     out.add_argument("--record", metavar="OUT.wav", help="record the engine output (32-bit float WAV)")
     out.add_argument("--log-events", metavar="FILE.jsonl",
@@ -127,7 +133,8 @@ def options_from_args(args: argparse.Namespace) -> PerformOptions:
         learn=args.learn, invert_model=Path(args.invert_model) if args.invert_model else None,
         invert_midi_out=args.invert_midi_out, record=Path(args.record) if args.record else None,
         log_events=Path(args.log_events) if args.log_events else None, headless=args.headless,
-        screenshot=Path(args.screenshot) if args.screenshot else None, duration_s=args.duration)
+        screenshot=Path(args.screenshot) if args.screenshot else None, duration_s=args.duration,
+        osc_port=args.osc_port, osc_host=args.osc_host, osc_send=args.osc_send)
 
 
 def run(args: argparse.Namespace) -> int:
