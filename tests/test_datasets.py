@@ -151,3 +151,17 @@ def test_pitch_shift_augmentation_stretches_input_and_target_alike(rng: np.rando
 def test_bad_pitch_shift_raises(semitones: float) -> None:
     with pytest.raises(ConfigError, match="pitch shift"):
         Augmentation(pitch_shift=semitones)
+
+
+def test_input_eq_changes_only_the_input_smoothly_and_within_bounds() -> None:
+    import tensorflow as tf
+
+    from instrument.errors import ConfigError
+    from training.datasets import Augmentation, random_eq_db
+
+    tf.random.set_seed(3)
+    curve = random_eq_db(513, 12.0).numpy()
+    assert curve.shape == (513,) and np.all(np.abs(curve) <= 12.0 + 1e-4)
+    assert np.max(np.abs(np.diff(curve[8:]))) < 0.5  # smooth over frequency
+    with pytest.raises(ConfigError, match="input EQ"):
+        Augmentation(input_eq_db=30.0)

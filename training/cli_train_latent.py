@@ -65,6 +65,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     loop.add_argument("--pitch-shift", type=float, default=0.0, metavar="SEMITONES",
                       help="random pitch-shift augmentation: stretch the frequency axis of input "
                            "and target by up to +-SEMITONES (0 = off)")
+    loop.add_argument("--input-eq-db", type=float, default=0.0, metavar="DB",
+                      help="random smooth EQ of the input only, up to about +-DB (transfer: learn the "
+                           "target timbre from inputs that differ from the training recordings; 0 = off)")
     loop.add_argument("--pretrain-epochs", type=int, default=0,
                       help="greedy layer-wise pre-training epochs per layer (dense/deep)")
     loop.add_argument("--stride", type=int, default=None,
@@ -105,6 +108,7 @@ def train_config_from_args(args: argparse.Namespace, kind: str):
                        learning_rate=args.learning_rate, frames=args.frames, seed=args.seed,
                        val_fraction=args.val_fraction, split=args.split, patience=args.patience, gain_db=args.gain_db,
                        shift_frames=args.shift_frames, pitch_shift=args.pitch_shift,
+                       input_eq_db=args.input_eq_db,
                        tensorboard=not args.no_tensorboard,
                        pretrain_epochs=args.pretrain_epochs, stride=args.stride,
                        time_limit_minutes=args.time_limit, lr_schedule=args.lr_schedule)

@@ -251,17 +251,42 @@ class Augmentation:
         pitch_shift: frequency axis of input and target stretched by the same ratio
             ``2 ** (u / 12)``, ``u`` uniform in ``[-pitch_shift, +pitch_shift]`` semitones
             (one ratio per window; see :func:`stretch_bins`). 0 disables.
+        input_eq_db: a smooth random EQ of the INPUT only (see :func:`random_eq_db`), at most
+            about this many dB at any frequency, so a transfer model learns to make the target's
+            timbre from any similar input rather than from one recording's exact spectrum. 0 disables.
     """
 
     gain_db: float = 6.0
     shift_frames: int = 2
     pitch_shift: float = 0.0
+    input_eq_db: float = 0.0
 
     def __post_init__(self) -> None:
         if self.gain_db < 0 or self.shift_frames < 0:
             raise ConfigError(f"augmentation must be non-negative, got {self}")
         if not 0.0 <= self.pitch_shift <= 12.0:
             raise ConfigError(f"pitch shift must be in 0..12 semitones, got {self.pitch_shift}")
+        if not 0.0 <= self.input_eq_db <= 24.0:
+            raise ConfigError(f"input EQ must be in 0..24 dB, got {self.input_eq_db}")
+
+
+#: Cosine terms over log frequency in :func:`random_eq_db` (besides the tilt).
+EQ_TERMS = 3
+
+
+def random_eq_db(n_bins: int, max_db: float):
+    """A smooth random EQ curve in dB, ``(n_bins,)`` tf: a tilt over log frequency plus
+    :data:`EQ_TERMS` cosines over log frequency, weights uniform so the sum stays within
+    about ``+-max_db``."""
+    import tensorflow as tf
+
+    octaves = tf.math.log(tf.maximum(tf.range(n_bins, dtype=tf.float32), 1.0)) / tf.math.log(2.0)
+    position = octaves / tf.reduce_max(octaves)  # 0 .. 1 over log frequency
+    weights = tf.random.uniform((EQ_TERMS + 1,), -1.0, 1.0) * (max_db / (EQ_TERMS + 1))
+    curve = weights[0] * (2.0 * position - 1.0)
+    for k in range(1, EQ_TERMS + 1):
+        curve += weights[k] * tf.cos(float(k) * 3.14159265 * position)
+    return curve
 
 
 def stretch_bins(x, ratio):
@@ -329,6 +354,9 @@ def make_dataset(windows: WindowSet, frames: int, batch_size: int, *, training: 
             ratio = tf.pow(2.0, semitones / 12.0)
             x = stretch_bins(x, ratio)
             y = stretch_bins(y, ratio)
+        if aug is not None and aug.input_eq_db > 0:
+            eq_gain = tf.pow(10.0, random_eq_db(windows.n_bins, aug.input_eq_db) / 20.0)
+            x = tf.math.log1p(eq_gain * tf.math.expm1(x))
         return x, y
 
     ds = ds.map(take, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)

@@ -58,7 +58,8 @@ class TrainConfig:
         split: how validation notes are picked, ``random`` or ``between`` (pitches between
             training pitches; see :func:`training.datasets.split_keys`).
         patience: early-stopping patience in epochs (0 disables).
-        gain_db, shift_frames, pitch_shift: augmentation (see :class:`training.datasets.Augmentation`).
+        gain_db, shift_frames, pitch_shift, input_eq_db: augmentation (see
+            :class:`training.datasets.Augmentation`).
         tensorboard: write TensorBoard logs under ``<out>/logs``.
         pretrain_epochs: epochs per layer of greedy layer-wise pre-training (0 disables).
         stride: frames between training window starts (None = ``frames // 2``).
@@ -81,6 +82,7 @@ class TrainConfig:
     gain_db: float = 6.0
     shift_frames: int = 2
     pitch_shift: float = 0.0
+    input_eq_db: float = 0.0
     tensorboard: bool = True
     pretrain_epochs: int = 0
     stride: int | None = None
@@ -103,6 +105,8 @@ class TrainConfig:
             raise ConfigError("patience, pretrain epochs and time limit must be non-negative")
         if not 0.0 <= self.pitch_shift <= 12.0:
             raise ConfigError(f"pitch shift must be in 0..12 semitones, got {self.pitch_shift}")
+        if not 0.0 <= self.input_eq_db <= 24.0:
+            raise ConfigError(f"input EQ must be in 0..24 dB, got {self.input_eq_db}")
         if self.stride is not None and self.stride < 1:
             raise ConfigError(f"stride must be at least 1, got {self.stride}")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -200,7 +204,7 @@ def make_datasets(data: TrainData, config: TrainConfig, per_frame: bool = False)
     ``per_frame`` (dense models): batches are flattened to ``(batch * frames, n_bins)``.
     """
     aug = Augmentation(gain_db=config.gain_db, shift_frames=config.shift_frames,
-                       pitch_shift=config.pitch_shift)
+                       pitch_shift=config.pitch_shift, input_eq_db=config.input_eq_db)
     train = make_dataset(data.train, config.frames, config.batch_size, training=True,
                          seed=config.seed, augmentation=aug, per_frame=per_frame,
                          stride=config.stride)
