@@ -3,8 +3,9 @@
 For every button with ``led`` in the map (S/M/R and transport on the nanoKONTROL2) the output
 port gets a control change on the button's own CC: ``on_value`` (127) when lit, ``off_value`` (0)
 when dark. S and M buttons show the solo/mute flag of the unit in view (so a bank move relights
-them), play shows playing, rewind / fast-forward show the source (original / synthesised); the
-other buttons stay dark. On the nanoKONTROL2 this needs the LED mode "External" (Korg Kontrol
+them), play shows playing, rewind / fast-forward show the source (original / synthesised), a
+shift button shows that it is held, an ``auto_gain`` button shows loudness compensation; the other
+buttons stay dark. A CC with a shift-layer control shows that control while shift is held. On the nanoKONTROL2 this needs the LED mode "External" (Korg Kontrol
 Editor); in the factory "Internal" mode the device ignores these messages, which is harmless.
 
 :class:`LedFeedback` is pure: it remembers what it sent and returns only the messages for LEDs

@@ -37,6 +37,7 @@ class LearnRole:
     action: str
     slot: int | None = None
     args: tuple[tuple[str, Any], ...] = field(default=())
+    gesture: str = "press"  # see controllers.maps: quit is learned as a hold, never one touch
 
 
 TRANSPORT_ROLES: tuple[LearnRole, ...] = (
@@ -49,7 +50,7 @@ TRANSPORT_ROLES: tuple[LearnRole, ...] = (
     LearnRole("reset all units", "button", "reset_all"),
     LearnRole("previous scene", "button", "prev_scene"),
     LearnRole("next scene", "button", "next_scene"),
-    LearnRole("quit", "button", "quit"),
+    LearnRole("quit (held 1 s to quit when playing)", "button", "quit", gesture="hold"),
 )
 
 
@@ -124,6 +125,8 @@ class MapLearner:
                 entry["slot"] = role.slot
             if role.args:
                 entry["args"] = dict(role.args)
+            if role.gesture != "press":
+                entry["gesture"] = role.gesture
             controls.append(entry)
         return {
             "name": self.name,

@@ -20,12 +20,27 @@ Each control entry has ``cc`` (one CC) or ``ccs`` (a list; the i-th CC drives un
 
 * unit actions, which act on the unit in view at the control's ``slot``: ``scale_unit``
   and ``knob_unit`` (faders/knobs), ``solo``, ``mute``, ``reset_unit`` (buttons);
-* ``wet_dry`` (fader/knob, value from the curve);
+* ``wet_dry`` (fader/knob, value 0..1 from the curve) and ``master_gain`` (fader/knob, dB from
+  the curve; default curve :data:`DEFAULT_GAIN_CURVE`);
 * ``bank_prev`` / ``bank_next`` (buttons; move the view of units, handled by the surface);
+* ``shift`` (button): while it is held, controls of the ``shift`` layer replace the base ones;
+* ``auto_gain`` without ``args`` (button): toggles loudness compensation;
 * any other action of :data:`controllers.actions.ACTIONS` (buttons), with fixed ``args``.
 
-Buttons fire on press (value > 0) and ignore the release. ``led: false`` excludes a button
-from LED feedback (which only runs when ``leds.enabled`` or ``--midi-out`` names a port).
+Layers and gestures (optional keys of a control entry):
+
+* ``layer: base`` (default) or ``layer: shift``. A CC may have one control per layer (same
+  ``kind``); while a ``shift`` button is held, a CC with a shift-layer control does that, every
+  other CC keeps its base control. The shift button's own CC has no other control.
+* ``gesture`` (buttons only): ``press`` (default; fires on press), ``hold`` (fires once the
+  button has been held ``gestures.hold_s`` seconds, default 1.0) or ``double`` (fires on the
+  second press within ``gestures.double_s`` seconds, default 0.5). A single touch of a hold or
+  double button does nothing, so e.g. ``quit`` can never happen by accident.
+* Top level ``gestures: {hold_s: 1.0, double_s: 0.5}`` sets both times (0.05..5 s).
+
+Buttons fire on press (value > 0) and ignore the release (except to end a hold or a shift).
+``led: false`` excludes a button from LED feedback (which only runs when ``leds.enabled`` or
+``--midi-out`` names a port).
 
 Value curves (``type``):
 
@@ -35,11 +50,16 @@ Value curves (``type``):
   ``width`` of ``detent`` gives exactly ``unity``, so a fader parked near its middle is exactly 1.0.
   With the defaults (min 0, max 2, unity 1, detent 64, width 2): raw 0 -> 0.0, 31 -> 0.5,
   62..66 -> 1.0, 127 -> 2.0.
+* ``points``: piecewise linear through ``points: [[raw, value], ...]``: raws strictly increasing
+  from 0 to 127, values non-decreasing (``min``/``max`` come from the points). Two points with the
+  same value make a detent, e.g. the master gain fader ``[[0, -60], [40, -24], [80, -6], [98, 0],
+  [102, 0], [127, 6]]``: 0 dB (unity) for raw 98..102, about three quarters of the travel.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -58,15 +78,24 @@ UNIT_VALUE_ACTIONS = ("scale_unit", "knob_unit")
 #: Button actions acting on one unit slot.
 UNIT_BUTTON_ACTIONS = ("solo", "mute", "reset_unit")
 UNIT_ACTIONS = UNIT_VALUE_ACTIONS + UNIT_BUTTON_ACTIONS
-#: Continuous actions not tied to a unit.
-VALUE_ACTIONS = UNIT_VALUE_ACTIONS + ("wet_dry",)
+#: Continuous actions not tied to a unit -> the name of their value argument.
+GLOBAL_VALUE_ARGS = {"wet_dry": "value", "master_gain": "db"}
+#: Continuous actions (faders and knobs).
+VALUE_ACTIONS = UNIT_VALUE_ACTIONS + tuple(GLOBAL_VALUE_ARGS)
+#: Buttons that toggle the surface's mirror of an on/off state when given no ``on`` argument.
+TOGGLE_ACTIONS = ("auto_gain",)
 #: Actions handled by the surface itself (never sent to the engine as such).
-SURFACE_ACTIONS = ("bank_prev", "bank_next")
-CURVE_TYPES = ("linear", "detent")
+SURFACE_ACTIONS = ("bank_prev", "bank_next", "shift")
+CURVE_TYPES = ("linear", "detent", "points")
+#: Layers a control can belong to; ``shift`` is active while a shift button is held.
+LAYERS = ("base", "shift")
+#: Button gestures: fire on press, after a hold, or on a double press.
+GESTURES = ("press", "hold", "double")
 
 _TOP_KEYS = {"name", "description", "ports", "channel", "bank_size", "curves", "takeover", "leds",
-             "controls"}
-_CONTROL_KEYS = {"cc", "ccs", "kind", "action", "slot", "first_slot", "args", "curve", "led", "label"}
+             "gestures", "controls"}
+_CONTROL_KEYS = {"cc", "ccs", "kind", "action", "slot", "first_slot", "args", "curve", "led", "label",
+                 "layer", "gesture"}
 
 
 @dataclass(frozen=True)
@@ -79,11 +108,14 @@ class ValueCurve:
     unity: float = 1.0
     detent: int = 64
     width: int = 2
+    points: tuple[tuple[int, float], ...] = ()
     table: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.type not in CURVE_TYPES:
             raise ControllerMapError(f"curve type {self.type!r} unknown; choose {CURVE_TYPES}")
+        if self.type == "points":
+            self._check_points()
         if not self.max > self.min:
             raise ControllerMapError(f"curve max ({self.max}) must exceed min ({self.min})")
         if self.type == "detent":
@@ -95,7 +127,22 @@ class ValueCurve:
                     f"curve detent {self.detent} +- width {self.width} must lie inside 1..126")
         object.__setattr__(self, "table", tuple(self._compute(raw) for raw in range(128)))
 
+    def _check_points(self) -> None:
+        points = self.points
+        if len(points) < 2 or points[0][0] != 0 or points[-1][0] != 127:
+            raise ControllerMapError(f"curve points must run from raw 0 to raw 127, got {list(points)}")
+        for (raw0, value0), (raw1, value1) in pairwise(points):
+            if raw1 <= raw0 or value1 < value0:
+                raise ControllerMapError(f"curve points need increasing raws and non-decreasing values: "
+                                         f"{[raw0, value0]} then {[raw1, value1]}")
+        object.__setattr__(self, "min", float(points[0][1]))
+        object.__setattr__(self, "max", float(points[-1][1]))
+
     def _compute(self, raw: int) -> float:
+        if self.type == "points":
+            for (raw0, value0), (raw1, value1) in pairwise(self.points):
+                if raw <= raw1:
+                    return value0 + (value1 - value0) * (raw - raw0) / (raw1 - raw0)
         if self.type == "linear":
             return self.min + (self.max - self.min) * raw / 127.0
         lo, hi = self.detent - self.width, self.detent + self.width
@@ -117,6 +164,8 @@ class ValueCurve:
         return min(self.max, max(self.min, float(value)))
 
     def to_dict(self) -> dict[str, Any]:
+        if self.type == "points":
+            return {"type": "points", "points": [[raw, value] for raw, value in self.points]}
         out: dict[str, Any] = {"type": self.type, "min": self.min, "max": self.max}
         if self.type == "detent":
             out.update(unity=self.unity, detent=self.detent, width=self.width)
@@ -124,6 +173,9 @@ class ValueCurve:
 
 
 DEFAULT_CURVE = ValueCurve()
+#: Master gain fader: -60 dB at the bottom, 0 dB (unity) for raw 98..102, +6 dB at the top.
+DEFAULT_GAIN_CURVE = ValueCurve(type="points", points=((0, -60.0), (40, -24.0), (80, -6.0), (98, 0.0),
+                                                       (102, 0.0), (127, 6.0)))
 
 
 @dataclass(frozen=True)
@@ -138,10 +190,17 @@ class Control:
     curve: ValueCurve | None = None
     led: bool = False
     label: str = ""
+    layer: str = "base"
+    gesture: str = "press"
 
     @property
     def is_button(self) -> bool:
         return self.kind == "button"
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """``(layer, cc)``: unique within a map."""
+        return (self.layer, self.cc)
 
     def action_args(self) -> dict[str, Any]:
         return dict(self.args)
@@ -166,6 +225,14 @@ class LedConfig:
 
 
 @dataclass(frozen=True)
+class GestureConfig:
+    """Times of the ``hold`` and ``double`` button gestures, in seconds."""
+
+    hold_s: float = 1.0
+    double_s: float = 0.5
+
+
+@dataclass(frozen=True)
 class ControllerMap:
     """A validated controller map (see the module docstring for the YAML form)."""
 
@@ -176,16 +243,25 @@ class ControllerMap:
     controls: tuple[Control, ...]
     takeover: TakeoverConfig = TakeoverConfig()
     leds: LedConfig = LedConfig()
+    gestures: GestureConfig = GestureConfig()
     description: str = ""
     source: str = "<memory>"
-    by_cc: Mapping[int, Control] = field(default_factory=dict, repr=False, compare=False)
+    by_key: Mapping[tuple[str, int], Control] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "by_cc", {c.cc: c for c in self.controls})
+        object.__setattr__(self, "by_key", {c.key: c for c in self.controls})
 
-    def control(self, cc: int) -> Control | None:
-        """The control for CC number ``cc``, or None if the map does not use it."""
-        return self.by_cc.get(cc)
+    def control(self, cc: int, layer: str = "base") -> Control | None:
+        """The control for CC number ``cc`` in ``layer`` (falling back to the base layer), or None."""
+        return self.by_key.get((layer, cc)) or self.by_key.get(("base", cc))
+
+    def layer_controls(self, cc: int) -> tuple[Control, ...]:
+        """Every control on CC ``cc`` (one per layer)."""
+        return tuple(c for c in self.controls if c.cc == cc)
+
+    @property
+    def has_shift(self) -> bool:
+        return any(c.action == "shift" for c in self.controls)
 
     def accepts_channel(self, channel: int) -> bool:
         return self.channel is None or self.channel == channel
@@ -216,6 +292,10 @@ class ControllerMap:
                 entry["led"] = False
             if c.label:
                 entry["label"] = c.label
+            if c.layer != "base":
+                entry["layer"] = c.layer
+            if c.gesture != "press":
+                entry["gesture"] = c.gesture
             controls.append(entry)
         return {
             "name": self.name,
@@ -226,6 +306,7 @@ class ControllerMap:
             "takeover": {"enabled": self.takeover.enabled, "tolerance": self.takeover.tolerance},
             "leds": {"enabled": self.leds.enabled, "ports": list(self.leds.ports),
                      "on_value": self.leds.on_value, "off_value": self.leds.off_value},
+            "gestures": {"hold_s": self.gestures.hold_s, "double_s": self.gestures.double_s},
             "controls": controls,
         }
 
@@ -261,10 +342,20 @@ def _str_list(value: Any, source: str, where: str) -> tuple[str, ...]:
 def _curve(spec: Any, source: str, where: str) -> ValueCurve:
     if not isinstance(spec, dict):
         raise _err(source, where, f"a curve must be a mapping, got {spec!r}")
-    unknown = set(spec) - {"type", "min", "max", "unity", "detent", "width"}
+    unknown = set(spec) - {"type", "min", "max", "unity", "detent", "width", "points"}
     if unknown:
         raise _err(source, where, f"unknown curve key(s) {sorted(unknown)}")
     kwargs: dict[str, Any] = {"type": str(spec.get("type", "detent"))}
+    if (kwargs["type"] == "points") != ("points" in spec):
+        raise _err(source, f"{where}.points", "a 'points' curve needs 'points' (and only it has them)")
+    if kwargs["type"] == "points":
+        if set(spec) - {"type", "points"}:
+            raise _err(source, where, f"a 'points' curve takes only 'points', got {sorted(spec)}")
+        raw_points = spec["points"]
+        if not isinstance(raw_points, list) or not all(isinstance(p, list) and len(p) == 2 for p in raw_points):
+            raise _err(source, f"{where}.points", f"expected a list of [raw, value] pairs, got {raw_points!r}")
+        kwargs["points"] = tuple((_int(p[0], source, f"{where}.points", 0, 127),
+                                  _float(p[1], source, f"{where}.points")) for p in raw_points)
     for key in ("min", "max", "unity"):
         if key in spec:
             kwargs[key] = _float(spec[key], source, f"{where}.{key}")
@@ -319,21 +410,47 @@ def map_from_dict(data: Any, source: str = "<memory>") -> ControllerMap:
                      on_value=_int(leds_raw.get("on_value", 127), source, "leds.on_value", 0, 127),
                      off_value=_int(leds_raw.get("off_value", 0), source, "leds.off_value", 0, 127))
 
+    gestures_raw = data.get("gestures", {}) or {}
+    if not isinstance(gestures_raw, dict) or set(gestures_raw) - {"hold_s", "double_s"}:
+        raise _err(source, "gestures", f"expected {{hold_s, double_s}}, got {gestures_raw!r}")
+    times = {}
+    for key, default in (("hold_s", 1.0), ("double_s", 0.5)):
+        times[key] = _float(gestures_raw.get(key, default), source, f"gestures.{key}")
+        if not 0.05 <= times[key] <= 5.0:
+            raise _err(source, f"gestures.{key}", f"{times[key]} out of range 0.05..5 s")
+    gestures = GestureConfig(**times)
+
     entries = data["controls"]
     if not isinstance(entries, list) or not entries:
         raise _err(source, "controls", "expected a non-empty list of control entries")
     controls: list[Control] = []
-    seen: dict[int, str] = {}
+    seen: dict[tuple[str, int], tuple[str, Control]] = {}
     for index, entry in enumerate(entries):
         for control in _controls_from_entry(entry, index, source, curves, bank_size):
             where = f"controls[{index}] (cc {control.cc})"
-            if control.cc in seen:
-                raise _err(source, where, f"duplicate CC {control.cc}, already used by {seen[control.cc]}")
-            seen[control.cc] = where
+            if control.key in seen:
+                raise _err(source, where, f"duplicate CC {control.cc} in layer {control.layer!r}, "
+                                          f"already used by {seen[control.key][0]}")
+            seen[control.key] = (where, control)
             controls.append(control)
+    _check_layers(seen, source)
     return ControllerMap(name=name, ports=ports, channel=channel, bank_size=bank_size,
-                         controls=tuple(controls), takeover=takeover, leds=leds,
+                         controls=tuple(controls), takeover=takeover, leds=leds, gestures=gestures,
                          description=str(data.get("description", "") or ""), source=source)
+
+
+def _check_layers(seen: dict[tuple[str, int], tuple[str, Control]], source: str) -> None:
+    """A shift layer needs a shift button; a shift CC does nothing else; layers agree on kinds."""
+    shift_ccs = {cc for (layer, cc), (_, c) in seen.items() if c.action == "shift"}
+    for (layer, cc), (where, control) in seen.items():
+        if layer == "shift" and not shift_ccs:
+            raise _err(source, f"{where}.layer", "a 'shift' layer control needs a button with action 'shift'")
+        if cc in shift_ccs and control.action != "shift":
+            raise _err(source, where, f"CC {cc} is a shift button and cannot also do {control.action!r}")
+        base = seen.get(("base", cc))
+        if layer == "shift" and base is not None and base[1].kind != control.kind:
+            raise _err(source, f"{where}.kind",
+                       f"{control.kind} in the shift layer, but {base[1].kind} in the base layer ({base[0]})")
 
 
 def _controls_from_entry(entry: Any, index: int, source: str, curves: dict[str, ValueCurve],
@@ -370,11 +487,24 @@ def _controls_from_entry(entry: Any, index: int, source: str, curves: dict[str, 
     if not continuous and kind != "button":
         raise _err(source, f"{where}.kind", f"action {action!r} needs a button, not a {kind}")
 
+    layer = entry.get("layer", "base")
+    if layer not in LAYERS:
+        raise _err(source, f"{where}.layer", f"unknown layer {layer!r}; choose {LAYERS}")
+    gesture = entry.get("gesture", "press")
+    if gesture not in GESTURES:
+        raise _err(source, f"{where}.gesture", f"unknown gesture {gesture!r}; choose {GESTURES}")
+    if gesture != "press" and kind != "button":
+        raise _err(source, f"{where}.gesture", f"only buttons have gestures, not a {kind}")
+    if action == "shift" and (layer != "base" or gesture != "press"):
+        raise _err(source, f"{where}.layer" if layer != "base" else f"{where}.gesture",
+                   "a shift button belongs to the base layer and works by being held (gesture press)")
+
     curve: ValueCurve | None = None
     if continuous:
         spec = entry.get("curve")
         if spec is None:
-            curve = ValueCurve(type="linear", min=0.0, max=1.0) if action == "wet_dry" else DEFAULT_CURVE
+            curve = {"wet_dry": ValueCurve(type="linear", min=0.0, max=1.0),
+                     "master_gain": DEFAULT_GAIN_CURVE}.get(action, DEFAULT_CURVE)
         elif isinstance(spec, str):
             if spec not in curves:
                 raise _err(source, f"{where}.curve", f"unknown curve {spec!r}; defined: {sorted(curves)}")
@@ -391,7 +521,10 @@ def _controls_from_entry(entry: Any, index: int, source: str, curves: dict[str, 
     if unit_action or continuous:
         if args:
             raise _err(source, f"{where}.args", f"action {action!r} takes no fixed args")
-    elif action not in SURFACE_ACTIONS:
+    elif action in SURFACE_ACTIONS:
+        if args:
+            raise _err(source, f"{where}.args", f"action {action!r} takes no args")
+    elif not (action in TOGGLE_ACTIONS and not args):
         try:
             Action(action, args)
         except ControllerMapError as exc:
@@ -416,7 +549,8 @@ def _controls_from_entry(entry: Any, index: int, source: str, curves: dict[str, 
     label = str(entry.get("label", ""))
     frozen_args = tuple(sorted(args.items()))
     return [Control(cc=cc, kind=kind, action=action, slot=slot, args=frozen_args, curve=curve, led=led,
-                    label=(f"{label} {slot + 1}" if label and slot is not None and len(ccs) > 1 else label))
+                    label=(f"{label} {slot + 1}" if label and slot is not None and len(ccs) > 1 else label),
+                    layer=layer, gesture=gesture)
             for cc, slot in zip(ccs, slots)]
 
 

@@ -11,7 +11,9 @@ different controls or buttons, so a flood of thousands of messages a second ends
 fader value and loses no button.
 
 A supervisor thread sleeps on an Event (no busy wait): it wakes every ``poll_interval_s``
-(1 s) to check the port list, and whenever LED feedback is due. If the port vanishes
+(1 s) to check the port list, whenever LED feedback is due, and when a held button's ``hold``
+gesture is due (:meth:`ControlSurface.next_deadline`; the actions of :meth:`ControlSurface.tick`
+join the queue). If the port vanishes
 (unplugged, JACK client gone) the status becomes ``disconnected``; when a matching port
 reappears it is reopened (``connected``), fader positions are forgotten (soft takeover picks up
 again) and all LEDs are resent. With no matching port at start the status is ``waiting`` and the
@@ -233,14 +235,22 @@ class MidiInput:
         actions = self.surface.handle(msg)
         for action in actions:
             self._queue.put(action)
-        if self.leds_enabled and any(a.name not in _COALESCE for a in actions):
-            self._wake.set()  # buttons and banks may change LEDs; fader moves never do
+        control = self.surface.map.control(msg.control) if msg.type == "control_change" else None
+        if control is not None and control.is_button:
+            self._wake.set()  # buttons may change LEDs (shift) or start a hold; fader moves never do
 
     def _supervise(self) -> None:
         while not self._stop.is_set():
-            woke = self._wake.wait(self.poll_interval_s)
+            timeout = self.poll_interval_s
+            deadline = self.surface.next_deadline()
+            if deadline is not None:
+                timeout = min(timeout, max(0.0, deadline - self.surface.now()) + 0.001)
+            woke = self._wake.wait(timeout)
             if self._stop.is_set():
                 return
+            for action in self.surface.tick():
+                self._queue.put(action)
+                woke = True
             with self._io_lock:
                 if woke:
                     self._wake.clear()

@@ -6,7 +6,17 @@
   ``bank_next`` move it by one bank, cyclically, and emit a ``bank`` action;
 * a **mirror** of every unit's scale, knob multiplier, solo and mute flags, plus play and source
   state, used for soft takeover (``controllers.takeover``), toggles and LED feedback;
-* the soft-takeover state of every fader and knob.
+* the soft-takeover state of every fader and knob (per layer: a fader with a shift-layer control
+  has two, and moving it in one layer makes the other wait for pickup again);
+* the **shift** state (which shift buttons are held) and the **gestures** in progress: buttons
+  being held towards a ``hold`` gesture, and the first press of a ``double`` gesture.
+
+Time is explicit: :meth:`ControlSurface.handle` and :meth:`ControlSurface.tick` take a ``now_s``
+timestamp (default: the surface's clock), so gestures are testable without sleeping. A ``hold``
+fires from :meth:`tick` once the button has been held long enough (``controllers.ports`` calls it
+when :meth:`next_deadline` is due), or at the latest on the release; a release before that
+cancels it. A ``double`` fires on the second press within the map's ``double_s``.
+:meth:`prompt` says what a pending gesture will do ("hold stop to quit", "press q again to quit").
 
 Semantics the mirror assumes (the app corrects them with :meth:`ControlSurface.sync`):
 ``zero_all`` sets every scale to 0; ``reset_all`` sets scales and knobs to 1 and clears solo/mute;
@@ -14,7 +24,8 @@ Semantics the mirror assumes (the app corrects them with :meth:`ControlSurface.s
 know, so it arms every control and waits for ``sync``.
 
 Messages that are not control changes (notes, sysex, clock...), other channels and CCs the map does
-not use are ignored without raising. Buttons fire on press (value > 0), never on release.
+not use are ignored without raising. Buttons fire on press (value > 0), never on release
+(releases only end a shift or a hold).
 All public methods take an internal lock, so the MIDI thread and the window thread (keyboard)
 may share one surface.
 """
@@ -28,13 +39,22 @@ from typing import Any, Callable, Hashable, Sequence
 import mido
 
 from controllers.actions import Action
-from controllers.maps import UNIT_ACTIONS, Control, ControllerMap
+from controllers.maps import (
+    GLOBAL_VALUE_ARGS,
+    TOGGLE_ACTIONS,
+    UNIT_ACTIONS,
+    Control,
+    ControllerMap,
+)
 from controllers.takeover import SoftTakeover
 
 #: Values closer than this are equal (the engine may hold float32 copies of the mirror's floats).
 SYNC_EPSILON = 1e-4
 #: Actions after which every unit value may have changed behind the faders' backs.
-_ARM_ALL_ACTIONS = ("zero_all", "reset_all", "recall_scene", "next_scene", "prev_scene", "switch_model")
+_ARM_ALL_ACTIONS = ("zero_all", "reset_all", "recall_scene", "next_scene", "prev_scene", "switch_model",
+                    "next_model", "prev_model")
+#: Master gain bounds in dB (the engine's range for the ``master_gain`` action).
+MASTER_GAIN_MIN_DB, MASTER_GAIN_MAX_DB = -60.0, 12.0
 
 
 class ControlSurface:
@@ -56,14 +76,20 @@ class ControlSurface:
         self.playing = False
         self.synth = True
         self.wet = 1.0
+        self.master_db = 0.0
+        self.auto_gain = False
         curve = cmap.scale_curve
         self.scale_min, self.scale_max = curve.min, curve.max
-        self._takeover: dict[int, SoftTakeover] = {}
+        self._takeover: dict[tuple[str, int], SoftTakeover] = {}
         for control in cmap.controls:
             if control.curve is not None:
                 span = control.curve.max - control.curve.min
-                self._takeover[control.cc] = SoftTakeover(cmap.takeover.tolerance * span,
-                                                          cmap.takeover.enabled and control.action != "wet_dry")
+                self._takeover[control.key] = SoftTakeover(cmap.takeover.tolerance * span,
+                                                           cmap.takeover.enabled)
+        self._shift_held: set[int] = set()  # CCs of shift buttons held now
+        self._holding: dict[int, tuple[Control, float]] = {}  # CC -> (hold control, press time)
+        self._first_tap: dict[tuple[str, int], float] = {}  # double-gesture key -> first press time
+        self._prompt = ("", 0.0)  # (text, until time): a prompt set by another control (keyboard)
         self._lock = threading.RLock()
         # sync() ignores truth about anything this surface changed less than sync_grace_s ago:
         # the engine's state may lag the surface by a few blocks (stale snapshot).
@@ -81,10 +107,24 @@ class ControlSurface:
     def units_in_view(self) -> list[int]:
         return [u for u in (self.unit_for_slot(s) for s in range(self.bank_size)) if u is not None]
 
-    def is_armed(self, cc: int) -> bool:
-        """True if the fader/knob at ``cc`` waits for soft-takeover pickup."""
-        takeover = self._takeover.get(cc)
-        return takeover is not None and takeover.is_armed(cc)
+    def now(self) -> float:
+        """The surface's clock (seconds; the time base of gestures and prompts)."""
+        return self._clock()
+
+    @property
+    def shift(self) -> bool:
+        """True while a shift button is held."""
+        return bool(self._shift_held)
+
+    @property
+    def layer(self) -> str:
+        """The active layer: ``shift`` while a shift button is held, else ``base``."""
+        return "shift" if self._shift_held else "base"
+
+    def is_armed(self, cc: int, layer: str = "base") -> bool:
+        """True if the fader/knob at ``cc`` (in ``layer``) waits for soft-takeover pickup."""
+        takeover = self._takeover.get((layer, cc))
+        return takeover is not None and takeover.is_armed((layer, cc))
 
     def armed_units(self) -> list[int]:
         """Units in view whose fader waits for pickup (for the window to flag)."""
@@ -92,21 +132,28 @@ class ControlSurface:
             out = []
             for control in self.map.controls_for("scale_unit"):
                 unit = self.unit_for_slot(control.slot if control.slot is not None else -1)
-                if unit is not None and self.is_armed(control.cc):
+                if unit is not None and self.is_armed(control.cc, control.layer):
                     out.append(unit)
             return out
 
     def led_states(self) -> dict[int, bool]:
-        """CC -> LED on, for every button with LED feedback (see ``controllers.feedback``)."""
+        """CC -> LED on, for every button with LED feedback (see ``controllers.feedback``).
+
+        A CC with a shift-layer control shows that control's state while shift is held.
+        """
         with self._lock:
             states: dict[int, bool] = {}
-            for control in self.map.controls:
-                if control.led:
-                    states[control.cc] = self._led_on(control)
+            for cc in sorted({c.cc for c in self.map.controls if c.led}):
+                control = self.map.control(cc, self.layer)
+                states[cc] = control is not None and control.led and self._led_on(control)
             return states
 
     def _led_on(self, control: Control) -> bool:
         action = control.action
+        if action == "shift":
+            return self.shift
+        if action == "auto_gain":
+            return self.auto_gain
         if action in ("solo", "mute"):
             unit = self.unit_for_slot(control.slot if control.slot is not None else -1)
             flags = self.solo if action == "solo" else self.mute
@@ -121,24 +168,93 @@ class ControlSurface:
 
     # ------------------------------------------------------------------ input
 
-    def handle(self, msg: mido.Message) -> list[Action]:
-        """The actions one raw message causes (often none). Never raises on odd messages."""
+    def handle(self, msg: mido.Message, now_s: float | None = None) -> list[Action]:
+        """The actions one raw message received at ``now_s`` causes (often none).
+
+        Never raises on odd messages. ``now_s`` defaults to the surface's clock.
+        """
         if getattr(msg, "type", None) != "control_change":
             return []
         with self._lock:
+            now = self._clock() if now_s is None else float(now_s)
             if not self.map.accepts_channel(msg.channel):
                 return []
-            control = self.map.control(msg.control)
+            control = self.map.control(msg.control, self.layer)
             if control is None:
                 return []
             if control.is_button:
-                return self.press(control) if msg.value > 0 else []
+                return self._button(control, msg.value > 0, now)
             return self._move(control, msg.value)
 
+    def _button(self, control: Control, down: bool, now: float) -> list[Action]:
+        """A button went down or up: shift, gestures, or a plain press."""
+        cc = control.cc
+        if control.action == "shift":
+            if down:
+                self._shift_held.add(cc)
+            else:
+                self._shift_held.discard(cc)
+            return []
+        if not down:  # the release ends a hold: fire if it was long enough, else cancel
+            held = self._holding.pop(cc, None)
+            if held is not None and now - held[1] >= self.map.gestures.hold_s:
+                return self.press(held[0])
+            return []
+        if control.gesture == "hold":
+            self._holding[cc] = (control, now)
+            return []
+        if control.gesture == "double":
+            first = self._first_tap.pop(control.key, None)
+            if first is not None and now - first <= self.map.gestures.double_s:
+                return self.press(control)
+            self._first_tap[control.key] = now
+            return []
+        return self.press(control)
+
+    def tick(self, now_s: float | None = None) -> list[Action]:
+        """Actions of ``hold`` gestures whose time has come at ``now_s`` (buttons still held)."""
+        with self._lock:
+            now = self._clock() if now_s is None else float(now_s)
+            due = [cc for cc, (_, t) in self._holding.items() if now - t >= self.map.gestures.hold_s]
+            out: list[Action] = []
+            for cc in due:
+                out += self.press(self._holding.pop(cc)[0])
+            return out
+
+    def next_deadline(self) -> float | None:
+        """The clock time at which the next pending hold fires, or None if no button is held."""
+        with self._lock:
+            if not self._holding:
+                return None
+            return min(t for _, t in self._holding.values()) + self.map.gestures.hold_s
+
+    def set_prompt(self, text: str, until_s: float) -> None:
+        """Show ``text`` (e.g. "press q again to quit") until clock time ``until_s``; "" clears it."""
+        with self._lock:
+            self._prompt = (text, float(until_s))
+
+    def prompt(self, now_s: float | None = None) -> str:
+        """What a pending gesture will do, for the window ("" when none)."""
+        with self._lock:
+            now = self._clock() if now_s is None else float(now_s)
+            texts = [f"keep holding {c.label or f'CC {c.cc}'} to {_meaning(c)}"
+                     for c, t in self._holding.values() if now - t < self.map.gestures.hold_s]
+            texts += [f"press {c.label or f'CC {c.cc}'} again to {_meaning(c)}"
+                      for key, t in self._first_tap.items() if now - t <= self.map.gestures.double_s
+                      for c in [self.map.by_key[key]]]
+            text, until = self._prompt
+            if text and now <= until:
+                texts.append(text)
+            return "; ".join(texts)
+
     def press(self, control: Control) -> list[Action]:
-        """A button press (also used by ``--learn`` tests and the keyboard)."""
+        """A button press that fires (also used by ``--learn`` tests and the keyboard)."""
         with self._lock:
             action = control.action
+            if action == "shift":
+                return []
+            if action in TOGGLE_ACTIONS and "on" not in control.action_args():
+                return [self.toggle(action)]
             if action in ("bank_prev", "bank_next"):
                 return [self.move_bank(-1 if action == "bank_prev" else 1)]
             if action in UNIT_ACTIONS:
@@ -153,18 +269,35 @@ class ControlSurface:
     def _move(self, control: Control, raw: int) -> list[Action]:
         assert control.curve is not None  # maps guarantee a curve on faders and knobs
         value = control.curve(raw)
-        if control.action == "wet_dry":
-            self.wet = value
-            return [Action("wet_dry", {"value": value})]
+        for other in self.map.layer_controls(control.cc):
+            if other is not control and other.key in self._takeover:
+                # the physical control moved under another layer's meaning: that one must pick up again
+                self._takeover[other.key].forget(other.key)
+        if control.action in GLOBAL_VALUE_ARGS:
+            if not self._takeover[control.key].move(control.key, value, self._global_value(control.action)):
+                return []
+            action = Action(control.action, {GLOBAL_VALUE_ARGS[control.action]: value})
+            self._set_global(action)
+            self._touch(control.action)
+            return [action]
         unit = self.unit_for_slot(control.slot if control.slot is not None else -1)
         if unit is None:
             return []
         mirror = self.scales if control.action == "scale_unit" else self.knobs
-        if not self._takeover[control.cc].move(control.cc, value, mirror[unit]):
+        if not self._takeover[control.key].move(control.key, value, mirror[unit]):
             return []
         mirror[unit] = value
         self._touch((control.action, unit))
         return [Action(control.action, {"unit": unit, "value": value})]
+
+    def _global_value(self, action: str) -> float:
+        return self.wet if action == "wet_dry" else self.master_db
+
+    def _set_global(self, action: Action) -> None:
+        if action.name == "wet_dry":
+            self.wet = float(action.args["value"])
+        else:
+            self.master_db = float(action.args["db"])
 
     # ------------------------------------------------------------------ state changes
 
@@ -174,6 +307,13 @@ class ControlSurface:
             self.bank = (self.bank + step) % self.n_banks
             self._arm_all()
             return Action("bank", {"bank": self.bank})
+
+    def toggle(self, action: str) -> Action:
+        """Flip an on/off state of :data:`~controllers.maps.TOGGLE_ACTIONS` (updates the mirror)."""
+        with self._lock:
+            out = Action(action, {"on": not self.auto_gain})
+            self.observe(out)
+            return out
 
     def unit_button(self, action: str, unit: int) -> Action:
         """solo/mute toggle, or reset_unit, for absolute ``unit`` (updates the mirror)."""
@@ -201,6 +341,8 @@ class ControlSurface:
                     self._touch(("knob_unit", int(args["unit"])))
             elif name in ("play_pause", "stop", "set_source", "toggle_source"):
                 self._touch("playing" if name in ("play_pause", "stop") else "synth")
+            elif name in GLOBAL_VALUE_ARGS or name == "auto_gain":
+                self._touch(name)
             if name in ("scale_unit", "knob_unit"):
                 unit = int(args["unit"])
                 mirror = self.scales if name == "scale_unit" else self.knobs
@@ -235,8 +377,12 @@ class ControlSurface:
                 self.synth = bool(args["synth"])
             elif name == "toggle_source":
                 self.synth = not self.synth
-            elif name == "wet_dry":
-                self.wet = float(args["value"])
+            elif name in GLOBAL_VALUE_ARGS:
+                if self._global_value(name) != float(args[GLOBAL_VALUE_ARGS[name]]):
+                    self._set_global(action)
+                    self._arm_action(name)
+            elif name == "auto_gain":
+                self.auto_gain = bool(args["on"])
             if name in _ARM_ALL_ACTIONS:
                 self._arm_all()
                 # the engine applies this after every earlier action: its next truth wins
@@ -244,7 +390,8 @@ class ControlSurface:
 
     def sync(self, scales: Sequence[float] | None = None, knobs: Sequence[float] | None = None,
              solo: Sequence[bool] | None = None, mute: Sequence[bool] | None = None,
-             playing: bool | None = None, synth: bool | None = None) -> None:
+             playing: bool | None = None, synth: bool | None = None, wet_dry: float | None = None,
+             master_gain_db: float | None = None, auto_gain: bool | None = None) -> None:
         """Set the mirror to the engine's truth (e.g. after a scene recall); arms changed units.
 
         Values differing by less than ``SYNC_EPSILON`` are equal. Anything this surface (or the
@@ -269,6 +416,13 @@ class ControlSurface:
                 self.playing = bool(playing)
             if synth is not None and not self._recent("synth", now):
                 self.synth = bool(synth)
+            for name, value in (("wet_dry", wet_dry), ("master_gain", master_gain_db)):
+                if value is not None and not self._recent(name, now) \
+                        and abs(float(value) - self._global_value(name)) > SYNC_EPSILON:
+                    self._set_global(Action(name, {GLOBAL_VALUE_ARGS[name]: float(value)}))
+                    self._arm_action(name)
+            if auto_gain is not None and not self._recent("auto_gain", now):
+                self.auto_gain = bool(auto_gain)
 
     def forget_positions(self) -> None:
         """The device reconnected: physical fader positions are unknown, every control waits for pickup."""
@@ -282,7 +436,8 @@ class ControlSurface:
             return {"bank": self.bank, "n_banks": self.n_banks, "units": self.units_in_view(),
                     "scales": list(self.scales), "knobs": list(self.knobs), "solo": list(self.solo),
                     "mute": list(self.mute), "playing": self.playing, "synth": self.synth,
-                    "armed": self.armed_units()}
+                    "wet": self.wet, "master_db": self.master_db, "auto_gain": self.auto_gain,
+                    "shift": self.shift, "armed": self.armed_units()}
 
     def _touch(self, key: Hashable) -> None:
         self._touched[key] = self._clock()
@@ -292,8 +447,13 @@ class ControlSurface:
         return touched is not None and now - touched < self.sync_grace_s
 
     def _arm_all(self) -> None:
-        for cc, takeover in self._takeover.items():
-            takeover.arm(cc)
+        for key, takeover in self._takeover.items():
+            takeover.arm(key)
+
+    def _arm_action(self, action: str) -> None:
+        """Arm every control of a global value action (its value changed behind their backs)."""
+        for control in self.map.controls_for(action):
+            self._takeover[control.key].arm(control.key)
 
     def _arm_unit(self, unit: int, action: str) -> None:
         slot = unit - self.bank * self.bank_size
@@ -301,4 +461,9 @@ class ControlSurface:
             return  # not in view: the bank move will arm it anyway
         for control in self.map.controls_for(action):
             if control.slot == slot:
-                self._takeover[control.cc].arm(control.cc)
+                self._takeover[control.key].arm(control.key)
+
+
+def _meaning(control: Control) -> str:
+    """A few words for what a button does, e.g. "quit" (for prompts)."""
+    return control.action.replace("_", " ")

@@ -45,6 +45,12 @@ class SoftTakeover:
         for key in self._picked:
             self._picked[key] = False
 
+    def forget(self, key: Hashable) -> None:
+        """This control's physical position now means something else (another layer moved it):
+        arm it and forget its position, so no stale position can fake a crossing."""
+        self._position.pop(key, None)
+        self._picked[key] = False
+
     def forget_positions(self) -> None:
         """Physical positions are unknown again (device reconnected): arm and forget all."""
         self._position.clear()

@@ -30,14 +30,14 @@ def test_nanokontrol2_factory_cc_table() -> None:
         assert (cmap.control(48 + slot).action, cmap.control(48 + slot).slot) == ("mute", slot)
         assert (cmap.control(64 + slot).action, cmap.control(64 + slot).slot) == ("reset_unit", slot)
     transport = {cc: cmap.control(cc).action for cc in (58, 59, 46, 60, 61, 62, 43, 44, 42, 41, 45)}
-    assert transport == {58: "bank_prev", 59: "bank_next", 46: "quit", 60: "zero_all", 61: "prev_scene",
+    assert transport == {58: "bank_prev", 59: "bank_next", 46: "shift", 60: "zero_all", 61: "prev_scene",
                          62: "next_scene", 43: "set_source", 44: "set_source", 42: "stop", 41: "play_pause",
                          45: "reset_all"}
     assert cmap.control(43).action_args() == {"synth": False}
     assert cmap.control(44).action_args() == {"synth": True}
     assert cmap.control(0).led is False and cmap.control(32).led is True
     assert cmap.control(100) is None
-    assert len(cmap.controls) == 51
+    assert len(cmap.controls) == 51 + 7  # 7 shift-layer controls
 
 
 def test_detent_curve_has_exact_unity_band_and_is_monotonic() -> None:
@@ -106,6 +106,41 @@ BAD_DOCUMENTS = {
     "too_many_slots": ("name: x\nbank_size: 2\ncontrols:\n  - {ccs: [1, 2, 3], kind: fader, action: scale_unit}\n",
                        "exceed bank_size"),
     "bank_action": ("name: x\ncontrols:\n  - {cc: 3, kind: button, action: bank, args: {bank: 1}}\n", "bank_prev"),
+    # layers, gestures and points curves
+    "unknown_layer": ("name: x\ncontrols:\n  - {cc: 3, kind: button, action: stop, layer: alt}\n",
+                      r"\(cc 3\)\.layer: unknown layer 'alt'"),
+    "shift_layer_without_shift": ("name: x\ncontrols:\n  - {cc: 3, kind: button, action: stop, layer: shift}\n",
+                                  r"\(cc 3\)\.layer: .*needs a button with action 'shift'"),
+    "unknown_gesture": ("name: x\ncontrols:\n  - {cc: 3, kind: button, action: quit, gesture: triple}\n",
+                        r"\(cc 3\)\.gesture: unknown gesture 'triple'"),
+    "gesture_on_fader": ("name: x\ncontrols:\n  - {cc: 3, kind: fader, action: wet_dry, gesture: hold}\n",
+                         r"\(cc 3\)\.gesture: only buttons"),
+    "shift_in_shift_layer": ("name: x\ncontrols:\n" + "  - {cc: 9, kind: button, action: shift}\n" +
+                             "  - {cc: 3, kind: button, action: shift, layer: shift}\n", r"\(cc 3\)\.layer: a shift button"),
+    "shift_cc_reused": ("name: x\ncontrols:\n" + "  - {cc: 9, kind: button, action: shift}\n" +
+                        "  - {cc: 9, kind: button, action: quit, layer: shift, gesture: hold}\n",
+                        "CC 9 is a shift button"),
+    "layer_kind_mismatch": ("name: x\ncontrols:\n" + "  - {cc: 9, kind: button, action: shift}\n" + "  - {cc: 3, kind: button, action: stop}\n"
+                            "  - {cc: 3, kind: knob, action: wet_dry, layer: shift}\n",
+                            r"\(cc 3\)\.kind: knob in the shift layer, but button"),
+    "duplicate_in_layer": ("name: x\ncontrols:\n" + "  - {cc: 9, kind: button, action: shift}\n" +
+                           "  - {cc: 3, kind: button, action: stop, layer: shift}\n"
+                           "  - {cc: 3, kind: button, action: play_pause, layer: shift}\n",
+                           "duplicate CC 3 in layer 'shift'"),
+    "points_not_to_127": ("name: x\ncontrols:\n  - {cc: 3, kind: fader, action: master_gain, "
+                          "curve: {type: points, points: [[0, -60], [100, 0]]}}\n", r"\(cc 3\)\.curve: .*raw 0 to raw 127"),
+    "points_decreasing": ("name: x\ncontrols:\n  - {cc: 3, kind: fader, action: master_gain, "
+                          "curve: {type: points, points: [[0, 0], [64, -6], [127, 6]]}}\n", "non-decreasing"),
+    "points_missing": ("name: x\ncurves:\n  g: {type: points}\ncontrols:\n  - {cc: 3, kind: button, action: stop}\n",
+                       r"curves\.g\.points: a 'points' curve needs 'points'"),
+    "points_with_min": ("name: x\ncurves:\n  g: {type: points, min: 0, points: [[0, 0], [127, 1]]}\n"
+                        "controls:\n  - {cc: 3, kind: button, action: stop}\n", r"curves\.g: a 'points' curve takes only"),
+    "hold_too_long": ("name: x\ngestures: {hold_s: 9}\ncontrols:\n  - {cc: 3, kind: button, action: stop}\n",
+                      r"gestures\.hold_s: 9.0 out of range"),
+    "gestures_unknown_key": ("name: x\ngestures: {triple_s: 1}\ncontrols:\n  - {cc: 3, kind: button, action: stop}\n",
+                             "gestures: expected"),
+    "toggle_with_bad_args": ("name: x\ncontrols:\n  - {cc: 3, kind: button, action: auto_gain, args: {level: 2}}\n",
+                             r"\(cc 3\)\.args: .*needs argument"),
 }
 
 

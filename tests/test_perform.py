@@ -364,3 +364,56 @@ def test_demo_renders_offline_when_asked(tmp_path: Path, repo_root: Path) -> Non
     assert info.samplerate == SR and info.frames > 5 * SR
     png = out.with_suffix(".png")
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_shift_layer_switches_models_plays_the_mix_and_quits_only_on_a_hold(
+        jack_server: str, tiny_model: Path, input_wav: Path, tmp_path: Path, repo_root: Path) -> None:
+    """Two loaded models; the nanoKONTROL2's shift layer (hold cycle) over a JACK virtual port."""
+    import shutil
+
+    model_b = tmp_path / "other.keras"
+    shutil.copy(tiny_model, model_b)
+    events = tmp_path / "ev.jsonl"
+    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
+    with backend.open_output("nanoKONTROL2 virtual", virtual=True) as port:
+        perform = Perform(["--model", str(tiny_model), "--model", str(model_b), "--headless",
+                           "--midi-api", "jack", "--input", str(input_wav), "--loop", "--duration", "30",
+                           "--log-events", str(events)], repo_root)
+        perform.wait_playing()
+        t0 = time.perf_counter()
+        _at(t0, 0.3)
+        _press(port, 46)  # one touch of cycle (the old quit button): nothing happens
+        _at(t0, 0.5)
+        _cc(port, 46, 127)  # hold cycle: shift layer
+        _at(t0, 0.7)
+        _press(port, 59)  # shift + track >: next model
+        _at(t0, 0.9)
+        _cc(port, 23, 127)  # shift + knob 8 at wet 1.0: picked up
+        _at(t0, 1.0)
+        _cc(port, 23, 64)  # wet/dry 0.5
+        _at(t0, 1.2)
+        _press(port, 42)  # one touch of shift + stop: no quit
+        _at(t0, 1.5)
+        _cc(port, 46, 0)  # release shift
+        _at(t0, 1.7)
+        _press(port, 59)  # track > without shift: bank 1
+        _at(t0, 1.9)
+        _cc(port, 46, 127)
+        _cc(port, 42, 127)  # hold shift + stop for 1.2 s: quit
+        _at(t0, 3.1)
+        _cc(port, 42, 0)
+        _cc(port, 46, 0)
+        summary = perform.finish()
+    assert "stopped by quit action" in summary, summary
+    log = list(read_events(events))
+    names = [a.name for _, a in log]
+    assert names.count("quit") == 1 and names[-1] == "quit", names
+    assert "stop" not in names, "shift + stop must not stop"
+    assert [n for n in names if n in ("next_model", "wet_dry", "bank")][:1] == ["next_model"]
+    wet = [a.args["value"] for _, a in log if a.name == "wet_dry"]
+    assert wet and wet[-1] == pytest.approx(64 / 127)
+    assert [a.args for _, a in log if a.name == "bank"] == [{"bank": 1}]
+    t_quit = log[-1][0]
+    t_bank = next(t for t, a in log if a.name == "bank")
+    assert t_quit - t_bank > 1.0, "quit came before the hold was long enough"

@@ -91,7 +91,7 @@ def test_computer_keys_go_through_the_control_surface() -> None:
     sent: list[Action] = []
     window = PerformanceWindow(submit=sent.extend, key_handler=key_handler(surface))
     try:
-        for key in (pygame.K_z, pygame.K_RIGHTBRACKET, pygame.K_UP, pygame.K_q):
+        for key in (pygame.K_z, pygame.K_RIGHTBRACKET, pygame.K_UP, pygame.K_q, pygame.K_q):  # q twice quits
             pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key, mod=0))
         window.handle_events()
     finally:
@@ -99,3 +99,28 @@ def test_computer_keys_go_through_the_control_surface() -> None:
     assert [a.name for a in sent] == ["zero_all", "bank", "scale_unit", "quit"]
     assert sent[1].args == {"bank": 1}
     assert sent[2].args["unit"] == 8 and sent[2].args["value"] == pytest.approx(0.05)
+
+
+def test_window_shows_model_shift_and_quit_prompt(tmp_path: Path) -> None:
+    from controllers.keyboard import QUIT_PROMPT
+
+    window = PerformanceWindow()
+    try:
+        window.update(_snapshot())
+        window.draw()
+        plain = pygame.surfarray.array3d(window.screen).copy()
+        snap = _snapshot()
+        snap.model_name, snap.model_index, snap.n_models = "strings", 1, 2
+        snap.shift, snap.prompt = True, QUIT_PROMPT
+        window.update(snap)
+        assert pygame.display.get_caption()[0] == "Latent Instrument - strings"
+        window.draw()
+        window.save_screenshot(tmp_path / "shift.png")
+        shifted = pygame.surfarray.array3d(window.screen)
+    finally:
+        window.close()
+    badge = shifted[868:944, 42:66]
+    assert np.all(badge == np.array(SOLO, np.uint8), axis=-1).sum() > 800, "no SHIFT badge"
+    assert np.all(plain[868:944, 42:66] == np.array(SOLO, np.uint8), axis=-1).sum() == 0
+    assert np.any(shifted[300:560, 540:566] != plain[300:560, 540:566]), "no quit prompt"
+    assert np.any(shifted[260:520, 10:34] != plain[260:520, 10:34]), "model line unchanged"

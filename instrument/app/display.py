@@ -39,7 +39,8 @@ class EngineView:
         soloed[:count] = state.soloed[view.start:view.stop]
         source = engine.source
         return DisplaySnapshot(
-            model_name=engine.model_name, n_units=engine.n_units, bank=engine.bank, units=units,
+            model_name=engine.model_name, model_index=int(engine.model_index),
+            n_models=max(1, len(engine.model_names)), n_units=engine.n_units, bank=engine.bank, units=units,
             scales=engine.scales_view(self._scales).copy(),
             activations=engine.latent_view(self._latent).copy(),
             knobs=knobs, muted=muted, soloed=soloed, source_mode=engine.source_mode,
@@ -52,7 +53,9 @@ def unit_truth(engine: Any) -> dict[str, Any]:
     state = engine.unit_state
     return {"scales": state.scales.tolist(), "knobs": state.knobs.tolist(),
             "solo": state.soloed.tolist(), "mute": state.muted.tolist(),
-            "playing": bool(engine.playing), "synth": bool(engine.synth)}
+            "playing": bool(engine.playing), "synth": bool(engine.synth),
+            "wet_dry": float(engine.wet_dry), "master_gain_db": float(engine.master_gain_db),
+            "auto_gain": bool(engine.auto_gain)}
 
 
 def sync_one(surface: Any, snap: DisplaySnapshot) -> None:
@@ -68,6 +71,11 @@ def sync_surface(surface: Any, snapshots: "queue.Queue[DisplaySnapshot]") -> Non
             sync_one(surface, snapshots.get_nowait())
         except queue.Empty:
             return
+
+
+def control_status(surface: Any) -> Callable[[], tuple[bool, str]]:
+    """``(shift held, prompt)`` of the control surface, for the window to draw each frame."""
+    return lambda: (bool(surface.shift), str(surface.prompt()))
 
 
 def key_handler(surface: Any) -> Callable[[Any], list[Action]]:

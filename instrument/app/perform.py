@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from instrument.app.display import EngineView, key_handler, sync_one, sync_surface, unit_truth
+from instrument.app.display import EngineView, control_status, key_handler, sync_one, sync_surface, unit_truth
 from instrument.app.inversion_link import inversion_report, open_inversion_follower
 from instrument.app.perform_options import PerformOptions
 from instrument.app.perform_summary import PerformSummary
@@ -228,7 +228,7 @@ def perform(options: PerformOptions) -> PerformSummary:
                   f"{midi.status_text() if midi is not None else 'MIDI off'}", file=sys.stderr, flush=True)
         midi_text = (lambda: midi.status_text()) if midi is not None else (lambda: "MIDI off")
         if window is not None:
-            window.run(snapshots, stop, fps=30, midi_status=midi_text)
+            window.run(snapshots, stop, fps=30, midi_status=midi_text, control_status=control_status(surface))
             if window.closed:
                 stopped_by[0] = "window closed"
         else:
@@ -249,6 +249,7 @@ def perform(options: PerformOptions) -> PerformSummary:
         if window is not None and options.screenshot is not None:
             window.drain(snapshots)
             window.snapshot.midi_status = midi_text()
+            window.snapshot.shift, window.snapshot.prompt = control_status(surface)()
             window.draw()
             window.save_screenshot(options.screenshot)
     finally:

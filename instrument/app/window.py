@@ -58,6 +58,8 @@ class DisplaySnapshot:
     hop_index: int = 0
     time_s: float = 0.0
     model_name: str = ""
+    model_index: int = 0
+    n_models: int = 1
     n_units: int = BANK_SIZE
     bank: int = 0
     units: np.ndarray = field(default_factory=lambda: np.arange(BANK_SIZE))
@@ -81,6 +83,9 @@ class DisplaySnapshot:
     midi_status: str = "no MIDI"
     osc_status: str = ""  # "OSC: N received, M ignored" with --osc-port, else empty (not drawn)
     message: str = ""
+    #: control side (set by the window each frame): a shift button is held; a pending gesture's prompt
+    shift: bool = False
+    prompt: str = ""
     #: the engine's full unit state after a state-changing action (for the MIDI surface), else None
     unit_truth: dict[str, Any] | None = None
 
@@ -193,6 +198,8 @@ class PerformanceWindow:
         """Take one snapshot: push its spectrogram frames and keep it for drawing."""
         if self.on_snapshot is not None:
             self.on_snapshot(snapshot)
+        if snapshot.model_name != self.snapshot.model_name:  # model switched: the caption follows
+            self._pg.display.set_caption(f"Latent Instrument - {snapshot.model_name}")
         self.spec_in.push(snapshot.in_frames)
         self.spec_out.push(snapshot.out_frames)
         self.snapshot = snapshot
@@ -237,7 +244,8 @@ class PerformanceWindow:
         first = s.bank * BANK_SIZE
         last = min(first + BANK_SIZE, s.n_units) - 1
         self._text("Latent Instrument", (16, 12), TEXT, self.big)
-        self._text(f"model: {s.model_name or '-'}", (260, 16), DIM)
+        models = f" ({s.model_index + 1}/{s.n_models})" if s.n_models > 1 else ""
+        self._text(f"model: {s.model_name or '-'}{models}", (260, 16), TEXT if models else DIM)
         units_text = f"units {first}-{last} of {s.n_units}" if s.n_units else "no latent units"
         self._text(f"bank {s.bank}  {units_text}", (560, 16))
         source = "SYNTH" if s.synth else "ORIGINAL"
@@ -246,6 +254,9 @@ class PerformanceWindow:
         self._text(f"source: {s.source_mode} -> {source}", (16, 48), FADER if s.synth else SOLO)
         self._text(f"{transport}{progress}", (300, 48), TEXT if s.playing else WARN)
         self._text(f"t = {s.time_s:7.2f} s   hop {s.hop_index}", (560, 48), DIM)
+        if s.shift:
+            pg.draw.rect(screen, SOLO, (868, 42, 76, 24), border_radius=4)
+            self._text("SHIFT", (882, 47), BACKGROUND)
         # the 8 units in view
         top, bar_h, col_w = UNITS_TOP, BAR_H, (WIDTH - 32) // BANK_SIZE
         # activations are drawn relative to the bank's recent peak (decaying), so units compare
@@ -303,6 +314,8 @@ class PerformanceWindow:
         self._text(s.midi_status if s.midi_status.startswith("MIDI") else f"MIDI: {s.midi_status}", (660, y), DIM)
         if s.message:
             self._text(s.message, (16, HEIGHT - 52), SOLO, self.small)
+        if s.prompt:
+            self._text(s.prompt, (300, HEIGHT - 50), WARN)
         if s.osc_status:
             self._text(s.osc_status, (660, HEIGHT - 48), DIM, self.small)
         pg.display.flip()
@@ -316,13 +329,19 @@ class PerformanceWindow:
 
     # -- main loop --------------------------------------------------------------------------------
     def run(self, snapshots: "queue.Queue[DisplaySnapshot]", stop: threading.Event,
-            fps: int = 30, midi_status: Callable[[], str] | None = None) -> None:
-        """Draw at ``fps`` until ``stop`` is set or the window is closed (then a quit action is sent)."""
+            fps: int = 30, midi_status: Callable[[], str] | None = None,
+            control_status: Callable[[], tuple[bool, str]] | None = None) -> None:
+        """Draw at ``fps`` until ``stop`` is set or the window is closed (then a quit action is sent).
+
+        ``control_status`` gives ``(shift held, prompt)`` of the control side each frame.
+        """
         while not stop.is_set() and not self.closed:
             self.handle_events()
             self.drain(snapshots)
             if midi_status is not None:
                 self.snapshot.midi_status = midi_status()
+            if control_status is not None:
+                self.snapshot.shift, self.snapshot.prompt = control_status()
             self.draw()
             self.clock.tick(fps)  # sleeps: no busy-wait
 

@@ -33,7 +33,7 @@ from instrument.io.ringbuffer import RingBuffer
 
 #: Actions after which the control side's mirror (soft takeover, LEDs) is re-synced to the engine.
 _SYNC_ACTIONS = ("zero_all", "reset_all", "recall_scene", "next_scene", "prev_scene", "switch_model",
-                 "play_pause", "stop")
+                 "next_model", "prev_model", "play_pause", "stop")
 
 
 class HopEngine(Protocol):
