@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from controllers.midi_api import MIDI_APIS
-from instrument.engine.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD
+from instrument.engine.engine import (DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD, MASTER_GAIN_MAX_DB,
+                                      MASTER_GAIN_MIN_DB)
 from instrument.errors import ConfigError
 
 #: Input sources: an audio file, the sound card input, or none (the decoder fires the held latent).
@@ -63,6 +64,8 @@ class PerformOptions:
     headless: bool = False                      # --headless
     screenshot: Path | None = None              # --screenshot
     duration_s: float | None = None             # --duration
+    master_gain_db: float = 0.0                 # --master-gain (start value, dB)
+    auto_gain: bool = False                     # --auto-gain (loudness compensation at start)
     osc_port: int | None = None                 # --osc-port (UDP port of OSC control in)
     osc_host: str = "127.0.0.1"                 # --osc-host (address the OSC port binds)
     osc_send: str | None = None                 # --osc-send HOST:PORT (OSC state out)
@@ -100,6 +103,10 @@ class PerformOptions:
                                             or not isinstance(self.duration_s, (int, float))
                                             or not self.duration_s > 0):
             raise ConfigError(f"--duration must be a positive number of seconds, got {self.duration_s!r}")
+        if isinstance(self.master_gain_db, bool) or not isinstance(self.master_gain_db, (int, float)) \
+                or not MASTER_GAIN_MIN_DB <= self.master_gain_db <= MASTER_GAIN_MAX_DB:
+            raise ConfigError(f"--master-gain must be a number of dB in {MASTER_GAIN_MIN_DB:g}.."
+                              f"{MASTER_GAIN_MAX_DB:g}, got {self.master_gain_db!r}")
         if self.screenshot is not None and self.headless:
             raise ConfigError("--screenshot needs the window: drop --headless "
                               "(SDL_VIDEODRIVER=dummy draws it off-screen)")

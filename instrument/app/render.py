@@ -9,7 +9,8 @@ input file.
 
 With ``phase="offline"`` the engine collects the output magnitudes instead of
 running RTISI-LA, and librosa's fast Griffin-Lim reconstructs the whole file
-at the end; the original (bypass) path is mixed in with the same per-hop gains.
+at the end; the original (bypass) path is mixed in with the same per-hop gains,
+then the master gain and the safety limiter are applied as the engine does live.
 """
 
 from __future__ import annotations
@@ -150,6 +151,8 @@ def render(engine: Engine, n_samples: int, automation: Sequence[tuple[int, Actio
     n_hops = -(-(n_samples + latency) // hop)
     timeline = np.zeros(n_hops * hop, dtype=np.float32)
     gains = np.ones(n_hops * hop, dtype=np.float32)
+    offline_phase = isinstance(engine.phase, MagnitudeCollector)
+    master_gains = np.ones(n_hops * hop, dtype=np.float32) if offline_phase else None
     cursor = 0
     applied = 0
     start = time.perf_counter()
@@ -167,11 +170,17 @@ def render(engine: Engine, n_samples: int, automation: Sequence[tuple[int, Actio
             break
         timeline[i * hop:(i + 1) * hop] = engine.process_hop()
         gains[i * hop:(i + 1) * hop] = engine.synth_gain_curve
+        if master_gains is not None:  # the engine leaves the output stages to us (after Griffin-Lim)
+            if engine.master.step():
+                master_gains[i * hop:(i + 1) * hop] = engine.master.curve
         hops_done = i + 1
     magnitudes = None
-    if isinstance(engine.phase, MagnitudeCollector):
+    if master_gains is not None:
         magnitudes = engine.phase.magnitudes()[:hops_done]
         timeline = _offline_phase(engine, timeline, gains, magnitudes, hops_done, gl_iterations)
+        timeline *= master_gains
+        for i in range(hops_done):
+            engine.limiter.process(timeline[i * hop:(i + 1) * hop])
     elapsed = time.perf_counter() - start
     end = min(hops_done * hop, n_samples + latency)
     audio = np.zeros(n_samples if not engine.quit_requested else max(0, end - latency), dtype=np.float32)

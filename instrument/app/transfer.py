@@ -15,6 +15,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from instrument.dsp.limiter import peak_ceiling
 from instrument.io.audio_files import AUDIO_SUFFIXES, load_audio, save_audio
 from instrument.errors import AudioFileError, ConfigError, ModelError
 from instrument.dsp.spectral import log_magnitude, magnitude_from_log, stft
@@ -128,7 +129,7 @@ def transfer_files(model: Any, inputs: Sequence[str | Path], out_dir: str | Path
         audio = load_audio(path, model.spectral.audio)
         out, dry, wet = transfer_audio(model, audio, iterations=iterations, mix=mix, init=init)
         target = (out_dir / relative).with_suffix(".wav")
-        save_audio(target, out, model.spectral.sample_rate)
+        save_audio(target, peak_ceiling(out), model.spectral.sample_rate)  # never at full scale
         plot_path = None
         if plot:
             from instrument.plots import plot_spectrograms

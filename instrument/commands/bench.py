@@ -16,6 +16,7 @@ BENCHMARKS = {
     "identifiability": "MPR ceiling set by what the sound tells (re-rendered near-patches) vs a model",
     "datasets": "synth dataset generation speed (clips/s)",
     "distributed": "training throughput with 1 vs 2 workers",
+    "output_level": "output peak, full-scale share and limiter gain reduction; loudness compensation sweep",
 }
 
 

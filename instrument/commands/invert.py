@@ -75,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
     tmp.replace(out)
     print(f"wrote {out}")
     if args.render:
-        print(f"wrote {save_audio(args.render, result['rendered'], spec.sample_rate)}")
+        from instrument.dsp.limiter import peak_ceiling
+
+        print(f"wrote {save_audio(args.render, peak_ceiling(result['rendered']), spec.sample_rate)}")
     if args.plot:
         name = Path(args.sound).name
         png = plot_audio_spectrograms([(name, result["audio"]),

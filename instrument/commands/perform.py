@@ -85,6 +85,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     midi.add_argument("--osc-send", default=None, metavar="HOST:PORT",
                       help="send the state (scales, activations, model, gains...) as OSC ~30 times a second")
     out = parser.add_argument_group("output")
+    out.add_argument("--master-gain", type=float, default=0.0, metavar="DB",
+                     help="master gain at start, dB in -60..+12, before the safety limiter (default 0)")
+    out.add_argument("--auto-gain", action="store_true",
+                     help="start with loudness compensation on (the output level follows the input's)")
     out.add_argument("--record", metavar="OUT.wav", help="record the engine output (32-bit float WAV)")
     out.add_argument("--log-events", metavar="FILE.jsonl",
                      help="log every applied action (replay with `latent render --automation`)")
@@ -134,6 +138,7 @@ def options_from_args(args: argparse.Namespace) -> PerformOptions:
         invert_midi_out=args.invert_midi_out, record=Path(args.record) if args.record else None,
         log_events=Path(args.log_events) if args.log_events else None, headless=args.headless,
         screenshot=Path(args.screenshot) if args.screenshot else None, duration_s=args.duration,
+        master_gain_db=args.master_gain, auto_gain=args.auto_gain,
         osc_port=args.osc_port, osc_host=args.osc_host, osc_send=args.osc_send)
 
 

@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 
 from instrument.io.audio_files import load_audio, save_audio
-from instrument.engine.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD, Engine, make_source
+from controllers.actions import Action
+from instrument.engine.engine import (DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD, MASTER_GAIN_MAX_DB,
+                                      MASTER_GAIN_MIN_DB, Engine, make_source)
 from instrument.errors import ConfigError
 from instrument.app.render import (DEFAULT_NO_INPUT_SECONDS, load_automation, load_models, render,
                                    resolve_model_paths)
@@ -44,6 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="Griffin-Lim iterations with --phase offline (default 100)")
     parser.add_argument("--scenes", metavar="DIR", default=str(PRESETS_DIR / "scenes"),
                         help="scene folder for recall/next/prev scene actions (default: shipped scenes)")
+    parser.add_argument("--master-gain", type=float, default=0.0, metavar="DB",
+                        help="master gain at start, dB in -60..+12, before the safety limiter (default 0; "
+                             "master_gain actions in the automation change it)")
+    parser.add_argument("--auto-gain", action="store_true",
+                        help="start with loudness compensation on (the output level follows the input's)")
     parser.add_argument("--plot", metavar="out.png", help="write input/output spectrograms to a PNG")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
@@ -54,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--duration must be positive, got {args.duration}")
     if args.gl_iterations < 1:
         raise ConfigError(f"--gl-iterations must be >= 1, got {args.gl_iterations}")
+    if not MASTER_GAIN_MIN_DB <= args.master_gain <= MASTER_GAIN_MAX_DB:
+        raise ConfigError(f"--master-gain must be a number of dB in {MASTER_GAIN_MIN_DB:g}.."
+                          f"{MASTER_GAIN_MAX_DB:g}, got {args.master_gain:g}")
     if not args.no_input and not args.input:
         raise ConfigError("give --input IN.wav, or --no-input")
     models, names, spectral = load_models(resolve_model_paths(args.model))
@@ -73,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     engine = Engine(spectral, models, names, source=source, phase=args.phase,
                     phase_lookahead=args.phase_lookahead, phase_iterations=args.phase_iterations,
                     seed=args.seed, scenes=scenes)
+    engine.apply(Action("master_gain", {"db": args.master_gain}))  # before hop 0: no fade-in
+    engine.apply(Action("auto_gain", {"on": bool(args.auto_gain)}))
     n_samples = int(round(seconds * spectral.sample_rate))
     result = render(engine, n_samples, automation, progress=not args.no_progress,
                     gl_iterations=args.gl_iterations)

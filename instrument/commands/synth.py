@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from instrument.dsp.limiter import peak_ceiling
 from instrument.io.audio_files import save_audio
 
 
@@ -56,7 +57,7 @@ def run_render(args: argparse.Namespace) -> int:
         audio = synth.render_patch(patch)
     finally:
         synth.close()
-    out = save_audio(Path(args.output), audio, spec.sample_rate)
+    out = save_audio(Path(args.output), peak_ceiling(audio), spec.sample_rate)  # never at full scale
     print(f"{out}: {len(audio) / spec.sample_rate:.2f} s at {spec.sample_rate} Hz "
           f"({spec.name}, {spec.n_params} parameters)")
     return 0

@@ -5,6 +5,13 @@ Pipeline per hop (every stage consumes and produces one hop or one frame)::
     source ─► StreamingStft ─► log1p|S| ─► model bank ─► wet/dry ─► expm1 ─► phase ─► synth hop
       │                          └──────── dry delay (model look-ahead) ──┘                │
       └────────────── original delay (total latency) ─────────────► source select ◄───────┘
+                                                                            │
+                                             out ◄── peak limiter ◄── master gain
+
+The last stage of every hop is the master gain (``master_gain`` action, smoothed)
+and the safety peak limiter (:class:`~instrument.dsp.limiter.PeakLimiter`): no
+output sample reaches full scale. Loudness compensation (``auto_gain``) scales
+the output magnitudes before the phase stage so their level follows the input's.
 
 The engine is pure and stateful: no I/O, no threads, no logging; every array
 is allocated at construction. The live app calls :meth:`Engine.apply_all` with
@@ -33,6 +40,8 @@ import numpy as np
 
 from controllers.actions import Action
 from instrument.config import SpectralConfig
+from instrument.dsp.gain import LoudnessFollower, SmoothedGain
+from instrument.dsp.limiter import PeakLimiter
 from instrument.dsp.mix import crossfade, wet_dry_mix
 from instrument.dsp.spectral import StreamingStft
 from instrument.engine.scenes import Scene, SceneBook, scene_from_state
@@ -181,6 +190,14 @@ class Engine:
         #: master gain in dB (applied before the safety limiter) and loudness compensation
         self.master_gain_db = 0.0
         self.auto_gain = False
+        #: the output stages: master gain, loudness compensation, safety limiter (see the module doc)
+        self.master = SmoothedGain(self.hop_length, self.hop_seconds)
+        self.loudness = LoudnessFollower(stft.n_fft, self.hop_seconds)
+        self.limiter = PeakLimiter(self.hop_length, spectral.sample_rate)
+        #: the limiter's gain reduction for meters (dB >= 0): peak-held, falling 20 dB/s
+        self.limiter_meter_db = 0.0
+        self._meter_fall_db = 20.0 * self.hop_seconds
+        self._dry_magnitude = np.zeros(self.n_bins, dtype=np.float32)
         self.synth = True
         self._synth_gain = 1.0
         self.bank = 0
@@ -365,6 +382,7 @@ class Engine:
             raise ConfigError(f"master_gain must be a number of dB in {MASTER_GAIN_MIN_DB:g}.."
                               f"{MASTER_GAIN_MAX_DB:g}, got {value!r}")
         self.master_gain_db = float(value)
+        self.master.set_db(self.master_gain_db, immediate=self.hop_index == 0)  # no fade-in from 0 dB
 
     def _auto_gain(self, args: Mapping[str, Any]) -> None:
         self.auto_gain = bool(args["on"])
@@ -420,6 +438,10 @@ class Engine:
         self.phase.reset()
         self._dry.reset()
         self._original.reset()
+        self.master.reset()
+        self.loudness.reset()
+        self.limiter.reset()
+        self.limiter_meter_db = 0.0
         self.hop_index = 0
 
     def process_hop(self, input_hop: np.ndarray | None = None) -> np.ndarray:
@@ -462,6 +484,8 @@ class Engine:
             np.nan_to_num(self._output_log, copy=False, nan=0.0, posinf=self._log_ceiling, neginf=0.0)
         np.clip(self._output_log, 0.0, self._log_ceiling, out=self._output_log)
         np.expm1(self._output_log, out=self.output_magnitude)
+        np.expm1(dry, out=self._dry_magnitude)
+        self.loudness.process(self._dry_magnitude, self.output_magnitude, self.auto_gain)
         synth_hop = self.phase.process(self.output_magnitude)
         original = self._original.process(hop)
 
@@ -478,6 +502,11 @@ class Engine:
             gain += self._synth_gain
             crossfade(original, synth_hop, gain, out=self.output_hop, scratch=self._gain_curve)
             self._synth_gain = target
+        if self.phase_mode != "offline":  # offline: the renderer applies both after Griffin-Lim
+            self.master.process(self.output_hop)
+            self.limiter.process(self.output_hop)
+            self.limiter_meter_db = max(self.limiter.gain_reduction_db,
+                                        self.limiter_meter_db - self._meter_fall_db, 0.0)
         self.hop_index += 1
         elapsed = time.perf_counter() - start
         self.last_hop_seconds = elapsed
