@@ -45,7 +45,9 @@ class EngineView:
             activations=engine.latent_view(self._latent).copy(),
             knobs=knobs, muted=muted, soloed=soloed, source_mode=engine.source_mode,
             synth=bool(engine.synth), playing=bool(engine.playing),
-            progress=getattr(source, "progress", None), latency_ms=float(engine.latency_ms))
+            progress=getattr(source, "progress", None), latency_ms=float(engine.latency_ms),
+            master_gain_db=float(engine.master_gain_db), auto_gain=bool(engine.auto_gain),
+            auto_gain_db=float(engine.loudness.gain_db), gain_reduction_db=float(engine.limiter_meter_db))
 
 
 def unit_truth(engine: Any) -> dict[str, Any]:

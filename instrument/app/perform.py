@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from controllers.actions import Action
 from instrument.app.display import EngineView, control_status, key_handler, sync_one, sync_surface, unit_truth
 from instrument.app.inversion_link import inversion_report, open_inversion_follower
 from instrument.app.perform_options import PerformOptions
@@ -81,6 +82,16 @@ def _build_engine(options: PerformOptions) -> Engine:
                   phase_lookahead=options.phase_lookahead, phase_iterations=options.phase_iterations,
                   seed=options.seed, scenes=scenes, block_frames=options.block_frames,
                   compute_hops=options.compute_hops)
+
+
+def start_actions(options: PerformOptions) -> list[Action]:
+    """The actions that set ``--master-gain`` and ``--auto-gain`` (none at their defaults)."""
+    actions = []
+    if options.master_gain_db != 0.0:
+        actions.append(Action("master_gain", {"db": float(options.master_gain_db)}))
+    if options.auto_gain:
+        actions.append(Action("auto_gain", {"on": True}))
+    return actions
 
 
 def _bind_osc(options: PerformOptions) -> Any:
@@ -177,6 +188,8 @@ def perform(options: PerformOptions) -> PerformSummary:
                 "ahead_ms": 1000.0 * io.out_ring.available_read() / sample_rate,
                 "osc_status": osc_in.status_text() if osc_in is not None else ""}
 
+    # start values as actions: applied and logged at hop 0, so `latent render --automation` replays them
+    inbox.submit(start_actions(options))
     worker = ProcessingWorker(engine, hop, sample_rate, io.out_ring, inbox, snapshots, stop,
                               ahead_hops=ahead_hops, in_ring=io.in_ring if live else None,
                               recorder=recorder, event_log=event_log, max_hops=max_hops,

@@ -32,6 +32,8 @@ SPEC_WIDTH, SPEC_HEIGHT = 440, 150
 UNITS_TOP, BAR_H = 80, 220
 #: Fader bars span 0..FADER_FULL_SCALE (values above are drawn full and marked).
 FADER_FULL_SCALE = 2.0
+#: The limiter meter (between the spectrograms) spans 0..GR_FULL_SCALE_DB of gain reduction.
+GR_FULL_SCALE_DB = 24.0
 
 BACKGROUND = (18, 20, 26)
 PANEL = (34, 38, 48)
@@ -80,6 +82,12 @@ class DisplaySnapshot:
     underflows: int = 0
     latency_ms: float = 0.0
     ahead_ms: float = 0.0
+    #: output stages: master gain (dB), loudness compensation (on, its gain in dB), and the
+    #: safety limiter's gain reduction (dB >= 0, peak-held)
+    master_gain_db: float = 0.0
+    auto_gain: bool = False
+    auto_gain_db: float = 0.0
+    gain_reduction_db: float = 0.0
     midi_status: str = "no MIDI"
     osc_status: str = ""  # "OSC: N received, M ignored" with --osc-port, else empty (not drawn)
     message: str = ""
@@ -304,6 +312,7 @@ class PerformanceWindow:
             self._text(label, (x, spec_top - 2), DIM, self.small)
             pg.surfarray.blit_array(self._spec_surfaces[i], spec.rgb())
             screen.blit(self._spec_surfaces[i], (x, spec_top + 14))
+        self._draw_output_meter(spec_top)
         # status line
         y = HEIGHT - 28
         cpu_color = WARN if s.cpu_load > 0.8 else TEXT
@@ -320,6 +329,24 @@ class PerformanceWindow:
             self._text(s.osc_status, (660, HEIGHT - 48), DIM, self.small)
         pg.display.flip()
         self.frames_drawn += 1
+
+    def _draw_output_meter(self, spec_top: int) -> None:
+        """The limiter's gain reduction as a bar falling from the top (between the spectrograms)
+        and the master gain / loudness compensation in the header."""
+        pg = self._pg
+        s = self.snapshot
+        x, top = 16 + SPEC_WIDTH + 12, spec_top + 14
+        reduction = max(0.0, float(s.gain_reduction_db))
+        color = WARN if reduction >= 6.0 else ACTIVATION
+        self._text("GR", (x + 3, spec_top - 2), DIM, self.small)
+        pg.draw.rect(self.screen, (50, 54, 66), (x, top, 24, SPEC_HEIGHT))
+        h = int(round(SPEC_HEIGHT * min(reduction, GR_FULL_SCALE_DB) / GR_FULL_SCALE_DB))
+        if h > 0:
+            pg.draw.rect(self.screen, color, (x, top, 24, h))
+        self._text(f"{reduction:.0f}", (x + 5, top + SPEC_HEIGHT + 3), color if reduction >= 0.5 else DIM,
+                   self.small)
+        auto = f"  auto {s.auto_gain_db:+.1f}" if s.auto_gain else ""
+        self._text(f"out {s.master_gain_db:+.1f} dB{auto}", (760, 16), TEXT if auto else DIM)
 
     def save_screenshot(self, path: str | Path) -> Path:
         """Write the current window contents as PNG."""
