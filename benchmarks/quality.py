@@ -112,29 +112,37 @@ def baseline_rows(task: str, data: Any) -> list[dict[str, Any]]:
 
 #: Frequency above which the transfer rows compare band energy with the target's (Hz).
 HIGH_BAND_HZ = 5000.0
-#: Length of a note's tail (its release) whose energy the transfer rows compare (s).
-TAIL_SECONDS = 0.5
+#: Energy floor of the note-tail comparison, relative to the target note's median frame power:
+#: below it both sides count as silence (a target released to digital silence is not "infinitely"
+#: quieter than a model's -60 dB residue).
+TAIL_FLOOR = 1e-6
 
 
 def band_and_tail_db(outputs: Sequence[np.ndarray], targets: Sequence[np.ndarray],
                      sample_rate: int, hop_length: int) -> tuple[float, float]:
-    """Energy of ``outputs`` relative to ``targets`` in dB: above :data:`HIGH_BAND_HZ`, and in the
-    last :data:`TAIL_SECONDS` of every note (0 dB = as much energy as the target).
+    """Energy of ``outputs`` relative to ``targets`` in dB (0 dB = as much as the target): above
+    :data:`HIGH_BAND_HZ`, and in every note's tail: the frames after the target's last frame within
+    20 dB of its median level, each frame's power floored at :data:`TAIL_FLOOR` times that level.
+    A model that cut the tails short would score below 0 dB there.
 
     Args:
         outputs, targets: per note, log1p magnitudes ``(frames, n_bins)`` of equal shapes.
     """
     n_bins = targets[0].shape[1]
     first_bin = int(np.ceil(HIGH_BAND_HZ / (sample_rate / 2) * (n_bins - 1)))
-    tail = max(1, int(round(TAIL_SECONDS * sample_rate / hop_length)))
-    energy = np.zeros((2, 2))  # (band, tail) x (output, target)
+    band = np.zeros(2)
+    tail = np.zeros(2)
     for out, tgt in zip(outputs, targets):
-        for k, spec in enumerate((out, tgt)):
-            power = np.expm1(np.asarray(spec, np.float64)) ** 2
-            energy[0, k] += power[:, first_bin:].sum()
-            energy[1, k] += power[-tail:].sum()
-    ratio = 10 * np.log10(np.maximum(energy[:, 0], 1e-12) / np.maximum(energy[:, 1], 1e-12))
-    return float(ratio[0]), float(ratio[1])
+        power = [np.expm1(np.asarray(spec, np.float64)) ** 2 for spec in (out, tgt)]
+        frame_power = [p.sum(axis=1) for p in power]
+        level = float(np.median(frame_power[1]))
+        loud = np.nonzero(frame_power[1] >= 0.01 * level)[0]
+        start = int(loud[-1]) + 1 if loud.size else len(tgt)
+        for k in range(2):
+            band[k] += power[k][:, first_bin:].sum()
+            tail[k] += np.maximum(frame_power[k][start:], TAIL_FLOOR * level).sum()
+    ratios = 10 * np.log10(np.maximum([band[0], tail[0]], 1e-12) / np.maximum([band[1], tail[1]], 1e-12))
+    return float(ratios[0]), float(ratios[1])
 
 
 def evaluate_model(latent: Any, data: Any, task: str, name: str) -> dict[str, Any]:

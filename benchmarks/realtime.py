@@ -211,6 +211,14 @@ def main(argv: Sequence[str] | None = None) -> int:
           " block carries the whole call, see max).")
     for note in skipped:
         print(f"- {note}")
+    terms = list(results[0][3]["latency_terms_ms"]) if results else []
+    if terms:
+        print("\nEngine latency term by term (ms):\n")
+        print(_row(["model", *terms, "total"]))
+        print(_row(["---"] * (len(terms) + 2)))
+        for name, _, _, stats, _, _, _ in results:
+            print(_row([name, *(f"{stats['latency_terms_ms'][t]:.1f}" for t in terms),
+                        f"{stats['latency_ms']:.1f}"]))
     if paced:
         print(f"\nBlock mode, {args.paced_hops} hops started on a real-time schedule (processing thread's hop"
               " wall time):\n")

@@ -82,7 +82,8 @@ def time_engine(engine: Engine, hops: int, warmup: int = 20) -> dict[str, float]
     return {"median_ms": 1000 * float(np.median(times)), "p99_ms": 1000 * float(np.percentile(times, 99)),
             "max_ms": 1000 * float(times.max()), "rtf": float(times.sum() / audio_s),
             "rtf_median": float(np.median(times) / engine.hop_seconds), "rtf_cpu": cpu / audio_s,
-            "latency_ms": engine.latency_ms, "block": block_text(engine)}
+            "latency_ms": engine.latency_ms, "latency_terms_ms": dict(engine.latency_terms_ms),
+            "block": block_text(engine)}
 
 
 def paced_hops(engine: Engine, hops: int, warmup: int = 40) -> dict[str, float]:
