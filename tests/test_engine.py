@@ -10,7 +10,7 @@ import pytest
 from controllers.actions import Action
 from instrument.config import SpectralConfig
 from instrument.engine.engine import BANK_SIZE, Engine, hop_index_for_time, make_source, time_for_hop
-from instrument.errors import ConfigError
+from instrument.errors import ConfigError, ControllerMapError
 from instrument.engine.scenes import SceneBook, scene_from_state
 from instrument.engine.sources import FileSource, LiveSource, NoInputSource
 from instrument.dsp.spectral import spectral_convergence_db, stft
@@ -177,9 +177,12 @@ def test_master_gain_and_model_stepping_actions() -> None:
     engine = Engine(SPECTRAL)
     engine.apply(Action("master_gain", {"db": -12.5}))
     assert engine.master_gain_db == -12.5
-    for bad in (13.0, -61.0, "loud", True):
+    for bad in (13.0, -61.0):
         with pytest.raises(ConfigError, match="master_gain"):
             engine.apply(Action("master_gain", {"db": bad}))
+    for bad in ("loud", True):  # wrong types never become actions (typed action arguments)
+        with pytest.raises(ControllerMapError, match="'db' must be a finite number"):
+            Action("master_gain", {"db": bad})
     engine.apply(Action("next_model"))
     engine.apply(Action("prev_model"))
     assert engine.model_index == 0  # one (bypass) stage: stepping wraps onto itself

@@ -15,9 +15,14 @@ from typing import Sequence
 from tqdm import tqdm
 
 from instrument.io.audio_files import save_audio
-from instrument.errors import SynthError
+from instrument.io.output_paths import check_writable_dir
+from instrument.errors import DatasetError, SynthError
 from training.notes import midi_to_note, parse_note_range
-from instrument.synths.soundfont import GM_PROGRAMS, find_soundfont, render_note
+from instrument.synths.soundfont import (GM_PROGRAMS, MAX_NOTE_SECONDS, _check_sample_rate,
+                                         find_soundfont, render_note)
+
+#: Most parallel fluidsynth processes.
+MAX_WORKERS = 64
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,43 @@ def resolve_program(instrument: str) -> int:
                      + ", ".join(sorted(GM_PROGRAMS)))
 
 
+def file_stem(instrument: str, prefix: str | None) -> str:
+    """The file name stem (``flute`` in ``flute_G3.wav``): a plain name, never a path.
+
+    Raises:
+        DatasetError: the prefix is empty, holds a path separator, or starts with '.'.
+    """
+    raw = instrument if prefix is None else prefix
+    stem = raw.strip().lower().replace(" ", "-")
+    if (not stem or stem.startswith(".") or any(c in stem for c in "/\\\0")
+            or stem in (".", "..")):
+        raise DatasetError(f"prefix {raw!r} must be a plain file name part: not empty, no '/', "
+                           "'\\' or NUL, not starting with '.'")
+    return stem
+
+
+def _shown(value: object) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) else repr(value)
+
+
+def check_note_settings(seconds: float, release_seconds: float, velocity: int, sample_rate: int,
+                        workers: int) -> None:
+    """Bounds of every size the command line sets, checked before anything is rendered.
+
+    Raises:
+        SynthError: a value outside its range (names the value and the limit).
+    """
+    if not 0 < seconds <= MAX_NOTE_SECONDS:
+        raise SynthError(f"--seconds {_shown(seconds)} must be in (0, {MAX_NOTE_SECONDS:g}] s per note")
+    if not 0 <= release_seconds <= MAX_NOTE_SECONDS:
+        raise SynthError(f"--release {_shown(release_seconds)} must be in 0..{MAX_NOTE_SECONDS:g} s")
+    if isinstance(velocity, bool) or not isinstance(velocity, int) or not 1 <= velocity <= 127:
+        raise SynthError(f"--velocity {velocity!r} must be an integer in 1..127")
+    _check_sample_rate(sample_rate)
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise SynthError(f"--workers {workers!r} must be an integer in 1..{MAX_WORKERS}")
+
+
 def _render(job: NoteJob) -> str:
     audio = render_note(job.program, job.midi, job.velocity, job.seconds, job.sample_rate,
                         soundfont=job.soundfont, release_seconds=job.release_seconds)
@@ -58,12 +100,16 @@ def render_notes(instrument: str, notes: Sequence[int], out_dir: str | Path, *,
 
     Returns:
         the written files, in note order.
+    Raises:
+        SynthError: unknown instrument, bad SoundFont, a value out of range.
+        DatasetError: a prefix that is not a plain name, an unwritable output folder.
     """
     program = resolve_program(instrument)
+    check_note_settings(seconds, release_seconds, velocity, sample_rate, workers)
+    stem = file_stem(instrument, prefix)
     sf2 = str(find_soundfont(soundfont))
-    out_dir = Path(out_dir)
+    out_dir = check_writable_dir(out_dir, "output folder", error=DatasetError)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = (prefix or instrument).strip().lower().replace(" ", "-")
     jobs = [NoteJob(program, int(m), int(velocity), float(seconds), float(release_seconds),
                     int(sample_rate), sf2, str(out_dir / f"{stem}_{midi_to_note(m)}.wav"))
             for m in notes]

@@ -30,6 +30,7 @@ import numpy as np
 import yaml
 
 from instrument.errors import DatasetError, SynthError
+from instrument.io.output_paths import atomic_path, check_writable_dir
 from instrument.synths.registry import get_synth
 from instrument.synths.base import Synth
 from instrument.synths.patch import load_patch_values
@@ -39,6 +40,12 @@ from instrument.synths.spec import SynthSpec
 TARGETS = ("one_hot", "classes", "normalized")
 RENDER_CHUNK = 64
 FORMAT_VERSION = 1
+#: Bounds of the sizes the command line sets: clips per shard (one shard is held in memory)
+#: and clips in a dataset.
+MAX_SHARD_SIZE = 10_000
+MAX_COUNT = 10_000_000
+#: Temporary shard files: ``shard_00000.npz.<random>.tmp.npz`` (see :func:`_write_npz_atomic`).
+TEMP_GLOB = "shard_*.npz.*.tmp.npz"
 
 
 # -- targets ----------------------------------------------------------------
@@ -137,9 +144,30 @@ def _write_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
         np.savez(tmp, **arrays)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise DatasetError(f"cannot write dataset shard {path}: {exc.strerror or exc}") from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Delete shard temporaries a killed earlier run left behind; returns what was removed.
+
+    Called once the folder is known to hold this dataset and before any worker starts, so
+    no temporary of this run exists yet.
+    """
+    removed = []
+    for stale in sorted(directory.glob(TEMP_GLOB)):
+        try:
+            stale.unlink()
+            removed.append(stale)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise DatasetError(f"cannot remove the stale temporary file {stale}: "
+                               f"{exc.strerror or exc}") from exc
+    return removed
 
 
 def _make_shard(task: tuple[str, str, dict[str, Any] | None, int, int, int, str]) -> int:
@@ -179,8 +207,15 @@ def generate_dataset(synth_name: str, count: int, seed: int, out_dir: str | Path
 
     if count < 1 or shard_size < 1:
         raise DatasetError(f"count and shard_size must be positive, got {count}, {shard_size}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if count > MAX_COUNT:
+        raise DatasetError(f"count {count} is above the limit of {MAX_COUNT} clips")
+    if shard_size > MAX_SHARD_SIZE:
+        raise DatasetError(f"shard_size {shard_size} is above the limit of {MAX_SHARD_SIZE} clips")
+    out = check_writable_dir(out_dir, "dataset folder", error=DatasetError)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(f"cannot create dataset folder {out}: {exc.strerror or exc}") from exc
     synth = get_synth(synth_name, spec=spec)
     s = synth.spec
     prior_dict = None
@@ -197,11 +232,14 @@ def generate_dataset(synth_name: str, count: int, seed: int, out_dir: str | Path
                                f"{old.count}, seed {old.seed}, shard size {old.shard_size}); "
                                "use a new folder or the same settings to resume")
     else:
-        meta_path.write_text(json.dumps(meta.to_dict(), indent=1) + "\n")
+        with atomic_path(meta_path, "dataset meta file", error=DatasetError) as tmp:
+            tmp.write_text(json.dumps(meta.to_dict(), indent=1) + "\n")
     spec_file = out / "spec.yaml"
     if not spec_file.is_file():
-        spec_file.write_text(yaml.safe_dump(spec_to_dict(s), sort_keys=False))
+        with atomic_path(spec_file, "dataset spec file", error=DatasetError) as tmp:
+            tmp.write_text(yaml.safe_dump(spec_to_dict(s), sort_keys=False))
     synth.close()
+    remove_stale_temporaries(out)
     todo = [i for i in range(meta.n_shards)
             if not _shard_complete(shard_path(out, i), meta.shard_count(i), meta)]
     tasks = [(s.name, str(spec_file), prior_dict, seed, i, meta.shard_count(i),

@@ -15,6 +15,7 @@ then the master gain and the safety limiter are applied as the engine does live.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from controllers.actions import Action, read_events
 from instrument.config import SpectralConfig
 from instrument.engine.engine import Engine, hop_index_for_time
 from instrument.errors import ConfigError, ModelError
+from instrument.io.output_paths import check_distinct, check_not_input, check_writable
 from instrument.engine.stages import MagnitudeCollector
 from presets import PRESETS_DIR
 
@@ -34,6 +36,42 @@ from presets import PRESETS_DIR
 DEFAULT_MODEL = PRESETS_DIR / "models" / "reconstruct.keras"
 #: Seconds rendered in no-input mode when neither --duration nor automation says.
 DEFAULT_NO_INPUT_SECONDS = 10.0
+#: Longest render (the whole output is held in memory): one hour.
+MAX_RENDER_SECONDS = 3600.0
+#: Automation may reach this far past the longest render (actions after the end are not applied).
+AUTOMATION_MARGIN_SECONDS = 60.0
+
+
+def check_render_seconds(seconds: float, what: str = "--duration") -> float:
+    """``seconds`` if it is a finite number in ``(0, MAX_RENDER_SECONDS]``.
+
+    Raises:
+        ConfigError: naming ``what``, the value and the limit.
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) \
+            or not 0 < seconds <= MAX_RENDER_SECONDS:
+        raise ConfigError(f"{what} {seconds!r} s must be a number in (0, {MAX_RENDER_SECONDS:g}] s "
+                          f"(render length limit)")
+    return float(seconds)
+
+
+def check_render_paths(output: str | Path, inputs: Sequence[str | Path | None] = (),
+                       plot: str | Path | None = None) -> None:
+    """Before rendering: the output (and plot) is writable, is no input, and they differ.
+
+    Args:
+        output: the WAV to write; inputs: ``--input`` and ``--automation`` files (None skipped);
+        plot: the PNG to write, if any.
+    Raises:
+        AudioFileError: naming the path and what is wrong.
+    """
+    given = [Path(p) for p in inputs if p is not None]
+    targets = [(Path(output), "output file")] + ([(Path(plot), "plot file")] if plot else [])
+    for target, kind in targets:
+        check_writable(target, kind)
+        check_not_input(target, given, kind)
+    if plot:
+        check_distinct([("--output", output), ("--plot", plot)])
 
 
 def resolve_model_paths(models: Sequence[str] | None, live: bool = True) -> list[Path]:
@@ -87,19 +125,29 @@ def load_models(paths: Sequence[Path]) -> tuple[list[Any], list[str], SpectralCo
     return models, [p.stem for p in paths], spectral
 
 
-def load_automation(path: str | Path | None, spectral: SpectralConfig) -> list[tuple[int, Action]]:
+def load_automation(path: str | Path | None, spectral: SpectralConfig,
+                    max_seconds: float | None = None) -> list[tuple[int, Action]]:
     """Read an event log as ``(hop_index, action)`` pairs in application order.
 
+    Args:
+        max_seconds: latest event time allowed (default: the render length limit plus
+            :data:`AUTOMATION_MARGIN_SECONDS`); pass the render length plus a margin when known.
     Raises:
         ControllerMapError: the file is missing or a line is not a valid action.
-        ConfigError: a time is negative or not finite.
+        ConfigError: a time is negative, not finite or later than ``max_seconds``.
     """
     if path is None:
         return []
+    limit = MAX_RENDER_SECONDS + AUTOMATION_MARGIN_SECONDS if max_seconds is None else max_seconds
     events = []
     for number, (time_s, action) in enumerate(read_events(path), 1):
         if not np.isfinite(time_s) or time_s < 0:
             raise ConfigError(f"{path}: event {number}: time must be a finite number >= 0, got {time_s}")
+        if time_s > limit:
+            raise ConfigError(f"{path}: event {number}: time {time_s:g} s is later than the "
+                              f"{limit:g} s limit" + ("" if max_seconds is not None else
+                                                      f" (render length limit {MAX_RENDER_SECONDS:g} s"
+                                                      f" + {AUTOMATION_MARGIN_SECONDS:g} s)"))
         events.append((hop_index_for_time(time_s, spectral), action))
     events.sort(key=lambda item: item[0])  # stable: same-hop actions keep file order
     return events
@@ -146,6 +194,10 @@ def render(engine: Engine, n_samples: int, automation: Sequence[tuple[int, Actio
     """
     if n_samples <= 0:
         raise ConfigError(f"nothing to render: {n_samples} samples")
+    rate = engine.spectral.sample_rate
+    if n_samples > MAX_RENDER_SECONDS * rate:
+        raise ConfigError(f"render length {n_samples / rate:g} s is above the limit of "
+                          f"{MAX_RENDER_SECONDS:g} s")
     hop = engine.hop_length
     latency = engine.latency_samples
     n_hops = -(-(n_samples + latency) // hop)

@@ -18,6 +18,7 @@ import numpy as np
 from instrument.dsp.limiter import peak_ceiling
 from instrument.io.audio_files import AUDIO_SUFFIXES, load_audio, save_audio
 from instrument.errors import AudioFileError, ConfigError, ModelError
+from instrument.io.output_paths import check_distinct, check_not_input, check_writable_dir
 from instrument.dsp.spectral import log_magnitude, magnitude_from_log, stft
 
 def default_model_path() -> Path:
@@ -97,6 +98,9 @@ def transfer_audio(model: Any, audio: np.ndarray, iterations: int = 100, mix: fl
 def collect_inputs(inputs: Sequence[str | Path]) -> list[tuple[Path, Path]]:
     """(file, path relative to its input root) for every file or audio file under each folder.
 
+    A file reached twice (given twice, or given and inside a given folder) is kept once, at
+    its first place.
+
     Raises:
         AudioFileError: an input does not exist or a folder holds no audio.
     """
@@ -112,23 +116,55 @@ def collect_inputs(inputs: Sequence[str | Path]) -> list[tuple[Path, Path]]:
             found.append((path, Path(path.name)))
         else:
             raise AudioFileError(f"{path}: no such file or folder")
-    return found
+    unique: list[tuple[Path, Path]] = []
+    seen: set[Path] = set()
+    for path, relative in found:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append((path, relative))
+    return unique
+
+
+def plan_outputs(files: Sequence[tuple[Path, Path]], out_dir: str | Path,
+                 plot: bool = False) -> list[tuple[Path, Path]]:
+    """``(input, output .wav)`` for every collected input; every check done before any work.
+
+    Outputs keep each input's path relative to its input root, with the suffix ``.wav``.
+
+    Raises:
+        AudioFileError: the output folder cannot be written, an output would overwrite an
+            input (e.g. ``-o`` the input folder), or two inputs would write one output
+            (same name under different roots, or ``x.flac`` and ``x.wav``): names both.
+    """
+    out_dir = check_writable_dir(out_dir, "output folder")
+    inputs = [path for path, _ in files]
+    plan = [(path, (out_dir / relative).with_suffix(".wav")) for path, relative in files]
+    for path, target in plan:
+        check_not_input(target, inputs)
+    check_distinct(plan)
+    if plot:
+        check_distinct([(path, target.with_suffix(".png")) for path, target in plan], "plot file")
+    return plan
 
 
 def transfer_files(model: Any, inputs: Sequence[str | Path], out_dir: str | Path, *,
                    iterations: int = 100, mix: float = 1.0, plot: bool = False,
                    init: str = "input", progress: bool = True) -> list[TransferResult]:
-    """Transfer every input file into ``out_dir`` (same relative names, ``.wav``)."""
+    """Transfer every input file into ``out_dir`` (same relative names, ``.wav``).
+
+    Raises:
+        AudioFileError: see :func:`collect_inputs` and :func:`plan_outputs` (checked before any
+            file is processed), or an input cannot be read / an output cannot be written.
+    """
     from tqdm import tqdm
 
-    out_dir = Path(out_dir)
-    files = collect_inputs(inputs)
+    plan = plan_outputs(collect_inputs(inputs), out_dir, plot=plot)
     results: list[TransferResult] = []
-    for path, relative in tqdm(files, desc="transfer", unit="file", disable=not progress):
+    for path, target in tqdm(plan, desc="transfer", unit="file", disable=not progress):
         start = time.perf_counter()
         audio = load_audio(path, model.spectral.audio)
         out, dry, wet = transfer_audio(model, audio, iterations=iterations, mix=mix, init=init)
-        target = (out_dir / relative).with_suffix(".wav")
         save_audio(target, peak_ceiling(out), model.spectral.sample_rate)  # never at full scale
         plot_path = None
         if plot:

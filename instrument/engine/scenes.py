@@ -26,8 +26,11 @@ import yaml
 
 from instrument.errors import ConfigError
 from instrument.engine.unit_state import UnitState
+from instrument.io.output_paths import atomic_path
 
 SCENE_SUFFIXES = (".yaml", ".yml")
+#: Most latent units a scene may describe (shipped models have 16; the largest sensible far fewer).
+MAX_UNITS = 4096
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ def parse_scene(data: Any, source: str) -> Scene:
     n_units = data.get("n_units")
     if isinstance(n_units, bool) or not isinstance(n_units, int) or n_units <= 0:
         raise ConfigError(f"{source}: n_units must be a positive integer, got {n_units!r}")
+    if n_units > MAX_UNITS:
+        raise ConfigError(f"{source}: n_units {n_units} is above the limit of {MAX_UNITS}")
     wet_dry = data.get("wet_dry", 1.0)
     if isinstance(wet_dry, bool) or not isinstance(wet_dry, (int, float)) or not 0.0 <= wet_dry <= 1.0:
         raise ConfigError(f"{source}: wet_dry must be a number in 0..1, got {wet_dry!r}")
@@ -93,14 +98,17 @@ def load_scene(path: str | Path) -> Scene:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not a text file: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: YAML nested too deeply to be a scene") from exc
     return parse_scene(data, str(path))
 
 
 def save_scene(path: str | Path, scene: Scene) -> Path:
     """Write ``scene`` as YAML (``yaml.safe_dump``); returns the path written."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(scene.to_dict(), sort_keys=False, default_flow_style=None))
+    text = yaml.safe_dump(scene.to_dict(), sort_keys=False, default_flow_style=None)
+    with atomic_path(path, "scene file", error=ConfigError) as tmp:  # whole file or none
+        tmp.write_text(text)
     return path
 
 

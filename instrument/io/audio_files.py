@@ -15,11 +15,49 @@ import soundfile as sf
 
 from instrument.config import AudioConfig
 from instrument.errors import AudioFileError
+from instrument.io.output_paths import atomic_path
 
 AUDIO_SUFFIXES = (".wav", ".aif", ".aiff", ".flac", ".ogg", ".mp3")
 #: Writable suffix -> (libsndfile format, subtype).
 _WRITE_FORMATS = {".wav": ("WAV", "PCM_16"), ".aif": ("AIFF", "PCM_16"), ".aiff": ("AIFF", "PCM_16"),
                   ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
+
+
+#: WAV data sizes that streaming writers leave as placeholders (length unknown when written).
+_UNKNOWN_WAV_SIZES = (0, 0xFFFFFFFF)
+
+
+def check_wav_complete(path: str | Path) -> None:
+    """Raise AudioFileError when a RIFF/WAVE file holds fewer audio bytes than its header says.
+
+    libsndfile reads such a truncated file without complaint (the missing end is simply
+    absent), so a cut-off copy would otherwise play, render or train as a shorter file.
+    Files that are not RIFF/WAVE, and placeholder sizes of streamed WAVs, are not checked.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as stream:
+            header = stream.read(12)
+            if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+                return
+            offset = 12
+            for _ in range(1000):  # chunk headers walked; real files have a handful
+                stream.seek(offset)
+                chunk = stream.read(8)
+                if len(chunk) < 8:
+                    return
+                declared = int.from_bytes(chunk[4:8], "little")
+                if chunk[:4] == b"data":
+                    available = size - offset - 8
+                    if declared not in _UNKNOWN_WAV_SIZES and declared > available:
+                        raise AudioFileError(
+                            f"{path}: truncated WAV: the header declares {declared} bytes of audio, "
+                            f"the file holds {max(available, 0)}")
+                    return
+                offset += 8 + declared + (declared & 1)
+    except OSError as exc:
+        raise AudioFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
@@ -49,7 +87,8 @@ def load_audio(path: str | Path, config: AudioConfig | None = None,
     Returns:
         float32 array, shape ``(samples,)``.
     Raises:
-        AudioFileError: missing, unreadable/corrupt, empty, non-finite, or too long.
+        AudioFileError: missing, unreadable/corrupt, truncated (a WAV shorter than its
+            header says), empty, non-finite, or too long.
     """
     config = config or AudioConfig()
     limit = config.max_seconds if max_seconds is None else max_seconds
@@ -60,6 +99,7 @@ def load_audio(path: str | Path, config: AudioConfig | None = None,
         raise AudioFileError(f"{path}: not a file")
     if path.stat().st_size == 0:
         raise AudioFileError(f"{path}: file is empty (0 bytes)")
+    check_wav_complete(path)
     try:
         info = sf.info(str(path))
         if info.frames and info.samplerate and info.frames / info.samplerate > limit:
@@ -82,16 +122,30 @@ def load_audio(path: str | Path, config: AudioConfig | None = None,
 
 
 def save_audio(path: str | Path, y: np.ndarray, sample_rate: int) -> Path:
-    """Write mono float audio (shape ``(samples,)``) as a 16-bit WAV (or by suffix)."""
+    """Write mono float audio (shape ``(samples,)``) as a 16-bit WAV (or by suffix).
+
+    The file is written under a temporary name in the same folder and renamed when complete,
+    so an existing file is replaced only by a whole new one.
+
+    Raises:
+        AudioFileError: unknown suffix, or the file cannot be written (folder missing and not
+            creatable, not writable, disk full); names ``path``; no partial file is left.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in _WRITE_FORMATS:
         raise AudioFileError(f"{path}: cannot write {suffix or 'files without a suffix'}; "
                              f"use one of {', '.join(_WRITE_FORMATS)}")
     file_format, subtype = _WRITE_FORMATS[suffix]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.clip(np.asarray(y, np.float32), -1.0, 1.0), sample_rate,
-             format=file_format, subtype=subtype)
+    data = np.clip(np.asarray(y, np.float32), -1.0, 1.0)
+    if path.is_dir():
+        raise AudioFileError(f"cannot write {path}: it is a folder")
+    with atomic_path(path, "audio file") as tmp:
+        try:
+            sf.write(str(tmp), data, sample_rate, format=file_format, subtype=subtype)
+        except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
+            # atomic_path removes the partial file; the message names the target, not the temporary
+            raise AudioFileError(f"cannot write audio file {path}: {exc}") from exc
     return path
 
 

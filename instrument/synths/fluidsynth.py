@@ -32,6 +32,11 @@ from instrument.synths.base import Synth
 from instrument.synths.spec import SynthSpec
 
 ALL_SOUND_OFF = 120
+#: Bounds of the options a spec can set: silence between clips, clips per fluidsynth
+#: process, and the audio one process renders (all of it is held in memory).
+MAX_GAP_SECONDS = 10.0
+MAX_PATCHES_PER_FILE = 4096
+MAX_FILE_SECONDS = 3600.0
 #: FluidSynth renders (and dispatches MIDI events) in blocks of this many samples.
 FLUID_BLOCK = 64
 
@@ -58,18 +63,32 @@ class FluidSynth(Synth):
         if not isinstance(channel, int) or not 0 <= channel <= 15 or channel == 9:
             raise SynthError(f"fluidsynth channel must be 0..15 and not 9 (drums), got {channel!r}")
         opts = spec.options
-        self.note = int(opts.get("note", 60))
-        self.velocity = int(opts.get("velocity", 100))
-        self.note_seconds = float(opts.get("note_seconds", 0.7 * spec.seconds))
-        self.gap_seconds = float(opts.get("gap_seconds", 0.1))
-        self.patches_per_file = int(opts.get("patches_per_file", 64))
+        try:
+            self.note = int(opts.get("note", 60))
+            self.velocity = int(opts.get("velocity", 100))
+            self.note_seconds = float(opts.get("note_seconds", 0.7 * spec.seconds))
+            self.gap_seconds = float(opts.get("gap_seconds", 0.1))
+            self.patches_per_file = int(opts.get("patches_per_file", 64))
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise SynthError(f"synth spec {spec.name!r}: options note, velocity, note_seconds, "
+                             f"gap_seconds and patches_per_file must be numbers ({exc})") from exc
         if not (0 <= self.note <= 127 and 1 <= self.velocity <= 127):
             raise SynthError(f"synth spec {spec.name!r}: options note/velocity out of MIDI range")
-        if not 0 < self.note_seconds <= spec.seconds or self.gap_seconds < 0.0:
-            raise SynthError(f"synth spec {spec.name!r}: need 0 < note_seconds <= seconds and "
-                             "gap_seconds >= 0")
-        if self.patches_per_file < 1:
-            raise SynthError(f"synth spec {spec.name!r}: patches_per_file must be >= 1")
+        if not 0 < self.note_seconds <= spec.seconds:
+            raise SynthError(f"synth spec {spec.name!r}: need 0 < note_seconds <= seconds "
+                             f"({spec.seconds:g}), got note_seconds {self.note_seconds:g}")
+        if not 0.0 <= self.gap_seconds <= MAX_GAP_SECONDS:
+            raise SynthError(f"synth spec {spec.name!r}: options.gap_seconds {self.gap_seconds:g} "
+                             f"must be in 0..{MAX_GAP_SECONDS:g} s")
+        if not 1 <= self.patches_per_file <= MAX_PATCHES_PER_FILE:
+            raise SynthError(f"synth spec {spec.name!r}: options.patches_per_file "
+                             f"{self.patches_per_file} must be in 1..{MAX_PATCHES_PER_FILE}")
+        file_seconds = (self.patches_per_file + 1) * self.slot_seconds
+        if file_seconds > MAX_FILE_SECONDS:
+            raise SynthError(f"synth spec {spec.name!r}: options.patches_per_file "
+                             f"{self.patches_per_file} x {self.slot_seconds:g} s slots make "
+                             f"{file_seconds:g} s per fluidsynth render, above the limit of "
+                             f"{MAX_FILE_SECONDS:g} s; lower patches_per_file")
         self.workers = workers
         self.channel = channel
         # resolve now, so a missing binary or SoundFont fails before any rendering

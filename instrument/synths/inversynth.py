@@ -311,6 +311,13 @@ class InverSynth(Synth):
         for name in ("A_sin", "a", "d", "r", "q", "v_sin", "v_saw", "v_tri", "v_sqr"):
             if spec.param(name).min <= 0:
                 raise SynthError(f"synth spec {spec.name!r}: parameter {name!r} must stay > 0")
+        nyquist = spec.sample_rate / 2.0
+        for name in ("f_cut",) + tuple(f"f_{w}" for w in WAVEFORMS):
+            top = spec.param(name).max
+            if top > nyquist:
+                raise SynthError(f"synth spec {spec.name!r}: parameter {name!r} max {top:g} Hz is above "
+                                 f"the Nyquist frequency {nyquist:g} Hz (sample_rate "
+                                 f"{spec.sample_rate} / 2)")
         units = str(spec.options.get("fm_depth_units", "hz"))
         if units not in FM_UNITS:
             raise SynthError(f"synth spec {spec.name!r}: options.fm_depth_units {units!r} must be "

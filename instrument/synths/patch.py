@@ -57,15 +57,28 @@ class Patch:
         path = Path(path)
         if not path.is_file():
             raise SynthError(f"patch file not found: {path}")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise SynthError(f"patch file {path} is not valid JSON: {exc}") from exc
+        data = _read_json(path.read_text(), f"patch file {path}")
         return cls.from_dict(data, spec, where=f"patch file {path}")
 
 
+#: What a prior / patch source may be, for error messages.
+PATCH_SOURCES = ("a patch .json file, a .json file holding a list of patches, a .jsonl file with "
+                 "one patch per line, or a folder of patch .json files")
+
+
+def _read_json(text: str, where: str) -> Any:
+    """``json.loads`` with one-line SynthErrors (bad JSON, nesting too deep)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SynthError(f"{where} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise SynthError(f"{where}: JSON nested too deeply to be a patch") from exc
+
+
 def load_patch_values(spec: SynthSpec, source: str | Path) -> np.ndarray:
-    """Values ``(n, n_params)`` from a folder of patch ``*.json`` files or a ``.jsonl`` file."""
+    """Values ``(n, n_params)`` from a folder of patch ``*.json`` files, one patch file, a
+    JSON file holding a list of patches, or a ``.jsonl`` file (one patch per line)."""
     source = Path(source)
     rows: list[np.ndarray] = []
     if source.is_dir():
@@ -74,14 +87,30 @@ def load_patch_values(spec: SynthSpec, source: str | Path) -> np.ndarray:
             raise SynthError(f"no patch *.json files in {source}")
         rows = [Patch.load(f, spec).to_array(spec) for f in files]
     elif source.is_file():
-        for n, line in enumerate(source.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SynthError(f"{source} line {n} is not valid JSON: {exc}") from exc
-            rows.append(Patch.from_dict(data, spec, where=f"{source} line {n}").to_array(spec))
+        try:
+            text = source.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SynthError(f"cannot read patches from {source}: {exc}") from exc
+        try:
+            whole = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            whole = None
+        if isinstance(whole, dict):  # one patch (pretty-printed or not)
+            rows = [Patch.from_dict(whole, spec, where=str(source)).to_array(spec)]
+        elif isinstance(whole, list):  # a list of patches
+            rows = [Patch.from_dict(item, spec, where=f"{source} item {i}").to_array(spec)
+                    for i, item in enumerate(whole)]
+        else:
+            for n, line in enumerate(text.splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    data = json.loads(line)
+                except (json.JSONDecodeError, RecursionError) as exc:
+                    detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+                    raise SynthError(f"{source} line {n} is not valid JSON ({detail}); expected "
+                                     f"{PATCH_SOURCES}") from exc
+                rows.append(Patch.from_dict(data, spec, where=f"{source} line {n}").to_array(spec))
     else:
         raise SynthError(f"prior patches not found: {source}")
     if not rows:

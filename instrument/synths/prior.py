@@ -26,7 +26,9 @@ class GaussianPrior:
         """Fit to values ``(n_patches, n_params)``; a small ridge keeps the covariance valid."""
         v = np.asarray(values, dtype=np.float64)
         if v.ndim != 2 or v.shape[0] < 2:
-            raise SynthError(f"a prior needs at least 2 patches, got {v.shape[0] if v.ndim else 0}")
+            raise SynthError(f"a prior needs at least 2 patches (a folder of patch .json files, a "
+                             f".jsonl file with one patch per line, or a .json list of patches), "
+                             f"got {v.shape[0] if v.ndim else 0}")
         u = spec.normalize(v)
         cov = np.cov(u, rowvar=False).reshape(spec.n_params, spec.n_params)
         return cls(mean=u.mean(axis=0), cov=cov + ridge * np.eye(spec.n_params))

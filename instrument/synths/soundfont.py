@@ -31,6 +31,10 @@ DEFAULT_GAIN = 0.6
 TICKS_PER_BEAT = 480
 TEMPO_US_PER_BEAT = 500_000  # 120 bpm: 960 ticks per second
 RENDER_TIMEOUT_S = 300.0
+#: Longest held note (and longest release tail) :func:`render_note` renders.
+MAX_NOTE_SECONDS = 60.0
+#: Longest audio one fluidsynth run renders (it is held in memory).
+MAX_RENDER_SECONDS = 3600.0
 
 #: General MIDI program numbers (0-based, as sent in a program_change message).
 GM_PROGRAMS: dict[str, int] = {
@@ -120,13 +124,53 @@ def find_soundfont(path: str | Path | None = None) -> Path:
             raise SynthError(f"SoundFont {candidate} not found"
                              + ("; install fluid-soundfont-gm for the default FluidR3_GM.sf2"
                                 if candidate.name == DEFAULT_SOUNDFONT else ""))
+        check_soundfont_header(candidate)
         return candidate
     for folder in SOUNDFONT_DIRS:
         candidate = Path(folder) / DEFAULT_SOUNDFONT
         if candidate.is_file():
+            check_soundfont_header(candidate)
             return candidate
     raise SynthError(f"SoundFont {DEFAULT_SOUNDFONT} not found in {', '.join(SOUNDFONT_DIRS)}; "
                      "install the Debian package fluid-soundfont-gm")
+
+
+def check_soundfont_header(path: str | Path) -> Path:
+    """Check that ``path`` starts like a SoundFont: a RIFF file of form type ``sfbk``
+    (``.sf2`` and ``.sf3`` alike) whose RIFF size fits in the file.
+
+    Raises:
+        SynthError: unreadable, not a RIFF ``sfbk`` file, or truncated (names the file).
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as stream:
+            header = stream.read(12)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise SynthError(f"SoundFont {path} cannot be read: {exc.strerror or exc}") from exc
+    if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"sfbk":
+        raise SynthError(f"SoundFont {path} is not a SoundFont (expected a RIFF 'sfbk' header "
+                         f"as in .sf2/.sf3 files, got {header[:12]!r})")
+    declared = int.from_bytes(header[4:8], "little") + 8
+    if declared > size:
+        raise SynthError(f"SoundFont {path} is truncated: its header says {declared} bytes, "
+                         f"the file has {size}")
+    return path
+
+
+#: What fluidsynth prints on stderr when it could not load a SoundFont given on the
+#: command line (it then carries on with its built-in default, exit status 0).
+_LOAD_FAILURES = ("failed to load", "not a soundfont", "error occurred identifying")
+
+
+def _soundfont_load_failure(stderr: str) -> str | None:
+    """The stderr line saying a SoundFont was not loaded, or None."""
+    for line in stderr.splitlines():
+        lowered = line.lower()
+        if any(marker in lowered for marker in _LOAD_FAILURES):
+            return line.strip()
+    return None
 
 
 def _check_sample_rate(sample_rate: int) -> None:
@@ -171,6 +215,9 @@ def render_midi_file(midi_path: str | Path, sample_rate: int, soundfont: str | P
         except OSError as exc:
             raise SynthError(f"cannot run {binary}: {exc}") from exc
         stderr = proc.stderr.decode(errors="replace").strip()
+        failure = _soundfont_load_failure(stderr)
+        if failure is not None:
+            raise SynthError(f"fluidsynth could not load the SoundFont {sf2}: {failure[:300]}")
         if proc.returncode != 0 or not out.is_file():
             raise SynthError(f"fluidsynth failed on {midi_path} (exit {proc.returncode}): "
                              f"{stderr[-800:] or 'no output file'}")
@@ -191,8 +238,9 @@ def build_midi(messages: Iterable[TimedMessage], total_seconds: float) -> mido.M
 
     Messages are sorted by time (stable); the track ends at ``total_seconds``.
     """
-    if not total_seconds > 0:
-        raise SynthError(f"total_seconds must be positive, got {total_seconds!r}")
+    if not 0 < total_seconds <= MAX_RENDER_SECONDS:
+        raise SynthError(f"MIDI render length {total_seconds!r} s must be in "
+                         f"(0, {MAX_RENDER_SECONDS:g}] s")
     timed = sorted(((float(t), m) for t, m in messages), key=lambda item: item[0])
     midi = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT)
     track = mido.MidiTrack()
@@ -251,9 +299,11 @@ def render_note(program: int, note: int, velocity: int, seconds: float, sample_r
                                    ("velocity", velocity, 1, 127), ("channel", channel, 0, 15)):
         if not isinstance(value, (int, np.integer)) or not low <= int(value) <= high:
             raise SynthError(f"{name} must be an integer in {low}..{high}, got {value!r}")
-    if not seconds > 0 or not release_seconds >= 0:
-        raise SynthError(f"note needs seconds > 0 and release_seconds >= 0, got {seconds!r}, "
-                         f"{release_seconds!r}")
+    if not 0 < seconds <= MAX_NOTE_SECONDS:
+        raise SynthError(f"note seconds {seconds!r} must be in (0, {MAX_NOTE_SECONDS:g}]")
+    if not 0 <= release_seconds <= MAX_NOTE_SECONDS:
+        raise SynthError(f"note release seconds {release_seconds!r} must be in "
+                         f"0..{MAX_NOTE_SECONDS:g}")
     messages = [
         (0.0, mido.Message("program_change", channel=int(channel), program=int(program))),
         (0.0, mido.Message("note_on", channel=int(channel), note=int(note), velocity=int(velocity))),

@@ -52,6 +52,10 @@ SCALES = ("linear", "log", "list")
 NRPN_CONTROLLERS = (6, 38, 96, 97, 98, 99)
 MAX_14BIT = 16383
 DEFAULT_LEVELS = 16
+#: Upper bounds of the sizes a spec file can set (every array a spec sizes stays small).
+MAX_LEVELS = 1024
+MAX_PARAMETERS = 256
+MAX_N_FFT = 16384
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,9 @@ class ParamSpec:
                 raise SynthError(f"parameter {self.name!r}: list scale has repeated values")
         elif self.levels < 2:
             raise SynthError(f"parameter {self.name!r}: levels must be >= 2, got {self.levels}")
+        if self.levels > MAX_LEVELS:
+            raise SynthError(f"parameter {self.name!r}: levels {self.levels} is above the limit "
+                             f"of {MAX_LEVELS}")
         if not (math.isfinite(self.min) and math.isfinite(self.max)):
             raise SynthError(f"parameter {self.name!r}: range [{self.min}, {self.max}] is not finite")
         if self.scale != "list" and not self.min < self.max:
@@ -256,11 +263,16 @@ class SynthSpec:
                              f"got {self.sample_rate!r}")
         if not 0 < self.seconds <= 60:
             raise SynthError(f"synth {self.name!r}: seconds must be in (0, 60], got {self.seconds!r}")
+        if self.n_fft > MAX_N_FFT:
+            raise SynthError(f"synth {self.name!r}: n_fft {self.n_fft} is above the limit of {MAX_N_FFT}")
         if self.n_fft <= 0 or self.n_fft % 2 or self.hop_length <= 0 or self.n_fft % self.hop_length:
             raise SynthError(f"synth {self.name!r}: n_fft {self.n_fft} must be even and a multiple "
                              f"of hop_length {self.hop_length}")
         if not self.parameters:
             raise SynthError(f"synth {self.name!r} has no parameters")
+        if len(self.parameters) > MAX_PARAMETERS:
+            raise SynthError(f"synth {self.name!r}: {len(self.parameters)} parameters is above the "
+                             f"limit of {MAX_PARAMETERS}")
         seen: dict[str, ParamSpec] = {}
         midi_owner: dict[tuple[str, int, int], str] = {}
         for p in self.parameters:
@@ -443,6 +455,10 @@ class SynthSpec:
             data = yaml.safe_load(path.read_text())
         except yaml.YAMLError as exc:
             raise SynthError(f"synth spec {path} is not valid YAML: {exc}") from exc
+        except RecursionError as exc:
+            raise SynthError(f"synth spec {path}: YAML nested too deeply to be a synth spec") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SynthError(f"synth spec {path} cannot be read as text: {exc}") from exc
         return cls.from_dict(data, where=f"synth spec {path}")
 
 
