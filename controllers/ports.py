@@ -23,13 +23,18 @@ thread keeps looking; a port named explicitly that does not exist raises DeviceE
 Port names differ per platform: the nanoKONTROL2 is ``nanoKONTROL2 SLIDER/KNOB`` on macOS,
 ``nanoKONTROL2:nanoKONTROL2 MIDI 1 20:0`` on Linux ALSA and e.g.
 ``RtMidiOut Client:nanoKONTROL2 ...`` as a JACK virtual port; patterns match case-insensitive
-substrings, so ``nanoKONTROL2`` finds all of them.
+substrings, so ``nanoKONTROL2`` finds all of them. A port named on the command line
+(``--midi-in``, ``--midi-out``, ``--invert-midi-out``, ``latent invert --midi-out``) is matched
+the same way everywhere (:func:`find_port`): its exact name, else the one port whose name
+contains it (case-insensitive); none or several raise DeviceError listing the ports.
 """
 
 from __future__ import annotations
 
 import enum
+import os
 import queue
+import sys
 import threading
 import time
 from typing import Iterable, Sequence
@@ -42,6 +47,9 @@ from controllers.feedback import LedFeedback
 from controllers.midi_api import MIDI_APIS, midi_backend, resolve_api_name
 from controllers.surface import ControlSurface
 from instrument.errors import DeviceError
+
+#: The ALSA sequencer device rtmidi's ALSA API needs (module snd-seq).
+ALSA_SEQ_DEVICE = "/dev/snd/seq"
 
 #: Actions whose consecutive values for the same unit may be coalesced by drain().
 _COALESCE = ("scale_unit", "knob_unit", "wet_dry")
@@ -57,16 +65,41 @@ class PortStatus(str, enum.Enum):
     CLOSED = "closed"
 
 
+def matching_ports(names: Sequence[str], wanted: str) -> list[str]:
+    """The ports ``wanted`` names: ``[wanted]`` if it is a full name, else every name containing it
+    (case-insensitive)."""
+    if wanted in names:
+        return [wanted]
+    lowered = wanted.lower()
+    return [name for name in names if lowered in name.lower()]
+
+
+def find_port(names: Sequence[str], wanted: str, direction: str, api: str) -> str:
+    """The one port among ``names`` that ``wanted`` (a name given by the user) names.
+
+    Raises:
+        DeviceError: no port or several ports match (listing them).
+    """
+    found = matching_ports(names, wanted)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise DeviceError(f"MIDI {direction} port {wanted!r} not found; available ({api}): "
+                          f"{', '.join(repr(n) for n in names) or 'none'}")
+    raise DeviceError(f"MIDI {direction} port {wanted!r} matches {len(found)} ports "
+                      f"({', '.join(repr(n) for n in found)}); give more of the name")
+
+
 def match_port(names: Sequence[str], patterns: Iterable[str] = (), exact: str | None = None) -> str | None:
     """The port to open among ``names``.
 
-    With ``exact`` (``--midi-in``): that name, else the first name containing it (case-insensitive).
-    Otherwise the first name containing any of ``patterns`` (case-insensitive), in pattern order.
+    With ``exact`` (a name the user gave): the one port :func:`matching_ports` finds, else None
+    (also when several match). Otherwise the first name containing any of ``patterns``
+    (case-insensitive), in pattern order (auto-detection from a controller map).
     """
     if exact is not None:
-        if exact in names:
-            return exact
-        patterns = [exact]
+        found = matching_ports(names, exact)
+        return found[0] if len(found) == 1 else None
     for pattern in patterns:
         wanted = pattern.lower()
         for name in names:
@@ -81,11 +114,15 @@ class PortLister:
     def __init__(self, api: str | None = None) -> None:
         self.api = resolve_api_name(api)
         rtapi = getattr(rtmidi, "API_" + MIDI_APIS[self.api].split("/")[-1])
+        if self.api == "alsa" and sys.platform.startswith("linux") and not os.path.exists(ALSA_SEQ_DEVICE):
+            # say so before rtmidi, whose ALSA client would print its own error lines on stderr
+            raise DeviceError(f"MIDI API 'alsa' cannot start ({ALSA_SEQ_DEVICE} is missing): {api_help('alsa')}")
         try:
             self._in = rtmidi.MidiIn(rtapi=rtapi, name="latent-port-list")
             self._out = rtmidi.MidiOut(rtapi=rtapi, name="latent-port-list")
-        except (OSError, RuntimeError) as exc:
-            raise DeviceError(f"MIDI API {self.api!r} cannot start: {exc}") from exc
+        except (OSError, RuntimeError) as exc:  # rtmidi.SystemError is an OSError
+            raise DeviceError(f"MIDI API {self.api!r} cannot start ({str(exc).strip()}): "
+                              f"{api_help(self.api)}") from exc
 
     def inputs(self) -> list[str]:
         return list(self._in.get_ports())
@@ -96,6 +133,59 @@ class PortLister:
     def close(self) -> None:
         self._in.delete()
         self._out.delete()
+
+
+def api_help(api: str) -> str:
+    """What to do when the MIDI API ``api`` cannot start."""
+    if api == "alsa":
+        return ("load the ALSA sequencer with `sudo modprobe snd-seq`, "
+                "or use --midi-api jack with a running JACK server")
+    if api == "jack":
+        return "no JACK server is running: start one (e.g. `jackd -d alsa`), or use --midi-api alsa"
+    return "check that the system MIDI service is available"
+
+
+def resolve_ports(api: str | None, inputs: Sequence[tuple[str, str]] = (),
+                  outputs: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
+    """Check ports named by the user before anything is opened: ``(flag, name)`` pairs of input and
+    output ports; returns ``{flag: full port name}``.
+
+    Raises:
+        DeviceError: naming the flag and the port: the MIDI API cannot start, or a port matches
+            none or several ports (see :func:`find_port`).
+    """
+    if not inputs and not outputs:
+        return {}
+    api_name = resolve_api_name(api)
+    try:
+        lister = PortLister(api_name)
+    except DeviceError as exc:
+        flag, name = (list(inputs) + list(outputs))[0]
+        raise DeviceError(f"{flag} {name!r}: {exc}") from exc
+    try:
+        found: dict[str, str] = {}
+        for pairs, names, direction in ((inputs, lister.inputs(), "input"), (outputs, lister.outputs(), "output")):
+            for flag, name in pairs:
+                try:
+                    found[flag] = find_port(names, name, direction, api_name)
+                except DeviceError as exc:
+                    raise DeviceError(f"{flag}: {exc}") from exc
+        return found
+    finally:
+        lister.close()
+
+
+def open_output(name: str, api: str | None, flag: str = "--midi-out") -> "mido.ports.BaseOutput":
+    """Open the MIDI output port ``name`` names (see :func:`find_port`) with the chosen API.
+
+    Raises:
+        DeviceError: naming the flag and the port (no such port, several, API unavailable, open failed).
+    """
+    full = resolve_ports(api, outputs=[(flag, name)])[flag]
+    try:
+        return midi_backend(api).open_output(full)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise DeviceError(f"{flag}: cannot open MIDI output {full!r}: {exc}") from exc
 
 
 def list_ports(api: str | None = None) -> tuple[list[str], list[str]]:
@@ -165,8 +255,8 @@ class MidiInput:
         if self.status != PortStatus.CONNECTED and self.requested_port and not self.wait:
             names = self._lister.inputs()
             self.close()
-            raise DeviceError(f"MIDI input port {self.requested_port!r} not found; "
-                              f"available ({self.api}): {names or 'none'}")
+            find_port(names, self.requested_port, "input", self.api)  # raises: none or several match
+            raise DeviceError(f"MIDI input port {self.requested_port!r}: cannot open ({self.last_error})")
         self._thread = threading.Thread(target=self._supervise, name="latent-midi", daemon=True)
         self._thread.start()
         return self

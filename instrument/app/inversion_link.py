@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from instrument.errors import ConfigError, DeviceError
+from instrument.errors import ConfigError
 
 
 def inversion_report(worker: Any) -> str:
@@ -23,7 +23,8 @@ def open_inversion_follower(model_path: Path, port: str, midi_api: str | None,
     Raises :class:`DeviceError` when no MIDI output port matches ``port``.
     """
     from controllers.midi_api import midi_backend
-    from controllers.ports import match_port
+    from controllers.midi_api import resolve_api_name
+    from controllers.ports import find_port
 
     try:
         from instrument.inversion.follower import InversionFollower, InversionWorker
@@ -34,9 +35,7 @@ def open_inversion_follower(model_path: Path, port: str, midi_api: str | None,
 
     backend = midi_backend(midi_api)
     names = backend.get_output_names()
-    name = match_port(names, (), port)
-    if name is None:
-        raise DeviceError(f"--invert-midi-out: MIDI output port {port!r} not found; available: {names or 'none'}")
+    name = find_port(names, port, "output", resolve_api_name(midi_api))  # DeviceError: none or several
     follower = InversionFollower(load_inversion_model(model_path), input_sample_rate=sample_rate)
     out = backend.open_output(name)
     worker = InversionWorker(follower, lambda messages: send_messages(out, messages))

@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -117,7 +117,69 @@ def _osc_sender(options: PerformOptions, engine: Engine, osc_in: Any) -> Any:
     return OscStateSender(engine, *osc_target(options.osc_send), osc_counts=counts)
 
 
-def perform(options: PerformOptions) -> PerformSummary:
+class Watchdog(threading.Thread):
+    """Watches the sound card and the output files a few times a second while the performance runs.
+
+    * The audio backend gone (JACK server killed, device unplugged: :meth:`AudioIO.failure`):
+      keeps a one-line :class:`DeviceError` in :attr:`failure` and sets ``stop``, so the run ends,
+      the files are saved and ``latent perform`` exits non-zero.
+    * A write error of the recorder or the event log: printed on stderr at once and shown in the
+      window (:attr:`message`); the performance plays on, the error is raised at the end.
+    """
+
+    def __init__(self, io: Any, writers: list[Any], stop: threading.Event, interval_s: float = 0.2) -> None:
+        super().__init__(name="latent-watchdog", daemon=True)
+        self.io = io
+        self.writers = writers
+        self.stop_event = stop
+        self.interval_s = interval_s
+        self.failure: str | None = None
+        self.message = ""
+        self._reported: set[int] = set()
+
+    def check_writers(self) -> None:
+        """Report each writer's error once, at once."""
+        for writer in self.writers:
+            if writer.error is not None and id(writer) not in self._reported:
+                self._reported.add(id(writer))
+                self.message = f"WRITE ERROR: {writer.error}"
+                print(f"latent perform: error: {writer.error} (playing on)", file=sys.stderr, flush=True)
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.interval_s):
+            self.check_writers()
+            reason = self.io.failure()
+            if reason is not None:
+                self.failure = reason
+                self.stop_event.set()
+                return
+
+
+def _check_midi_ports(options: PerformOptions) -> None:
+    """Ports named on the command line exist (one match each) before anything is loaded or opened."""
+    from controllers.ports import resolve_ports
+
+    inputs = [("--midi-in", options.midi_in)] if options.use_midi and options.midi_in else []
+    outputs = [("--midi-out", options.midi_out)] if options.use_midi and options.midi_out else []
+    if options.invert_midi_out:
+        outputs.append(("--invert-midi-out", options.invert_midi_out))
+    resolve_ports(options.midi_api, inputs, outputs)
+
+
+def _saved(recorder: WavRecorder | None, event_log: EventLog | None) -> str:
+    """What was saved, for the one-line failure message."""
+    parts = []
+    if recorder is not None:
+        where = recorder.path if recorder.completed else recorder.partial
+        parts.append(f"recording saved to {where} ({recorder.frames_written} frames)")
+    if event_log is not None:
+        where = event_log.path if event_log.completed else event_log.partial
+        parts.append(f"event log saved to {where} ({event_log.events_written} events)")
+    return "; " + ", ".join(parts) if parts else ""
+
+
+def perform(options: PerformOptions,
+            on_summary: Callable[[PerformSummary], None] | None = None) -> PerformSummary:
     """Run a live performance until quit, ``--duration``, Ctrl-C or SIGTERM (see module doc).
 
     ``options.realtime_priority`` (1..99; 0 = leave it) runs the processing thread SCHED_FIFO where
@@ -125,8 +187,14 @@ def perform(options: PerformOptions) -> PerformSummary:
     callback needs. ``block_frames`` / ``compute_hops`` tune block-mode (non-causal) models
     (see :class:`instrument.engine.engine.Engine`).
 
+    ``on_summary`` gets the summary once everything is closed, also when the performance then
+    fails (the audio device stopped, a file could not be written), before that error is raised.
+
     Raises:
-        DeviceError: no audio device / display / MIDI port named explicitly.
+        DeviceError: no audio device / display / MIDI port named explicitly; the audio device
+            stopped during the performance (the recording and event log are saved first).
+        AudioFileError / ConfigError: the recording / event log could not be written completely
+            (what was written is kept in the partial file the message names).
         ModelError, AudioFileError, ConfigError, ControllerMapError: bad inputs.
     """
     from controllers.surface import ControlSurface
@@ -136,6 +204,7 @@ def perform(options: PerformOptions) -> PerformSummary:
     from instrument.io.scheduling import realtime_scheduling
 
     # -- everything that can fail on user input fails before anything starts ---------------------
+    _check_midi_ports(options)  # a typo in a port name: before the (slow) model load and any output
     cmap = _control_map(options)
     if not options.headless and not display_available():
         raise DeviceError("no display for the performance window (DISPLAY is not set): "
@@ -176,6 +245,8 @@ def perform(options: PerformOptions) -> PerformSummary:
     record, log_events = options.record, options.log_events
     recorder = WavRecorder(record, sample_rate, skip_frames=engine.latency_samples) if record else None
     event_log = EventLog(log_events, spectral.hop_seconds) if log_events else None
+    writers = [w for w in (recorder, event_log) if w is not None]
+    watchdog = Watchdog(io, writers, stop)
     max_hops = int(np.ceil(options.duration_s * sample_rate / hop)) if options.duration_s else None
     follower = (open_inversion_follower(options.invert_model, str(options.invert_midi_out),
                                         options.midi_api, sample_rate)
@@ -186,7 +257,8 @@ def perform(options: PerformOptions) -> PerformSummary:
         stats = io.stats()
         return {"xruns": stats.xruns, "underflows": stats.output_underflows,
                 "ahead_ms": 1000.0 * io.out_ring.available_read() / sample_rate,
-                "osc_status": osc_in.status_text() if osc_in is not None else ""}
+                "osc_status": osc_in.status_text() if osc_in is not None else "",
+                **({"message": watchdog.message} if watchdog.message else {})}
 
     # start values as actions: applied and logged at hop 0, so `latent render --automation` replays them
     inbox.submit(start_actions(options))
@@ -213,14 +285,12 @@ def perform(options: PerformOptions) -> PerformSummary:
             window = PerformanceWindow(submit=inbox.submit, key_handler=key_handler(surface),
                                        title=f"Latent Instrument - {engine.model_name}")
             window.on_snapshot = lambda snap: sync_one(surface, snap)
-        if recorder is not None:
-            recorder.start()
-        if event_log is not None:
-            event_log.start()
-        if midi is not None:
+        if midi is not None:  # inputs first: outputs are only opened once every input is open
             midi.start()
         if osc_in is not None:  # OSC actions join the MIDI ones on the one action queue
             osc_in.start(inbox.submit, lambda: engine.n_units)
+        for writer in writers:  # each writes a temporary file, renamed onto its target when complete
+            writer.start()
         if osc_out is not None:
             osc_out.start()
         if follower is not None:
@@ -234,6 +304,7 @@ def perform(options: PerformOptions) -> PerformSummary:
             io.out_ring.write(np.zeros(ahead_hops * hop, np.float32))
         if not stop.is_set():
             io.start()
+            watchdog.start()
             print(f"latent perform: playing {engine.model_name} at {sample_rate} Hz, "
                   f"{options.source} input, engine latency {engine.latency_ms:.1f} ms "
                   f"({latency_breakdown(engine.latency_terms_ms)}), "
@@ -247,7 +318,9 @@ def perform(options: PerformOptions) -> PerformSummary:
         else:
             while not stop.wait(0.1):
                 sync_surface(surface, snapshots)
-        if worker.quit_requested:
+        if watchdog.failure is not None:
+            stopped_by[0] = "audio device stopped"
+        elif worker.quit_requested:
             stopped_by[0] = "quit action"
         elif max_hops is not None and worker.hop_index >= max_hops:
             stopped_by[0] = "--duration"
@@ -266,11 +339,16 @@ def perform(options: PerformOptions) -> PerformSummary:
             window.draw()
             window.save_screenshot(options.screenshot)
     finally:
+        # only what was started is stopped; every part is closed even if closing another fails
         stop.set()
-        worker.join(10.0)
-        io.close()
+        if worker.is_alive():
+            worker.join(10.0)
+        if watchdog.is_alive():
+            watchdog.join(2.0)
+        io.close()  # bounded: a stream whose backend is gone is abandoned after a few seconds
         if follower is not None:
-            follower[0].stop()
+            if follower[0].is_alive():
+                follower[0].stop()
             follower[1].close()
         if midi is not None:
             midi.close()
@@ -278,10 +356,8 @@ def perform(options: PerformOptions) -> PerformSummary:
             osc_in.close()
         if osc_out is not None:
             osc_out.stop()
-        if recorder is not None:
-            recorder.close()
-        if event_log is not None:
-            event_log.close()
+        for writer in writers:
+            writer.close()
         if window is not None:
             window.close()
         for sig, handler in previous.items():
@@ -291,17 +367,27 @@ def perform(options: PerformOptions) -> PerformSummary:
     stats = io.stats()
     wall = time.perf_counter() - wall0
     ws = worker.stats
-    return PerformSummary(
+    summary = PerformSummary(
         hops=ws.hops, seconds=ws.hops * hop / sample_rate, wall_seconds=wall, stopped_by=stopped_by[0],
         underflows=stats.output_underflows, underflow_frames=stats.output_underflow_frames,
         status_xruns=stats.status_xruns, callbacks=stats.callbacks, cpu_load_max=ws.cpu_load_max,
         dsp_load_max=ws.dsp_load_max, max_hop_ms=ws.max_hop_ms, mean_cpu_load=ws.mean_cpu_load,
         latency_ms=float(engine.latency_ms), actions_applied=ws.actions_applied,
         midi_messages=midi.n_messages if midi is not None else 0,
-        record=str(record) if record else None,
+        record=str(recorder.path if recorder.completed else recorder.partial) if recorder is not None else None,
         recorded_frames=recorder.frames_written if recorder is not None else 0,
-        log_events=str(log_events) if log_events else None,
+        log_events=(str(event_log.path if event_log.completed else event_log.partial)
+                    if event_log is not None else None),
         events_logged=event_log.events_written if event_log is not None else 0,
         action_errors=list(ws.action_errors),
         inversion=inversion_report(follower[0]) if follower is not None else "",
         osc=osc_in.status_text() if osc_in is not None else "")
+    if on_summary is not None:
+        on_summary(summary)
+    if watchdog.failure is not None:
+        raise DeviceError(f"audio device stopped (JACK server gone?): {watchdog.failure}, "
+                          f"after {summary.seconds:.2f} s{_saved(recorder, event_log)}")
+    for writer in writers:
+        if writer.error is not None:
+            raise writer.error
+    return summary

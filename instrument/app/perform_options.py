@@ -8,6 +8,7 @@ Built by ``instrument.commands.perform`` from the command line and by
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,43 @@ MAX_UDP_PORT = 65535
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+#: The flags of files ``latent perform`` writes.
+OUTPUT_FLAGS = ("--record", "--log-events", "--screenshot")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def check_output_path(flag: str, path: Path, others: list[tuple[str, Path]]) -> None:
+    """Refuse an output path that cannot be written or that would overwrite an input, before anything
+    is opened: a folder, a folder that is missing or read-only, something that is not a regular file,
+    or the same file as one of ``others`` (``(flag, path)`` of the inputs and the other outputs).
+
+    Raises:
+        ConfigError: naming ``flag`` and the path.
+    """
+    if not str(path):
+        raise ConfigError(f"{flag}: needs a file name")
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path}: is a folder; give a file name inside it")
+    folder = path.parent
+    if not folder.exists():
+        raise ConfigError(f"{flag} {path}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise ConfigError(f"{flag} {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {path}: folder {folder} is not writable")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{flag} {path}: exists and is not a regular file")
+    for other_flag, other in others:
+        if _same_file(path, other):
+            why = "outputs need names of their own" if other_flag in OUTPUT_FLAGS else "inputs are never overwritten"
+            raise ConfigError(f"{flag} {path}: is the same file as {other_flag}; choose another name ({why})")
 
 
 @dataclass(frozen=True)
@@ -120,6 +158,23 @@ class PerformOptions:
             raise ConfigError(f"--osc-host must be a host name or address, got {self.osc_host!r}")
         if self.osc_send is not None:
             osc_target(self.osc_send)
+        self._check_outputs()
+
+    def _check_outputs(self) -> None:
+        """Every output path (--record, --log-events, --screenshot) is writable and overwrites no input."""
+        inputs: list[tuple[str, Path]] = [("--model", p) for p in self.model_paths]
+        if self.input_path is not None:
+            inputs.append(("--input", Path(self.input_path)))
+        if self.invert_model is not None:
+            inputs.append(("--invert-model", Path(self.invert_model)))
+        if str(self.controller).endswith((".yaml", ".yml")):
+            inputs.append(("--controller", Path(self.controller)))
+        outputs = [(flag, Path(path)) for flag, path in (("--record", self.record),
+                                                          ("--log-events", self.log_events),
+                                                          ("--screenshot", self.screenshot))
+                   if path is not None]
+        for i, (flag, path) in enumerate(outputs):
+            check_output_path(flag, path, inputs + outputs[:i])
 
 
 def osc_target(text: str) -> tuple[str, int]:

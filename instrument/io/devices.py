@@ -11,10 +11,21 @@ runs on the audio thread. It must stay real-time safe, so it ONLY:
 It never allocates arrays, takes locks, blocks, logs, or calls Keras. Everything
 else (analysis, model, phase, recording, logging) happens on other threads.
 Keep it that way when editing this file.
+
+The audio backend can vanish under a running stream (the JACK server killed or
+restarted). :meth:`AudioIO.failure` notices it from another thread: the stream
+reported itself finished, PortAudio says it is no longer active, or no callback
+arrived for :data:`STALL_SECONDS`. :meth:`AudioIO.close` never blocks for good:
+PortAudio's stop/close run on a helper thread joined with a timeout (``abort``
+rather than ``stop`` once the backend is gone); a stream that does not close in
+time is abandoned, and PortAudio is then left alone at interpreter exit too.
 """
 
 from __future__ import annotations
 
+import atexit
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +39,10 @@ NO_DEVICE_HELP = (
     "PortAudio comes from the Debian package libportaudio2. `latent devices` lists what PortAudio sees. "
     "Without a sound card, render offline with `latent render` instead."
 )
+#: A running stream whose callback has not run for this long (seconds) has lost its backend.
+STALL_SECONDS = 2.0
+#: Seconds :meth:`AudioIO.close` waits for PortAudio to stop and close the stream.
+CLOSE_TIMEOUT_S = 3.0
 
 
 def _sounddevice() -> Any:
@@ -120,7 +135,11 @@ class AudioIO:
         self._stream: Any = None
         self._callbacks = 0
         self._status_xruns = 0
+        self._finished = False  # set by PortAudio's finished callback (stream ended or aborted)
+        self._seen_callbacks = 0  # watchdog state (read by failure(), never by the callback)
+        self._seen_at = 0.0
         self.started = False
+        self.abandoned = False  # the stream did not close within the timeout (backend gone)
 
     # -- the real-time callbacks: copy only ------------------------------------------------------
     def _callback_out(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
@@ -141,6 +160,10 @@ class AudioIO:
             outdata[:, 1:] = outdata[:, :1]
         self._callbacks += 1
 
+    def _on_finished(self) -> None:
+        """PortAudio's finished callback: the stream stopped (by close, or because the backend went)."""
+        self._finished = True
+
     # -- control -------------------------------------------------------------------------------
     def start(self) -> None:
         sd = _sounddevice()
@@ -149,24 +172,75 @@ class AudioIO:
                 self._stream = sd.Stream(
                     device=(self.input_device, self.device), samplerate=self.sample_rate,
                     blocksize=self.blocksize, latency=self.latency, channels=1, dtype="float32",
-                    callback=self._callback_duplex)
+                    callback=self._callback_duplex, finished_callback=self._on_finished)
             else:
                 self._stream = sd.OutputStream(
                     device=self.device, samplerate=self.sample_rate, blocksize=self.blocksize,
-                    latency=self.latency, channels=1, dtype="float32", callback=self._callback_out)
+                    latency=self.latency, channels=1, dtype="float32", callback=self._callback_out,
+                    finished_callback=self._on_finished)
+            self._seen_callbacks, self._seen_at = self._callbacks, time.monotonic()
             self._stream.start()
         except sd.PortAudioError as exc:
             raise DeviceError(f"cannot open audio device {self.device} at {self.sample_rate} Hz, "
                               f"blocksize {self.blocksize}: {exc}. {NO_DEVICE_HELP}") from exc
         self.started = True
 
-    def close(self) -> None:
-        if self._stream is not None:
-            try:
-                self._stream.stop()
-                self._stream.close()
-            finally:
-                self._stream = None
+    def failure(self, stall_s: float = STALL_SECONDS) -> str | None:
+        """Why the running stream has lost its audio backend, or None while it plays (any thread).
+
+        Call it regularly (a few times a second): a stall is measured between calls.
+        """
+        stream = self._stream
+        if not self.started or stream is None:
+            return None
+        if self._finished:
+            return f"the stream on device {self.device} ended by itself"
+        try:
+            active = bool(stream.active)
+        except _sounddevice().PortAudioError as exc:
+            return f"PortAudio error on device {self.device}: {exc}"
+        if not active:
+            return f"the stream on device {self.device} is no longer active"
+        now = time.monotonic()
+        count = self._callbacks
+        if count != self._seen_callbacks:
+            self._seen_callbacks, self._seen_at = count, now
+            return None
+        stall_s = max(stall_s, 4.0 * self.blocksize / self.sample_rate)
+        if now - self._seen_at > stall_s:
+            return f"no audio callback from device {self.device} for {now - self._seen_at:.1f} s"
+        return None
+
+    def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> bool:
+        """Stop and close the stream, waiting at most ``timeout_s``; True if it closed (idempotent).
+
+        A healthy stream is stopped (the queued blocks play out); one whose backend is gone is
+        aborted. PortAudio can block for good on a dead JACK server, so this runs on a helper
+        thread: past the timeout the stream is abandoned (:attr:`abandoned`) and PortAudio is not
+        terminated at interpreter exit either (that would block the same way).
+        """
+        dead = self.failure() is not None
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return not self.abandoned
+
+        def shut() -> None:
+            if dead:
+                stream.abort(ignore_errors=True)
+            else:
+                stream.stop(ignore_errors=True)
+            stream.close(ignore_errors=True)
+
+        closer = threading.Thread(target=shut, name="latent-audio-close", daemon=True)
+        closer.start()
+        closer.join(timeout_s)
+        if closer.is_alive():
+            self.abandoned = True
+            handler = getattr(_sounddevice(), "_exit_handler", None)
+            if handler is not None:
+                atexit.unregister(handler)
+            return False
+        return True
 
     @property
     def output_latency_s(self) -> float:
