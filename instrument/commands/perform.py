@@ -146,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from instrument.app.perform import perform
 
-    summary = perform(options_from_args(args))
-    print(summary.report())
+    # the summary is printed also when the performance then fails (audio device gone, write error):
+    # the error follows as the last line on stderr and the exit status is non-zero
+    perform(options_from_args(args), on_summary=lambda summary: print(summary.report(), flush=True))
     return 0

@@ -77,8 +77,7 @@ def send_over_midi(spec: Any, values: np.ndarray, port_name: str, api: str | Non
     """Send the patch (and an optional test note) to ``port_name``; returns messages sent."""
     import mido
 
-    from controllers.midi_api import midi_backend
-    from instrument.errors import DeviceError
+    from controllers.ports import open_output
     from instrument.synths.midi_send import patch_messages, send_messages
 
     messages = patch_messages(values, spec, channel)
@@ -87,12 +86,7 @@ def send_over_midi(spec: Any, values: np.ndarray, port_name: str, api: str | Non
               file=sys.stderr)
     if note is not None and not 0 <= note <= 127:
         raise SynthError(f"--note must be a MIDI note 0..127, got {note}")
-    backend = midi_backend(api)
-    try:
-        port = backend.open_output(port_name)
-    except (OSError, IOError, ValueError) as exc:
-        names = ", ".join(backend.get_output_names()) or "none"
-        raise DeviceError(f"cannot open MIDI output {port_name!r} ({exc}); available: {names}") from exc
+    port = open_output(port_name, api, "--midi-out")  # DeviceError naming the port and the fix
     with port:
         sent = send_messages(port, messages)
         if note is not None:
