@@ -14,6 +14,7 @@ import time
 from typing import Sequence
 
 import numpy as np
+from instrument.cli_support import LatentArgumentParser
 
 _WORKER: dict[str, object] = {}
 
@@ -57,7 +58,7 @@ def measure(name: str, clips: int, batch: int, workers: int) -> tuple[float, flo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="latent bench datasets", description=__doc__)
+    parser = LatentArgumentParser(prog="latent bench datasets", description=__doc__)
     parser.add_argument("--synths", default="inversynth,fluidsynth",
                         help="comma-separated synths (default: inversynth,fluidsynth)")
     parser.add_argument("--clips", type=int, default=4096, help="inversynth clips per run")

@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
+from instrument.cli_support import LatentArgumentParser
 
 JOBS = ("autoencoder", "inversion")
 
@@ -101,7 +102,7 @@ def _run_cluster(job: str, workers: int, steps: int, per_worker_batch: int, tmp:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="latent bench distributed", description=__doc__,
+    parser = LatentArgumentParser(prog="latent bench distributed", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=30, help="steps per run (first 5 not timed)")
     parser.add_argument("--per-worker-batch", type=int, default=32)

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from instrument.cli_support import LatentArgumentParser
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="latent bench identifiability", description=__doc__,
+    p = LatentArgumentParser(prog="latent bench identifiability", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--synth", default="inversynth")
     p.add_argument("--model", default=None,
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)  # --help and bad flags before TensorFlow loads
     from tqdm import tqdm
 
     from benchmarks.inversion import batched_scores
@@ -44,7 +46,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from training.inversion.train import TEST_SEED_OFFSET, heldout_set
     from instrument.synths.registry import get_synth
 
-    args = _parser().parse_args(argv)
     if args.count < 1:
         raise SystemExit("--count must be >= 1")
     synth = get_synth(args.synth)

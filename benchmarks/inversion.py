@@ -5,8 +5,14 @@ validation), prints
 
 * Table 3: MPR per parameter and the mean, per method;
 * top-k mean accuracy (k = 1..5) per parameter group;
-* Table 4: rho (x100) of STFT / FT / time signals (mean, median), F_delta, spectral convergence
-  and log-spectral distance between each test sound and the re-rendered prediction.
+* Table 4: rho (x100) of STFT / FT / time signals (mean, median), F_delta, spectral convergence,
+  log-spectral distance, multi-scale spectral distance (log-mel L1 at 2048/1024/512/256-sample
+  windows) and MFCC distance (frame-wise L2 of MFCC 1..13) between each test sound and the
+  re-rendered prediction.
+
+``--mpr-without a,d,s`` adds the mean MPR over the other parameters (the like-for-like comparison
+with papers that leave parameters out). ``--arrival`` runs :mod:`benchmarks.arrival` instead: the
+same fresh patches inverted (network + refinement) aligned, late and after silence.
 
 Methods: each model given with --model; ``random`` (uniform random patch); ``nearest`` (nearest
 neighbour of the test spectrogram in a seeded training set, k-NN votes as class scores); and on the
@@ -26,10 +32,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from instrument.cli_support import LatentArgumentParser
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="latent bench inversion", description=__doc__,
+    p = LatentArgumentParser(prog="latent bench inversion", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--synth", default="inversynth")
     p.add_argument("--model", action="append", default=None,
@@ -51,10 +58,47 @@ def _parser() -> argparse.ArgumentParser:
                    help="threads rendering refinement candidates (default 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pairs", type=int, default=4, help="WAV/PNG examples written")
-    p.add_argument("--out", default="bench-inversion", help="output folder")
+    p.add_argument("-o", "--output", "--out", dest="out", default="bench-inversion", metavar="DIR",
+                   help="output folder (tables and example pictures)")
     p.add_argument("--quick", action="store_true",
                    help="small run: 200 sounds, 2000 neighbours, 10 refined")
+    p.add_argument("--mpr-without", default=None, metavar="NAMES",
+                   help="comma-separated parameters left out of an extra mean MPR row (e.g. a,d,s)")
+    p.add_argument("--arrival", action="store_true",
+                   help="the arrival benchmark instead: --count fresh patches (default 100) inverted "
+                   "by `latent invert`'s pipeline (--refine-seconds each) aligned, 37 samples late, "
+                   "after 20 ms silence, after 20 ms noise, and late without alignment")
     return p
+
+
+def _arrival(args: argparse.Namespace) -> int:
+    """``--arrival``: print the arrival table and write ``arrival.json`` into --out."""
+    from benchmarks.arrival import arrival_table, run_arrival
+    from instrument.inversion.pipeline import load_model_and_synth
+
+    count = args.count or 100
+    if count < 1:
+        raise SystemExit("--count must be >= 1")
+    model = args.model[0] if args.model else None
+    inv, synth = load_model_and_synth(model, args.synth)
+    t0 = time.monotonic()
+    results = run_arrival(inv, synth, count, args.seed, args.refine_seconds)
+    print(f"{args.synth}: {count} fresh patches (seed {args.seed}), refinement "
+          f"{args.refine_seconds:g} s each, {time.monotonic() - t0:.0f} s in all\n")
+    print(arrival_table(results))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = {label: {"seconds": r["seconds"],
+                   "onset_error_abs_mean": float(np.mean(np.abs(r["onset_error_samples"]))),
+                   **{k: {"mean": float(np.mean(v)), "median": float(np.median(v))}
+                      for k, v in r["metrics"].items()}}
+           for label, r in results.items()}
+    (out / "arrival.json").write_text(json.dumps({"synth": args.synth, "count": count,
+                                                  "seed": args.seed,
+                                                  "refine_seconds": args.refine_seconds,
+                                                  "conditions": doc}, indent=1))
+    print(f"\nwrote {out}/arrival.json")
+    return 0
 
 
 def batched_scores(inv: Any, feats: np.ndarray, batch: int = 64) -> tuple[np.ndarray, float]:
@@ -155,6 +199,7 @@ def _plot_sweeps(out: Path, name: str, inv: Any, feats: np.ndarray, classes: np.
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)  # --help and bad flags before TensorFlow loads
     from instrument.io.audio_files import save_audio
     from instrument.plots import plot_audio_spectrograms
     from instrument.inversion.model import default_model_path, load_inversion_model
@@ -164,7 +209,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from instrument.inversion.refine.search import RefineConfig, refine, search_only
     from instrument.synths.registry import get_synth
 
-    args = _parser().parse_args(argv)
     defaults = (200, 2000, 10) if args.quick else (2000, 10000, 100)
     args.count = args.count or defaults[0]
     args.train_count = args.train_count or defaults[1]
@@ -219,13 +263,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     methods = list(scores)
     mpr = {m: dict(zip(spec.names, mean_percentile_rank(scores[m], classes))) for m in methods}
+    left_out = [n.strip() for n in (args.mpr_without or "").split(",") if n.strip()]
+    unknown = [n for n in left_out if n not in spec.names]
+    if unknown:
+        raise SystemExit(f"--mpr-without: {', '.join(unknown)} not parameters of {args.synth} "
+                         f"({', '.join(spec.names)})")
+    subset_row = f"Mean MPR without {', '.join(left_out)}" if left_out else None
     for m in methods:
-        mpr[m]["Mean MPR"] = float(np.mean(list(mpr[m].values())))
+        per_param = dict(mpr[m])
+        mpr[m]["Mean MPR"] = float(np.mean(list(per_param.values())))
+        if subset_row:
+            mpr[m][subset_row] = float(np.mean([v for k, v in per_param.items()
+                                                if k not in left_out]))
     topk = {m: top_k_by_group(scores[m], classes, spec.groups) for m in methods}
 
     predicted = {m: spec.from_classes(scores[m].argmax(axis=-1)) for m in methods}
     rendered = {m: _render(synth, predicted[m]) for m in methods}
-    audio_stats = {m: summarise(audio_metrics(audio, rendered[m])) for m in methods}
+    audio_stats = {m: summarise(audio_metrics(audio, rendered[m], spec.sample_rate))
+                   for m in methods}
 
     # refinement on the first --refine-count sounds
     n_ref = min(args.refine_count, len(audio))
@@ -249,14 +304,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for m in ("random", "nearest"):
             subset[f"{m} (same sounds)"] = rendered[m][:n_ref]
         for m, a in subset.items():
-            audio_stats[m] = summarise(audio_metrics(audio[:n_ref], a))
+            audio_stats[m] = summarise(audio_metrics(audio[:n_ref], a, spec.sample_rate))
         print(f"refinement/search on the first {n_ref} sounds: "
               f"{args.refine_seconds:g} s each (search-only: {budget:.2f} s)"
               + (f", at most {args.refine_renders} renders" if args.refine_renders else ""))
 
     # tables
     print(_table(f"Table 3: MPR per parameter ({len(audio)} test sounds; 100 best, 50 random)",
-                 [*spec.names, "Mean MPR"], methods, mpr))
+                 [*spec.names, "Mean MPR", *([subset_row] if subset_row else [])], methods, mpr))
     groups = list(topk[methods[0]])
     for m in methods:
         print(_table(f"Top-k mean accuracy (%) per group, {m}", groups,
@@ -267,7 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cells4: dict[str, dict[str, float]] = {m: {} for m in audio_stats}
     for key, label in (("pcc_stft", "rho (STFT)"), ("pcc_ft", "rho (FT)"), ("pcc_time", "rho (time)"),
                        ("f_delta", "F_delta (STFT)"), ("sc", "spectral convergence"),
-                       ("lsd_db", "LSD (dB)")):
+                       ("lsd_db", "LSD (dB)"), ("mss", "MSS (log-mel L1)"),
+                       ("mfcc", "MFCC distance")):
         for stat in ("mean", "median"):
             row = f"{label} {stat}"
             rows4.append(row)

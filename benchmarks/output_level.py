@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from presets import PRESETS_DIR
+from instrument.cli_support import LatentArgumentParser
 
 FLUTE = PRESETS_DIR / "audio" / "flute-phrase.wav"
 MODELS = ("reconstruct", "flute-to-clarinet", "none")
@@ -67,7 +68,7 @@ def _row(label: str, out: np.ndarray, reduction: float) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="latent bench output_level", description=__doc__)
+    parser = LatentArgumentParser(prog="latent bench output_level", description=__doc__)
     parser.add_argument("--unit", type=int, default=0, help="unit swept 0..2 (default 0)")
     parser.add_argument("--sweep-model", default="reconstruct", help="model of the sweep (default reconstruct)")
     args = parser.parse_args(argv)

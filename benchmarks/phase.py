@@ -33,6 +33,7 @@ from instrument.errors import ConfigError, LatentError
 from instrument.dsp.phase.rtisi_la import StreamingPhase, griffin_lim
 from instrument.dsp.spectral import spectral_convergence_db, stft
 from presets import PRESETS_DIR
+from instrument.cli_support import LatentArgumentParser
 
 GL_ITERATIONS = (8, 32, 100)
 STREAMING_SETTINGS = ((1, 2), (2, 3), (3, 4), (3, 8), (5, 4))
@@ -140,11 +141,14 @@ def format_table(rows: Sequence[Row]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="latent bench phase", description=__doc__.split("\n\n")[0])
+    parser = LatentArgumentParser(prog="latent bench phase", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help=f"first {QUICK_SECONDS:g} s of each signal, fewer streaming settings")
+    parser.add_argument("inputs", nargs="*", metavar="FILE",
+                        help="benchmark these audio files instead of the shipped signals")
     parser.add_argument("--input", action="append", default=[], metavar="FILE",
-                        help="benchmark this audio file instead of the shipped signals (repeatable)")
+                        help="benchmark this audio file instead of the shipped signals (repeatable; "
+                             "the same as the positional FILE)")
     parser.add_argument("--streaming", type=parse_settings, default=None, metavar="K:I,...",
                         help="streaming settings as look-ahead:iterations list (default "
                         + ",".join(f"{k}:{i}" for k, i in STREAMING_SETTINGS) + ")")
@@ -165,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         gl_iters = [int(v) for v in args.gl.split(",")] if args.gl else list(GL_ITERATIONS)
     except ValueError as exc:
         raise ConfigError(f"bad --gl list {args.gl!r}; use comma-separated integers") from exc
-    signals = load_signals(args.sample_rate, args.input, args.quick)
+    signals = load_signals(args.sample_rate, [*args.inputs, *args.input], args.quick)
     rows: list[Row] = []
     for name, y in signals.items():
         for n_iter in gl_iters:

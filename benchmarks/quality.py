@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from instrument.cli_support import LatentArgumentParser
 
 ARCHS = ("dense", "shallow", "deep", "dilated", "residual", "dilres")
 #: Small per-architecture settings for the quick runs.
@@ -225,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from training import make_models
     from training.train import TrainConfig, prepare_autoencoder_data, prepare_transfer_data
 
-    parser = argparse.ArgumentParser(prog="latent bench quality", description=__doc__.split("\n")[0])
+    parser = LatentArgumentParser(prog="latent bench quality", description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=2, help="epochs of each quick per-arch training")
     parser.add_argument("--minutes", type=float, default=3.0, help="wall-time cap per quick training")
     parser.add_argument("--archs", default=",".join(ARCHS), help="comma list of archs to train quickly "

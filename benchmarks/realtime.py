@@ -58,6 +58,7 @@ from instrument.engine.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOO
 from instrument.engine.sources import FileSource
 from instrument.errors import DeviceError, LatentError
 from presets import PRESETS_DIR
+from instrument.cli_support import LatentArgumentParser
 
 RTF_TARGET = 0.25
 LATENCY_TARGET_MS = 60.0
@@ -91,7 +92,7 @@ def _underflow_text(u: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="latent bench realtime", description=__doc__.split("\n\n")[0])
+    parser = LatentArgumentParser(prog="latent bench realtime", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="*", metavar="M",
                         help="model files (default: every latent model in presets/models)")
     parser.add_argument("--hops", type=int, default=800, help="timed hops per model (default 800)")

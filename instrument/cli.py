@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from typing import Sequence
 
-# TensorFlow's C++ start-up chatter (no CUDA here, CPU features) is noise to a musician.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 from instrument import __version__
+from instrument.cli_support import LatentArgumentParser
 from instrument.errors import LatentError
+from instrument.quiet import quiet_tensorflow
 
 #: Sub-command name -> module in ``instrument.commands`` that registers it.
-COMMANDS = ("perform", "render", "transfer", "train", "dataset", "invert", "synth", "devices", "bench", "demo")
+COMMANDS = ("perform", "render", "transfer", "train", "dataset", "invert", "synth", "models", "devices", "bench",
+            "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = LatentArgumentParser(
         prog="latent",
-        description="Latent Instrument: play, transfer, train and invert with spectral autoencoders.",
+        description="Latent Instrument: play, transfer, train and invert with spectral autoencoders. "
+                    "Every command checks its arguments, input files, ports and output paths before "
+                    "loading TensorFlow; --debug shows tracebacks and TensorFlow's own log lines.",
     )
     parser.add_argument("--version", action="version", version=f"latent-instrument {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--debug", action="store_true",
+                        help="show full tracebacks on errors and TensorFlow's start-up log")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"instrument.commands.{name}").register(subparsers)
@@ -35,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_tensorflow(enabled=not args.debug)
     try:
         result = args.func(args)
     except LatentError as exc:

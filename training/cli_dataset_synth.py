@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from instrument.cli_support import bounded_int, check_input_file, check_outputs
 from instrument.synths.registry import KNOWN_SYNTHS
 
 
@@ -16,13 +17,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "of float16 log1p STFT magnitudes + class indices + values. Rerunning with the same "
         "settings resumes: complete shards are skipped.")
     parser.add_argument("--synth", required=True, choices=KNOWN_SYNTHS, help="which synth")
-    parser.add_argument("--count", type=int, required=True, help="number of clips")
+    parser.add_argument("--count", type=bounded_int(1, 100_000_000), required=True, help="number of clips")
     parser.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
-    parser.add_argument("-o", "--output", required=True, help="dataset folder")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="dataset folder to write")
     parser.add_argument("--prior", default=None,
                         help="folder of patch *.json files or a .jsonl file to fit the prior to")
-    parser.add_argument("--shard-size", type=int, default=1000, help="clips per shard (1000)")
-    parser.add_argument("--workers", type=int, default=None,
+    parser.add_argument("--shard-size", type=bounded_int(1, 1_000_000), default=1000, help="clips per shard")
+    parser.add_argument("--workers", type=bounded_int(1, 256), default=None,
                         help="worker processes (default: all cores)")
     parser.add_argument("--spec", default=None, help="synth spec YAML overriding the shipped one")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -32,6 +33,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from training.synth_dataset import generate_dataset
 
+    from instrument.errors import SynthError
+
+    if args.spec:
+        check_input_file(args.spec, "synth spec", SynthError)
+    if args.prior:
+        from pathlib import Path
+
+        if not Path(args.prior).exists():
+            raise SynthError(f"prior {args.prior}: no such file or folder")
+    check_outputs(folders=[(args.output, "dataset folder")])
     start = time.perf_counter()
     meta = generate_dataset(args.synth, args.count, args.seed, args.output, prior=args.prior,
                             shard_size=args.shard_size, workers=args.workers, spec=args.spec,

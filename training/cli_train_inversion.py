@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from instrument.cli_support import add_hidden_alias, bounded_float, bounded_int, check_input_folder, check_outputs
 from training.distributed.latent import add_strategy_options
 # Literal copies of instrument.inversion.networks.config.ARCHS/HEADS so `latent --help` does not
 # import Keras (tests/test_inversion_models.py checks they agree).
@@ -22,14 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--arch", default="conv6xl", choices=ARCHS, help="network (default conv6xl)")
     parser.add_argument("--head", default="sigmoid", choices=HEADS,
                         help="sigmoid+BCE (Barkan), softmax per parameter, or regression (MSE)")
-    parser.add_argument("-o", "--out", default="runs/inversion", help="output folder")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--steps-per-epoch", type=int, default=200)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("-o", "--output", "--out", dest="out", default="runs/inversion", metavar="DIR",
+                        help="output folder (model.keras, checkpoints, metrics.json, loss.png)")
+    parser.add_argument("--epochs", type=bounded_int(1, 100000), default=20)
+    parser.add_argument("--steps-per-epoch", type=bounded_int(1, 1000000), default=200)
+    parser.add_argument("--batch-size", type=bounded_int(1, 65536), default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--lr-decay", type=float, default=1.0, help="per-epoch learning-rate factor")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--val-count", type=int, default=512, help="validation sounds")
+    parser.add_argument("--val-count", type=bounded_int(1, 1000000), default=512, help="validation sounds")
     parser.add_argument("--patience", type=int, default=5, help="early-stopping epochs (0 = off)")
     parser.add_argument("--width-scale", type=float, default=1.0,
                         help="multiply every convolution width (1 = paper sizes)")
@@ -47,8 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="sweeptcn: also read bin features at each oscillator's sweep positions")
     parser.add_argument("--trajectory-read", action="store_true",
                         help="sweeptcn: score FM rates along each oscillator's frame-by-frame path")
-    parser.add_argument("--max-minutes", type=float, default=0.0,
-                        help="stop after the epoch crossing this wall-clock budget (0 = none)")
+    parser.add_argument("--time-limit", type=bounded_float(0.0, 60 * 24 * 14), default=0.0, metavar="MINUTES",
+                        dest="max_minutes",
+                        help="stop after the epoch that passes this many minutes (0 = none)")
+    add_hidden_alias(parser, "--max-minutes", dest="max_minutes", type=bounded_float(0.0, 60 * 24 * 14))
     parser.add_argument("--data", default="", metavar="DIR",
                         help="train on a `latent dataset synth` folder instead of on-the-fly renders")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.keras")
@@ -57,10 +61,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from training.inversion.train import InversionTrainConfig, train_inversion
     from instrument.synths.registry import get_synth
 
+    if args.data:
+        from instrument.errors import DatasetError
+
+        check_input_folder(args.data, "dataset folder", DatasetError)
+    check_outputs(folders=[(args.out, "output folder")])
     get_synth(args.synth)  # SynthError early for unknown names
+    from training.inversion.train import InversionTrainConfig, train_inversion
     config = InversionTrainConfig(
         synth=args.synth, arch=args.arch, head=args.head, epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,

@@ -6,7 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from instrument.cli_support import (add_hidden_alias, bounded_float, bounded_int, check_input_folder,
+                                    check_outputs)
 from instrument.config import AudioConfig, SpectralConfig, StftConfig
+from instrument.errors import ConfigError, DatasetError
 from training.distributed.latent import add_strategy_options
 
 ARCHS = ("dense", "shallow", "deep", "dilated", "residual", "dilres")
@@ -48,12 +51,12 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--l2", type=float, default=None, help="L2 kernel regularisation")
     model.add_argument("--dropout", type=float, default=None, help="dropout rate")
     loop = parser.add_argument_group("training")
-    loop.add_argument("--epochs", type=int, default=30)
-    loop.add_argument("--batch-size", type=int, default=16)
+    loop.add_argument("--epochs", type=bounded_int(1, 100000), default=30)
+    loop.add_argument("--batch-size", type=bounded_int(1, 65536), default=16)
     loop.add_argument("--learning-rate", type=float, default=1e-3)
     loop.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
                       help="cosine: decay the learning rate to 2%% by the last epoch or the time limit")
-    loop.add_argument("--frames", type=int, default=16, help="spectrum frames per window (T)")
+    loop.add_argument("--frames", type=bounded_int(1, 4096), default=16, help="spectrum frames per window (T)")
     loop.add_argument("--seed", type=int, default=0)
     loop.add_argument("--val-fraction", type=float, default=0.15, help="notes held out for validation")
     loop.add_argument("--split", choices=("random", "between"), default="random",
@@ -72,8 +75,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                       help="greedy layer-wise pre-training epochs per layer (dense/deep)")
     loop.add_argument("--stride", type=int, default=None,
                       help="frames between training windows (default frames/2)")
-    loop.add_argument("--time-limit", type=float, default=0.0,
+    loop.add_argument("--time-limit", type=bounded_float(0.0, 60 * 24 * 14), default=0.0, metavar="MINUTES",
                       help="stop after the epoch that passes this many minutes (0 = none)")
+    add_hidden_alias(loop, "--max-minutes", dest="time_limit", type=bounded_float(0.0, 60 * 24 * 14))
     loop.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard logs")
     loop.add_argument("--resume", action="store_true",
                       help="continue an interrupted run in the output folder from its last epoch")
@@ -82,7 +86,11 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     spec.add_argument("--sample-rate", type=int, default=22050)
     spec.add_argument("--n-fft", type=int, default=1024)
     spec.add_argument("--hop-length", type=int, default=256)
-    parser.add_argument("-o", "--output", required=True, help="output folder")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR",
+                        help="output folder (model.keras, metrics.json, loss.png, checkpoints)")
+    parser.add_argument("--name", default=None,
+                        help="the model's name, saved in its metadata and shown by render, perform and "
+                             "the window (default: the output folder's name)")
     add_strategy_options(parser)
 
 
@@ -111,21 +119,27 @@ def train_config_from_args(args: argparse.Namespace, kind: str):
                        input_eq_db=args.input_eq_db,
                        tensorboard=not args.no_tensorboard,
                        pretrain_epochs=args.pretrain_epochs, stride=args.stride,
-                       time_limit_minutes=args.time_limit, lr_schedule=args.lr_schedule)
+                       time_limit_minutes=args.time_limit, lr_schedule=args.lr_schedule,
+                       name=args.name or "")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     auto = subparsers.add_parser(
         "autoencoder", help="train a spectral autoencoder on note folders",
-        description="Train an autoencoder on log1p magnitude spectra of every note under --data.")
-    auto.add_argument("--data", required=True, nargs="+", help="note folder(s)")
+        description="Train an autoencoder on log1p magnitude spectra of every note under the DATA "
+                    "folders (positional or --data).")
+    auto.add_argument("data_pos", nargs="*", metavar="DATA", help="note folder(s)")
+    auto.add_argument("--data", nargs="+", default=None, help="note folder(s) (same as the positional DATA)")
     add_common_options(auto)
     auto.set_defaults(func=run_autoencoder)
     transfer = subparsers.add_parser(
         "transfer", help="train a timbre-transfer model on paired notes",
-        description="Train source -> target timbre transfer on notes paired by pitch (and dynamic).")
-    transfer.add_argument("--source", required=True, help="folder of source-instrument notes")
-    transfer.add_argument("--target", required=True, help="folder of target-instrument notes")
+        description="Train source -> target timbre transfer on notes paired by pitch (and dynamic): "
+                    "`latent train transfer SOURCE TARGET -o OUT` or with --source/--target.")
+    transfer.add_argument("folders", nargs="*", metavar="SOURCE TARGET",
+                          help="folders of source- and target-instrument notes")
+    transfer.add_argument("--source", default=None, help="folder of source-instrument notes")
+    transfer.add_argument("--target", default=None, help="folder of target-instrument notes")
     transfer.add_argument("--resample", action="store_true",
                           help="accept folders with different native sample rates (resample both)")
     add_common_options(transfer)
@@ -155,12 +169,30 @@ def _train(args: argparse.Namespace, data: Any, config: Any, spectral: SpectralC
                  resume=args.resume, verbose=0 if args.quiet else 1)
 
 
+def _check_common(args: argparse.Namespace, inputs: list[str]) -> None:
+    """Everything checkable before TensorFlow: folders, output folder, name."""
+    for folder in inputs:
+        check_input_folder(folder, "note folder", DatasetError)
+    check_outputs(folders=[(args.output, "output folder")])
+    for folder in inputs:
+        if Path(folder).resolve() == Path(args.output).resolve():
+            raise ConfigError(f"output folder {args.output} is an input folder; choose another -o")
+    if args.name is not None:
+        from instrument.models.names import check_model_name
+
+        check_model_name(args.name)
+
+
 def run_autoencoder(args: argparse.Namespace) -> int:
     from training.train import prepare_autoencoder_data
 
+    folders = list(args.data_pos or []) + list(args.data or [])
+    if not folders:
+        raise DatasetError("give the note folder(s): latent train autoencoder DATA... -o OUT")
+    _check_common(args, folders)
     spectral = spectral_from_args(args)
     config = train_config_from_args(args, "autoencoder")
-    data = prepare_autoencoder_data([Path(d) for d in args.data], spectral, config)
+    data = prepare_autoencoder_data([Path(d) for d in folders], spectral, config)
     _report(_train(args, data, config, spectral))
     return 0
 
@@ -168,8 +200,16 @@ def run_autoencoder(args: argparse.Namespace) -> int:
 def run_transfer(args: argparse.Namespace) -> int:
     from training.train import prepare_transfer_data
 
+    if args.folders and (args.source or args.target):
+        raise DatasetError("give SOURCE TARGET positionally or with --source/--target, not both")
+    if args.folders and len(args.folders) != 2:
+        raise DatasetError(f"give two folders, SOURCE and TARGET; got {len(args.folders)}")
+    source, target = args.folders if args.folders else (args.source, args.target)
+    if not source or not target:
+        raise DatasetError("give the SOURCE and TARGET note folders (or --source and --target)")
+    _check_common(args, [source, target])
     spectral = spectral_from_args(args)
     config = train_config_from_args(args, "transfer")
-    data = prepare_transfer_data(args.source, args.target, spectral, config, resample=args.resample)
+    data = prepare_transfer_data(source, target, spectral, config, resample=args.resample)
     _report(_train(args, data, config, spectral))
     return 0

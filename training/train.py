@@ -68,6 +68,7 @@ class TrainConfig:
             is ``learning_rate * (0.02 + 0.98 * (1 + cos(pi * p)) / 2)``, with progress ``p`` the
             larger of epoch / epochs and elapsed / time limit (so a run cut by the time limit
             still ends at a small step).
+        name: the model's name saved in its metadata ("" = the output folder's name).
     """
 
     kind: str = "autoencoder"
@@ -88,8 +89,13 @@ class TrainConfig:
     stride: int | None = None
     time_limit_minutes: float = 0.0
     lr_schedule: str = "constant"
+    name: str = ""
 
     def __post_init__(self) -> None:
+        if self.name:
+            from instrument.models.names import check_model_name
+
+            check_model_name(self.name)
         if self.kind not in KINDS:
             raise ConfigError(f"kind must be one of {KINDS}, got {self.kind!r}")
         for name in ("epochs", "batch_size", "frames"):
@@ -488,6 +494,7 @@ def write_outputs(bundle: ModelBundle, data: TrainData, config: TrainConfig, spe
     }
     metadata = {
         "kind": config.kind,
+        "name": config.name or Path(out_dir).resolve().name,
         "config": bundle.model_config,
         "mean_latent": compute_mean_latent(bundle.encoder, bundle.model_config, data.train.inputs),
         "notes": notes,

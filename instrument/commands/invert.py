@@ -7,7 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from instrument.errors import SynthError
+from instrument.cli_support import (bounded_float, check_input_file, check_outputs, midi_channel, one_input,
+                                    resolve_midi_output)
+from instrument.errors import ConfigError, SynthError
+from instrument.inversion.input_checks import transpose_arg
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,24 +18,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "invert", help="invert a sound to a synth patch",
         description="Predict the synth patch that reproduces SOUND with an inversion network "
         "(optionally refined by a short search that re-renders candidates), print it as a table "
-        "and write it as JSON; optionally render it, plot it, and send it over MIDI.")
-    parser.add_argument("sound", help="audio file (wav/flac/ogg/aiff/mp3); ~1 s works best")
+        "and write it as JSON; optionally render it, plot it, and send it over MIDI. The sound is "
+        "converted to the synth's rate (16384 Hz), mono, and peak-normalised; renders come out at "
+        "that rate, peak-limited (a line says so).")
+    parser.add_argument("sound", nargs="?", metavar="SOUND",
+                        help="audio file (wav/flac/ogg/aiff/mp3); ~1 s works best")
+    parser.add_argument("--input", "-i", default=None, metavar="SOUND", help="the same as the positional SOUND")
     parser.add_argument("--synth", default=None,
                         help="synth name (default: the model's synth, else inversynth)")
-    parser.add_argument("--model", default=None,
-                        help="inversion model .keras (default: the shipped model of the synth)")
-    parser.add_argument("--refine", type=float, default=0.0, metavar="SECONDS",
-                        help="search this many seconds around the prediction (0 = off; 2 is good)")
-    parser.add_argument("-o", "--output", required=True, help="patch JSON to write")
-    parser.add_argument("--render", default=None, metavar="WAV", help="render the patch to this file")
-    parser.add_argument("--plot", default=None, metavar="PNG",
-                        help="plot input and output spectrograms")
+    parser.add_argument("--model", default=None, metavar="M",
+                        help="inversion model .keras or shipped model name, e.g. inversynth-sweeptcn "
+                             "(see `latent models`) (default: the shipped model of the synth)")
+    parser.add_argument("--refine", type=bounded_float(0.0, 3600.0), default=2.0, metavar="SECONDS",
+                        help="search this many seconds around the prediction (default 2; 0 = off)")
+    parser.add_argument("--transpose", type=transpose_arg, default=None, metavar="auto|SEMITONES",
+                        help="shift the input's pitch before inversion: auto = whole octaves into the "
+                             "synth's note range, or a number of semitones (librosa pitch shift)")
+    parser.add_argument("-o", "--output", required=True, metavar="PATCH.json", help="patch JSON file to write")
+    parser.add_argument("--render", default=None, metavar="WAV", help="render the patch to this WAV file")
+    parser.add_argument("--plot", default=None, metavar="PATH.png",
+                        help="plot input and output spectrograms to this PNG file")
     parser.add_argument("--midi-out", default=None, metavar="PORT",
-                        help="send the patch as the spec's CC/NRPN/program messages to this port")
+                        help="send the patch as the spec's CC/NRPN/program messages to this port "
+                             "(exact name or a case-insensitive part of it, as latent perform)")
     parser.add_argument("--midi-api", default=None, help="rtmidi API: alsa (default) or jack")
-    parser.add_argument("--note", type=int, default=None,
+    parser.add_argument("--note", type=int, default=None, choices=range(128), metavar="0..127",
                         help="with --midi-out: then play this MIDI note for the synth's length")
-    parser.add_argument("--channel", type=int, default=0, help="MIDI channel 0..15 (default 0)")
+    parser.add_argument("--channel", type=midi_channel, default=1, metavar="1..16", help="MIDI channel 1..16")
     parser.set_defaults(func=run)
 
 
@@ -40,15 +52,32 @@ def run(args: argparse.Namespace) -> int:
     from instrument.io.audio_files import load_audio, save_audio
     from instrument.config import AudioConfig
     from instrument.inversion.pipeline import (invert_audio, load_model_and_synth, patch_table,
-                                               send_over_midi)
+                                               send_over_midi, stage_summary)
     from instrument.plots import plot_audio_spectrograms
 
-    if args.refine < 0:
-        raise SynthError(f"--refine must be >= 0 seconds, got {args.refine}")
-    inv, synth = load_model_and_synth(args.model, args.synth)
+    sound = one_input(args, "sound", "input")
+    if sound is None:
+        raise ConfigError("give the SOUND to invert: latent invert SOUND.wav -o PATCH.json")
+    args.sound = str(check_input_file(sound))
+    check_outputs(files=[(args.output, "patch file"), (args.render, "render file"), (args.plot, "plot file")],
+                  inputs=[args.sound])
+    outs = [Path(p).resolve() for p in (args.output, args.render, args.plot) if p]
+    if len(set(outs)) != len(outs):
+        raise ConfigError("-o, --render and --plot must name different files")
+    if args.midi_out:
+        args.midi_out = resolve_midi_output(args.midi_out, args.midi_api)
+    elif args.note is not None:
+        print("warning: --note needs --midi-out; no note played", file=sys.stderr)
+    model_path = _model_path(args.model)
+    if args.synth is not None:
+        from instrument.synths.registry import get_synth
+
+        get_synth(args.synth)  # SynthError for unknown names before TensorFlow
+    inv, synth = load_model_and_synth(model_path, args.synth)
     spec = synth.spec
+    _announce(args.sound, spec.sample_rate, bool(args.render))
     audio = load_audio(args.sound, AudioConfig(sample_rate=spec.sample_rate))
-    result = invert_audio(inv, synth, audio, args.refine)
+    result = invert_audio(inv, synth, audio, args.refine, args.transpose)
     for note in result["warnings"]:
         print(f"warning: {args.sound}: {note}", file=sys.stderr)
     print(patch_table(spec, result["values"], result["classes"], result["confidence"]))
@@ -56,17 +85,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nre-rendered vs input: PCC STFT {m['pcc_stft']:.1f}  FT {m['pcc_ft']:.1f}  "
           f"time {m['pcc_time']:.1f}  F_delta {m['f_delta']:.1f}  SC {m['sc']:.3f}  "
           f"LSD {m['lsd_db']:.2f} dB")
-    if result["refine"]:
-        r = result["refine"]
-        print(f"refinement: {r['renders']} renders in {r['seconds']:.2f} s, PCC STFT "
-              f"{r['pcc_stft_before']:.1f} -> {r['pcc_stft_after']:.1f}")
+    print(stage_summary(result))
     doc = {
         "synth": spec.name,
         "values": {p.name: float(v) for p, v in zip(spec.parameters, result["values"])},
         "classes": {p.name: int(c) for p, c in zip(spec.parameters, result["classes"])},
         "metrics": m, "source": str(args.sound),
         "model": str(inv.path) if inv.path else None,
-        "refine": result["refine"], "warnings": result["warnings"],
+        "refine": result["refine"], "warnings": result["warnings"], "stages": result["stages"],
     }
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -87,8 +113,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {png}")
     if args.midi_out:
         sent = send_over_midi(spec, result["values"], args.midi_out, args.midi_api, args.note,
-                              args.channel)
-        print(f"sent {sent} MIDI messages to {args.midi_out}")
-    elif args.note is not None:
-        print("warning: --note needs --midi-out; no note played", file=sys.stderr)
+                              args.channel - 1)
+        print(f"sent {sent} MIDI messages to {args.midi_out} (channel {args.channel})")
     return 0
+
+
+def _model_path(model: str | None) -> str | None:
+    """``--model`` as a file: a path, or a shipped model's name (``presets/models/NAME.keras``)."""
+    if model is None:
+        return None
+    from instrument.commands.models import resolve_named_model
+
+    return str(resolve_named_model(model))
+
+
+def _announce(sound: str, sample_rate: int, render: bool) -> None:
+    """One line for the silent format changes: input rate/channels, peak normalisation, render rate."""
+    from instrument.cli_support import conversion_note
+
+    note = conversion_note(sound, sample_rate)
+    what = "peak-normalised" + (f"; the render is {sample_rate} Hz mono, peak-limited" if render else "")
+    print(f"{note}, {what}" if note else f"note: {Path(sound).name}: {what} (the synth's format)",
+          file=sys.stderr)

@@ -7,12 +7,15 @@ from pathlib import Path
 
 from instrument.io.audio_files import load_audio, save_audio
 from controllers.actions import Action
+from instrument.cli_support import (announce_conversion, bounded_int, check_input_file, check_outputs,
+                                    one_input)
 from instrument.engine.engine import (DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD, MASTER_GAIN_MAX_DB,
                                       MASTER_GAIN_MIN_DB, Engine, make_source)
-from instrument.errors import ConfigError
+from instrument.errors import ConfigError, ControllerMapError
 from instrument.app.render import (DEFAULT_NO_INPUT_SECONDS, load_automation, load_models, render,
                                    resolve_model_paths)
 from instrument.engine.scenes import SceneBook
+from instrument.models.names import model_name
 from presets import PRESETS_DIR
 
 
@@ -26,8 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="latent model file (.keras) or shipped model name; repeat to load several "
                              "for switch_model; 'none' = pure analysis/resynthesis "
                              "(default: presets/models/reconstruct.keras)")
-    parser.add_argument("--input", "-i", metavar="IN", help="input audio file")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="output WAV")
+    parser.add_argument("input_pos", nargs="?", metavar="IN",
+                        help="input audio file (converted to the model's rate, mono; a line says so)")
+    parser.add_argument("--input", "-i", metavar="IN", help="input audio file (same as the positional IN)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="output WAV file")
     parser.add_argument("--automation", metavar="FILE.jsonl", help="actions to replay (event log)")
     parser.add_argument("--phase", choices=("streaming", "offline"), default="streaming",
                         help="streaming RTISI-LA (as live) or offline fast Griffin-Lim (default: streaming)")
@@ -38,11 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-input", action="store_true",
                         help="drive the decoder with the held (mean) latent frame instead of audio")
     parser.add_argument("--loop", action="store_true", help="loop the input file")
-    parser.add_argument("--phase-lookahead", type=int, default=DEFAULT_PHASE_LOOKAHEAD, metavar="K",
+    parser.add_argument("--phase-lookahead", type=bounded_int(0, 64), default=DEFAULT_PHASE_LOOKAHEAD, metavar="K",
                         help=f"RTISI-LA look-ahead frames (default {DEFAULT_PHASE_LOOKAHEAD})")
-    parser.add_argument("--phase-iterations", type=int, default=DEFAULT_PHASE_ITERATIONS, metavar="N",
+    parser.add_argument("--phase-iterations", type=bounded_int(1, 1000), default=DEFAULT_PHASE_ITERATIONS, metavar="N",
                         help=f"RTISI-LA iterations per frame (default {DEFAULT_PHASE_ITERATIONS})")
-    parser.add_argument("--gl-iterations", type=int, default=100, metavar="N",
+    parser.add_argument("--gl-iterations", type=bounded_int(1, 10000), default=100, metavar="N",
                         help="Griffin-Lim iterations with --phase offline (default 100)")
     parser.add_argument("--scenes", metavar="DIR", default=str(PRESETS_DIR / "scenes"),
                         help="scene folder for recall/next/prev scene actions (default: shipped scenes)")
@@ -51,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "master_gain actions in the automation change it)")
     parser.add_argument("--auto-gain", action="store_true",
                         help="start with loudness compensation on (the output level follows the input's)")
-    parser.add_argument("--plot", metavar="out.png", help="write input/output spectrograms to a PNG")
+    parser.add_argument("--plot", metavar="PATH.png", help="write input/output spectrograms to this PNG file")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
 
@@ -64,9 +69,27 @@ def run(args: argparse.Namespace) -> int:
     if not MASTER_GAIN_MIN_DB <= args.master_gain <= MASTER_GAIN_MAX_DB:
         raise ConfigError(f"--master-gain must be a number of dB in {MASTER_GAIN_MIN_DB:g}.."
                           f"{MASTER_GAIN_MAX_DB:g}, got {args.master_gain:g}")
+    args.input = one_input(args, "input_pos", "input")
+    if args.no_input and args.input:
+        raise ConfigError(f"--no-input and an input file ({args.input}) given; give one")
     if not args.no_input and not args.input:
-        raise ConfigError("give --input IN.wav, or --no-input")
-    models, names, spectral = load_models(resolve_model_paths(args.model))
+        raise ConfigError("give an input file (latent render IN.wav -o OUT.wav), or --no-input")
+    # everything a user can get wrong is checked before TensorFlow loads with the models
+    inputs = [] if args.no_input else [check_input_file(args.input)]
+    if args.automation:
+        check_input_file(args.automation, "automation file", ControllerMapError)
+    check_outputs(files=[(args.output, "output file"), (args.plot, "plot file")], inputs=inputs)
+    if args.plot and Path(args.plot).resolve() == Path(args.output).resolve():
+        raise ConfigError(f"--plot {args.plot} is the output file; give the PNG another name")
+    paths = resolve_model_paths(args.model)
+    if inputs and paths:
+        from instrument.cli_support import model_sample_rate
+
+        announce_conversion(inputs[0], model_sample_rate(paths[0]))
+    elif inputs:
+        announce_conversion(inputs[0], 22050)
+    models, _, spectral = load_models(paths)
+    names = [model_name(p) for p in paths]
     if args.no_input and not models:
         raise ConfigError("--no-input needs a latent model (there is nothing to decode with --model none)")
     automation = load_automation(args.automation, spectral)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from instrument.cli_support import add_hidden_alias, bounded_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -10,32 +13,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "transfer", help="timbre-transfer recorded notes offline",
         description="Timbre-transfer audio files or folders through a latent model "
                     "(default: the shipped flute-to-clarinet model), with fast Griffin-Lim phase "
-                    "reconstruction and the input's loudness.")
+                    "reconstruction and the input's loudness. Inputs are converted to the model's "
+                    "sample rate, mono (a line says so); outputs are OUTDIR/NAME.wav, peak-limited.")
     parser.add_argument("inputs", nargs="+", metavar="IN", help="audio files or folders")
-    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder")
-    parser.add_argument("--model", default=None,
-                        help="latent model .keras (default presets/models/flute-to-clarinet.keras)")
-    parser.add_argument("--iterations", type=int, default=100, help="Griffin-Lim iterations")
+    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                        help="output folder (one WAV per input, same relative names)")
+    parser.add_argument("--model", default=None, metavar="M",
+                        help="latent model .keras or shipped model name (see `latent models`) "
+                             "(default: flute-to-clarinet)")
+    parser.add_argument("--gl-iterations", type=bounded_int(1, 10000), default=100, metavar="N",
+                        dest="iterations", help="Griffin-Lim iterations")
+    add_hidden_alias(parser, "--iterations", dest="iterations", type=bounded_int(1, 10000))
     parser.add_argument("--mix", type=float, default=1.0,
                         help="0 = dry input, 1 = fully transferred (crossfade of log spectra)")
     parser.add_argument("--init", choices=("input", "random"), default="input",
                         help="Griffin-Lim start phase: the input's (default) or random")
-    parser.add_argument("--plot", action="store_true", help="write a spectrogram PNG per file")
+    parser.add_argument("--plot", action="store_true",
+                        help="also write input/output spectrograms as OUTDIR/NAME.png beside each output")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from instrument.app.transfer import (check_is_latent, collect_inputs, default_model_path, describe,
+                                         load_model, transfer_files)
+    from instrument.cli_support import announce_conversions, check_outputs, model_sample_rate
+    from instrument.commands.models import resolve_named_model
     from instrument.errors import ConfigError
-    from instrument.app.transfer import (check_is_latent, collect_inputs, describe, load_model,
-                                     transfer_files)
 
-    if args.iterations < 1:
-        raise ConfigError(f"--iterations must be at least 1, got {args.iterations}")
     if not 0.0 <= args.mix <= 1.0:
         raise ConfigError(f"--mix must be in 0..1, got {args.mix}")
-    collect_inputs(args.inputs)  # fail on a missing input before loading TensorFlow
-    model = load_model(args.model)
-    check_is_latent(args.model, model)
+    files = collect_inputs(args.inputs)  # fail on a missing input before loading TensorFlow
+    check_outputs(folders=[(args.output, "output folder")])
+    for path, _ in files:
+        if Path(path).resolve().parent == Path(args.output).resolve():
+            raise ConfigError(f"output folder {args.output} holds the input {path}; "
+                              "choose another -o so no input is overwritten")
+    model_path = resolve_named_model(args.model) if args.model else default_model_path()
+    announce_conversions([p for p, _ in files], model_sample_rate(model_path))
+    model = load_model(model_path)
+    check_is_latent(model_path, model)
     results = transfer_files(model, args.inputs, args.output, iterations=args.iterations,
                              mix=args.mix, plot=args.plot, init=args.init)
     print(describe(results))

@@ -9,7 +9,10 @@ and appends one extra zip entry, ``latent_metadata.json``, holding:
 * ``spectral``: the :class:`SpectralConfig` again, for quick inspection;
 * ``mean_latent``: mean latent frame (for no-input mode) or null;
 * ``norm_stats``: :class:`NormStats` the features were normalised with, or null;
-* ``notes``: free JSON-able training notes (dataset, epochs, losses...).
+* ``notes``: free JSON-able training notes (dataset, epochs, losses...);
+* ``name``: the model's name (``latent train --name``, default the output folder's name), shown by
+  render, perform and the window; files without one are named as
+  :func:`instrument.models.names.model_name` says.
 
 Keras ignores the extra entry, so ``keras.saving.load_model(path,
 safe_mode=True)`` still loads the file. :func:`load_latent_model` checks the
@@ -32,10 +35,10 @@ from instrument.dsp.spectral import NormStats
 import instrument.models.layers  # noqa: F401  (registers every custom layer)
 from instrument.models.config import AutoencoderConfig
 from instrument.models.autoencoders import LATENT
+from instrument.models.names import METADATA_ENTRY, check_model_name
 
-METADATA_ENTRY = "latent_metadata.json"
 FORMAT_VERSION = 1
-_KNOWN_KEYS = {"config", "kind", "mean_latent", "norm_stats", "notes"}
+_KNOWN_KEYS = {"config", "kind", "mean_latent", "norm_stats", "notes", "name"}
 
 
 def _jsonable(value: Any) -> Any:
@@ -105,6 +108,9 @@ def save_latent_model(path: str | Path, model: Any, encoder: Any = None, decoder
         want = _latent_frame_shape(model, config)
         if mean_latent.shape != want:
             raise ModelError(f"mean_latent has shape {mean_latent.shape}, expected {want} ({path})")
+    name = metadata.get("name")
+    if name is not None:
+        name = check_model_name(name, path)
     norm = metadata.get("norm_stats")
     if isinstance(norm, NormStats):
         norm = norm.to_dict()
@@ -117,6 +123,8 @@ def save_latent_model(path: str | Path, model: Any, encoder: Any = None, decoder
         "norm_stats": _jsonable(norm),
         "notes": _jsonable(metadata.get("notes")),
     }
+    if name is not None:
+        payload["name"] = name
     text = json.dumps(payload)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)

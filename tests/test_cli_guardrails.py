@@ -1,0 +1,279 @@
+"""One CLI, consistent across sub-commands: every --help fast and quiet, inputs/outputs checked before
+TensorFlow, shared flag spellings (and their old aliases), MIDI channels 1-16, model names."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from instrument.cli import build_parser, main
+from instrument.cli_support import conversion_note, midi_channel
+from instrument.models.names import default_model_name, model_name
+
+#: Lines of TensorFlow / absl / oneDNN / CUDA start-up noise (none may reach a normal run's stderr).
+NOISE = ("tensorflow", "onednn", "cuda", "absl", "w0000", "i0000", "e0000", "alsa lib")
+#: Generous bound for a loaded 2-core machine; the measured figures are printed (pytest -s).
+MAX_SECONDS = 3.0
+
+
+def command_paths() -> list[tuple[str, ...]]:
+    """Every sub-command path, nested ones included, e.g. ("train", "inversion")."""
+    def walk(parser: argparse.ArgumentParser, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
+        found = [prefix] if prefix else []
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    found += walk(sub, prefix + (name,))
+        return found
+    paths = walk(build_parser(), ())
+    from instrument.commands.bench import BENCHMARKS
+
+    return paths + [("bench", name) for name in BENCHMARKS]
+
+
+def run_latent(repo_root: Path, *args: str, cwd: Path | None = None) -> tuple[subprocess.CompletedProcess, float]:
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY")}
+    env["PYTHONPATH"] = str(repo_root)
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "instrument.cli", *args], cwd=cwd or repo_root, env=env,
+                            capture_output=True, text=True, timeout=300)
+    return result, time.perf_counter() - start
+
+
+def assert_quiet(stderr: str) -> None:
+    noisy = [line for line in stderr.splitlines() if any(word in line.lower() for word in NOISE)]
+    assert not noisy, noisy
+
+
+@pytest.mark.parametrize("path", command_paths(), ids=" ".join)
+def test_every_help_is_fast_quiet_and_shows_defaults(repo_root: Path, path: tuple[str, ...]) -> None:
+    result, seconds = run_latent(repo_root, *path, "--help")
+    print(f"latent {' '.join(path)} --help: {seconds:.2f} s")
+    assert result.returncode == 0, result.stderr
+    assert seconds < MAX_SECONDS
+    assert_quiet(result.stderr)
+    assert result.stderr == ""
+
+
+def all_parsers() -> list[tuple[str, argparse.ArgumentParser]]:
+    def walk(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
+        found = [(parser.prog, parser)]
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    found += walk(sub)
+        return found
+    from benchmarks.phase import build_parser as phase_parser
+
+    return walk(build_parser()) + [("latent bench phase", phase_parser())]
+
+
+def test_every_option_with_a_default_shows_it() -> None:
+    for prog, parser in all_parsers():
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if action.help == argparse.SUPPRESS or not action.option_strings:
+                continue
+            if action.default is None or action.default is False or action.default == argparse.SUPPRESS:
+                continue
+            if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+                continue
+            text = formatter._get_help_string(action) or ""
+            assert "default" in text.lower(), (prog, action.option_strings, text)
+
+
+def test_top_level_help_is_fast(repo_root: Path) -> None:
+    result, seconds = run_latent(repo_root, "--help")
+    print(f"latent --help: {seconds:.2f} s")
+    assert result.returncode == 0 and seconds < MAX_SECONDS
+    assert "models" in result.stdout
+    assert result.stderr == ""
+
+
+#: (argv with MISSING for the absent input) for every command that takes an input.
+MISSING_INPUT = [
+    ("render", "MISSING", "-o", "OUT/out.wav"),
+    ("render", "--input", "MISSING", "-o", "OUT/out.wav"),
+    ("transfer", "MISSING", "-o", "OUT"),
+    ("invert", "MISSING", "-o", "OUT/patch.json"),
+    ("perform", "MISSING", "--headless", "--no-midi", "--duration", "1"),
+    ("synth", "render", "MISSING", "--synth", "inversynth", "-o", "OUT/x.wav"),
+    ("synth", "render", "--patch", "MISSING", "--synth", "inversynth", "-o", "OUT/x.wav"),
+    ("train", "autoencoder", "MISSING", "-o", "OUT"),
+    ("train", "transfer", "MISSING", "MISSING", "-o", "OUT"),
+    ("train", "inversion", "--data", "MISSING", "-o", "OUT"),
+    ("train", "ensemble", "MISSING", "-o", "OUT/e.keras"),
+    ("dataset", "synth", "--synth", "inversynth", "--count", "1", "--spec", "MISSING", "-o", "OUT"),
+    ("models", "MISSING"),
+    ("bench", "phase", "MISSING"),
+]
+
+
+@pytest.mark.parametrize("argv", MISSING_INPUT, ids=lambda argv: " ".join(argv[:3]))
+def test_missing_input_fails_fast_quiet_one_line(repo_root: Path, tmp_path: Path, argv: tuple[str, ...]) -> None:
+    missing = tmp_path / "not-there.wav"
+    args = [str(missing) if a == "MISSING" else str(tmp_path / a[4:]) if a.startswith("OUT/") else
+            str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    result, seconds = run_latent(repo_root, *args, cwd=tmp_path)
+    print(f"latent {' '.join(argv)}: {seconds:.2f} s")
+    assert result.returncode == 2, result.stderr
+    assert seconds < MAX_SECONDS
+    assert_quiet(result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"latent {argv[0]}: error:"), lines
+    if argv[0] != "perform":  # perform checks the sound card first (its owner's order)
+        assert "not-there.wav" in lines[0]
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_transfer_missing_model_name_lists_shipped(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    wav = tmp_path / "in.wav"
+    sf.write(wav, np.zeros(2205, np.float32), 22050)
+    assert main(["transfer", str(wav), "-o", str(tmp_path / "o"), "--model", "no-such-model"]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-model" in err and "reconstruct" in err
+
+
+def test_midi_channels_are_1_to_16(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert midi_channel("1") == 1 and midi_channel("16") == 16
+    for bad in ("0", "17", "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            midi_channel(bad)
+    with pytest.raises(SystemExit) as info:
+        main(["invert", str(tmp_path / "a.wav"), "-o", str(tmp_path / "p.json"), "--channel", "0"])
+    assert info.value.code == 2
+    assert "MIDI channels are 1..16" in capsys.readouterr().err
+
+
+def test_old_spellings_still_parse() -> None:
+    parser = build_parser()
+    old = parser.parse_args(["train", "inversion", "--out", "x", "--max-minutes", "5"])
+    new = parser.parse_args(["train", "inversion", "-o", "x", "--time-limit", "5"])
+    assert (old.out, old.max_minutes) == (new.out, new.max_minutes) == ("x", 5.0)
+    assert parser.parse_args(["train", "inversion", "--output", "y"]).out == "y"
+    auto_old = parser.parse_args(["train", "autoencoder", "--data", "d", "-o", "o", "--max-minutes", "2"])
+    auto_new = parser.parse_args(["train", "autoencoder", "d", "-o", "o", "--time-limit", "2"])
+    assert auto_old.time_limit == auto_new.time_limit == 2.0
+    assert parser.parse_args(["train", "ensemble", "a.keras", "--out", "e.keras"]).out == "e.keras"
+    assert parser.parse_args(["transfer", "a.wav", "-o", "o", "--iterations", "7"]).iterations == 7
+    assert parser.parse_args(["transfer", "a.wav", "-o", "o", "--gl-iterations", "9"]).iterations == 9
+    perform_old = parser.parse_args(["perform", "--input", "a.wav", "--iterations", "3", "--lookahead", "1",
+                                     "--record", "r.wav"])
+    perform_new = parser.parse_args(["perform", "a.wav", "--phase-iterations", "3", "--phase-lookahead", "1",
+                                     "-o", "r.wav"])
+    assert (perform_old.iterations, perform_old.lookahead, perform_old.record) == \
+        (perform_new.iterations, perform_new.lookahead, perform_new.record) == (3, 1, "r.wav")
+    assert perform_new.input_pos == "a.wav"
+    render = parser.parse_args(["render", "a.wav", "-o", "b.wav"])
+    assert render.input_pos == "a.wav" and render.input is None
+
+
+def test_hidden_aliases_are_not_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, hidden in ((["train", "inversion", "--help"], "--max-minutes"),
+                         (["train", "autoencoder", "--help"], "--max-minutes"),
+                         (["transfer", "--help"], "--iterations ")):
+        with pytest.raises(SystemExit):
+            main(argv)
+        out = capsys.readouterr().out
+        assert hidden not in out and "--time-limit" in out or "--gl-iterations" in out
+
+
+def test_sizes_are_bounded(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["train", "inversion", "--batch-size", "0"], ["train", "autoencoder", "d", "-o", "o", "--epochs", "0"],
+                 ["transfer", "a", "-o", "o", "--gl-iterations", "100000"], ["render", "a", "-o", "b", "--phase-iterations", "0"],
+                 ["dataset", "synth", "--synth", "inversynth", "--count", "0", "-o", "o"]):
+        with pytest.raises(SystemExit) as info:
+            build_parser().parse_args(argv)
+        assert info.value.code == 2
+    capsys.readouterr()
+
+
+def test_two_different_inputs_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    assert main(["render", str(a), "--input", str(b), "-o", str(tmp_path / "o.wav")]) == 2
+    assert "two inputs" in capsys.readouterr().err
+
+
+def test_output_that_is_the_input_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    wav = tmp_path / "in.wav"
+    sf.write(wav, np.zeros(2205, np.float32), 22050)
+    assert main(["render", str(wav), "-o", str(wav), "--model", "none"]) == 2
+    assert "refusing to overwrite an input" in capsys.readouterr().err
+
+
+def test_conversion_is_announced(tmp_path: Path) -> None:
+    wav = tmp_path / "stereo48.wav"
+    sf.write(wav, np.zeros((4800, 2), np.float32), 48000)
+    note = conversion_note(wav, 22050)
+    assert note is not None and "48 kHz -> 22.05 kHz" in note and "mono" in note
+    mono = tmp_path / "mono.wav"
+    sf.write(mono, np.zeros(2205, np.float32), 22050)
+    assert conversion_note(mono, 22050) is None
+
+
+def test_render_announces_conversion_and_names_the_model(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    wav = tmp_path / "stereo48.wav"
+    sf.write(wav, 0.1 * np.random.default_rng(0).standard_normal((9600, 2)).astype(np.float32), 48000)
+    assert main(["render", str(wav), "-o", str(tmp_path / "out.wav"), "--model", "reconstruct",
+                 "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "48 kHz -> 22.05 kHz, 2 channels -> mono" in captured.err
+    assert "model reconstruct" in captured.out
+
+
+def test_model_names() -> None:
+    from presets import PRESETS_DIR
+
+    shipped = PRESETS_DIR / "models" / "reconstruct.keras"
+    assert model_name(shipped) == "reconstruct"
+    assert default_model_name(Path("runs/flute/model.keras")) == "flute"
+    assert default_model_name(Path("x/other.keras")) == "other"
+
+
+def test_models_lists_shipped_without_tensorflow(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--no-latency"]) == 0
+    out = capsys.readouterr().out
+    assert "reconstruct" in out and "autoencoder" in out and "22050 Hz" in out
+    assert "inversion (inversynth)" in out
+
+
+@pytest.mark.slow
+def test_models_shows_live_latency(repo_root: Path) -> None:
+    result, _ = run_latent(repo_root, "models")
+    assert result.returncode == 0, result.stderr
+    assert_quiet(result.stderr)
+    row = next(line for line in result.stdout.splitlines() if line.startswith("reconstruct "))
+    assert " ms" in row
+
+
+def test_invert_takes_a_shipped_model_name(tmp_path: Path) -> None:
+    from instrument.commands.invert import _model_path
+    from instrument.errors import ModelError
+
+    assert Path(_model_path("inversynth-sweeptcn")).name == "inversynth-sweeptcn.keras"
+    with pytest.raises(ModelError, match="shipped model names"):
+        _model_path(str(tmp_path / "nope.keras"))
+
+
+def test_tensorflow_run_is_quiet(repo_root: Path, tmp_path: Path) -> None:
+    wav = tmp_path / "in.wav"
+    sf.write(wav, 0.1 * np.random.default_rng(1).standard_normal(4410).astype(np.float32), 22050)
+    result, seconds = run_latent(repo_root, "render", str(wav), "-o", str(tmp_path / "o.wav"),
+                                 "--model", "reconstruct", "--no-progress", cwd=tmp_path)
+    print(f"latent render (TensorFlow): {seconds:.2f} s, stderr {result.stderr!r}")
+    assert result.returncode == 0, result.stderr
+    assert_quiet(result.stderr)
+    debug, _ = run_latent(repo_root, "--debug", "render", str(wav), "-o", str(tmp_path / "o2.wav"),
+                          "--model", "reconstruct", "--no-progress", cwd=tmp_path)
+    assert debug.returncode == 0
+    assert any(word in debug.stderr.lower() for word in ("onednn", "absl", "cuda")), debug.stderr
