@@ -115,6 +115,7 @@ def load_models(paths: Sequence[Path]) -> tuple[list[Any], list[str], SpectralCo
     if not paths:
         return [], [], SpectralConfig()
     from instrument.models.io import load_latent_model
+    from instrument.models.names import model_name
 
     models = [load_latent_model(p) for p in paths]
     spectral = models[0].spectral
@@ -122,7 +123,7 @@ def load_models(paths: Sequence[Path]) -> tuple[list[Any], list[str], SpectralCo
         if model.spectral != spectral:
             raise ModelError(f"{path}: spectral settings differ from {paths[0]}; "
                              "models loaded together must share them")
-    return models, [p.stem for p in paths], spectral
+    return models, [model_name(p) for p in paths], spectral
 
 
 def load_automation(path: str | Path | None, spectral: SpectralConfig,

@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     models.add_argument("--model", action="append", default=None, metavar="PATH",
                         help="latent model .keras file; repeat to load several (switch_model); "
                              "'none' = analysis/resynthesis only (default: the shipped reconstruct.keras)")
+    models.add_argument("input_pos", nargs="?", metavar="FILE",
+                        help="play this audio file (the same as --input; default: the shipped demo loop)")
     source = models.add_mutually_exclusive_group()
     source.add_argument("--input", metavar="FILE", help="play this audio file (default: the shipped demo loop)")
     source.add_argument("--live-input", action="store_true", help="process the sound card input (full duplex)")
@@ -44,9 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="no audio in: the decoder fires the held latent frame at the hop rate")
     models.add_argument("--loop", action="store_true", help="loop the input file")
     models.add_argument("--seed", type=int, default=0, help="phase initialisation seed (default 0)")
-    models.add_argument("--lookahead", "--phase-lookahead", type=int, default=DEFAULT_PHASE_LOOKAHEAD,
+    models.add_argument("--phase-lookahead", "--lookahead", dest="lookahead", type=int, default=DEFAULT_PHASE_LOOKAHEAD,
                         help=f"RTISI-LA look-ahead frames (default {DEFAULT_PHASE_LOOKAHEAD}, as latent render)")
-    models.add_argument("--iterations", "--phase-iterations", type=int, default=DEFAULT_PHASE_ITERATIONS,
+    models.add_argument("--phase-iterations", "--iterations", dest="iterations", type=int, default=DEFAULT_PHASE_ITERATIONS,
                         help=f"RTISI-LA iterations per frame (default {DEFAULT_PHASE_ITERATIONS})")
     models.add_argument("--scenes", metavar="DIR", default=str(PRESETS_DIR / "scenes"),
                         help="scene folder for recall/next/prev scene (default: shipped scenes)")
@@ -89,7 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="master gain at start, dB in -60..+12, before the safety limiter (default 0)")
     out.add_argument("--auto-gain", action="store_true",
                      help="start with loudness compensation on (the output level follows the input's)")
-    out.add_argument("--record", metavar="OUT.wav", help="record the engine output (32-bit float WAV)")
+    out.add_argument("--record", "-o", "--output", dest="record", metavar="OUT.wav",
+                     help="record the engine output to this WAV file (32-bit float)")
     out.add_argument("--log-events", metavar="FILE.jsonl",
                      help="log every applied action (replay with `latent render --automation`)")
     out.add_argument("--headless", action="store_true", help="no window")
@@ -116,6 +119,13 @@ def _model_paths(args: argparse.Namespace) -> list[Path]:
 
 def options_from_args(args: argparse.Namespace) -> PerformOptions:
     """The validated :class:`~instrument.app.perform_options.PerformOptions` of the parsed flags."""
+    if getattr(args, "input_pos", None) is not None:
+        from instrument.errors import ConfigError
+
+        if args.live_input or args.no_input or (args.input and args.input != args.input_pos):
+            raise ConfigError(f"input file {args.input_pos} given with --input, --live-input or --no-input; "
+                              "give one source")
+        args.input = args.input_pos
     if args.live_input:
         source, input_path = "live", None
     elif args.no_input:

@@ -12,8 +12,8 @@ from instrument.cli_support import (announce_conversion, bounded_int, check_inpu
 from instrument.engine.engine import (DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD, MASTER_GAIN_MAX_DB,
                                       MASTER_GAIN_MIN_DB, Engine, make_source)
 from instrument.errors import ConfigError, ControllerMapError
-from instrument.app.render import (DEFAULT_NO_INPUT_SECONDS, load_automation, load_models, render,
-                                   resolve_model_paths)
+from instrument.app.render import (DEFAULT_NO_INPUT_SECONDS, check_render_seconds, load_automation,
+                                   load_models, render, resolve_model_paths)
 from instrument.engine.scenes import SceneBook
 from instrument.models.names import model_name
 from presets import PRESETS_DIR
@@ -62,8 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.duration is not None and not args.duration > 0:
-        raise ConfigError(f"--duration must be positive, got {args.duration}")
+    if args.duration is not None:
+        check_render_seconds(args.duration)
     if args.gl_iterations < 1:
         raise ConfigError(f"--gl-iterations must be >= 1, got {args.gl_iterations}")
     if not MASTER_GAIN_MIN_DB <= args.master_gain <= MASTER_GAIN_MAX_DB:
