@@ -200,6 +200,8 @@ def _plot_sweeps(out: Path, name: str, inv: Any, feats: np.ndarray, classes: np.
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)  # --help and bad flags before TensorFlow loads
+    if args.arrival:
+        return _arrival(args)
     from instrument.io.audio_files import save_audio
     from instrument.plots import plot_audio_spectrograms
     from instrument.inversion.model import default_model_path, load_inversion_model

@@ -83,3 +83,17 @@ def test_metric_stft_is_the_clip_framing_of_the_one_stft(rng: np.random.Generato
 def test_metric_stft_of_clips_shorter_than_a_hop_raises() -> None:
     with pytest.raises(ConfigError, match="100 samples"):
         batch_stft_magnitude(np.zeros((2, 100), np.float32))
+
+
+def test_multiscale_spectral_and_mfcc_distances() -> None:
+    from instrument.synths.registry import get_synth
+
+    synth = get_synth("inversynth")
+    x = synth.render(synth.random_patches(np.random.default_rng(8), 3))
+    same = audio_metrics(x, x, synth.spec.sample_rate)
+    np.testing.assert_allclose(same["mss"], 0.0, atol=1e-9)
+    np.testing.assert_allclose(same["mfcc"], 0.0, atol=1e-4)
+    other = audio_metrics(x, x[::-1], synth.spec.sample_rate)
+    assert other["mss"][0] > 0.05 and other["mfcc"][0] > 1.0
+    np.testing.assert_allclose(other["mss"][1], 0.0, atol=1e-9)   # the middle clip is itself
+    assert "mss" not in audio_metrics(x, x)                        # only with a sample rate

@@ -150,3 +150,55 @@ def test_midi_out_sends_the_patch_over_jack(models: dict[str, Path], sound: Path
     assert received[0].type == "program_change"
     assert sum(m.type == "control_change" and m.control == 99 for m in received) == spec.n_params - 1
     assert [m.type for m in received[-2:]] == ["note_on", "note_off"]
+
+
+def test_refines_by_default_and_says_which_stages_ran(models: dict[str, Path], sound: Path,
+                                                      tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "p.json"
+    assert _run(["invert", str(sound), "--model", str(models["inversynth"]), "-o", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["refine"]["budget_seconds"] == 2.0 and doc["refine"]["renders"] > 1
+    assert doc["stages"]["network"]["ms"] > 0 and doc["stages"]["refine"]["seconds"] > 0
+    assert {"mss", "mfcc", "lsd_db", "sc"} <= set(doc["metrics"])
+    printed = capsys.readouterr().out
+    assert "network" in printed and "refinement" in printed and "renders" in printed
+    assert _run(["invert", str(sound), "--model", str(models["inversynth"]), "-o", str(out),
+                 "--refine", "0"]) == 0
+    assert json.loads(out.read_text())["refine"] is None
+    assert "refinement off" in capsys.readouterr().out
+
+
+def test_pitch_outside_the_note_range_warns_and_transpose_auto_moves_it(
+        models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rate = 22050
+    t = np.arange(rate) / rate
+    wav = tmp_path / "c4.wav"
+    sf.write(wav, (0.5 * np.sin(2 * np.pi * 261.6 * t)).astype(np.float32), rate)
+    out = tmp_path / "p.json"
+    argv = ["invert", str(wav), "--model", str(models["inversynth"]), "-o", str(out), "--refine", "0"]
+    assert _run(argv) == 0
+    warnings = json.loads(out.read_text())["warnings"]
+    assert any("input pitch 262 Hz (C4) is below inversynth's note range 440-1047 Hz" in w
+               for w in warnings)
+    assert "below inversynth's note range" in capsys.readouterr().out
+    assert _run(argv + ["--transpose", "auto"]) == 0
+    doc = json.loads(out.read_text())
+    assert any(w.startswith("transposed +12 semitones") for w in doc["warnings"])
+    assert not any("note range" in w for w in doc["warnings"])
+    assert doc["stages"]["pitch"]["transpose_semitones"] == 12.0
+
+
+@pytest.mark.parametrize("delay", [37, 328])
+def test_late_input_is_aligned_to_the_note_on(models: dict[str, Path], delay: int) -> None:
+    from instrument.inversion.model import load_inversion_model
+    from instrument.inversion.pipeline import invert_audio
+
+    inv = load_inversion_model(models["inversynth"])
+    synth = get_synth("inversynth", spec=inv.spec)
+    clip = synth.render(synth.random_patches(np.random.default_rng(5), 1))[0]
+    late = np.concatenate([np.zeros(delay, np.float32), clip])
+    result = invert_audio(inv, synth, late, 0.0)
+    assert abs(result["stages"]["align"]["trimmed_samples"] - delay) <= 3
+    assert result["stages"]["align"]["exact_onset"]
+    np.testing.assert_allclose(result["audio"][:1000], clip[:1000] / np.abs(clip).max(), atol=0.05)

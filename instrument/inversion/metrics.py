@@ -3,8 +3,9 @@
 Parameter side: mean percentile rank (MPR) per parameter, top-k mean accuracy per parameter and per
 parameter group. Audio side (input sound vs the sound re-rendered from the predicted patch): Pearson
 correlation of STFT magnitudes, of the whole-signal FT magnitude and of the time signal; the
-Frobenius norm of the STFT magnitude difference F_delta; spectral convergence; log-spectral distance.
-All functions are pure numpy and work on batches.
+Frobenius norm of the STFT magnitude difference F_delta; spectral convergence; log-spectral distance;
+multi-scale spectral distance (log-mel, several windows) and MFCC distance (librosa).
+All functions work on batches.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ from instrument.errors import ConfigError
 #: STFT used by the audio-side metrics (Barkan: windows of 512 samples, half overlapping).
 METRIC_N_FFT = 512
 METRIC_HOP = 256
+#: Multi-scale spectral distance: (n_fft, n_mels) per scale, hop n_fft / 4.
+MSS_SCALES = ((2048, 128), (1024, 64), (512, 64), (256, 32))
+#: Floor added to mel magnitudes before the log (peak-1 audio).
+MSS_EPS = 1e-5
+#: MFCC distance: coefficients 1..13 (c0, the loudness, left out) of a 64-mel, 1024-sample STFT.
+MFCC_COEFFS = 13
+MFCC_N_FFT = 1024
+MFCC_HOP = 256
+MFCC_MELS = 64
 
 
 def _check_scores(scores: np.ndarray, true_classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +167,46 @@ def spectral_similarity(target_magnitude: np.ndarray, candidate_magnitude: np.nd
     return pearson_rows(tgt, cand)
 
 
-def audio_metrics(inputs: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray]:
+def multiscale_spectral_distance(inputs: np.ndarray, outputs: np.ndarray, sample_rate: int,
+                                 scales: Sequence[tuple[int, int]] = MSS_SCALES) -> np.ndarray:
+    """MSS: mean over scales of the mean absolute difference of log mel magnitudes
+    (``log(mel + MSS_EPS)``, natural log; librosa mel filters, hop ``n_fft / 4``); 0 = identical.
+
+    Args:
+        inputs, outputs: ``(batch, samples)`` float audio of equal shape.
+    Returns:
+        float ``(batch,)``.
+    """
+    import librosa
+
+    a = np.atleast_2d(np.asarray(inputs, np.float32))
+    b = np.atleast_2d(np.asarray(outputs, np.float32))
+    total = np.zeros(len(a))
+    for n_fft, n_mels in scales:
+        kw = dict(sr=sample_rate, n_fft=n_fft, hop_length=n_fft // 4, n_mels=n_mels, power=1.0)
+        ma = librosa.feature.melspectrogram(y=a, **kw)
+        mb = librosa.feature.melspectrogram(y=b, **kw)
+        total += np.abs(np.log(ma + MSS_EPS) - np.log(mb + MSS_EPS)).mean(axis=(1, 2))
+    return total / len(scales)
+
+
+def mfcc_distance(inputs: np.ndarray, outputs: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Frame-wise Euclidean distance of MFCC 1..13 (librosa, dB mel power), averaged over frames.
+
+    Returns:
+        float ``(batch,)``; 0 = identical.
+    """
+    import librosa
+
+    kw = dict(sr=sample_rate, n_mfcc=MFCC_COEFFS + 1, n_fft=MFCC_N_FFT, hop_length=MFCC_HOP,
+              n_mels=MFCC_MELS)
+    ca = librosa.feature.mfcc(y=np.atleast_2d(np.asarray(inputs, np.float32)), **kw)[:, 1:]
+    cb = librosa.feature.mfcc(y=np.atleast_2d(np.asarray(outputs, np.float32)), **kw)[:, 1:]
+    return np.sqrt(((ca - cb) ** 2).sum(axis=1)).mean(axis=1)
+
+
+def audio_metrics(inputs: np.ndarray, outputs: np.ndarray, sample_rate: int | None = None
+                  ) -> dict[str, np.ndarray]:
     """Per-sound reconstruction metrics between input sounds and re-rendered sounds.
 
     Args:
@@ -165,7 +214,9 @@ def audio_metrics(inputs: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarr
     Returns:
         dict of float ``(batch,)`` arrays: ``pcc_stft``, ``pcc_ft``, ``pcc_time`` (x100),
         ``f_delta`` (Frobenius norm of the STFT magnitude difference), ``sc`` (spectral
-        convergence ``||S_i - S_o|| / ||S_i||``), ``lsd_db`` (log-spectral distance in dB).
+        convergence ``||S_i - S_o|| / ||S_i||``), ``lsd_db`` (log-spectral distance in dB);
+        with ``sample_rate`` also ``mss`` (:func:`multiscale_spectral_distance`) and ``mfcc``
+        (:func:`mfcc_distance`).
     """
     inputs = np.atleast_2d(np.asarray(inputs, np.float32))
     outputs = np.atleast_2d(np.asarray(outputs, np.float32))
@@ -188,6 +239,9 @@ def audio_metrics(inputs: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarr
         "f_delta": f_delta,
         "sc": f_delta / np.maximum(ref, 1e-12),
         "lsd_db": lsd,
+        **({} if sample_rate is None else {
+            "mss": multiscale_spectral_distance(inputs, outputs, sample_rate),
+            "mfcc": mfcc_distance(inputs, outputs, sample_rate)}),
     }
 
 

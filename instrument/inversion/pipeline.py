@@ -28,23 +28,120 @@ def load_model_and_synth(model: str | Path | None, synth_name: str | None) -> tu
     return inv, synth
 
 
-def invert_audio(inv: Any, synth: Any, audio: np.ndarray, refine_seconds: float = 0.0
-                 ) -> dict[str, Any]:
-    """Predict (and optionally refine) a patch for synth-rate audio.
+#: Refinement seconds per sound when none is given (``latent invert`` refines by default).
+DEFAULT_REFINE_SECONDS = 2.0
+#: Largest lag (samples) the cross-correlation looks for after an onset found above noise.
+MAX_ALIGN_LAG = 64
+
+
+def _align(inv: Any, synth: Any, audio: np.ndarray, align: bool = True
+           ) -> tuple[np.ndarray, np.ndarray, dict[str, Any], list[str]]:
+    """Trim leading silence and place the note-on at sample 0 (unless ``align`` is False), then
+    run the network.
+
+    Returns:
+        (peak-normalised clip ``(n_samples,)``, class scores ``(n_params, n_classes)``, alignment
+        info ``{"trimmed_samples", "lag_samples", "exact_onset"}``, length/level warnings).
+    """
+    from instrument.inversion.model import fit_to_length, normalise_peak
+    from instrument.inversion.refine.align import estimate_lag, exact_onset, trim_to_onset
+
+    spec = synth.spec
+    trimmed, cut = trim_to_onset(audio) if align else (audio, 0)
+    exact = exact_onset(audio, cut) or not align
+    y, notes = fit_to_length(trimmed, spec.n_samples)
+    y = normalise_peak(y)
+    scores = inv.scores(inv.inputs_from_audio(synth, y[None]))[0]
+    lag = 0
+    if not exact:
+        # the onset was found above recorded noise: cross-correlate with the network's render
+        guess = synth.render(spec.from_classes(scores.argmax(axis=-1))[None])[0]
+        lag, _ = estimate_lag(y, guess, MAX_ALIGN_LAG)
+        lag = max(lag, -cut)
+        if lag:
+            y, _ = fit_to_length(audio[cut + lag:], spec.n_samples)
+            y = normalise_peak(y)
+            scores = inv.scores(inv.inputs_from_audio(synth, y[None]))[0]
+    return y, scores, {"trimmed_samples": int(cut + lag), "lag_samples": int(lag),
+                       "exact_onset": bool(exact)}, notes
+
+
+def _transpose_into_range(audio: np.ndarray, synth: Any, transpose: str | float | None
+                          ) -> tuple[np.ndarray, float, float | None, list[str]]:
+    """Estimate the pitch of the clip the synth will see, warn when it is outside the synth's
+    note range, and transpose by ``transpose`` semitones (``"auto"``: whole octaves into range).
+
+    Returns:
+        (audio, semitones applied, input pitch Hz or None, warnings).
+    """
+    from instrument.inversion.input_checks import (estimate_pitch_hz, note_name, note_range_hz,
+                                                   octaves_into_range, pitch_warning,
+                                                   transpose as shift_pitch)
+    from instrument.inversion.model import fit_to_length
+
+    spec = synth.spec
+    clip, _ = fit_to_length(audio, spec.n_samples)
+    pitch = estimate_pitch_hz(clip, spec.sample_rate)
+    note_range = note_range_hz(spec)
+    notes: list[str] = []
+    semitones = 0.0
+    if transpose == "auto":
+        if pitch is not None and note_range is not None:
+            semitones = float(octaves_into_range(pitch, *note_range))
+    elif transpose is not None:
+        semitones = float(transpose)
+    if semitones:
+        audio = shift_pitch(audio, spec.sample_rate, semitones)
+        shifted = None if pitch is None else pitch * 2.0 ** (semitones / 12.0)
+        notes.append(f"transposed {semitones:+g} semitones before inversion"
+                     + ("" if pitch is None or shifted is None else
+                        f" (input pitch {pitch:.0f} Hz ({note_name(pitch)}) -> "
+                        f"{shifted:.0f} Hz ({note_name(shifted)}))"))
+        pitch_after = shifted
+    else:
+        pitch_after = pitch
+    warning = pitch_warning(pitch_after, note_range, spec.name)
+    if warning:
+        if semitones:
+            warning = warning.replace("input pitch", "transposed pitch").replace(
+                "; try --transpose auto", "")
+        notes.append(warning)
+    return audio, semitones, pitch, notes
+
+
+def invert_audio(inv: Any, synth: Any, audio: np.ndarray,
+                 refine_seconds: float = DEFAULT_REFINE_SECONDS,
+                 transpose: str | float | None = None, align: bool = True) -> dict[str, Any]:
+    """Predict (and refine) a patch for synth-rate mono audio (``load_audio`` resamples any rate
+    and mixes any channel count to mono before this).
+
+    Stages: pitch estimate (and ``transpose``: semitones, or ``"auto"`` for whole octaves into the
+    synth's note range), alignment of the note-on to sample 0
+    (:mod:`instrument.inversion.refine.align`: leading silence trimmed, any remaining lag removed),
+    fit to the synth's clip length, the network, then ``refine_seconds`` of search (0 = none).
+    ``align=False`` skips the alignment (the behaviour before it, for benchmarks).
 
     Returns:
         dict with ``values`` (n_params,), ``classes``, ``confidence`` (score of the chosen class),
-        ``audio`` (fitted input), ``rendered``, ``metrics``, ``warnings``, ``refine`` (or None).
+        ``audio`` (the aligned, fitted input the patch is compared with), ``rendered``,
+        ``metrics`` (:func:`audio_metrics` incl. MSS and MFCC distance), ``warnings``, ``refine``
+        (or None), ``stages`` (what ran and how long), ``infer_seconds``.
     """
-    from instrument.inversion.model import fit_to_length, normalise_peak
     from instrument.inversion.metrics import audio_metrics
     from instrument.inversion.refine.search import RefineConfig, refine
 
     spec = synth.spec
-    y, notes = fit_to_length(audio, spec.n_samples)
-    y = normalise_peak(y)
+    raw = np.asarray(audio, dtype=np.float32).reshape(-1)
+    notes: list[str] = []
+    if raw.size and not np.all(np.isfinite(raw)):
+        notes.append("input contains NaN/Inf samples; they were replaced by 0")
+        raw = np.nan_to_num(raw, nan=0.0, posinf=0.0, neginf=0.0)
+    t_pitch = time.monotonic()
+    raw, semitones, pitch, pitch_notes = _transpose_into_range(raw, synth, transpose)
+    pitch_seconds = time.monotonic() - t_pitch
     t0 = time.monotonic()
-    scores = inv.scores(inv.inputs_from_audio(synth, y[None]))[0]
+    y, scores, alignment, fit_notes = _align(inv, synth, raw, align)
+    notes = notes + fit_notes + pitch_notes
     classes = scores.argmax(axis=-1)
     values = spec.from_classes(classes)
     infer_seconds = time.monotonic() - t0
@@ -52,15 +149,46 @@ def invert_audio(inv: Any, synth: Any, audio: np.ndarray, refine_seconds: float 
     if refine_seconds > 0:
         result = refine(synth, y, values, RefineConfig(seconds=refine_seconds), scores=scores)
         refine_info = {"seconds": result.seconds, "renders": result.renders,
+                       "budget_seconds": float(refine_seconds),
                        "pcc_stft_before": 100 * result.initial_score,
                        "pcc_stft_after": 100 * result.score}
         values, classes = result.values, result.classes
     rendered = synth.render(values[None])[0]
-    metrics = {k: float(v[0]) for k, v in audio_metrics(y[None], rendered[None]).items()}
+    metrics = {k: float(v[0]) for k, v in
+               audio_metrics(y[None], rendered[None], spec.sample_rate).items()}
     confidence = np.take_along_axis(scores, classes[:, None], axis=-1)[:, 0]
+    stages = {"pitch": {"seconds": pitch_seconds, "hz": pitch, "transpose_semitones": semitones},
+              "align": alignment, "network": {"ms": 1000.0 * infer_seconds},
+              "refine": None if refine_info is None else {
+                  "seconds": refine_info["seconds"], "renders": refine_info["renders"],
+                  "budget_seconds": refine_info["budget_seconds"]}}
     return {"values": values, "classes": classes, "confidence": confidence, "audio": y,
             "rendered": rendered, "metrics": metrics, "warnings": notes, "refine": refine_info,
-            "infer_seconds": infer_seconds}
+            "infer_seconds": infer_seconds, "stages": stages}
+
+
+def stage_summary(result: dict[str, Any]) -> str:
+    """Lines saying which stages of :func:`invert_audio` ran and how long, e.g.
+    ``network 41 ms; refinement 2.00 s (of 2 s), 1843 renders, PCC STFT 91.2 -> 98.9``."""
+    st = result["stages"]
+    pitch = st["pitch"]
+    lines = []
+    hz = pitch["hz"]
+    lines.append("input pitch: " + ("not found (unvoiced)" if hz is None else f"{hz:.0f} Hz")
+                 + (f", transposed {pitch['transpose_semitones']:+g} semitones"
+                    if pitch["transpose_semitones"] else ""))
+    al = st["align"]
+    lines.append(f"alignment: {al['trimmed_samples']} leading samples trimmed"
+                 + ("" if al["exact_onset"] else f" (onset above noise, cross-correlation lag "
+                                                 f"{al['lag_samples']:+d})"))
+    r = result["refine"]
+    lines.append(f"network {st['network']['ms']:.0f} ms; " + (
+        "refinement off (--refine 0)" if r is None else
+        f"refinement {r['seconds']:.2f} s (budget {r['budget_seconds']:g} s), {r['renders']} "
+        f"renders, PCC STFT {r['pcc_stft_before']:.1f} -> {r['pcc_stft_after']:.1f}"))
+    for note in result["warnings"]:
+        lines.append(f"warning: {note}")
+    return "\n".join(lines)
 
 
 def patch_table(spec: Any, values: np.ndarray, classes: np.ndarray, confidence: np.ndarray) -> str:

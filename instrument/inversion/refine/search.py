@@ -21,6 +21,10 @@ spectral similarity to the target sound (Pearson correlation of STFT magnitudes,
 2. ``es``: an evolution strategy on continuous normalised values (a (1, lambda) search with a
    shrinking step) for the last ``es_fraction`` of the time, for sounds that are not on the grid.
 
+Render calls cannot be interrupted, so every call is timed and the next batch is cut to what the
+measured cost (:mod:`instrument.inversion.refine.budget`: fixed start-up + per patch) says can end
+before the deadline; the best candidate's audio is kept, so nothing is rendered after it.
+
 Candidates can be rendered and scored by ``workers`` threads (the inversynth kernel, the FFT and
 the BLAS products release the GIL). ``search_only`` runs the same machinery from the middle of every
 range (the search-only baseline).
@@ -29,6 +33,7 @@ range (the search-only baseline).
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -38,11 +43,14 @@ import numpy as np
 
 from instrument.errors import ConfigError
 from instrument.inversion.refine.allocator import keep_freed_memory
+from instrument.inversion.refine.budget import RenderCostModel
 from instrument.inversion.refine.stem_match import (match_oscillators, oscillator_params, supports_stem_matching,
                                  warm_up)
 from instrument.inversion.metrics import batch_stft_magnitude
 
 OBJECTIVES = ("pcc_stft", "pcc_log_stft")
+#: Share of the budget a call's first render chunk may end after the deadline.
+OVERRUN_GRACE = 0.02
 
 
 @dataclass(frozen=True)
@@ -203,7 +211,13 @@ class SpectralObjective:
 
 
 class _Evaluator:
-    """Renders and scores candidates within the budget, split over worker threads."""
+    """Renders and scores candidates within the budget, split over worker threads.
+
+    Every render call is timed (:class:`RenderCostModel`) and each chunk is cut to what the
+    model says can finish before the deadline, so a slow synth whose render cannot be interrupted
+    (fluidsynth) does not start a batch it cannot finish. The best candidate's audio is kept, so
+    the result needs no render after the deadline.
+    """
 
     def __init__(self, synth: Any, objective: SpectralObjective, config: RefineConfig,
                  pool: ThreadPoolExecutor | None, deadline: float) -> None:
@@ -214,6 +228,11 @@ class _Evaluator:
         self.deadline = deadline
         self.renders = 0
         self.best = -np.inf
+        self.cost = RenderCostModel()
+        self._best_kept = -np.inf
+        self.best_values: np.ndarray | None = None
+        self.best_audio: np.ndarray | None = None
+        self._lock = threading.Lock()
 
     def exhausted(self, deadline: float | None = None) -> bool:
         cfg = self.config
@@ -222,25 +241,55 @@ class _Evaluator:
                 or self.best >= cfg.target_score)
 
     def _score(self, values: np.ndarray) -> np.ndarray:
-        return self.objective(self.synth.render(values))
+        audio = self.synth.render(values)
+        scores = self.objective(audio)
+        i = int(np.argmax(scores))
+        with self._lock:
+            if self.best_values is None or scores[i] > self._best_kept:
+                self._best_kept = float(scores[i])
+                self.best_values = np.array(values[i], np.float64)
+                self.best_audio = np.array(audio[i], np.float32)
+        return scores
+
+    def audio_of(self, values: np.ndarray) -> np.ndarray | None:
+        """Rendered audio of ``values`` if it is the best candidate scored so far, else None."""
+        if self.best_values is not None and np.array_equal(self.best_values, values):
+            return self.best_audio
+        return None
 
     def __call__(self, values: np.ndarray, deadline: float | None = None) -> np.ndarray:
-        """Scores ``(k,)`` of the first ``k <= len(values)`` rows: stops after the chunk that
-        crosses the deadline or the render cap (at least one chunk is always evaluated)."""
+        """Scores ``(k,)`` of the first ``k <= len(values)`` rows: stops at the deadline or the
+        render cap, and renders no chunk the cost model expects to end after the deadline (the
+        first chunk of a call: after the deadline plus :data:`OVERRUN_GRACE` of the budget; the
+        first call of a search always renders at least one candidate)."""
         cfg = self.config
+        end = self.deadline if deadline is None else deadline
         if cfg.max_renders > 0:
             values = values[:max(cfg.max_renders - self.renders, 1)]
         workers = cfg.workers if self.pool is not None else 1
         step = cfg.max_batch * workers
-        scores = []
-        for i in range(0, len(values), step):
-            chunk = values[i:i + step]
+        scores: list[np.ndarray] = []
+        i = 0
+        while i < len(values):
+            limit = min(step, len(values) - i)
+            # a call's first chunk may end a little after the deadline (fast synths: a proposal
+            # batch that ends 5 ms late), never by more than OVERRUN_GRACE of the budget
+            grace = 0.0 if scores else OVERRUN_GRACE * cfg.seconds
+            size = self.cost.affordable(end + grace - time.monotonic(), limit)
+            if size < 1:
+                if self.renders > 0:
+                    break
+                size = 1
+            chunk = values[i:i + size]
+            t0 = time.monotonic()
             if workers > 1 and len(chunk) >= 2 * workers:
                 parts = np.array_split(chunk, workers)
                 got = np.concatenate(list(self.pool.map(self._score, parts)))  # type: ignore[union-attr]
             else:
                 got = self._score(chunk)
+            self.cost.observe(len(chunk), time.monotonic() - t0)
             scores.append(got)
+            i += len(chunk)
             self.renders += len(chunk)
             self.best = max(self.best, float(np.max(got)))
             if self.exhausted(deadline):
@@ -519,9 +568,10 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
     matching = config.stem_match and supports_stem_matching(synth)
     if matching:
         warm_up(synth)
+    objective = SpectralObjective(target_audio, config.objective)
+    objective(np.asarray(target_audio, np.float32)[None])  # first-call costs (FFT set-up) before t0
     t0, cpu0 = time.monotonic(), time.process_time()
     spec = synth.spec
-    objective = SpectralObjective(target_audio, config.objective)
     rng = np.random.default_rng(config.seed)
     start = np.asarray(initial_values, np.float64).reshape(-1)
     pool = ThreadPoolExecutor(config.workers) if config.workers > 1 else None
@@ -540,6 +590,10 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
             if config.top_k:
                 top = np.argsort(-s, axis=-1)[:, :config.top_k]
         coord_deadline = t0 + config.seconds * (1.0 - config.es_fraction)
+        if evaluate.cost.predict(config.es_population) > config.seconds * config.es_fraction:
+            # the evolution strategy's share could not pay for one generation (slow synths):
+            # the class search gets the whole budget
+            coord_deadline = t0 + config.seconds
         if config.radius == 0:
             # one render call's time (a single render overstates the per-candidate cost of a batch,
             # hence the margin of 3): inversynth affords hundreds of sweeps, fluidsynth a fraction
@@ -585,7 +639,8 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
             best_values, best_score, n = _evolution_strategy(spec, evaluate, best_values,
                                                              best_score, config, rng)
             rounds += n
-        audio = synth.render(best_values[None])[0]
+        kept = evaluate.audio_of(best_values)
+        audio = kept if kept is not None else synth.render(best_values[None])[0]
     finally:
         if pool is not None:
             pool.shutdown(wait=True)

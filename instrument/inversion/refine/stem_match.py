@@ -69,9 +69,10 @@ def oscillator_params(synth: Any) -> list[int]:
 
 
 def warm_up(synth: Any) -> None:
-    """Run the stem kernels once on a tiny input (numba compiles them on first use, about 2 s
+    """Run the render and stem kernels once on a tiny input (numba compiles them on first use, about 2 s
     the first time on a machine, then from its cache), so a timed search does not pay for it."""
     values = synth.spec.default_values()
+    synth.render(values[None])
     synth.render_stems(values[None], 0)
     shape = values[[synth.spec.index(n) for n in synth.oscillators[0][1]]][None]
     synth.correlate_stems(values, 0, shape, np.zeros(synth.spec.n_samples, np.float32))
