@@ -158,10 +158,11 @@ def _disk_training_set(directory: str, spec: Any) -> tuple[np.ndarray, np.ndarra
 
 
 def _search_stats(runs: Sequence[Any]) -> dict[str, float]:
-    """Mean seconds and renders per sound and renders per second of refinement results."""
+    """Mean and largest seconds, renders per sound and renders per second of refinement results."""
     seconds = float(np.sum([r.seconds for r in runs]))
     renders = float(np.sum([r.renders for r in runs]))
     return {"seconds_per_sound": seconds / max(len(runs), 1),
+            "max_seconds": float(np.max([r.seconds for r in runs])) if runs else 0.0,
             "renders_per_sound": renders / max(len(runs), 1),
             "renders_per_second": renders / max(seconds, 1e-9)}
 

@@ -127,16 +127,28 @@ def test_bad_refine_config(bad: dict) -> None:
 
 
 def test_render_cost_model_plans_batches_within_the_remaining_time() -> None:
-    from instrument.inversion.refine.budget import SAFETY, RenderCostModel
+    from instrument.inversion.refine.budget import GROWTH, SAFETY, RenderCostModel
 
     cost = RenderCostModel()
     assert cost.affordable(0.1, 32) == 32             # nothing measured yet
-    cost.observe(1, 0.5)                              # one size only: no fixed cost assumed
-    assert cost.coefficients() == (0.0, 0.5)
-    assert cost.affordable(2.0, 32) == int(2.0 / SAFETY / 0.5)
+    cost.observe(1, 0.5)                              # one size only: half fixed, half per patch
+    assert cost.coefficients() == (0.25, 0.25)
+    assert cost.affordable(2.0, 32) == GROWTH         # at most GROWTH x the largest batch
     cost.observe(11, 1.5)                             # 0.4 s start-up + 0.1 s per patch
     fixed, per = cost.coefficients()
     assert fixed == pytest.approx(0.4) and per == pytest.approx(0.1)
     assert cost.affordable(0.4, 32) == 0              # not even one patch fits
     n = cost.affordable(1.6, 32)
     assert cost.predict(n) <= 1.6 < cost.predict(n + 1)
+    noisy = RenderCostModel()
+    noisy.observe(2, 0.7)
+    noisy.observe(4, 0.6)                             # slower small call: all start-up
+    assert noisy.coefficients() == (pytest.approx(0.65), 0.0)
+    assert noisy.predict(16) == pytest.approx(SAFETY * 0.65)
+
+
+def test_one_cost_model_per_synth(synth) -> None:  # type: ignore[no-untyped-def]
+    from instrument.inversion.refine.budget import cost_model_for
+
+    assert cost_model_for(synth) is cost_model_for(synth)
+    assert cost_model_for(synth) is not cost_model_for(get_synth("inversynth"))

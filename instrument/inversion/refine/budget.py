@@ -3,12 +3,18 @@
 A render call cannot be interrupted, and for an external synth one call costs a fixed start-up
 (fluidsynth: a process and the SoundFont load, several tenths of a second) plus a cost per patch.
 :class:`RenderCostModel` learns ``seconds = fixed + per_patch * n`` from the calls made so far
-(least squares over the recent calls; from one batch size alone it assumes no fixed cost, which
-over-estimates larger batches, so the first plans are cautious) and :meth:`RenderCostModel.affordable`
-says how many patches the next call may render so it ends before the deadline.
+(least squares over the recent calls; from one batch size alone it splits the time evenly between
+the two terms) and :meth:`RenderCostModel.affordable` says how many patches the next call may render
+so it ends before the deadline. A call renders at most :data:`GROWTH` times the largest batch
+measured, so the fit is never extrapolated far. :func:`cost_model_for` keeps one model per synth
+object, so the searches after the first in a process (a benchmark, a batch of sounds) plan from the
+timings of the earlier ones.
 """
 
 from __future__ import annotations
+
+import weakref
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +22,8 @@ import numpy as np
 SAFETY = 1.15
 #: Calls remembered for the fit (recent ones describe the current load best).
 HISTORY = 24
+#: A call renders at most this many times the largest batch measured so far.
+GROWTH = 4
 
 
 class RenderCostModel:
@@ -38,11 +46,12 @@ class RenderCostModel:
         n = np.asarray(self.sizes, np.float64)
         t = np.asarray(self.seconds, np.float64)
         if np.ptp(n) == 0:
-            return 0.0, float(t.mean() / n[0])
+            return 0.5 * float(t.mean()), 0.5 * float(t.mean() / n[0])
         slope, intercept = np.polyfit(n, t, 1)
-        if intercept < 0 or slope <= 0:
-            # noisy timings: fall back to the (pessimistic) cost per patch of the slowest call
-            return 0.0, float(np.max(t / n))
+        if slope < 0:              # timing noise above the per-patch cost: all fixed
+            return float(t.mean()), 0.0
+        if intercept < 0:          # no measurable start-up
+            return 0.0, float(np.mean(t / n))
         return float(intercept), float(slope)
 
     def predict(self, n: int) -> float:
@@ -51,12 +60,21 @@ class RenderCostModel:
         return SAFETY * (fixed + per * n)
 
     def affordable(self, remaining_seconds: float, limit: int) -> int:
-        """Patches (``0..limit``) one call can render within ``remaining_seconds``."""
+        """Patches (``0..limit``, at most :data:`GROWTH` x the largest batch measured) one call
+        can render within ``remaining_seconds``."""
         if not self.sizes:
             return limit
-        fixed, per = self.coefficients()
-        if remaining_seconds <= SAFETY * (fixed + per):
-            return 0
-        if per <= 0:
-            return limit
-        return int(min(limit, (remaining_seconds / SAFETY - fixed) / per))
+        top = min(limit, GROWTH * max(self.sizes))
+        fits = [n for n in range(1, top + 1) if self.predict(n) <= remaining_seconds]
+        return max(fits, default=0)
+
+
+_MODELS: "weakref.WeakKeyDictionary[Any, RenderCostModel]" = weakref.WeakKeyDictionary()
+
+
+def cost_model_for(synth: Any) -> RenderCostModel:
+    """The render-cost model of one synth object (created on first use, dropped with the synth)."""
+    model = _MODELS.get(synth)
+    if model is None:
+        model = _MODELS[synth] = RenderCostModel()
+    return model

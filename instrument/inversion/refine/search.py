@@ -43,7 +43,7 @@ import numpy as np
 
 from instrument.errors import ConfigError
 from instrument.inversion.refine.allocator import keep_freed_memory
-from instrument.inversion.refine.budget import RenderCostModel
+from instrument.inversion.refine.budget import cost_model_for
 from instrument.inversion.refine.stem_match import (match_oscillators, oscillator_params, supports_stem_matching,
                                  warm_up)
 from instrument.inversion.metrics import batch_stft_magnitude
@@ -228,7 +228,7 @@ class _Evaluator:
         self.deadline = deadline
         self.renders = 0
         self.best = -np.inf
-        self.cost = RenderCostModel()
+        self.cost = cost_model_for(synth)
         self._best_kept = -np.inf
         self.best_values: np.ndarray | None = None
         self.best_audio: np.ndarray | None = None
@@ -272,10 +272,12 @@ class _Evaluator:
         i = 0
         while i < len(values):
             limit = min(step, len(values) - i)
-            # a call's first chunk may end a little after the deadline (fast synths: a proposal
-            # batch that ends 5 ms late), never by more than OVERRUN_GRACE of the budget
-            grace = 0.0 if scores else OVERRUN_GRACE * cfg.seconds
-            size = self.cost.affordable(end + grace - time.monotonic(), limit)
+            # a call's first chunk may cost up to OVERRUN_GRACE of the budget past the deadline
+            # (fast synths: the proposals of a matching that ended late, 8 renders in 5 ms)
+            remaining = end - time.monotonic()
+            if not scores:
+                remaining = max(remaining, 0.0) + OVERRUN_GRACE * cfg.seconds
+            size = self.cost.affordable(remaining, limit)
             if size < 1:
                 if self.renders > 0:
                     break
