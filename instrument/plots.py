@@ -1,7 +1,8 @@
 """PNG pictures (matplotlib, Agg backend): spectrograms, training curves, sweep readouts.
 
 Every picture shares one look: panels of :data:`PANEL_INCHES` at :data:`DPI`, and is written to a
-temporary name and renamed when complete (a reader never sees half a PNG). Spectrograms have a
+temporary name (``.NAME.partial``) and renamed when complete (a reader never sees half a PNG;
+a failed write leaves neither a partial nor a 0-byte file). Spectrograms have a
 log-frequency axis in Hz, time in seconds, one shared colour range of :data:`DB_RANGE` dB below the
 loudest bin of the picture with a dB colour bar, and each panel titled with its name.
 """
@@ -19,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from instrument.config import StftConfig  # noqa: E402
-from instrument.errors import ConfigError  # noqa: E402
+from instrument.errors import ConfigError, LatentError  # noqa: E402
 
 #: Width and height of one panel in inches.
 PANEL_INCHES = (6.0, 2.6)
@@ -33,16 +34,26 @@ Panel = tuple[str, np.ndarray]
 
 
 def save_figure(fig: "plt.Figure", path: str | Path) -> Path:
-    """Write ``fig`` as a PNG to ``path`` through a temporary name, then close it."""
+    """Write ``fig`` as a PNG to ``path`` through ``.NAME.partial``, renamed when complete; close it.
+
+    Raises:
+        LatentError: naming ``path`` when it cannot be written (no folder, full disk); the
+            partial file is removed and an existing ``path`` is left as it was.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.partial")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(tmp, dpi=DPI, format="png")
         os.replace(tmp, path)
+    except OSError as exc:
+        raise LatentError(f"cannot write picture {path}: {exc.strerror or exc}") from exc
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink()
+        except OSError:
+            pass  # renamed into place, or never created
     return path
 
 

@@ -417,3 +417,28 @@ def test_shift_layer_switches_models_plays_the_mix_and_quits_only_on_a_hold(
     t_quit = log[-1][0]
     t_bank = next(t for t, a in log if a.name == "bank")
     assert t_quit - t_bank > 1.0, "quit came before the hold was long enough"
+
+
+@pytest.mark.slow
+def test_perform_and_its_window_show_the_model_name(jack_server: str, input_wav: Path, tmp_path: Path,
+                                                    repo_root: Path) -> None:
+    """A model saved with a name (as `latent train --name` stores it): the start-up line and the
+    window's snapshot show that name, not the file's."""
+    from instrument.app.display import EngineView
+    from instrument.app.render import load_models
+    from instrument.engine.engine import Engine, make_source
+    from instrument.models.autoencoders import build_autoencoder
+    from instrument.models.config import AutoencoderConfig
+    from instrument.models.io import save_latent_model
+
+    config = AutoencoderConfig(arch="dense", hidden_units=(16,))
+    path = tmp_path / "model.keras"
+    save_latent_model(path, build_autoencoder(config), metadata={"config": config, "name": "tiny-flute"})
+    models, names, spectral = load_models([path])
+    assert names == ["tiny-flute"]
+    engine = Engine(spectral, models, names, source=make_source("file", HOP, np.zeros(SR, np.float32)))
+    assert EngineView()(engine).model_name == "tiny-flute"
+    perform = Perform(["--model", str(path), "--headless", "--no-midi", "--input", str(input_wav),
+                       "--duration", "1"], repo_root)
+    assert perform.wait_playing().startswith("latent perform: playing tiny-flute at 22050 Hz")
+    perform.finish()

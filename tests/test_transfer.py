@@ -66,3 +66,34 @@ def test_non_latent_model_raises(tmp_path: Path) -> None:
         load_model(tmp_path / "text.keras")
     with pytest.raises(ModelError, match="missing.keras"):
         load_model(tmp_path / "missing.keras")
+
+
+@pytest.mark.slow
+def test_transfer_plot_folder_keeps_relative_names(tiny_transfer_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in" / "sub"
+    folder.mkdir(parents=True)
+    sf.write(str(folder / "note.wav"), tone(67, 0.5, 8000), 8000)
+    sf.write(str(tmp_path / "single.wav"), tone(60, 0.5, 8000), 8000)
+    out, plots = tmp_path / "out", tmp_path / "plots"
+    assert latent(["transfer", "--model", str(tiny_transfer_model), str(tmp_path / "in"),
+                   str(tmp_path / "single.wav"), "-o", str(out), "--iterations", "4",
+                   "--plot", str(plots)]) == 0
+    assert (out / "sub" / "note.wav").is_file() and (out / "single.wav").is_file()
+    assert sorted(p.relative_to(plots).as_posix() for p in plots.rglob("*.png")) == ["single.png", "sub/note.png"]
+    assert not list(out.rglob("*.png"))
+
+
+def test_transfer_plot_folder_is_checked_before_work(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    wav = tmp_path / "in.wav"
+    sf.write(str(wav), tone(60, 0.3, 8000), 8000)
+    (tmp_path / "file.txt").write_text("mine")
+    assert latent(["transfer", str(wav), "-o", str(tmp_path / "out"), "--plot",
+                   str(tmp_path / "file.txt" / "plots")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "plot folder" in err and "file.txt" in err
+    # `--plot A.wav B.wav` would read the first input as the folder: refused, naming the fix
+    assert latent(["transfer", "--plot", str(wav), str(wav), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--plot takes a folder" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "in.wav"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from instrument.cli_support import bounded_int, check_input_file, check_outputs
 
@@ -31,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
     if not str(args.out).endswith(".keras"):
         raise ModelError(f"ensemble file name must end with .keras: {args.out}")
     check_outputs(files=[(args.out, "ensemble file")], inputs=args.models)
+    from training.run_outputs import check_run_folder
+
+    check_run_folder(Path(args.out).parent, "folder of the ensemble file", ModelError)
     from training.inversion.ensemble import save_inversion_ensemble
 
     path = save_inversion_ensemble(args.models, args.out, args.calibrate, args.seed)

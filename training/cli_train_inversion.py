@@ -68,8 +68,12 @@ def run(args: argparse.Namespace) -> int:
 
         check_input_folder(args.data, "dataset folder", DatasetError)
     check_outputs(folders=[(args.out, "output folder")])
+    from instrument.errors import ConfigError
+    from training.run_outputs import check_run_folder
+
+    check_run_folder(args.out, "output folder", ConfigError)
     get_synth(args.synth)  # SynthError early for unknown names
-    from training.inversion.train import InversionTrainConfig, train_inversion
+    from training.inversion.train import InversionTrainConfig, check_resume, train_inversion
     config = InversionTrainConfig(
         synth=args.synth, arch=args.arch, head=args.head, epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
@@ -80,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         data=args.data, sweep_harmonics=args.sweep_harmonics,
         sweep_cell_units=args.sweep_cell_units, sweep_read=args.sweep_read,
         trajectory_read=args.trajectory_read)
+    if args.resume and args.strategy == "default":
+        check_resume(config, args.out)  # a checkpoint of other options: one line, before TensorFlow
     if args.strategy != "default":
         from training.distributed.inversion import train_inversion_distributed
 

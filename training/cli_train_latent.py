@@ -11,6 +11,7 @@ from instrument.cli_support import (add_hidden_alias, bounded_float, bounded_int
 from instrument.config import AudioConfig, SpectralConfig, StftConfig
 from instrument.errors import ConfigError, DatasetError
 from training.distributed.latent import add_strategy_options
+from training.run_outputs import check_run_folder
 
 ARCHS = ("dense", "shallow", "deep", "dilated", "residual", "dilres")
 
@@ -174,6 +175,7 @@ def _check_common(args: argparse.Namespace, inputs: list[str]) -> None:
     for folder in inputs:
         check_input_folder(folder, "note folder", DatasetError)
     check_outputs(folders=[(args.output, "output folder")])
+    check_run_folder(args.output, "output folder", ConfigError)
     for folder in inputs:
         if Path(folder).resolve() == Path(args.output).resolve():
             raise ConfigError(f"output folder {args.output} is an input folder; choose another -o")
@@ -181,6 +183,15 @@ def _check_common(args: argparse.Namespace, inputs: list[str]) -> None:
         from instrument.models.names import check_model_name
 
         check_model_name(args.name)
+
+
+def _check_resume(args: argparse.Namespace, config: Any, spectral: SpectralConfig) -> None:
+    """--resume: the checkpoint in the output folder fits this run's options (before TensorFlow)."""
+    if args.resume and args.strategy == "default":
+        from training.train import check_resume, model_config_from_options
+
+        check_resume(args.output, model_config_from_options(model_options_from_args(args), spectral,
+                                                            config), config)
 
 
 def run_autoencoder(args: argparse.Namespace) -> int:
@@ -192,6 +203,7 @@ def run_autoencoder(args: argparse.Namespace) -> int:
     _check_common(args, folders)
     spectral = spectral_from_args(args)
     config = train_config_from_args(args, "autoencoder")
+    _check_resume(args, config, spectral)
     data = prepare_autoencoder_data([Path(d) for d in folders], spectral, config)
     _report(_train(args, data, config, spectral))
     return 0
@@ -210,6 +222,7 @@ def run_transfer(args: argparse.Namespace) -> int:
     _check_common(args, [source, target])
     spectral = spectral_from_args(args)
     config = train_config_from_args(args, "transfer")
+    _check_resume(args, config, spectral)
     data = prepare_transfer_data(source, target, spectral, config, resample=args.resample)
     _report(_train(args, data, config, spectral))
     return 0

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +27,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from instrument.config import SpectralConfig
-from instrument.errors import ConfigError, DatasetError
+from instrument.errors import ConfigError, ModelError
 from training.datasets import (SPLITS, Augmentation, WindowSet, load_note_folder, make_dataset,
                                split_keys)
 from training.notes import midi_to_note
+from training.run_outputs import CORRUPT_ADVICE, check_keras_file, write_text, writing
 
 KINDS = ("autoencoder", "transfer")
 LR_SCHEDULES = ("constant", "cosine")
@@ -278,23 +278,23 @@ def build_and_compile(model_config: Any, learning_rate: float, seed: int) -> Mod
 # --------------------------------------------------------------------------- checkpoints
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+def _atomic_write_text(path: Path, text: str, kind: str = "output file") -> None:
+    write_text(path, text, kind, ModelError)
 
 
 def _checkpoint_callback_class():
     import keras
 
-    class AtomicCheckpoint(keras.callbacks.Callback):
-        """After every epoch: weights + optimizer to a new file, then ``state.json`` (atomic).
+    from instrument.io.output_paths import atomic_path
 
-        ``state.json`` is the commit point: it names the weights file of the last finished
-        epoch, so a kill at any instant leaves a consistent (epoch, weights, history).
+    class AtomicCheckpoint(keras.callbacks.Callback):
+        """After every epoch: weights + optimizer to a new ``.keras`` file, then ``state.json``.
+
+        Both are written to temporary names and renamed when complete. ``state.json`` is the
+        commit point: it names the weights file of the last finished epoch, so a kill at any
+        instant leaves a consistent (epoch, weights, history). (A ``.keras`` zip is built in
+        memory and written by Python, so a full disk is an ordinary error; HDF5's own writes of
+        ``.weights.h5`` crash the process when the disk fills.)
         """
 
         def __init__(self, folder: Path, history: dict[str, list[float]],
@@ -308,15 +308,16 @@ def _checkpoint_callback_class():
             for key, value in (logs or {}).items():
                 self.history.setdefault(key, []).append(float(value))
             self.folder.mkdir(parents=True, exist_ok=True)
-            name = f"epoch-{epoch + 1:04d}.weights.h5"
-            tmp = self.folder / f"tmp-{epoch + 1:04d}.weights.h5"
-            self.model.save_weights(str(tmp), overwrite=True)
-            os.replace(tmp, self.folder / name)
+            name = f"epoch-{epoch + 1:04d}.keras"
+            with atomic_path(self.folder / name, "checkpoint", ModelError) as tmp:
+                with writing(self.folder / name, "checkpoint"):
+                    self.model.save(str(tmp))
             state = dict(self.extra, epoch=epoch + 1, weights=name, history=self.history)
-            _atomic_write_text(self.folder / STATE_FILE, json.dumps(state))
-            for old in self.folder.glob("*.weights.h5"):
-                if old.name != name:
-                    old.unlink(missing_ok=True)
+            _atomic_write_text(self.folder / STATE_FILE, json.dumps(state), "checkpoint state")
+            for pattern in ("epoch-*.keras", "*.weights.h5"):
+                for old in self.folder.glob(pattern):
+                    if old.name != name:
+                        old.unlink(missing_ok=True)
 
     return AtomicCheckpoint
 
@@ -365,25 +366,95 @@ def _cosine_callback(config: TrainConfig) -> Any:
 
 
 def read_checkpoint(out_dir: Path) -> dict[str, Any] | None:
-    """The saved state of an interrupted run in ``out_dir``, or None."""
-    path = out_dir / CHECKPOINT_DIR / STATE_FILE
+    """The saved state of an interrupted run in ``out_dir``, or None.
+
+    Raises:
+        ModelError: ``state.json`` is truncated/corrupt or names a missing weights file.
+    """
+    path = Path(out_dir) / CHECKPOINT_DIR / STATE_FILE
     if not path.is_file():
         return None
     try:
         state = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{path}: checkpoint state is corrupt ({exc}); delete it to restart") from exc
-    if not (out_dir / CHECKPOINT_DIR / state.get("weights", "")).is_file():
-        raise DatasetError(f"{path}: names {state.get('weights')!r}, which is missing")
+        if not isinstance(state, dict) or not isinstance(state.get("weights"), str) \
+                or not isinstance(state.get("epoch"), int):
+            raise ValueError("no epoch and weights file")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelError(f"checkpoint state {path} is truncated/corrupt ({exc}): {CORRUPT_ADVICE}") from exc
+    if not (path.parent / state["weights"]).is_file():
+        raise ModelError(f"checkpoint state {path} names {state['weights']!r}, which is missing: "
+                         f"{CORRUPT_ADVICE}")
+    return state
+
+
+def _flat(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+    return flat
+
+
+def _option(key: str, value: Any) -> str:
+    name = key.rsplit(".", 1)[-1].replace("_", "-")
+    if isinstance(value, list):
+        value = ",".join(str(v) for v in value)
+    return f"{name} {value}"
+
+
+#: Model-config fields a resumed run may change (everything else must match the checkpoint).
+RESUME_MAY_CHANGE = ("learning_rate",)
+
+
+def check_resume(out_dir: str | Path, model_config: Any, config: TrainConfig) -> dict[str, Any] | None:
+    """The checkpoint state to resume in ``out_dir`` (None: nothing to resume), checked against
+    this run before TensorFlow loads: same kind and model options, weights file complete.
+
+    Raises:
+        ConfigError: the checkpoint was trained with other options (names them, both values).
+        ModelError: the checkpoint or its state is truncated/corrupt.
+    """
+    state = read_checkpoint(Path(out_dir))
+    if state is None:
+        return None
+    weights = Path(out_dir) / CHECKPOINT_DIR / state["weights"]
+    saved_kind = (state.get("train_config") or {}).get("kind")
+    if saved_kind and saved_kind != config.kind:
+        raise ConfigError(f"{weights} was trained as {saved_kind}; this run asks for {config.kind}: "
+                          "use the same command or another -o folder")
+    saved = state.get("model_config")
+    if isinstance(saved, Mapping):
+        old, new = _flat(saved), _flat(_config_dict(model_config))
+        differ = [k for k in sorted(set(old) | set(new))
+                  if k.rsplit(".", 1)[-1] not in RESUME_MAY_CHANGE and old.get(k) != new.get(k)]
+        if differ:
+            was = [_option(k, old.get(k)) for k in differ]
+            if "arch" not in differ:
+                was.insert(0, _option("arch", old.get("arch")))
+            raise ConfigError(f"{weights} was trained with {', '.join(was)}; this run asks for "
+                              f"{', '.join(_option(k, new.get(k)) for k in differ)}: "
+                              "use the same options or another -o folder")
+    check_keras_file(weights)
     return state
 
 
 def restore_checkpoint(bundle: ModelBundle, out_dir: Path, state: Mapping[str, Any]) -> int:
-    """Load weights + optimizer state into ``bundle``; returns the epoch to continue from."""
+    """Load weights + optimizer state into ``bundle``; returns the epoch to continue from.
+
+    Raises:
+        ModelError: the weights file cannot be loaded into this model (truncated/corrupt).
+    """
     model = bundle.model
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    model.load_weights(str(out_dir / CHECKPOINT_DIR / state["weights"]))
+    path = out_dir / CHECKPOINT_DIR / state["weights"]
+    try:
+        model.load_weights(str(path))
+    except Exception as exc:  # noqa: BLE001 - Keras/h5py raise many types for a damaged file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelError(f"checkpoint {path} is truncated/corrupt ({first}): {CORRUPT_ADVICE}") from exc
     return int(state["epoch"])
 
 
@@ -406,14 +477,12 @@ def fit(bundle: ModelBundle, train_ds: Any, val_ds: Any, config: TrainConfig, ou
     """Run ``model.fit`` with checkpointing; returns (history, initial epoch)."""
     import keras
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with writing(out_dir, "output folder"):
+        out_dir.mkdir(parents=True, exist_ok=True)
     history: dict[str, list[float]] = {}
     initial_epoch = 0
-    state = read_checkpoint(out_dir) if resume else None
+    state = check_resume(out_dir, bundle.model_config, config) if resume else None
     if state is not None:
-        saved = state.get("train_config", {})
-        if saved and saved.get("kind") != config.kind:
-            raise ConfigError(f"{out_dir} holds a {saved.get('kind')} run; cannot resume it as {config.kind}")
         initial_epoch = restore_checkpoint(bundle, out_dir, state)
         history = {k: list(v) for k, v in state.get("history", {}).items()}
         print(f"resuming {out_dir} after epoch {initial_epoch}")
@@ -437,9 +506,10 @@ def fit(bundle: ModelBundle, train_ds: Any, val_ds: Any, config: TrainConfig, ou
         callbacks.append(_cosine_callback(config))
     callbacks.extend(extra_callbacks)
     if initial_epoch < config.epochs:
-        bundle.model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-                         initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
-                         shuffle=False)
+        with writing(out_dir / "logs", "training logs"):
+            bundle.model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+                             initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
+                             shuffle=False)
     return history, initial_epoch
 
 
@@ -500,13 +570,11 @@ def write_outputs(bundle: ModelBundle, data: TrainData, config: TrainConfig, spe
         "notes": notes,
     }
     model_path = out_dir / MODEL_FILE
-    tmp = out_dir / f"tmp-{MODEL_FILE}"
-    save_latent_model(tmp, bundle.model, bundle.encoder, bundle.decoder, metadata)
-    os.replace(tmp, model_path)
+    save_latent_model(model_path, bundle.model, bundle.encoder, bundle.decoder, metadata)
     metrics = {"kind": config.kind, "epochs": len(history.get("loss", [])), "history": dict(history),
                "final": dict(final), "train_config": config.to_dict(),
                "model_config": _config_dict(bundle.model_config), "data": data.description}
-    _atomic_write_text(out_dir / METRICS_FILE, json.dumps(metrics, indent=1))
+    _atomic_write_text(out_dir / METRICS_FILE, json.dumps(metrics, indent=1), "metrics file")
     plot_history(history, out_dir / "loss.png", title=f"{config.kind} ({bundle.model_config.arch})")
     latent = latent_model_of(bundle, config.kind)
     rows = []
@@ -528,6 +596,8 @@ def train(data: TrainData, model_options: Mapping[str, Any], config: TrainConfig
     out_dir = Path(out_dir)
     start = time.perf_counter()
     model_config = model_config_from_options(model_options, spectral, config)
+    if resume:
+        check_resume(out_dir, model_config, config)  # before any model is built or file written
     train_ds, val_ds = make_datasets(data, config, per_frame=model_config.arch == "dense")
     if config.pretrain_epochs > 0 and not (resume and read_checkpoint(out_dir)):
         bundle = pretrain_layerwise(model_config, train_ds, config, verbose)

@@ -126,11 +126,29 @@ def collect_inputs(inputs: Sequence[str | Path]) -> list[tuple[Path, Path]]:
     return unique
 
 
+def plot_folder(plot: bool | str | Path | None) -> Path | None:
+    """The folder of the PNGs for ``transfer_files(plot=...)``: None beside each output (``True``
+    or ``""``), else the given folder."""
+    if plot is True or plot is None or plot is False or str(plot) == "":
+        return None
+    return Path(plot)
+
+
+def picture_path(target: Path, out_dir: str | Path, plot: bool | str | Path | None) -> Path:
+    """Where the PNG of the output ``target`` goes: beside it, or under the plot folder with the
+    same path relative to ``out_dir``."""
+    folder = plot_folder(plot)
+    if folder is None:
+        return target.with_suffix(".png")
+    return (folder / target.relative_to(out_dir)).with_suffix(".png")
+
+
 def plan_outputs(files: Sequence[tuple[Path, Path]], out_dir: str | Path,
-                 plot: bool = False) -> list[tuple[Path, Path]]:
+                 plot: bool | str | Path | None = False) -> list[tuple[Path, Path]]:
     """``(input, output .wav)`` for every collected input; every check done before any work.
 
-    Outputs keep each input's path relative to its input root, with the suffix ``.wav``.
+    Outputs keep each input's path relative to its input root, with the suffix ``.wav``;
+    ``plot`` (see :func:`transfer_files`) checks the PNGs' folder and names too.
 
     Raises:
         AudioFileError: the output folder cannot be written, an output would overwrite an
@@ -143,15 +161,25 @@ def plan_outputs(files: Sequence[tuple[Path, Path]], out_dir: str | Path,
     for path, target in plan:
         check_not_input(target, inputs)
     check_distinct(plan)
-    if plot:
-        check_distinct([(path, target.with_suffix(".png")) for path, target in plan], "plot file")
+    if plot is not None and plot is not False:
+        folder = plot_folder(plot)
+        if folder is not None:
+            check_writable_dir(folder, "plot folder")
+        pictures = [(path, picture_path(target, out_dir, plot)) for path, target in plan]
+        for _, picture in pictures:
+            check_not_input(picture, inputs, "plot file")
+        check_distinct(pictures, "plot file")
     return plan
 
 
 def transfer_files(model: Any, inputs: Sequence[str | Path], out_dir: str | Path, *,
-                   iterations: int = 100, mix: float = 1.0, plot: bool = False,
+                   iterations: int = 100, mix: float = 1.0, plot: bool | str | Path | None = False,
                    init: str = "input", progress: bool = True) -> list[TransferResult]:
     """Transfer every input file into ``out_dir`` (same relative names, ``.wav``).
+
+    ``plot``: False/None no pictures; True (or ``""``) an input/output spectrogram PNG beside
+    each output (``OUTDIR/NAME.png``); a folder: the PNGs go there, with the outputs' relative
+    names (``PLOTDIR/NAME.png``).
 
     Raises:
         AudioFileError: see :func:`collect_inputs` and :func:`plan_outputs` (checked before any
@@ -167,13 +195,13 @@ def transfer_files(model: Any, inputs: Sequence[str | Path], out_dir: str | Path
         out, dry, wet = transfer_audio(model, audio, iterations=iterations, mix=mix, init=init)
         save_audio(target, peak_ceiling(out), model.spectral.sample_rate)  # never at full scale
         plot_path = None
-        if plot:
+        if plot is not None and plot is not False:
             from instrument.plots import plot_spectrograms
 
             plot_path = plot_spectrograms(
                 [[(f"{path.name} (input)", magnitude_from_log(dry))],
                  [(f"{path.name} (transferred, mix {mix:g})", magnitude_from_log(wet))]],
-                target.with_suffix(".png"), model.spectral.sample_rate, model.spectral.stft,
+                picture_path(target, out_dir, plot), model.spectral.sample_rate, model.spectral.stft,
                 title=f"timbre transfer of {path.name}")
         results.append(TransferResult(path, target, plot_path, len(audio) / model.spectral.sample_rate,
                                       time.perf_counter() - start))

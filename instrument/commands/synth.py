@@ -58,6 +58,14 @@ def _check_spec_and_prior(args: argparse.Namespace) -> None:
         raise SynthError(f"prior {prior}: no such file or folder")
 
 
+def _check_output(path: str, kind: str, inputs: list[str]) -> None:
+    """An output file in an existing folder (a typo'd folder is not created), writable, not an input."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise SynthError(f"{kind} {path}: folder {folder} does not exist; create it first")
+    check_outputs(files=[(path, kind)], inputs=inputs)
+
+
 def run_render(args: argparse.Namespace) -> int:
     from instrument.synths.registry import get_synth
     from instrument.synths.patch import Patch
@@ -67,7 +75,7 @@ def run_render(args: argparse.Namespace) -> int:
         raise SynthError("give the PATCH JSON file: latent synth render PATCH.json --synth NAME -o OUT.wav")
     args.patch = str(check_input_file(patch_file, "patch file", SynthError))
     _check_spec_and_prior(args)
-    check_outputs(files=[(args.output, "output file")], inputs=[args.patch])
+    _check_output(args.output, "output file", [args.patch])
     spec = _spec(args)
     patch = Patch.load(args.patch, spec)
     synth = get_synth(args.synth, spec=spec)
@@ -86,7 +94,7 @@ def run_random(args: argparse.Namespace) -> int:
     from instrument.synths.prior import GaussianPrior
 
     _check_spec_and_prior(args)
-    check_outputs(files=[(args.output, "patch file")])
+    _check_output(args.output, "patch file", [])
     spec = _spec(args)
     rng = np.random.default_rng(args.seed)
     if args.prior:
@@ -94,6 +102,9 @@ def run_random(args: argparse.Namespace) -> int:
     else:
         values = spec.from_classes(spec.random_classes(rng, 1))[0]
     patch = Patch.from_array(spec, values)
-    patch.save(args.output)
+    from instrument.io.output_paths import atomic_path
+
+    with atomic_path(args.output, "patch file", SynthError) as tmp:
+        patch.save(tmp)
     print(f"{args.output}: random {spec.name} patch (seed {args.seed})")
     return 0

@@ -28,8 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="0 = dry input, 1 = fully transferred (crossfade of log spectra)")
     parser.add_argument("--init", choices=("input", "random"), default="input",
                         help="Griffin-Lim start phase: the input's (default) or random")
-    parser.add_argument("--plot", action="store_true",
-                        help="also write input/output spectrograms as OUTDIR/NAME.png beside each output")
+    parser.add_argument("--plot", nargs="?", const="", default=None, metavar="DIR",
+                        help="also write input/output spectrograms: --plot alone as OUTDIR/NAME.png "
+                             "beside each output, --plot DIR as DIR/NAME.png (same relative names)")
     parser.set_defaults(func=run)
 
 
@@ -39,11 +40,15 @@ def run(args: argparse.Namespace) -> int:
     from instrument.cli_support import announce_conversions, check_outputs, model_sample_rate
     from instrument.commands.models import resolve_named_model
     from instrument.errors import ConfigError
+    from instrument.io.audio_files import AUDIO_SUFFIXES
 
     if not 0.0 <= args.mix <= 1.0:
         raise ConfigError(f"--mix must be in 0..1, got {args.mix}")
+    if args.plot and (Path(args.plot).is_file() or Path(args.plot).suffix.lower() in AUDIO_SUFFIXES):
+        raise ConfigError(f"--plot takes a folder, got the file {args.plot}; put --plot after the "
+                          "inputs, or write --plot=DIR")
     files = collect_inputs(args.inputs)  # fail on a missing input before loading TensorFlow
-    check_outputs(folders=[(args.output, "output folder")])
+    check_outputs(folders=[(args.output, "output folder")] + ([(args.plot, "plot folder")] if args.plot else []))
     for path, _ in files:
         if Path(path).resolve().parent == Path(args.output).resolve():
             raise ConfigError(f"output folder {args.output} holds the input {path}; "

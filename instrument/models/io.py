@@ -70,7 +70,8 @@ def save_latent_model(path: str | Path, model: Any, encoder: Any = None, decoder
         metadata: ``config`` (:class:`AutoencoderConfig` or dict, required),
             ``kind`` (default ``"autoencoder"``), ``mean_latent`` (array of one
             latent frame), ``norm_stats`` (:class:`NormStats` or dict), ``notes``.
-    Returns the path written. Raises :class:`ModelError` on inconsistent input.
+    Returns the path written, through a temporary name renamed when complete. Raises
+    :class:`ModelError` on inconsistent input, or naming ``path`` when it cannot be written.
     """
     path = Path(path)
     if path.suffix != ".keras":
@@ -126,10 +127,14 @@ def save_latent_model(path: str | Path, model: Any, encoder: Any = None, decoder
     if name is not None:
         payload["name"] = name
     text = json.dumps(payload)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
-    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(METADATA_ENTRY, text)
+    from instrument.io.output_paths import atomic_path
+
+    # A temporary name renamed when complete: a full disk or a kill never leaves a truncated
+    # model or a stray temporary file, and an existing model stays as it was.
+    with atomic_path(path, "model file", ModelError) as tmp:
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(METADATA_ENTRY, text)
     return path
 
 

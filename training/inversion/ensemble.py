@@ -178,5 +178,8 @@ def save_inversion_ensemble(paths: Sequence[str | Path], out: str | Path,
     model = build_inversion_ensemble(members, weights)
     training["train_seconds"] = sum(float(r["training"].get("train_seconds", 0.0)) for r in records)
     first = members[0]
-    return save_inversion_model(model, out, first.config, first.synth_name, first.meta["spec"],
-                                training)
+    from training.run_outputs import writing
+
+    with writing(out, "ensemble file"):  # written to a temporary name and renamed when complete
+        return save_inversion_model(model, out, first.config, first.synth_name, first.meta["spec"],
+                                    training)

@@ -25,6 +25,7 @@ import numpy as np
 
 from instrument.errors import ConfigError, DatasetError, ModelError
 from instrument.inversion.networks.config import ARCHS, HEADS, InversionModelConfig, SweepReadoutConfig
+from training.run_outputs import CORRUPT_ADVICE, check_keras_file, write_text, writing
 
 VAL_SEED_OFFSET = 1_000_003
 TEST_SEED_OFFSET = 2_000_003
@@ -272,10 +273,52 @@ def _load_disk_data(tcfg: InversionTrainConfig, spec: Any) -> tuple[np.ndarray, 
     return features, classes.astype(np.int64)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+def _atomic_write_text(path: Path, text: str, kind: str = "output file") -> None:
+    write_text(path, text, kind, ModelError)
+
+
+def _save_model(model: Any, path: Path, kind: str, *args: Any) -> Path:
+    """:func:`save_inversion_model` (temporary name, renamed), a write error naming ``path``."""
+    from instrument.inversion.model import save_inversion_model
+
+    with writing(path, kind):
+        return save_inversion_model(model, path, *args)
+
+
+#: Training options that shape the network: a resumed run must keep them.
+ARCHITECTURE_FIELDS = ("synth", "arch", "head", "width_scale", "fc_units", "summary_units",
+                       "sweep_harmonics", "sweep_cell_units", "sweep_read", "trajectory_read")
+
+
+def check_resume(tcfg: InversionTrainConfig, out_dir: str | Path) -> dict[str, Any]:
+    """The saved state of the run in ``out_dir`` that ``tcfg`` continues (no TensorFlow).
+
+    Raises:
+        ModelError: nothing to resume, ``state.json``/``checkpoint.keras`` truncated/corrupt, or
+            the checkpoint was trained with other network options (names both values).
+    """
+    out = Path(out_dir)
+    checkpoint, state_path = out / "checkpoint.keras", out / "state.json"
+    if not (checkpoint.is_file() and state_path.is_file()):
+        raise ModelError(f"{out}: nothing to resume (no checkpoint.keras/state.json)")
+    try:
+        state = json.loads(state_path.read_text())
+        saved = InversionTrainConfig.from_dict(state["train_config"])
+        InversionModelConfig.from_dict(state["model_config"])
+        int(state["epoch"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"checkpoint state {state_path} is truncated/corrupt ({exc}): "
+                         f"{CORRUPT_ADVICE}") from exc
+    differ = [name for name in ARCHITECTURE_FIELDS if getattr(saved, name) != getattr(tcfg, name)]
+    if differ:
+        def options(config: InversionTrainConfig, names: list[str]) -> str:
+            return ", ".join(f"{n.replace('_', '-')} {getattr(config, n)}" for n in names)
+
+        shown = differ if "arch" in differ else ["arch", *differ]
+        raise ModelError(f"{checkpoint} was trained with {options(saved, shown)}; this run asks for "
+                          f"{options(tcfg, differ)}: use the same options or another -o folder")
+    check_keras_file(checkpoint)
+    return state
 
 
 def plot_losses(history: Mapping[str, list[float]], path: Path, title: str) -> Path:
@@ -295,9 +338,9 @@ def plot_losses(history: Mapping[str, list[float]], path: Path, title: str) -> P
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    from instrument.plots import save_figure
+
+    return save_figure(fig, path)
 
 
 def evaluate_parameters(scores: np.ndarray, classes: np.ndarray, spec: Any) -> dict[str, Any]:
@@ -315,35 +358,34 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
     """Train (or resume) one inversion model; returns the metrics written to ``metrics.json``.
 
     Raises:
-        SynthError: unknown synth. ModelError: unreadable checkpoint on ``resume``.
+        SynthError: unknown synth. ModelError: nothing to resume, a truncated/corrupt checkpoint,
+            an output that cannot be written (names the file), or ``resume`` with other network
+            options than the checkpoint's.
     """
+    out = Path(out_dir)
+    state = check_resume(tcfg, out) if resume else None  # before TensorFlow loads
     import keras
 
-    from instrument.inversion.model import InversionModel, mask_invalid_classes, save_inversion_model
+    from instrument.inversion.model import mask_invalid_classes
     from instrument.inversion.networks.build import build_inversion_model
     from instrument.inversion.networks.heads import class_scores, loss_for, targets_for
     from instrument.synths.registry import get_synth
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with writing(out, "output folder"):
+        out.mkdir(parents=True, exist_ok=True)
     synth = get_synth(tcfg.synth)
     spec = synth.spec
     checkpoint, state_path = out / "checkpoint.keras", out / "state.json"
     history: dict[str, list[float]] = {}
     start_epoch = 0
-    if resume:
-        if not (checkpoint.is_file() and state_path.is_file()):
-            raise ModelError(f"{out}: nothing to resume (no checkpoint.keras/state.json)")
-        state = json.loads(state_path.read_text())
-        saved = InversionTrainConfig.from_dict(state["train_config"])
-        if (saved.synth, saved.arch, saved.head) != (tcfg.synth, tcfg.arch, tcfg.head):
-            raise ModelError(f"{checkpoint}: was trained as {saved.synth}/{saved.arch}/{saved.head}, "
-                             f"not {tcfg.synth}/{tcfg.arch}/{tcfg.head}")
+    if state is not None:
         mcfg = InversionModelConfig.from_dict(state["model_config"])
         try:
             model = keras.saving.load_model(checkpoint, safe_mode=True)
-        except Exception as exc:  # keras raises many types
-            raise ModelError(f"{checkpoint}: cannot resume: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - keras raises many types for a damaged file
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelError(f"checkpoint {checkpoint} is truncated/corrupt ({first}): "
+                             f"{CORRUPT_ADVICE}") from exc
         start_epoch = int(state["epoch"])
         history = {k: list(v) for k, v in state.get("history", {}).items()}
         log(f"resuming {checkpoint} at epoch {start_epoch}")
@@ -360,7 +402,7 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
     val_x = model_inputs(mcfg, val_inputs)
     val_y = targets_for(mcfg.head, val_classes, mcfg.n_classes)
     t_start = time.monotonic()
-    elapsed_before = float(json.loads(state_path.read_text()).get("train_seconds", 0.0)) if resume else 0.0
+    elapsed_before = float(state.get("train_seconds", 0.0)) if state is not None else 0.0
     s_dict = spec_dict(tcfg.synth)
     # embedded in model files: the dataset folder's name only (no machine paths)
     saved_cfg = {**tcfg.to_dict(), "data": Path(tcfg.data).name if tcfg.data else ""}
@@ -376,11 +418,12 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
             for key, value in (logs or {}).items():
                 history.setdefault(key, []).append(float(value))
             seconds = elapsed_before + time.monotonic() - t_start
-            save_inversion_model(self.model, checkpoint, mcfg, tcfg.synth, s_dict,
-                                 {**saved_cfg, "epoch": epoch + 1})
+            _save_model(self.model, checkpoint, "checkpoint", mcfg, tcfg.synth, s_dict,
+                        {**saved_cfg, "epoch": epoch + 1})
             _atomic_write_text(state_path, json.dumps({
                 "epoch": epoch + 1, "history": history, "train_seconds": seconds,
-                "train_config": tcfg.to_dict(), "model_config": mcfg.to_dict()}, indent=1))
+                "train_config": tcfg.to_dict(), "model_config": mcfg.to_dict()}, indent=1),
+                "checkpoint state")
             if tcfg.max_minutes and seconds > 60.0 * tcfg.max_minutes:
                 log(f"\nwall-clock budget of {tcfg.max_minutes:g} min reached after epoch {epoch + 1}")
                 self.model.stop_training = True
@@ -400,9 +443,16 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
     if start_epoch < tcfg.epochs:
         batches = (_make_disk_sequence(*disk, tcfg, mcfg, start_epoch) if disk is not None
                    else _make_sequence(synth, tcfg, mcfg, start_epoch))
-        model.fit(batches, validation_data=(val_x, val_y),
-                  epochs=tcfg.epochs, initial_epoch=start_epoch, callbacks=callbacks,
-                  verbose=verbose)
+        log_file, had_log = out / "history.csv", (out / "history.csv").exists()
+        try:
+            with writing(log_file, "training log"):
+                model.fit(batches, validation_data=(val_x, val_y),
+                          epochs=tcfg.epochs, initial_epoch=start_epoch, callbacks=callbacks,
+                          verbose=verbose)
+        except BaseException:
+            if not had_log and log_file.is_file() and log_file.stat().st_size == 0:
+                log_file.unlink()  # opened by the CSV logger, no epoch finished: leave no empty file
+            raise
     train_seconds = elapsed_before + time.monotonic() - t_start
 
     scores = class_scores(mcfg.head, np.asarray(model(val_x, training=False)), mcfg.n_classes)
@@ -412,11 +462,11 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
                "sounds_seen": len(history.get("loss", [])) * tcfg.steps_per_epoch * tcfg.batch_size,
                "weights": int(model.count_params()), "history": history,
                "validation": evaluate_parameters(scores, val_classes, spec)}
-    final = save_inversion_model(model, out / "model.keras", mcfg, tcfg.synth, s_dict,
-                                 {**saved_cfg, "train_seconds": train_seconds,
-                                  "epochs_run": metrics["epochs_run"],
-                                  "val_mean_mpr": metrics["validation"]["mean_mpr"]})
-    _atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1))
+    final = _save_model(model, out / "model.keras", "model file", mcfg, tcfg.synth, s_dict,
+                        {**saved_cfg, "train_seconds": train_seconds,
+                         "epochs_run": metrics["epochs_run"],
+                         "val_mean_mpr": metrics["validation"]["mean_mpr"]})
+    _atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1), "metrics file")
     plot_losses(history, out / "loss.png", f"{mcfg.arch}/{mcfg.head} on {tcfg.synth}")
     log(f"saved {final}; validation mean MPR {metrics['validation']['mean_mpr']:.2f} "
         f"after {train_seconds / 60:.1f} min")
