@@ -136,6 +136,16 @@ def invert_audio(inv: Any, synth: Any, audio: np.ndarray,
     if raw.size and not np.all(np.isfinite(raw)):
         notes.append("input contains NaN/Inf samples; they were replaced by 0")
         raw = np.nan_to_num(raw, nan=0.0, posinf=0.0, neginf=0.0)
+    if align and raw.size > 2 * spec.n_samples:
+        # a long input: only the synth's clip after the onset is used (cut to 1.5 clips, which
+        # leaves the alignment room and fit_to_length without a second length warning)
+        from instrument.inversion.refine.align import onset_sample
+
+        start = onset_sample(raw)
+        raw = raw[start:start + spec.n_samples + spec.n_samples // 2]
+        notes.append(f"input is {len(np.asarray(audio).reshape(-1))} samples, far longer than the "
+                     f"synth's {spec.n_samples}; only {spec.n_samples} samples from its onset "
+                     f"(sample {start}) are used")
     t_pitch = time.monotonic()
     raw, semitones, pitch, pitch_notes = _transpose_into_range(raw, synth, transpose)
     pitch_seconds = time.monotonic() - t_pitch
