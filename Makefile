@@ -5,7 +5,7 @@ LATENT := $(VENV)/bin/latent
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test system-deps models bench clean
+.PHONY: demo test system-deps models real-notes bench clean
 
 system-deps:
 	@bash .ci/system-deps.sh
@@ -33,6 +33,9 @@ bench: system-deps $(STAMP)
 
 models: system-deps $(STAMP)
 	$(PY) -m training.make_models
+
+real-notes: system-deps $(STAMP)
+	$(PY) -m training.make_real_notes
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-out.wav demo-out.png

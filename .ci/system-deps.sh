@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages Latent Instrument needs, when root and missing; otherwise say what to install.
 set -euo pipefail
-packages=(libportaudio2 libsndfile1 jackd2 fluidsynth fluid-soundfont-gm)
+packages=(libportaudio2 libsndfile1 jackd2 fluidsynth fluid-soundfont-gm timgm6mb-soundfont)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

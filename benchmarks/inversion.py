@@ -68,7 +68,37 @@ def _parser() -> argparse.ArgumentParser:
                    help="the arrival benchmark instead: --count fresh patches (default 100) inverted "
                    "by `latent invert`'s pipeline (--refine-seconds each) aligned, 37 samples late, "
                    "after 20 ms silence, after 20 ms noise, and late without alignment")
+    p.add_argument("--real", default=None, metavar="DIR",
+                   help="the real-sounds benchmark instead (benchmarks/real_notes.py): every audio "
+                   "file under DIR (e.g. presets/real-notes) inverted network-only and refined "
+                   "(--refine-seconds); per-file and mean pcc_stft, MSS, LSD, SC, MFCC distance, "
+                   "input pitch and warnings")
     return p
+
+
+def _real(args: argparse.Namespace) -> int:
+    """``--real DIR``: print the real-sounds table and write ``real.json`` into --out."""
+    from benchmarks.real_notes import means, real_table, run_real
+    from instrument.cli_support import check_input_folder
+    from instrument.io.output_paths import atomic_path, check_writable_dir
+    from instrument.inversion.pipeline import load_model_and_synth
+
+    check_input_folder(args.real, "--real folder")
+    out = check_writable_dir(args.out, "output folder")
+    model = args.model[0] if args.model else None
+    inv, synth = load_model_and_synth(model, args.synth)
+    t0 = time.monotonic()
+    rows = run_real(inv, synth, args.real, args.refine_seconds)
+    print(f"{args.synth}: {len(rows)} real sounds from {args.real}, network only and refined "
+          f"{args.refine_seconds:g} s each, {time.monotonic() - t0:.0f} s in all\n")
+    print(real_table(rows))
+    with atomic_path(out / "real.json", "results file") as tmp:
+        tmp.write_text(json.dumps({"synth": args.synth, "folder": str(args.real),
+                                   "model": str(inv.path) if inv.path else None,
+                                   "refine_seconds": args.refine_seconds, "sounds": rows,
+                                   "mean": means(rows)}, indent=1))
+    print(f"\nwrote {out}/real.json")
+    return 0
 
 
 def _arrival(args: argparse.Namespace) -> int:
@@ -203,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)  # --help and bad flags before TensorFlow loads
     if args.arrival:
         return _arrival(args)
+    if args.real is not None:
+        return _real(args)
     from instrument.io.audio_files import save_audio
     from instrument.plots import plot_audio_spectrograms
     from instrument.inversion.model import default_model_path, load_inversion_model

@@ -1,4 +1,5 @@
-"""`latent invert SOUND.wav`: infer a synth patch that reproduces a sound."""
+"""`latent invert SOUND.wav`: infer a synth patch that reproduces a sound (or many: `latent invert
+A.wav B.wav DIR/ -o OUTDIR/`, see :mod:`instrument.inversion.batch`)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(optionally refined by a short search that re-renders candidates), print it as a table "
         "and write it as JSON; optionally render it, plot it, and send it over MIDI. The sound is "
         "converted to the synth's rate (16384 Hz), mono, and peak-normalised; renders come out at "
-        "that rate, peak-limited (a line says so).")
-    parser.add_argument("sound", nargs="?", metavar="SOUND",
-                        help="audio file (wav/flac/ogg/aiff/mp3); ~1 s works best")
+        "that rate, peak-limited (a line says so). Several SOUNDs or a folder (batch): -o is a "
+        "folder that gets one PATCH.json per input (names relative to each folder given), "
+        "--render-dir DIR one WAV per input, and OUTDIR/summary.csv; the model loads once; an "
+        "input that cannot be read is reported and the others still run (exit status 2).")
+    parser.add_argument("sound", nargs="*", metavar="SOUND",
+                        help="audio file (wav/flac/ogg/aiff/mp3); ~1 s works best; several files "
+                             "or folders: batch mode")
     parser.add_argument("--input", "-i", default=None, metavar="SOUND", help="the same as the positional SOUND")
     parser.add_argument("--synth", default=None,
                         help="synth name (default: the model's synth, else inversynth)")
@@ -34,8 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--transpose", type=transpose_arg, default=None, metavar="auto|SEMITONES",
                         help="shift the input's pitch before inversion: auto = whole octaves into the "
                              "synth's note range, or a number of semitones (librosa pitch shift)")
-    parser.add_argument("-o", "--output", required=True, metavar="PATCH.json", help="patch JSON file to write")
+    parser.add_argument("-o", "--output", required=True, metavar="PATCH.json|OUTDIR",
+                        help="patch JSON file to write (batch: the folder for the patches)")
     parser.add_argument("--render", default=None, metavar="WAV", help="render the patch to this WAV file")
+    parser.add_argument("--render-dir", default=None, metavar="DIR",
+                        help="batch: render each patch to DIR/<input name>.wav (may be OUTDIR)")
     parser.add_argument("--plot", default=None, metavar="PATH.png",
                         help="plot input and output spectrograms to this PNG file")
     parser.add_argument("--midi-out", default=None, metavar="PORT",
@@ -55,6 +63,14 @@ def run(args: argparse.Namespace) -> int:
                                                send_over_midi, stage_summary)
     from instrument.plots import plot_audio_spectrograms
 
+    if len(args.sound) > 1 or (args.sound and Path(args.sound[0]).is_dir()):
+        if args.input is not None:
+            raise ConfigError("give the SOUNDs positionally or one --input, not both")
+        return _run_batch(args)
+    if args.render_dir:
+        raise ConfigError("--render-dir is for several inputs or a folder; with one SOUND use "
+                          "--render WAV")
+    args.sound = args.sound[0] if args.sound else None
     sound = one_input(args, "sound", "input")
     if sound is None:
         raise ConfigError("give the SOUND to invert: latent invert SOUND.wav -o PATCH.json")
@@ -135,3 +151,29 @@ def _announce(sound: str, sample_rate: int, render: bool) -> None:
     what = "peak-normalised" + (f"; the render is {sample_rate} Hz mono, peak-limited" if render else "")
     print(f"{note}, {what}" if note else f"note: {Path(sound).name}: {what} (the synth's format)",
           file=sys.stderr)
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    """Several SOUNDs or folders: one model load, one patch (and render) per input, a summary."""
+    from instrument.inversion.batch import (SUMMARY_NAME, check_batch_options, plan_batch, run_batch,
+                                            summary_table, write_summary_csv)
+
+    check_batch_options(args.render, args.plot, args.midi_out)
+    items = plan_batch(args.sound, args.output, args.render_dir)  # every output checked first
+    model_path = _model_path(args.model)
+    if args.synth is not None:
+        from instrument.synths.registry import get_synth
+
+        get_synth(args.synth)  # SynthError for unknown names before TensorFlow
+    from instrument.cli_support import announce_conversions
+    from instrument.inversion.pipeline import load_model_and_synth
+
+    inv, synth = load_model_and_synth(model_path, args.synth)
+    rate = synth.spec.sample_rate
+    announce_conversions([i.source for i in items], rate,
+                         "peak-normalised" + (f"; renders are {rate} Hz mono, peak-limited"
+                                              if args.render_dir else ""))
+    run_batch(items, inv, synth, args.refine, args.transpose)
+    print(summary_table(items))
+    print(f"wrote {write_summary_csv(items, Path(args.output) / SUMMARY_NAME)}")
+    return 2 if any(i.status != "ok" for i in items) else 0
