@@ -108,7 +108,7 @@ def upward_imports() -> list[str]:
                 continue
             if other not in ALLOWED[layer]:
                 bad.append(f"{path.relative_to(ROOT)}:{line}: {own} ({layer}) imports {target} ({other})")
-    return bad
+    return sorted(set(bad))  # one line per import statement and module (not per imported name)
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
