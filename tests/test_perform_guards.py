@@ -47,9 +47,18 @@ class Perform:
                                      cwd=repo_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, preexec_fn=preexec_fn)  # type: ignore[arg-type]
         self.stderr: list[tuple[float, str]] = []
+        self.stdout: list[str] = []
         self.playing = threading.Event()
+        # one reader thread per pipe (communicate() would race the stderr reader for lines)
         self._reader = threading.Thread(target=self._read, daemon=True)
+        self._out_reader = threading.Thread(target=self._read_stdout, daemon=True)
         self._reader.start()
+        self._out_reader.start()
+
+    def _read_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.stdout.append(line)
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
@@ -64,9 +73,10 @@ class Perform:
             pytest.fail("perform did not start:\n" + self.text())
 
     def finish(self, timeout_s: float) -> tuple[int, str]:
-        out, _ = self.proc.communicate(timeout=timeout_s)
+        self.proc.wait(timeout=timeout_s)
         self._reader.join(5)
-        return self.proc.returncode, out
+        self._out_reader.join(5)
+        return self.proc.returncode, "".join(self.stdout)
 
     def text(self) -> str:
         return "\n".join(line for _, line in self.stderr)
