@@ -277,3 +277,14 @@ def test_tensorflow_run_is_quiet(repo_root: Path, tmp_path: Path) -> None:
                           "--model", "reconstruct", "--no-progress", cwd=tmp_path)
     assert debug.returncode == 0
     assert any(word in debug.stderr.lower() for word in ("onednn", "absl", "cuda")), debug.stderr
+
+
+def test_tensorflow_starts_without_importing_scikit_learn_which_stays_importable() -> None:
+    """Keras's unused scikit-learn wrappers would import sklearn at start-up (about 0.9 s)."""
+    code = ("import sys\nfrom instrument.quiet import quiet_tensorflow\nquiet_tensorflow()\n"
+            "import tensorflow, keras\nassert 'sklearn' not in sys.modules, 'sklearn imported'\n"
+            "import sklearn.base\nimport librosa\nprint('ok', tensorflow.constant(2).numpy())\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "ok 2"
