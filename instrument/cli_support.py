@@ -60,32 +60,30 @@ def add_hidden_alias(parser: Any, *flags: str, dest: str, **kwargs: Any) -> None
     parser.add_argument(*flags, dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
 
 
+def _bounded(cast: Callable[[str], Any], kind: str, low: Any, high: Any) -> Callable[[str], Any]:
+    """An argparse type: ``cast(text)`` within ``low..high`` (``kind`` names it in errors and help)."""
+    def parse(text: str) -> Any:
+        try:
+            value = cast(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"not {'an' if kind == 'integer' else 'a'} {kind}: {text!r}") from exc
+        if not low <= value <= high:
+            if cast is int:
+                raise argparse.ArgumentTypeError(f"must be in {low}..{high}, got {value}")
+            raise argparse.ArgumentTypeError(f"must be in {low:g}..{high:g}, got {text}")
+        return value
+    parse.__name__ = kind
+    return parse
+
+
 def bounded_int(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: an integer in ``low..high``."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be in {low}..{high}, got {value}")
-        return value
-    parse.__name__ = "integer"
-    return parse
+    return _bounded(int, "integer", low, high)
 
 
 def bounded_float(low: float, high: float) -> Callable[[str], float]:
     """An argparse type: a finite number in ``low..high``."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be in {low:g}..{high:g}, got {text}")
-        return value
-    parse.__name__ = "number"
-    return parse
+    return _bounded(float, "number", low, high)
 
 
 def midi_channel(text: str) -> int:
