@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from pathlib import Path
 from types import TracebackType
 from typing import IO
 
@@ -29,6 +30,12 @@ from instrument.errors import DeviceError
 
 #: Environment variables the server sets for this process while it runs.
 _ENV_KEYS = ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")
+#: JACK 2's shared-memory server registry (Linux): a header, then 8 slots of (pid, name).
+REGISTRY = Path("/dev/shm/jack-shm-registry")
+_REGISTRY_MAGIC = b"KCAJ"
+_MAX_SERVERS = 8
+_SLOTS_START = 24
+_SLOT_BYTES = 264
 
 
 class JackServer:
@@ -62,6 +69,15 @@ class JackServer:
         jackd = shutil.which("jackd")
         if jackd is None:
             raise DeviceError("jackd not found (Debian package jackd2): cannot start a JACK dummy server")
+        reason = self._launch(jackd)
+        if reason is not None and "too many servers" in reason.lower() and reclaim_dead_servers() > 0:
+            reason = self._launch(jackd)  # slots of killed servers freed: one more try
+        if reason is not None:
+            raise DeviceError(f"JACK dummy server {self.name} did not start ({reason})")
+        return self
+
+    def _launch(self, jackd: str) -> str | None:
+        """Run jackd and wait for it; None when it accepts clients, else why not (server stopped)."""
         env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1")
         self._log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([jackd, "-n", self.name, "-d", "dummy", "-r", str(self.sample_rate),
@@ -70,14 +86,14 @@ class JackServer:
         self._previous_env = {key: os.environ.get(key) for key in _ENV_KEYS}
         os.environ["JACK_DEFAULT_SERVER"] = self.name
         os.environ["JACK_NO_START_SERVER"] = "1"
-        if not self._wait_ready(self.ready_timeout_s):
-            exited = self.proc.poll() is not None
-            printed = self.output() if exited else ""
-            self.stop()
-            reason = (f"jackd exited: {printed[-300:]}" if exited
-                      else f"no client could connect within {self.ready_timeout_s:g} s")
-            raise DeviceError(f"JACK dummy server {self.name} did not start ({reason})")
-        return self
+        if self._wait_ready(self.ready_timeout_s):
+            return None
+        exited = self.proc.poll() is not None
+        printed = self.output() if exited else ""
+        self.stop()
+        if not exited:
+            return f"no client could connect within {self.ready_timeout_s:g} s"
+        return f"jackd exited: {_without_banner(printed)[-300:]}"
 
     def stop(self) -> None:
         """Terminate and reap jackd (kill it after 10 s) and restore the environment."""
@@ -143,6 +159,58 @@ class JackServer:
                 return True
             time.sleep(0.2)
         return False
+
+
+def _without_banner(printed: str) -> str:
+    """jackd's output without its version and licence banner (the lines that say what went wrong)."""
+    banner = ("jackdmp ", "Copyright ", "jackdmp comes with", "This is free software",
+              "under certain conditions")
+    lines = [line for line in printed.splitlines() if line.strip() and not line.startswith(banner)]
+    return " / ".join(lines) or printed.strip()
+
+
+def reclaim_dead_servers(registry: Path = REGISTRY) -> int:
+    """Free the slots of JACK's server registry held by servers that no longer run; how many.
+
+    JACK keeps at most 8 servers per machine in a shared-memory registry and frees a slot only when
+    its server exits cleanly or a new server of the same name starts. A killed jackd (a test kills
+    one on purpose) keeps its slot, so private servers with fresh names fill the registry until
+    jackd says "Too many servers already active". Only slots whose process is gone are cleared;
+    a registry whose layout is not the one known here is left alone (returns 0).
+    """
+    try:
+        with open(registry, "r+b") as handle:
+            header = bytearray(handle.read(_SLOTS_START))
+            if len(header) < _SLOTS_START or header[:4] != _REGISTRY_MAGIC:
+                return 0
+            hdr_len = int.from_bytes(header[16:20], "little")
+            if hdr_len != _SLOTS_START + _MAX_SERVERS * _SLOT_BYTES:
+                return 0
+            handle.seek(0)
+            table = bytearray(handle.read(hdr_len))
+            freed = 0
+            for slot in range(_MAX_SERVERS):
+                start = _SLOTS_START + slot * _SLOT_BYTES
+                pid = int.from_bytes(table[start:start + 4], "little", signed=True)
+                if pid > 0 and not _process_alive(pid):
+                    table[start:start + _SLOT_BYTES] = bytes(_SLOT_BYTES)
+                    freed += 1
+            if freed:
+                handle.seek(0)
+                handle.write(table)
+            return freed
+    except OSError:
+        return 0
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def reinit_portaudio() -> None:

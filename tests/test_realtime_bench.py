@@ -80,3 +80,25 @@ def test_jack_server_without_jackd_is_a_device_error(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(DeviceError, match="jackd not found"):
         JackServer().start()
+
+
+def test_a_killed_jack_server_does_not_use_up_the_registry() -> None:
+    """JACK keeps 8 server slots and a SIGKILLed jackd keeps its slot: the helper frees such slots
+    (here one killed on purpose) instead of failing with "Too many servers already active"."""
+    import shutil
+    import signal
+
+    from benchmarks.jack_server import REGISTRY, JackServer, reclaim_dead_servers
+
+    if shutil.which("jackd") is None or shutil.which("jack_lsp") is None:
+        pytest.skip("jackd / jack_lsp not installed")
+    killed = JackServer(22050, 256, ready_timeout_s=20.0).start()
+    pid = killed.pid
+    killed.proc.send_signal(signal.SIGKILL)  # type: ignore[union-attr]
+    killed.proc.wait()  # type: ignore[union-attr]
+    killed.stop()
+    assert pid.to_bytes(4, "little") in REGISTRY.read_bytes()[:2136]  # the slot outlives its server
+    assert reclaim_dead_servers() >= 1
+    assert pid.to_bytes(4, "little") not in REGISTRY.read_bytes()[:2136]
+    with JackServer(22050, 256, ready_timeout_s=20.0) as server:
+        assert server.proc is not None and server.proc.poll() is None
