@@ -1,4 +1,4 @@
-"""Synths by name: ``get_synth("inversynth")``, ``get_synth("fluidsynth")``.
+"""Synths by name: ``get_synth("inversynth")``, ``get_synth("fluidsynth")``, ``get_synth("dx7")``.
 
 Every synth shares the :class:`instrument.synths.base.Synth` interface:
 
@@ -18,7 +18,7 @@ from instrument.synths.base import Synth
 from instrument.synths.spec import SynthSpec
 
 SYNTHS_DIR = PRESETS_DIR / "synths"
-KNOWN_SYNTHS = ("inversynth", "fluidsynth")
+KNOWN_SYNTHS = ("inversynth", "fluidsynth", "dx7")
 
 
 def spec_path(name: str) -> Path:
@@ -50,6 +50,12 @@ def get_synth(name: str, spec: SynthSpec | str | Path | None = None, **options: 
         if options:
             raise SynthError(f"inversynth takes no options, got {sorted(options)}")
         return InverSynth(spec)
+    if name == "dx7":
+        from instrument.synths.dx7.synth import Dx7Synth  # imports dexed-py (the extra "dx7")
+
+        if options:
+            raise SynthError(f"dx7 takes no options, got {sorted(options)}")
+        return Dx7Synth(spec)
     from instrument.synths.fluidsynth import FluidSynth
 
     return FluidSynth(spec, **options)  # type: ignore[arg-type]
