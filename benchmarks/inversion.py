@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--refine-count", type=int, default=None,
                    help="test sounds (the first ones) given refinement and search-only "
                    "(default 100; quick 10)")
+    p.add_argument("--search-only-count", type=int, default=None,
+                   help="of those, how many also get the search-only baseline (default: all of them)")
     p.add_argument("--refine-seconds", type=float, default=2.0)
     p.add_argument("--refine-renders", type=int, default=0,
                    help="also cap refinement and search-only at this many renders per sound "
@@ -243,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from training.inversion.train import TEST_SEED_OFFSET, heldout_set, make_batch
     from instrument.inversion.refine.search import RefineConfig, refine, search_only
     from instrument.synths.registry import get_synth
+    from tqdm import tqdm
 
     defaults = (200, 2000, 10) if args.quick else (2000, 10000, 100)
     args.count = args.count or defaults[0]
@@ -326,22 +329,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         subset = {}
         for name in models:
             runs = [refine(synth, audio[i], predicted[name][i], cfg, scores=scores[name][i])
-                    for i in range(n_ref)]
+                    for i in tqdm(range(n_ref), desc=f"{name}+refine", unit="sound", leave=False)]
             subset[f"{name}+refine"] = np.stack([r.audio for r in runs])
             refined[f"{name}+refine"] = {
                 "gain_pcc_stft_x100": 100 * float(np.mean([r.gain for r in runs])),
                 **_search_stats(runs)}
             subset[f"{name} (same sounds)"] = rendered[name][:n_ref]
         budget = args.refine_seconds + (max(infer_seconds.values()) if infer_seconds else 0.0)
-        runs = [search_only(synth, audio[i], replace(cfg, seconds=budget)) for i in range(n_ref)]
-        subset["search-only"] = np.stack([r.audio for r in runs])
-        refined["search-only"] = {"budget_seconds": budget, **_search_stats(runs)}
+        n_search = n_ref if args.search_only_count is None else min(args.search_only_count, n_ref)
+        runs = [search_only(synth, audio[i], replace(cfg, seconds=budget))
+                for i in tqdm(range(n_search), desc="search-only", unit="sound", leave=False)]
+        if runs:
+            subset["search-only"] = np.stack([r.audio for r in runs])
+            refined["search-only"] = {"budget_seconds": budget, "sounds": n_search, **_search_stats(runs)}
         for m in ("random", "nearest"):
             subset[f"{m} (same sounds)"] = rendered[m][:n_ref]
         for m, a in subset.items():
-            audio_stats[m] = summarise(audio_metrics(audio[:n_ref], a, spec.sample_rate))
+            audio_stats[m] = summarise(audio_metrics(audio[:len(a)], a, spec.sample_rate))
         print(f"refinement/search on the first {n_ref} sounds: "
-              f"{args.refine_seconds:g} s each (search-only: {budget:.2f} s)"
+              f"{args.refine_seconds:g} s each (search-only: {budget:.2f} s on the first {n_search})"
               + (f", at most {args.refine_renders} renders" if args.refine_renders else ""))
 
     # tables
