@@ -156,3 +156,13 @@ class LoudnessFollower:
         if gain != 1.0:
             np.multiply(output_magnitude, np.float32(gain), out=output_magnitude)
         return output_magnitude
+
+
+def normalise_peak(audio: np.ndarray) -> np.ndarray:
+    """Scale ``(..., samples)`` to peak 1 per row, float32; silent rows (peak <= 1e-9) stay 0.
+
+    How the synths deliver clips (the inversion networks see peak-normalised sounds).
+    """
+    a = np.asarray(audio, dtype=np.float32)
+    peak = np.max(np.abs(a), axis=-1, keepdims=True)
+    return np.where(peak > 1e-9, a / np.maximum(peak, 1e-9), 0.0).astype(np.float32)

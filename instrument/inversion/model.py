@@ -23,6 +23,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from instrument.dsp.gain import normalise_peak  # noqa: F401 - re-exported: the inversion input convention
+
 from instrument.errors import ConfigError, ModelError, SynthError
 from presets import PRESETS_DIR
 
@@ -221,8 +223,3 @@ def fit_to_length(audio: np.ndarray, n_samples: int) -> tuple[np.ndarray, list[s
     return y.astype(np.float32), notes
 
 
-def normalise_peak(audio: np.ndarray) -> np.ndarray:
-    """Scale ``(..., samples)`` to peak 1 per row (the synths render at peak 1); silence stays 0."""
-    a = np.asarray(audio, dtype=np.float32)
-    peak = np.max(np.abs(a), axis=-1, keepdims=True)
-    return np.where(peak > 1e-9, a / np.maximum(peak, 1e-9), 0.0).astype(np.float32)

@@ -25,6 +25,8 @@ from pathlib import Path
 import mido
 import numpy as np
 
+from instrument.dsp.gain import normalise_peak
+
 from instrument.errors import SynthError
 from instrument.synths import soundfont as sf_render
 from instrument.synths.midi_send import patch_messages
@@ -144,8 +146,7 @@ class FluidSynth(Synth):
         starts = np.rint(np.arange(1, n + 1) * self.slot_seconds
                          * self.spec.sample_rate).astype(int)
         clips = np.stack([audio[s:s + clip] for s in starts]).astype(np.float32)
-        peak = np.abs(clips).max(axis=1, keepdims=True)
-        return np.where(peak > 1e-9, clips / np.maximum(peak, 1e-9), 0.0).astype(np.float32)
+        return normalise_peak(clips)
 
     def render(self, values: np.ndarray) -> np.ndarray:
         """Values ``(batch, n_params)`` -> audio ``(batch, n_samples)`` float32, peak 1."""

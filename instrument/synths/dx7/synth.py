@@ -3,9 +3,10 @@
 This is the only module that imports dexed-py (GPL-3.0-or-later; the optional extra ``dx7``).
 Each patch is loaded as a voice into a Dexed instance (one per thread: an instance renders one
 voice at a time) and played at its ``note`` (velocity ``options.velocity``, key held for
-``options.note_seconds``) for the spec's clip length at the spec's rate. The output is Dexed's,
-not normalised: a carrier at output level 99 peaks near full scale, so several loud carriers clip
-(the prior keeps that rare; :mod:`benchmarks.dx7` measures it).
+``options.note_seconds``) for the spec's clip length at the spec's rate. Clips are normalised to
+peak 1 like the other synths' (the inversion networks see peak-normalised sounds; the voice keeps
+its output levels). At Dexed's own level (:meth:`Dx7Synth.render_raw`) a carrier at output level
+99 peaks near full scale, so several loud carriers clip; the prior keeps that rare.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise SynthError("the dx7 synth needs dexed-py: pip install -e \".[dx7]\" (make demo and make test "
                      "install it)") from exc
 
+from instrument.dsp.gain import normalise_peak
 from instrument.errors import SynthError
 from instrument.io.output_paths import atomic_path
 from instrument.synths.base import Synth
@@ -105,7 +107,13 @@ class Dx7Synth(Synth):
         return self.codec.to_voices(self._check(values))
 
     def render(self, values: np.ndarray) -> np.ndarray:
-        """Values ``(batch, n_params)`` -> audio ``(batch, n_samples)`` float32 (Dexed's level)."""
+        """Values ``(batch, n_params)`` -> audio ``(batch, n_samples)`` float32, peak 1 like the
+        other synths (silence stays 0); :meth:`render_raw` gives Dexed's own level."""
+        return normalise_peak(self.render_raw(values))
+
+    def render_raw(self, values: np.ndarray) -> np.ndarray:
+        """Values ``(batch, n_params)`` -> audio ``(batch, n_samples)`` float32 at Dexed's level
+        (a carrier at output level 99 peaks near 1; several loud ones clip)."""
         v = self._check(values)
         return self.render_voices(self.codec.to_voices(v), self.codec.notes(v, self.default_note))
 
@@ -122,7 +130,7 @@ class Dx7Synth(Synth):
 
     def render_operators(self, values: np.ndarray) -> np.ndarray:
         """Each operator's output ``(batch, 6, n_samples)`` float32 (Dexed's ``render_all_ops``):
-        the carriers' outputs (:meth:`carriers`) sum to :meth:`render`."""
+        the carriers' outputs (:meth:`carriers`) sum to :meth:`render_raw`."""
         v = self._check(values)
         voices, notes = self.codec.to_voices(v), self.codec.notes(v, self.default_note)
         engine = self._engine()
