@@ -36,6 +36,10 @@ def test_parameter_blocks_are_the_oscillators(synth) -> None:  # type: ignore[no
     assert [[names[i] for i in b] for b in blocks] == [
         [f"{p}_{w}" for p in ("A", "B", "f", "v")] for w in ("sin", "saw", "tri", "sqr")]
     assert parameter_blocks(["cutoff", "f_gate", "f_cut", "q"]) == []
+    # same naming, different kinds of parameter (dx7: operator_field): not interchangeable
+    dx7_names = ["op1_level", "op1_r1", "op2_level", "op2_r1"]
+    assert len(parameter_blocks(dx7_names)) == 2
+    assert parameter_blocks(dx7_names, levels=[34, 12, 34, 12]) == []
 
 
 def test_refine_recovers_a_patch_two_classes_away(synth, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]

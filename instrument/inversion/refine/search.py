@@ -308,11 +308,14 @@ def _options(current: int, levels: int, radius: int, top: np.ndarray | None) -> 
     return sorted(options)
 
 
-def parameter_blocks(names: Sequence[str]) -> list[list[int]]:
+def parameter_blocks(names: Sequence[str], levels: Sequence[int] | None = None) -> list[list[int]]:
     """Interchangeable parameter blocks, e.g. the oscillators of ``f_sin, A_sin, f_saw, A_saw``.
 
     Parameters are grouped by the suffix after their last ``_``; blocks are the suffix groups
-    that share the most common set (of two or more) of prefixes, each ordered by prefix.
+    that share the most common set (of two or more) of prefixes, each ordered by prefix. With
+    ``levels`` (classes per parameter), blocks whose members differ in class count are not
+    interchangeable (e.g. the dx7's ``op1_level, op1_r1, ...``: the suffixes are different
+    kinds of parameter) and none are returned.
 
     Returns:
         ``[[index, ...] per block]`` (empty when fewer than two blocks exist).
@@ -331,7 +334,10 @@ def parameter_blocks(names: Sequence[str]) -> list[list[int]]:
     prefixes, suffixes = max(shapes.items(), key=lambda kv: (len(kv[1]), len(kv[0])))
     if len(suffixes) < 2:
         return []
-    return [[groups[s][p] for p in prefixes] for s in suffixes]
+    blocks = [[groups[s][p] for p in prefixes] for s in suffixes]
+    if levels is not None and len({tuple(levels[i] for i in block) for block in blocks}) > 1:
+        return []
+    return blocks
 
 
 def _block_permutations(classes: np.ndarray, blocks: list[list[int]]) -> np.ndarray:
@@ -372,7 +378,7 @@ class _CoordinateSearch:
         self.probs = probs
         self.rng = rng
         self.levels = np.asarray(spec.levels)
-        self.blocks = parameter_blocks(spec.names) if config.block_moves else []
+        self.blocks = parameter_blocks(spec.names, spec.levels) if config.block_moves else []
         self.rounds = 0
         self.spread = np.full(spec.n_params, np.inf)
         self.lazy_spread = config.lazy_spread
