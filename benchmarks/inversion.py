@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--train-data", default=None, metavar="DIR",
                    help="a `latent dataset synth` folder (e.g. the network's training set) to use "
                    "as the nearest-neighbour training set instead of --train-count fresh renders")
+    p.add_argument("--nn-bank", default=None, metavar="PATCHES",
+                   help="patches rendered as the nearest-neighbour set instead of --train-count "
+                   "fresh ones: a .syx bank or voice (dx7), or patch JSON (a file, a list, .jsonl "
+                   "or a folder)")
     p.add_argument("--refine-count", type=int, default=None,
                    help="test sounds (the first ones) given refinement and search-only "
                    "(default 100; quick 10)")
@@ -189,6 +193,35 @@ def _disk_training_set(directory: str, spec: Any) -> tuple[np.ndarray, np.ndarra
     return feats.astype(np.float32), classes.astype(np.int64)
 
 
+def class_recovery(predicted: np.ndarray, true: np.ndarray) -> tuple[float, float]:
+    """(share of parameters at the true class, share within one class) over classes
+    ``(n, n_params)``."""
+    distance = np.abs(np.asarray(predicted, np.int64) - np.asarray(true, np.int64))
+    return float(np.mean(distance == 0)), float(np.mean(distance <= 1))
+
+
+def _bank_training_set(synth: Any, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features and classes of the patches in ``source`` (``--nn-bank``), rendered."""
+    values = bank_values(synth, source)
+    feats = np.concatenate([synth.features(synth.render(values[i:i + 512]))
+                            for i in range(0, len(values), 512)]).astype(np.float32)
+    return feats, synth.spec.to_classes(values)
+
+
+def bank_values(synth: Any, source: str) -> np.ndarray:
+    """Values ``(n, n_params)`` of a patch source: a DX7 ``.syx`` (dx7 only) or patch JSON."""
+    from instrument.errors import SynthError
+    from instrument.synths.patch import load_patch_values
+
+    if str(source).lower().endswith(".syx"):
+        if synth.spec.name != "dx7":
+            raise SynthError(f"{source}: a .syx bank is for the dx7 synth, not {synth.spec.name!r}")
+        from instrument.synths.dx7.synth import read_voices
+
+        return synth.values_from_voices(read_voices(source))
+    return load_patch_values(synth.spec, source)
+
+
 def _search_stats(runs: Sequence[Any]) -> dict[str, float]:
     """Mean and largest seconds, renders per sound and renders per second of refinement results."""
     seconds = float(np.sum([r.seconds for r in runs]))
@@ -278,14 +311,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, inv in models.items():
         scores[name], infer_seconds[name] = batched_scores(inv, feats)
         print(f"{name}: {infer_seconds[name] * 1000:.1f} ms inference per sound (batched)")
-    rng = np.random.default_rng([args.seed, 77])
-    scores["random"] = rng.random((len(audio), spec.n_params, n_classes)).astype(np.float32)
+    # random: the synth's own random patches (uniform classes; the dx7's musical prior)
+    random_classes = spec.to_classes(synth.random_patches(np.random.default_rng([args.seed, 77]),
+                                                          len(audio)))
+    scores["random"] = np.zeros((len(audio), spec.n_params, n_classes), np.float32)
+    np.put_along_axis(scores["random"], random_classes[..., None], 1.0, axis=-1)
     from instrument.inversion.model import mask_invalid_classes
-
-    scores["random"] = mask_invalid_classes(scores["random"], spec.levels)
     t0 = time.monotonic()
     if args.train_data:
         train_feats, train_classes = _disk_training_set(args.train_data, spec)
+    elif args.nn_bank:
+        train_feats, train_classes = _bank_training_set(synth, args.nn_bank)
     else:
         train_rng = np.random.default_rng([args.seed, 55])
         parts = [make_batch(synth, train_rng, min(512, args.train_count - i))
@@ -315,6 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                 if k not in left_out]))
     topk = {m: top_k_by_group(scores[m], classes, spec.groups) for m in methods}
 
+    recovered = {m: class_recovery(scores[m].argmax(axis=-1), classes) for m in methods}
     predicted = {m: spec.from_classes(scores[m].argmax(axis=-1)) for m in methods}
     rendered = {m: _render(synth, predicted[m]) for m in methods}
     audio_stats = {m: summarise(audio_metrics(audio, rendered[m], spec.sample_rate))
@@ -331,6 +368,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs = [refine(synth, audio[i], predicted[name][i], cfg, scores=scores[name][i])
                     for i in tqdm(range(n_ref), desc=f"{name}+refine", unit="sound", leave=False)]
             subset[f"{name}+refine"] = np.stack([r.audio for r in runs])
+            recovered[f"{name}+refine"] = class_recovery(np.stack([r.classes for r in runs]),
+                                                         classes[:n_ref])
+            recovered[f"{name} (same sounds)"] = class_recovery(
+                scores[name][:n_ref].argmax(axis=-1), classes[:n_ref])
             refined[f"{name}+refine"] = {
                 "gain_pcc_stft_x100": 100 * float(np.mean([r.gain for r in runs])),
                 **_search_stats(runs)}
@@ -341,6 +382,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for i in tqdm(range(n_search), desc="search-only", unit="sound", leave=False)]
         if runs:
             subset["search-only"] = np.stack([r.audio for r in runs])
+            recovered["search-only"] = class_recovery(np.stack([r.classes for r in runs]),
+                                                      classes[:len(runs)])
             refined["search-only"] = {"budget_seconds": budget, "sounds": n_search, **_search_stats(runs)}
         for m in ("random", "nearest"):
             subset[f"{m} (same sounds)"] = rendered[m][:n_ref]
@@ -380,6 +423,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for m, info in refined.items():
             print(f"{m}: " + ", ".join(f"{k} {v:.3f}" for k, v in info.items()))
 
+    print(_table("Parameters recovered (% of all parameters of all sounds; within one class = "
+                 "|predicted - true class| <= 1)", ["exact class", "within one class"],
+                 list(recovered), {m: {"exact class": 100 * r[0], "within one class": 100 * r[1]}
+                                   for m, r in recovered.items()}, "{:.1f}"))
+
     # examples for listening
     best = next(iter(models), "nearest")
     for i in range(min(args.pairs, len(audio))):
@@ -394,8 +442,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _plot_sweeps(out, name, inv, feats[:args.pairs], classes[:args.pairs])
     results = {"synth": args.synth, "count": len(audio), "seed": args.seed,
                "nearest_training_set": (Path(args.train_data).name if args.train_data
+                                        else Path(args.nn_bank).name if args.nn_bank
                                         else f"{args.train_count} seeded renders"),
                "mpr": mpr, "top_k": topk, "audio": audio_stats, "refine": refined,
+               "recovered_exact_within_one": recovered,
                "inference_seconds_per_sound": infer_seconds,
                "bench_seconds": time.monotonic() - t_start}
     (out / "results.json").write_text(json.dumps(results, indent=1))
