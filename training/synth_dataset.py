@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 import multiprocessing
 from dataclasses import dataclass
@@ -72,12 +73,18 @@ def target_width(spec: SynthSpec, targets: str) -> int:
     return sum(spec.levels) if targets == "one_hot" else spec.n_params
 
 
-def render_features(synth: Synth, values: np.ndarray, chunk: int | None = None) -> np.ndarray:
+def render_features(synth: Synth, values: np.ndarray, chunk: int | None = None,
+                    out: np.ndarray | None = None) -> np.ndarray:
     """Render values ``(n, n_params)`` in chunks (default ``synth.render_batch``) -> features
-    ``(n, frames, bins)`` float32."""
+    ``(n, frames, bins)``: float32, or written into ``out`` (any float dtype, such as the
+    shards' float16) one chunk at a time, so no float32 copy of the whole set is made."""
     spec = synth.spec
     chunk = chunk or max(RENDER_CHUNK, synth.render_batch)
-    out = np.empty((len(values), spec.n_frames, spec.n_bins), dtype=np.float32)
+    if out is None:
+        out = np.empty((len(values), spec.n_frames, spec.n_bins), dtype=np.float32)
+    elif out.shape != (len(values), spec.n_frames, spec.n_bins):
+        raise DatasetError(f"feature buffer of shape {out.shape} for {len(values)} clips of "
+                           f"{spec.n_frames}x{spec.n_bins}")
     for i in range(0, len(values), chunk):
         out[i:i + chunk] = synth.features(synth.render(values[i:i + chunk]))
     return out
@@ -126,15 +133,34 @@ def shard_path(directory: Path, index: int) -> Path:
     return directory / f"shard_{index:05d}.npz"
 
 
+def npz_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The shapes of the arrays in an ``.npz`` file, from their headers alone (no data read).
+
+    Raises:
+        OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile: not a complete ``.npz``.
+    """
+    shapes = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, _ = read_header(member)
+            shapes[info.filename.removesuffix(".npy")] = tuple(shape)
+    return shapes
+
+
 def _shard_complete(path: Path, count: int, meta: DatasetMeta) -> bool:
     if not path.is_file():
         return False
     try:
-        with np.load(path) as data:
-            return (data["features"].shape == (count, meta.n_frames, meta.n_bins)
-                    and data["classes"].shape == (count, meta.n_params))
-    except (OSError, ValueError, KeyError, EOFError):
+        shapes = npz_shapes(path)  # shards are renamed into place complete: headers suffice
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return False
+    return (shapes.get("features") == (count, meta.n_frames, meta.n_bins)
+            and shapes.get("classes") == (count, meta.n_params)
+            and shapes.get("values") == (count, meta.n_params))
 
 
 def _write_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
@@ -170,20 +196,44 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
     return removed
 
 
+#: The synth of each (name, spec file) a worker process has rendered with: made once per process,
+#: not once per shard (a spec is parsed and a renderer set up in tens of milliseconds).
+_WORKER_SYNTHS: dict[tuple[str, str], Synth] = {}
+
+
+def _worker_synth(name: str, spec_file: str) -> Synth:
+    key = (name, spec_file)
+    if key not in _WORKER_SYNTHS:
+        _WORKER_SYNTHS[key] = get_synth(name, spec=spec_file)
+    return _WORKER_SYNTHS[key]
+
+
+def _close_worker_synths() -> None:
+    while _WORKER_SYNTHS:
+        _WORKER_SYNTHS.popitem()[1].close()
+
+
+def render_shard(synth: Synth, seed: int, index: int, count: int,
+                 prior: GaussianPrior | None = None) -> dict[str, np.ndarray]:
+    """Shard ``index`` of a dataset as written: ``features`` ``(count, frames, bins)`` float16,
+    ``classes`` ``(count, n_params)`` int16, ``values`` ``(count, n_params)`` float32, all drawn
+    from ``default_rng([seed, index])``."""
+    spec = synth.spec
+    values = synth.random_patches(np.random.default_rng([seed, index]), count, prior)
+    features = np.empty((count, spec.n_frames, spec.n_bins), dtype=np.float16)
+    render_features(synth, values, out=features)
+    return {"features": features, "classes": spec.to_classes(values).astype(np.int16),
+            "values": values.astype(np.float32)}
+
+
 def _make_shard(task: tuple[str, str, dict[str, Any] | None, int, int, int, str]) -> int:
     """Worker: render shard ``index`` (``count`` clips) into ``path``; returns ``count``."""
     name, spec_file, prior_dict, seed, index, count, path = task
-    synth = get_synth(name, spec=spec_file)
     prior = None
     if prior_dict is not None:
         prior = GaussianPrior(mean=np.asarray(prior_dict["mean"]), cov=np.asarray(prior_dict["cov"]))
-    rng = np.random.default_rng([seed, index])
-    values = synth.random_patches(rng, count, prior)
-    features = render_features(synth, values)
-    _write_npz_atomic(Path(path), features=features.astype(np.float16),
-                      classes=synth.spec.to_classes(values).astype(np.int16),
-                      values=values.astype(np.float32))
-    synth.close()
+    _write_npz_atomic(Path(path), **render_shard(_worker_synth(name, spec_file), seed, index, count,
+                                                 prior))
     return count
 
 
@@ -249,8 +299,11 @@ def generate_dataset(synth_name: str, count: int, seed: int, out_dir: str | Path
     with tqdm(total=count, initial=done, unit="clip", desc=f"{s.name} dataset",
               disable=not progress) as bar:
         if workers == 1:
-            for task in tasks:
-                bar.update(_make_shard(task))
+            try:
+                for task in tasks:
+                    bar.update(_make_shard(task))
+            finally:
+                _close_worker_synths()
         else:
             ctx = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
@@ -307,9 +360,19 @@ def iter_shards(directory: str | Path) -> Iterator[dict[str, np.ndarray]]:
 
 def load_dataset(directory: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Whole dataset in memory: features ``(n, frames, bins)`` float16, classes ``(n, n_params)``
-    int16, values ``(n, n_params)`` float32."""
-    shards = list(iter_shards(directory))
-    return tuple(np.concatenate([s[k] for s in shards]) for k in ("features", "classes", "values"))  # type: ignore[return-value]
+    int16, values ``(n, n_params)`` float32. Each shard is copied into arrays allocated once, so
+    the peak memory is the dataset plus one shard (33 KB a clip at 64 x 257)."""
+    meta = DatasetMeta.load(Path(directory))
+    features = np.empty((meta.count, meta.n_frames, meta.n_bins), dtype=np.float16)
+    classes = np.empty((meta.count, meta.n_params), dtype=np.int16)
+    values = np.empty((meta.count, meta.n_params), dtype=np.float32)
+    start = 0
+    for shard in iter_shards(directory):
+        stop = start + len(shard["features"])
+        features[start:stop], classes[start:stop], values[start:stop] = (
+            shard["features"], shard["classes"], shard["values"])
+        start = stop
+    return features, classes, values
 
 
 # -- tf.data ------------------------------------------------------------------
