@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -322,32 +322,80 @@ def check_resume(tcfg: InversionTrainConfig, out_dir: str | Path) -> dict[str, A
 
 
 def plot_losses(history: Mapping[str, list[float]], path: Path, title: str) -> Path:
-    """Training/validation loss per epoch as a PNG."""
+    """Training/validation loss per epoch as a PNG, beside the validation mean MPR per epoch when
+    the history holds it (``val_mean_mpr``)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    with_mpr = bool(history.get("val_mean_mpr"))
+    fig, axes = plt.subplots(1, 2 if with_mpr else 1, figsize=(11 if with_mpr else 6, 4),
+                             squeeze=False)
+    ax = axes[0, 0]
     for key in ("loss", "val_loss"):
         if history.get(key):
-            ax.plot(range(1, len(history[key]) + 1), history[key], marker="o", label=key)
+            ax.plot(range(1, len(history[key]) + 1), history[key], marker="o", markersize=3,
+                    label=key)
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
+    if with_mpr:
+        mpr = history["val_mean_mpr"]
+        ax = axes[0, 1]
+        ax.plot(range(1, len(mpr) + 1), mpr, marker="o", markersize=3, color="C2")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("mean MPR (validation)")
+        ax.set_title(f"validation mean MPR (last {mpr[-1]:.2f})")
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     from instrument.plots import save_figure
 
     return save_figure(fig, path)
 
 
-def evaluate_parameters(scores: np.ndarray, classes: np.ndarray, spec: Any) -> dict[str, Any]:
-    """MPR per parameter (+ mean) and top-k per group for class scores on a held-out set."""
-    from instrument.inversion.metrics import mean_percentile_rank, top_k_by_group
+def parameter_mpr(scores: np.ndarray, classes: np.ndarray, levels: Sequence[int]) -> np.ndarray:
+    """Barkan's MPR of each parameter over its own classes: ``100 * (1 - mean rank / (L_p - 1))``.
 
-    mpr = mean_percentile_rank(scores, classes)
+    Args:
+        scores: ``(batch, n_params, n_classes)`` with the classes a parameter lacks (``>= L_p``)
+            at ``-inf`` (:func:`instrument.inversion.model.mask_invalid_classes`), so they rank
+            last and the true class's rank lies in ``0..L_p - 1``. For a synth whose parameters
+            have as many classes as the head this is the plain MPR; for one with fewer (dx7: 12
+            envelope classes in a 49-class head) dividing by the head's width would put even
+            the worst guess near 77.
+        classes: int ``(batch, n_params)``; levels: ``L_p`` per parameter.
+    Returns:
+        float ``(n_params,)``, 100 best, 50 = a random guess.
+    """
+    from instrument.inversion.metrics import true_class_ranks
+
+    ranks = true_class_ranks(scores, classes)
+    return 100.0 * (1.0 - ranks.mean(axis=0) / np.maximum(np.asarray(levels) - 1, 1))
+
+
+def prior_scores(train_classes: np.ndarray, n: int, levels: Sequence[int], n_classes: int
+                 ) -> np.ndarray:
+    """The guess that knows only the prior: each parameter's class frequencies in
+    ``train_classes`` ``(count, n_params)`` as scores ``(n, n_params, n_classes)`` for ``n``
+    sounds (the classes a parameter lacks at ``-inf``); the baseline a network must beat when
+    the prior is far from uniform (dx7's musical prior)."""
+    counts = np.stack([np.bincount(train_classes[:, p], minlength=n_classes)[:n_classes]
+                       for p in range(train_classes.shape[1])]).astype(np.float64)
+    scores = np.log(counts + 0.5)
+    for p, count in enumerate(levels):
+        scores[p, count:] = -np.inf
+    return np.broadcast_to(scores, (n, *scores.shape))
+
+
+def evaluate_parameters(scores: np.ndarray, classes: np.ndarray, spec: Any) -> dict[str, Any]:
+    """MPR per parameter (over its own classes, :func:`parameter_mpr`; + mean) and top-k per
+    group for masked class scores ``(batch, n_params, n_classes)`` on a held-out set."""
+    from instrument.inversion.metrics import top_k_by_group
+
+    mpr = parameter_mpr(scores, classes, spec.levels)
     return {"mpr": {name: float(v) for name, v in zip(spec.names, mpr)},
             "mean_mpr": float(mpr.mean()),
             "top_k": top_k_by_group(scores, classes, spec.groups)}
@@ -428,7 +476,18 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
                 log(f"\nwall-clock budget of {tcfg.max_minutes:g} min reached after epoch {epoch + 1}")
                 self.model.stop_training = True
 
-    callbacks: list[Any] = [EpochCheckpoint(),
+    class ValidationMpr(keras.callbacks.Callback):
+        """Adds ``val_mean_mpr`` (:func:`parameter_mpr` on the validation set) to every epoch's
+        logs, before the checkpoint and the CSV log record them."""
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            if logs is None:
+                return
+            out = np.asarray(self.model.predict(val_x, batch_size=256, verbose=0))
+            scores = mask_invalid_classes(class_scores(mcfg.head, out, mcfg.n_classes), spec.levels)
+            logs["val_mean_mpr"] = float(parameter_mpr(scores, val_classes, spec.levels).mean())
+
+    callbacks: list[Any] = [ValidationMpr(), EpochCheckpoint(),
                             keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume)]
     if importlib.util.find_spec("tensorboard") is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"),
@@ -462,12 +521,18 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
                "sounds_seen": len(history.get("loss", [])) * tcfg.steps_per_epoch * tcfg.batch_size,
                "weights": int(model.count_params()), "history": history,
                "validation": evaluate_parameters(scores, val_classes, spec)}
+    if disk is not None:
+        prior = prior_scores(disk[1], len(val_classes), spec.levels, mcfg.n_classes)
+        metrics["validation"]["prior_mean_mpr"] = float(
+            parameter_mpr(prior, val_classes, spec.levels).mean())
     final = _save_model(model, out / "model.keras", "model file", mcfg, tcfg.synth, s_dict,
                         {**saved_cfg, "train_seconds": train_seconds,
                          "epochs_run": metrics["epochs_run"],
                          "val_mean_mpr": metrics["validation"]["mean_mpr"]})
     _atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1), "metrics file")
     plot_losses(history, out / "loss.png", f"{mcfg.arch}/{mcfg.head} on {tcfg.synth}")
+    baseline = metrics["validation"].get("prior_mean_mpr")
     log(f"saved {final}; validation mean MPR {metrics['validation']['mean_mpr']:.2f} "
-        f"after {train_seconds / 60:.1f} min")
+        + (f"(the prior alone {baseline:.2f}) " if baseline is not None else "")
+        + f"after {train_seconds / 60:.1f} min")
     return metrics
