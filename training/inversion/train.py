@@ -522,9 +522,10 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
                "weights": int(model.count_params()), "history": history,
                "validation": evaluate_parameters(scores, val_classes, spec)}
     if disk is not None:
-        prior = prior_scores(disk[1], len(val_classes), spec.levels, mcfg.n_classes)
-        metrics["validation"]["prior_mean_mpr"] = float(
-            parameter_mpr(prior, val_classes, spec.levels).mean())
+        prior = parameter_mpr(prior_scores(disk[1], len(val_classes), spec.levels, mcfg.n_classes),
+                              val_classes, spec.levels)
+        metrics["validation"]["prior_mpr"] = {name: float(v) for name, v in zip(spec.names, prior)}
+        metrics["validation"]["prior_mean_mpr"] = float(prior.mean())
     final = _save_model(model, out / "model.keras", "model file", mcfg, tcfg.synth, s_dict,
                         {**saved_cfg, "train_seconds": train_seconds,
                          "epochs_run": metrics["epochs_run"],
