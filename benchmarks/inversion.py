@@ -79,12 +79,15 @@ def _parser() -> argparse.ArgumentParser:
                    "file under DIR (e.g. presets/real-notes) inverted network-only and refined "
                    "(--refine-seconds); per-file and mean pcc_stft, MSS, LSD, SC, MFCC distance, "
                    "input pitch and warnings")
+    p.add_argument("--baselines", action="store_true",
+                   help="with --real: also search-only, nearest neighbour (a bank of --train-count "
+                   "random patches, default 10000, or --nn-bank) and random rows")
     return p
 
 
 def _real(args: argparse.Namespace) -> int:
     """``--real DIR``: print the real-sounds table and write ``real.json`` into --out."""
-    from benchmarks.real_notes import means, real_table, run_real
+    from benchmarks.real_notes import means, method_table, real_table, run_real
     from instrument.cli_support import check_input_folder
     from instrument.io.output_paths import atomic_path, check_writable_dir
     from instrument.inversion.pipeline import load_model_and_synth
@@ -94,10 +97,25 @@ def _real(args: argparse.Namespace) -> int:
     model = args.model[0] if args.model else None
     inv, synth = load_model_and_synth(model, args.synth)
     t0 = time.monotonic()
-    rows = run_real(inv, synth, args.real, args.refine_seconds)
+    bank = None
+    if args.baselines:
+        if args.nn_bank:
+            values = bank_values(synth, args.nn_bank)
+        else:
+            values = synth.random_patches(np.random.default_rng([args.seed, 55]), args.train_count or 10000)
+        feats = np.concatenate([synth.features(synth.render(values[i:i + 512]))
+                                for i in range(0, len(values), 512)]).astype(np.float32)
+        bank = (feats, values)
+        print(f"nearest-neighbour bank: {len(values)} patches rendered in {time.monotonic() - t0:.0f} s")
+    rows = run_real(inv, synth, args.real, args.refine_seconds, bank=bank, baselines=args.baselines,
+                    seed=args.seed)
     print(f"{args.synth}: {len(rows)} real sounds from {args.real}, network only and refined "
-          f"{args.refine_seconds:g} s each, {time.monotonic() - t0:.0f} s in all\n")
+          f"{args.refine_seconds:g} s each" + (", search-only, nearest and random" if args.baselines else "")
+          + f", {time.monotonic() - t0:.0f} s in all\n")
     print(real_table(rows))
+    if args.baselines:
+        print("\nMean per method\n")
+        print(method_table(rows))
     with atomic_path(out / "real.json", "results file") as tmp:
         tmp.write_text(json.dumps({"synth": args.synth, "folder": str(args.real),
                                    "model": str(inv.path) if inv.path else None,

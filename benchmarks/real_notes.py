@@ -8,6 +8,12 @@ ground-truth patch: each row compares the patch's render with the clip the pipel
 LSD (dB), SC and MFCC distance (lower is better), plus the input pitch and the number of warnings
 (e.g. a pitch outside the synth's note range). Mean rows: all notes, and the notes without
 warnings.
+
+With ``baselines`` the same clips also get: ``search-only`` (the refinement's search from the
+middle of every range, given the refinement's budget plus the network's inference time),
+``nearest`` (the patch of the nearest clip in a rendered bank, by pooled log-STFT features, as in
+the test-set benchmark) and ``random`` (one of the synth's random patches: uniform classes, the
+dx7's musical prior).
 """
 
 from __future__ import annotations
@@ -20,12 +26,18 @@ import numpy as np
 #: Metrics reported per method, in table order: (key in the metrics dict, column heading).
 METRICS = (("pcc_stft", "pcc_stft"), ("mss", "MSS"), ("lsd_db", "LSD dB"), ("sc", "SC"),
            ("mfcc", "MFCC"))
-METHODS = ("network", "refined")
+METHODS = ("network", "refined", "search-only", "nearest", "random")
 
 
 def run_real(inv: Any, synth: Any, folder: str | Path, refine_seconds: float,
-             progress: bool = True) -> list[dict[str, Any]]:
+             progress: bool = True, bank: tuple[np.ndarray, np.ndarray] | None = None,
+             baselines: bool = False, seed: int = 0) -> list[dict[str, Any]]:
     """One row per audio file under ``folder``: name, pitch, warnings, metrics per method.
+
+    Args:
+        bank: (features ``(n, frames, bins)``, values ``(n, n_params)``) of the nearest-neighbour
+            bank (``baselines`` only; None: no nearest row).
+        baselines: also the search-only, nearest and random rows.
 
     Raises:
         AudioFileError: no audio files in ``folder``, or a file that cannot be read (names it).
@@ -35,7 +47,9 @@ def run_real(inv: Any, synth: Any, folder: str | Path, refine_seconds: float,
     from instrument.config import AudioConfig
     from instrument.errors import AudioFileError
     from instrument.io.audio_files import list_audio_files, load_audio
+    from instrument.inversion.metrics import audio_metrics
     from instrument.inversion.pipeline import invert_audio
+    from instrument.inversion.refine.search import RefineConfig, search_only
 
     folder = Path(folder)
     files = list_audio_files(folder)
@@ -49,6 +63,23 @@ def run_real(inv: Any, synth: Any, folder: str | Path, refine_seconds: float,
         if refine_seconds > 0:
             runs["refined"] = invert_audio(inv, synth, audio, refine_seconds)
         first = runs["network"]
+        if baselines:
+            clip = first["audio"]
+            others: dict[str, np.ndarray] = {}
+            if refine_seconds > 0:
+                budget = refine_seconds + first["infer_seconds"]
+                others["search-only"] = search_only(synth, clip, RefineConfig(seconds=budget)).audio
+            if bank is not None:
+                from benchmarks.inversion import nearest_neighbour_scores
+
+                _, nearest = nearest_neighbour_scores(bank[0], synth.spec.to_classes(bank[1]),
+                                                      synth.features(clip[None]), max(synth.spec.levels))
+                others["nearest"] = synth.render(bank[1][nearest[:1]])[0]
+            rng = np.random.default_rng([seed, len(rows)])
+            others["random"] = synth.render(synth.random_patches(rng, 1))[0]
+            for name, rendered in others.items():
+                runs[name] = {"metrics": {k: float(v[0]) for k, v in audio_metrics(
+                    clip[None], rendered[None], synth.spec.sample_rate).items()}}
         hz = first["stages"]["pitch"]["hz"]
         rows.append({"file": str(path.relative_to(folder)), "pitch_hz": None if hz is None else float(hz),
                      "warnings": first["warnings"],
@@ -70,7 +101,7 @@ def means(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
 def real_table(rows: Sequence[dict[str, Any]]) -> str:
     """A markdown table: per file, then the mean over all and over the files without warnings;
     then each warning, one line per file."""
-    methods = [m for m in METHODS if m in rows[0]["metrics"]]
+    methods = [m for m in METHODS[:2] if m in rows[0]["metrics"]]
     head = ["sound", "pitch Hz"] + [f"{m} {h}" for m in methods for _, h in METRICS] + ["warnings"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
@@ -89,3 +120,20 @@ def real_table(rows: Sequence[dict[str, Any]]) -> str:
                                              str(sum(len(r["warnings"]) for r in group))]) + " |")
     notes = [f"{r['file']}: {w}" for r in rows for w in r["warnings"]]
     return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def method_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A markdown table of the mean of every metric per method (rows), over all sounds and over
+    the sounds without warnings."""
+    methods = [m for m in METHODS if m in rows[0]["metrics"]]
+    clean = [r for r in rows if not r["warnings"]]
+    head = ["method"] + [f"{h} (all {len(rows)})" for _, h in METRICS] + \
+        [f"{h} (no warnings, {len(clean)})" for _, h in METRICS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    every, fine = means(rows), means(clean) if clean else {}
+    digits = {"pcc_stft": 1, "mfcc": 1, "lsd_db": 2}
+    for m in methods:
+        cells = [f"{every[m][k]:.{digits.get(k, 3)}f}" for k, _ in METRICS]
+        cells += [f"{fine[m][k]:.{digits.get(k, 3)}f}" if fine else "-" for k, _ in METRICS]
+        lines.append("| " + " | ".join([m, *cells]) + " |")
+    return "\n".join(lines)
