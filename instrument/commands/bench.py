@@ -15,6 +15,7 @@ BENCHMARKS = {
     "inversion": "MPR, top-k, PCC and spectral metrics of inversion models and baselines",
     "identifiability": "MPR ceiling set by what the sound tells (re-rendered near-patches) vs a model",
     "datasets": "synth dataset generation speed (clips/s)",
+    "synth_prior": "share of silent and clipped random patches of a synth (the dx7's musical prior)",
     "distributed": "training throughput with 1 vs 2 workers",
     "output_level": "output peak, full-scale share and limiter gain reduction; loudness compensation sweep",
 }
