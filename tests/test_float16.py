@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from instrument.errors import DatasetError
-from training.float16 import to_float16
+from training.float16 import from_float16, to_float16
 
 
 def test_to_float16_is_numpys_cast_bit_for_bit() -> None:
@@ -21,6 +21,15 @@ def test_to_float16_is_numpys_cast_bit_for_bit() -> None:
     out = np.empty(x.shape, np.float16)
     assert to_float16(x, out) is out
     np.testing.assert_array_equal(out.view(np.uint16), want.view(np.uint16))
+
+
+def test_from_float16_is_numpys_cast_bit_for_bit() -> None:
+    halves = np.arange(1 << 16, dtype=np.uint16).view(np.float16).reshape(256, 16, 16)[:, ::2]
+    got = from_float16(halves)
+    assert got.shape == halves.shape and got.dtype == np.float32
+    np.testing.assert_array_equal(got.view(np.uint32), halves.astype(np.float32).view(np.uint32))
+    with pytest.raises(DatasetError, match="takes float16"):
+        from_float16(np.zeros(3, np.float32))
 
 
 def test_to_float16_rejects_other_dtypes_and_layouts() -> None:

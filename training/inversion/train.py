@@ -236,6 +236,7 @@ def _make_disk_sequence(features: np.ndarray, classes: np.ndarray, tcfg: Inversi
     import keras
 
     from instrument.inversion.networks.heads import targets_for
+    from training.float16 import from_float16
 
     class DiskBatches(keras.utils.PyDataset):
         """Batches of a disk dataset, reshuffled every epoch by ``default_rng([seed, epoch])``."""
@@ -250,7 +251,8 @@ def _make_disk_sequence(features: np.ndarray, classes: np.ndarray, tcfg: Inversi
 
         def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
             idx = np.sort(self._order[index * tcfg.batch_size:(index + 1) * tcfg.batch_size])
-            x = features[idx].astype(np.float32)
+            x = features[idx]
+            x = from_float16(x) if x.dtype == np.float16 else x.astype(np.float32)
             return model_inputs(mcfg, x), targets_for(mcfg.head, classes[idx], mcfg.n_classes)
 
         def on_epoch_end(self) -> None:
