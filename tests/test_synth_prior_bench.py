@@ -12,9 +12,9 @@ from benchmarks.synth_prior import level_stats, main
 
 
 def test_level_stats_counts_silent_clipped_and_quiet_clips() -> None:
-    audio = np.zeros((4, 100), np.float32)
+    audio = np.zeros((4, 1000), np.float32)
     audio[1] = 1.0                      # clipped
-    audio[2, 0] = 0.5                   # audible peak, quiet RMS
+    audio[2, 0] = 0.1                   # peak -20 dBFS, RMS -50 dBFS
     audio[3] = 0.3                      # ordinary
     stats = level_stats(audio)
     assert stats["silent_pct"] == 25.0 and stats["clipped_pct"] == 25.0
