@@ -1,10 +1,14 @@
 """`latent invert SOUND.wav`: infer a synth patch that reproduces a sound (or many: `latent invert
-A.wav B.wav DIR/ -o OUTDIR/`, see :mod:`instrument.inversion.batch`)."""
+A.wav B.wav DIR/ -o OUTDIR/`, see :mod:`instrument.inversion.batch`).
+
+For a synth that takes voices (``dx7``) every patch JSON gets a single-voice ``.syx`` beside it
+(same name), a batch also ``OUTDIR/cartridge.syx`` (32-voice banks), and ``--midi-out`` sends one
+voice dump.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -47,13 +51,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--plot", default=None, metavar="PATH.png",
                         help="plot input and output spectrograms to this PNG file")
     parser.add_argument("--midi-out", default=None, metavar="PORT",
-                        help="send the patch as the spec's CC/NRPN/program messages to this port "
-                             "(exact name or a case-insensitive part of it, as latent perform)")
+                        help="send the patch as the spec's CC/NRPN/program messages (dx7: one "
+                             "single-voice sysex dump) to this port (exact name or a "
+                             "case-insensitive part of it, as latent perform)")
     parser.add_argument("--midi-api", default=None, help="rtmidi API: alsa (default) or jack")
-    parser.add_argument("--note", type=int, default=None, choices=range(128), metavar="0..127",
-                        help="with --midi-out: then play this MIDI note for the synth's length")
+    parser.add_argument("--note", type=_note_arg, nargs="?", const="patch", default=None,
+                        metavar="0..127",
+                        help="with --midi-out: then play this MIDI note for the synth's length; "
+                             "--note alone plays the patch's own note (dx7: its note parameter)")
     parser.add_argument("--channel", type=midi_channel, default=1, metavar="1..16", help="MIDI channel 1..16")
     parser.set_defaults(func=run)
+
+
+def _note_arg(text: str) -> int | str:
+    """``--note`` value: a MIDI note 0..127, or ``patch`` (the patch's own note)."""
+    if text == "patch":
+        return text
+    try:
+        note = int(text)
+    except ValueError:
+        note = -1
+    if not 0 <= note <= 127:
+        raise argparse.ArgumentTypeError(f"a MIDI note 0..127 (or nothing: the patch's note), got {text!r}")
+    return note
+
+
+def _synth_name(args: argparse.Namespace, model_path: str | None) -> str:
+    """The synth the patches are for, known before TensorFlow loads: ``--synth``, else the
+    model's (read from its metadata), else inversynth (the default model's)."""
+    from instrument.inversion.model import read_inversion_meta
+
+    if args.synth is not None:
+        from instrument.synths.registry import get_synth
+
+        get_synth(args.synth)  # SynthError for unknown names before TensorFlow
+        return args.synth
+    if model_path is not None:
+        return str(read_inversion_meta(model_path)["synth"])
+    return "inversynth"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
     from instrument.config import AudioConfig
     from instrument.inversion.pipeline import (invert_audio, load_model_and_synth, patch_table,
                                                send_over_midi, stage_summary)
+    from instrument.inversion.batch import patch_document, write_json
     from instrument.plots import plot_audio_spectrograms
+    from instrument.synths.voice_files import takes_voices
 
     if len(args.sound) > 1 or (args.sound and Path(args.sound[0]).is_dir()):
         if args.input is not None:
@@ -75,20 +112,22 @@ def run(args: argparse.Namespace) -> int:
     if sound is None:
         raise ConfigError("give the SOUND to invert: latent invert SOUND.wav -o PATCH.json")
     args.sound = str(check_input_file(sound))
-    check_outputs(files=[(args.output, "patch file"), (args.render, "render file"), (args.plot, "plot file")],
+    model_path = _model_path(args.model)
+    synth_name = _synth_name(args, model_path)
+    from instrument.synths.voice_files import is_voice_synth, voice_file_for
+
+    voice_file = voice_file_for(args.output) if is_voice_synth(synth_name) else None
+    check_outputs(files=[(args.output, "patch file"), (voice_file, "voice file"),
+                         (args.render, "render file"), (args.plot, "plot file")],
                   inputs=[args.sound])
-    outs = [Path(p).resolve() for p in (args.output, args.render, args.plot) if p]
+    outs = [Path(p).resolve() for p in (args.output, args.render, args.plot, voice_file) if p]
     if len(set(outs)) != len(outs):
-        raise ConfigError("-o, --render and --plot must name different files")
+        raise ConfigError("-o, --render and --plot must name different files"
+                          + (f" (and not {voice_file}, the voice file beside -o)" if voice_file else ""))
     if args.midi_out:
         args.midi_out = resolve_midi_output(args.midi_out, args.midi_api)
     elif args.note is not None:
         print("warning: --note needs --midi-out; no note played", file=sys.stderr)
-    model_path = _model_path(args.model)
-    if args.synth is not None:
-        from instrument.synths.registry import get_synth
-
-        get_synth(args.synth)  # SynthError for unknown names before TensorFlow
     inv, synth = load_model_and_synth(model_path, args.synth)
     spec = synth.spec
     _announce(args.sound, spec.sample_rate, bool(args.render))
@@ -102,20 +141,9 @@ def run(args: argparse.Namespace) -> int:
           f"time {m['pcc_time']:.1f}  F_delta {m['f_delta']:.1f}  SC {m['sc']:.3f}  "
           f"LSD {m['lsd_db']:.2f} dB")
     print(stage_summary(result))
-    doc = {
-        "synth": spec.name,
-        "values": {p.name: float(v) for p, v in zip(spec.parameters, result["values"])},
-        "classes": {p.name: int(c) for p, c in zip(spec.parameters, result["classes"])},
-        "metrics": m, "source": str(args.sound),
-        "model": str(inv.path) if inv.path else None,
-        "refine": result["refine"], "warnings": result["warnings"], "stages": result["stages"],
-    }
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    tmp.replace(out)
-    print(f"wrote {out}")
+    print(f"wrote {write_json(Path(args.output), patch_document(spec, inv, result, args.sound))}")
+    if voice_file is not None and takes_voices(synth):
+        print(f"wrote {synth.write_voice(voice_file, result['values'][None], name=Path(args.sound).stem)}")
     if args.render:
         from instrument.dsp.limiter import peak_ceiling
 
@@ -128,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
                                       title=f"{spec.name} patch from {name}")
         print(f"wrote {png}")
     if args.midi_out:
-        sent = send_over_midi(spec, result["values"], args.midi_out, args.midi_api, args.note,
+        sent = send_over_midi(synth, result["values"], args.midi_out, args.midi_api, args.note,
                               args.channel - 1)
         print(f"sent {sent} MIDI messages to {args.midi_out} (channel {args.channel})")
     return 0
@@ -156,15 +184,14 @@ def _announce(sound: str, sample_rate: int, render: bool) -> None:
 def _run_batch(args: argparse.Namespace) -> int:
     """Several SOUNDs or folders: one model load, one patch (and render) per input, a summary."""
     from instrument.inversion.batch import (SUMMARY_NAME, check_batch_options, plan_batch, run_batch,
-                                            summary_table, write_summary_csv)
+                                            summary_table, write_cartridges, write_summary_csv)
 
     check_batch_options(args.render, args.plot, args.midi_out)
-    items = plan_batch(args.sound, args.output, args.render_dir)  # every output checked first
     model_path = _model_path(args.model)
-    if args.synth is not None:
-        from instrument.synths.registry import get_synth
+    from instrument.synths.voice_files import is_voice_synth
 
-        get_synth(args.synth)  # SynthError for unknown names before TensorFlow
+    voices = is_voice_synth(_synth_name(args, model_path))
+    items = plan_batch(args.sound, args.output, args.render_dir, voices)  # every output checked first
     from instrument.cli_support import announce_conversions
     from instrument.inversion.pipeline import load_model_and_synth
 
@@ -176,4 +203,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     run_batch(items, inv, synth, args.refine, args.transpose)
     print(summary_table(items))
     print(f"wrote {write_summary_csv(items, Path(args.output) / SUMMARY_NAME)}")
+    if voices:
+        for bank, names in write_cartridges(items, synth, args.output):
+            print(f"wrote {bank}: {len(names)} voices ({', '.join(names)})")
     return 2 if any(i.status != "ok" for i in items) else 0

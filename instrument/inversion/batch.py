@@ -9,7 +9,12 @@
   under a tqdm bar; a file that cannot be read (unreadable, empty, NaN) is one line naming it and
   a ``failed`` row, the others still run;
 * :func:`summary_table` / :func:`write_summary_csv` - file, pitch, pcc_stft, mss, warnings,
-  status; the CSV is written atomically.
+  status; the CSV is written atomically;
+* for a synth that takes voices (``dx7``, ``voices=True``): each patch also as a single-voice
+  ``.syx`` beside its JSON, and :func:`write_cartridges` - the inverted voices, in input order, as
+  32-voice banks ``OUTDIR/cartridge.syx`` (more than 32 inputs: ``cartridge-1.syx``,
+  ``cartridge-2.syx``, ...), voice names from the input file names. Every name is checked by
+  :func:`plan_batch` with the others; every file is written to a temporary name, then renamed.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
+
+import numpy as np
 
 from instrument.errors import AudioFileError, ConfigError, LatentError
 from instrument.io.output_paths import (atomic_path, check_distinct, check_not_input, check_writable,
@@ -37,6 +44,8 @@ class BatchItem:
     source: Path
     patch: Path
     render: Path | None = None
+    voice: Path | None = None
+    values: np.ndarray | None = None
     pitch_hz: float | None = None
     pcc_stft: float | None = None
     mss: float | None = None
@@ -49,9 +58,12 @@ def is_batch(sounds: Sequence[str]) -> bool:
     return len(sounds) > 1 or any(Path(s).is_dir() for s in sounds)
 
 
-def plan_batch(sounds: Sequence[str], out_dir: str | Path, render_dir: str | Path | None = None
-               ) -> list[BatchItem]:
+def plan_batch(sounds: Sequence[str], out_dir: str | Path, render_dir: str | Path | None = None,
+               voices: bool = False) -> list[BatchItem]:
     """The inputs and their output names, checked; nothing is created.
+
+    ``voices``: each patch also gets ``<name>.syx`` beside its JSON, and the batch its banks
+    (:func:`cartridge_files`).
 
     Raises:
         AudioFileError: an input that does not exist, a folder without audio files, an output
@@ -76,19 +88,51 @@ def plan_batch(sounds: Sequence[str], out_dir: str | Path, render_dir: str | Pat
         else:
             raise AudioFileError(f"input {root}: no such file or folder")
     items = [BatchItem(src, out_dir / rel.with_suffix(".json"),
-                       None if render_dir is None else render_dir / rel.with_suffix(".wav"))
+                       None if render_dir is None else render_dir / rel.with_suffix(".wav"),
+                       out_dir / rel.with_suffix(".syx") if voices else None)
              for src, rel in pairs]
     inputs = [i.source for i in items]
     summary = out_dir / SUMMARY_NAME
+    banks = cartridge_files(out_dir, len(items)) if voices else []
     check_distinct([(i.source, i.patch) for i in items], "patch file")
     if render_dir is not None:
         check_distinct([(i.source, i.render) for i in items], "render file")
-    for path, kind in [(summary, "summary file")] + [(p, k) for i in items for p, k in
-                                                     ((i.patch, "patch file"), (i.render, "render file"))
-                                                     if p is not None]:
+    if voices:
+        check_distinct([("the batch's 32-voice bank", b) for b in banks]
+                       + [(i.source, i.voice) for i in items], "voice file")
+    outputs = [(summary, "summary file")] + [(b, "voice bank file") for b in banks]
+    outputs += [(p, k) for i in items for p, k in ((i.patch, "patch file"), (i.render, "render file"),
+                                                   (i.voice, "voice file")) if p is not None]
+    for path, kind in outputs:
         check_writable(path, kind)
         check_not_input(path, inputs, kind)
     return items
+
+
+def cartridge_files(out_dir: str | Path, n_inputs: int) -> list[Path]:
+    """The 32-voice banks a batch of ``n_inputs`` may write (``cartridge.syx``, or numbered when
+    the inputs need more than one bank)."""
+    from instrument.synths.voice_files import cartridge_paths
+
+    return cartridge_paths(out_dir, n_inputs)
+
+
+def write_cartridges(items: Sequence[BatchItem], synth: Any, out_dir: str | Path
+                     ) -> list[tuple[Path, list[str]]]:
+    """The inverted patches (status ``ok``, input order) as 32-voice banks in ``out_dir``, named
+    as :func:`cartridge_files` planned for all the items; voice names are the input file stems.
+
+    Returns:
+        ``(bank path, its voice names)`` per bank written (none when nothing was inverted).
+    """
+    from instrument.synths.voice_files import cartridge_count, write_cartridges as write_banks
+
+    done = [i for i in items if i.status == "ok" and i.values is not None]
+    if not done:
+        return []
+    values = np.stack([i.values for i in done])
+    return write_banks(synth, values, [i.source.stem for i in done], out_dir,
+                       numbered=cartridge_count(len(items)) > 1)
 
 
 def patch_document(spec: Any, inv: Any, result: dict[str, Any], source: str | Path) -> dict[str, Any]:
@@ -128,6 +172,8 @@ def run_batch(items: Sequence[BatchItem], inv: Any, synth: Any, refine_seconds: 
             audio = load_audio(item.source, config)
             result = invert_audio(inv, synth, audio, refine_seconds, transpose)
             write_json(item.patch, patch_document(spec, inv, result, item.source))
+            if item.voice is not None:
+                synth.write_voice(item.voice, result["values"][None], name=item.source.stem)
             if item.render is not None:
                 save_audio(item.render, peak_ceiling(result["rendered"]), spec.sample_rate)
         except LatentError as exc:
@@ -136,6 +182,7 @@ def run_batch(items: Sequence[BatchItem], inv: Any, synth: Any, refine_seconds: 
             item.status = "failed: " + (message[len(prefix):] if message.startswith(prefix) else message)
             tqdm.write(f"error: {exc}", file=sys.stderr)
             continue
+        item.values = np.asarray(result["values"], np.float64)
         item.pitch_hz = result["stages"]["pitch"]["hz"]
         item.pcc_stft, item.mss = result["metrics"]["pcc_stft"], result["metrics"]["mss"]
         item.warnings = list(result["warnings"])

@@ -210,26 +210,49 @@ def patch_table(spec: Any, values: np.ndarray, classes: np.ndarray, confidence: 
     return "\n".join(lines)
 
 
-def send_over_midi(spec: Any, values: np.ndarray, port_name: str, api: str | None, note: int | None,
-                   channel: int) -> int:
-    """Send the patch (and an optional test note) to ``port_name``; returns messages sent."""
+#: Seconds between opening a MIDI output and sending: a JACK connection made on opening takes
+#: effect a period or two later, and messages sent before it are lost.
+PORT_SETTLE_S = 0.1
+
+
+def send_over_midi(synth: Any, values: np.ndarray, port_name: str, api: str | None,
+                   note: int | str | None, channel: int) -> int:
+    """Send the patch (and an optional test note) to ``port_name``; returns messages sent.
+
+    The patch goes as the spec's CC/NRPN/program messages, or for a synth that takes voices
+    (``dx7``) as one single-voice sysex dump, after which the synth gets
+    ``spec.options["min_dump_interval_s"]`` (default 0.2 s) to take it before the note.
+    ``note``: a MIDI note 0..127, ``"patch"`` for the patch's own note
+    (:func:`~instrument.synths.midi_send.patch_note`), or None for no note.
+
+    Raises:
+        DeviceError: naming the port: no such port, or it does not take the messages.
+    """
     import mido
 
     from controllers.ports import open_output
-    from instrument.synths.midi_send import patch_messages, send_messages
+    from instrument.synths.midi_send import dump_interval, patch_note, send_messages, synth_messages
+    from instrument.synths.voice_files import takes_voices
 
-    messages = patch_messages(values, spec, channel)
+    spec = synth.spec
+    messages = synth_messages(synth, values, channel)
     if not messages:
         print(f"synth {spec.name!r} has no MIDI mapping in its spec; no parameter messages sent",
               file=sys.stderr)
-    if note is not None and not 0 <= note <= 127:
+    if note == "patch":
+        note = patch_note(spec, values)
+    if note is not None and not 0 <= int(note) <= 127:
         raise SynthError(f"--note must be a MIDI note 0..127, got {note}")
+    settle = dump_interval(spec) if takes_voices(synth) else 0.0
     port = open_output(port_name, api, "--midi-out")  # DeviceError naming the port and the fix
     with port:
+        time.sleep(PORT_SETTLE_S)
         sent = send_messages(port, messages)
         if note is not None:
-            port.send(mido.Message("note_on", channel=channel, note=note, velocity=100))
+            time.sleep(settle)
+            sent += send_messages(port, [mido.Message("note_on", channel=channel, note=int(note),
+                                                      velocity=100)])
             time.sleep(spec.seconds)
-            port.send(mido.Message("note_off", channel=channel, note=note, velocity=0))
-            sent += 2
+            sent += send_messages(port, [mido.Message("note_off", channel=channel, note=int(note),
+                                                      velocity=0)])
     return sent

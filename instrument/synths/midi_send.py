@@ -1,10 +1,24 @@
-"""Patch -> MIDI messages per a synth spec (CC, NRPN, program change), and sending them.
+"""Patch -> MIDI messages per a synth spec (CC, NRPN, program change), or a voice dump, and sending them.
 
 NRPN parameters are sent as ``CC 99 = msb, CC 98 = lsb`` then the 14-bit data entry
 ``CC 6 = value >> 7`` and ``CC 38 = value & 127``. The data order follows
 ``spec.options["nrpn_data_order"]``: ``"msb_first"`` (MIDI 1.0 convention, default)
 or ``"lsb_first"`` (FluidSynth applies the value on CC 6 using the CC 38 it already
 has, so it needs the LSB first).
+
+A synth that takes whole voices (``dx7``, a :class:`~instrument.synths.voice_files.VoiceSynth`)
+gets one single-voice system-exclusive dump per patch instead (:func:`synth_messages`):
+``mido.Message("sysex", data=...)`` holds the dump without its F0/F7. The dump's channel
+nibble is the MIDI channel; a DX7 loads it into its edit buffer when SYS INFO AVAIL is on and
+it receives on that channel.
+
+A port that cannot take a sysex: :func:`send_messages` raises a one-line :class:`DeviceError`
+naming the port when sending raises (python-rtmidi raises ``rtmidi.SystemError`` when the ALSA
+sequencer refuses an event) and, before sending anything, for a sysex longer than
+:data:`MAX_SYSEX_BYTES`: rtmidi's JACK output drops longer messages without a word and its ALSA
+output refuses them, so the synth would silently keep its old voice. A voice dump (163 bytes)
+fits every rtmidi port; a port that takes it but loses sysex on the way (some USB MIDI
+interfaces) cannot be told from one that delivers it.
 """
 
 from __future__ import annotations
@@ -17,8 +31,13 @@ import numpy as np
 from instrument.errors import DeviceError, SynthError
 from instrument.synths.patch import Patch
 from instrument.synths.spec import ParamSpec, SynthSpec
+from instrument.synths.voice_files import takes_voices
 
 DATA_ORDERS = ("msb_first", "lsb_first")
+#: Longest sysex message (bytes incl. F0/F7) rtmidi delivers: its JACK output ring buffer takes
+#: 16383 bytes, 4 of them the length (measured: 16379 arrives, 16380 vanishes); its ALSA output
+#: buffer is 16 KiB including the event header.
+MAX_SYSEX_BYTES = 16379
 
 
 def _check_channel(channel: int) -> int:
@@ -94,17 +113,86 @@ def changed_messages(old: Patch | np.ndarray | Sequence[float] | None,
     return first + rest
 
 
+def voice_dump_messages(voices: np.ndarray, channel: int = 0) -> list[mido.Message]:
+    """One single-voice dump message per voice: voice bytes ``(n, 155 or 156)`` uint8 ->
+    ``n`` sysex messages of 163 bytes (checksummed, F0/F7 added by mido)."""
+    from instrument.synths.dx7.sysex import voice_dump
+
+    channel = _check_channel(channel)
+    return [mido.Message("sysex", data=voice_dump(v, channel)[1:-1]) for v in np.atleast_2d(voices)]
+
+
+def synth_messages(synth: Any, patch: Patch | np.ndarray | Sequence[float],
+                   channel: int = 0) -> list[mido.Message]:
+    """What sets a patch on the external synth: one voice dump for a synth that takes voices
+    (``dx7``), else the spec's program change, CC and NRPN messages (:func:`patch_messages`)."""
+    if takes_voices(synth):
+        return voice_dump_messages(synth.voices(_values(synth.spec, patch)[None]), channel)
+    return patch_messages(patch, synth.spec, channel)
+
+
+def patch_note(spec: SynthSpec, patch: Patch | np.ndarray | Sequence[float]) -> int:
+    """The MIDI note a patch is meant to be played at: its ``note`` parameter, else the spec's
+    ``options.default_note`` (or ``options.note``), else 60."""
+    if "note" in spec.names:
+        return int(np.clip(np.rint(_values(spec, patch)[spec.index("note")]), 0, 127))
+    return int(spec.options.get("default_note", spec.options.get("note", 60)))
+
+
+def _port_name(port: Any) -> str:
+    return str(getattr(port, "name", port))
+
+
 def send_messages(port: Any, messages: Sequence[mido.Message]) -> int:
-    """Send to an open mido output port; returns the count. DeviceError if the port fails."""
-    try:
-        for message in messages:
+    """Send to an open mido output port; returns the count.
+
+    Raises:
+        DeviceError: naming the port: a sysex longer than :data:`MAX_SYSEX_BYTES` (nothing is
+            sent), or sending failed (for a sysex: the port did not take the dump).
+    """
+    for message in messages:
+        if message.type == "sysex" and len(message.data) + 2 > MAX_SYSEX_BYTES:
+            raise DeviceError(f"MIDI port {_port_name(port)!r} cannot take a sysex message of "
+                              f"{len(message.data) + 2} bytes (rtmidi delivers at most "
+                              f"{MAX_SYSEX_BYTES}); nothing sent")
+    sent = 0
+    for message in messages:
+        try:
             port.send(message)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise DeviceError(f"cannot send to MIDI port {getattr(port, 'name', port)!r}: {exc}") from exc
-    return len(messages)
+        except (OSError, ValueError, RuntimeError, SystemError) as exc:  # rtmidi.SystemError too
+            detail = str(exc).strip() or type(exc).__name__
+            if message.type == "sysex":
+                raise DeviceError(f"MIDI port {_port_name(port)!r} cannot take a "
+                                  f"{len(message.data) + 2}-byte sysex message: {detail}") from exc
+            raise DeviceError(f"cannot send to MIDI port {_port_name(port)!r}: {detail}") from exc
+        sent += 1
+    return sent
 
 
 def send_patch(port: Any, patch: Patch | np.ndarray | Sequence[float], spec: SynthSpec,
                channel: int = 0) -> int:
     """Send a whole patch to an open mido output port; returns the number of messages."""
     return send_messages(port, patch_messages(patch, spec, channel))
+
+
+#: Seconds a DX7 gets to take one voice dump when the spec does not say.
+DEFAULT_DUMP_INTERVAL_S = 0.2
+
+
+def dump_interval(spec: SynthSpec) -> float:
+    """``spec.options["min_dump_interval_s"]``: least seconds between two voice dumps (and
+    between a dump and a note), default :data:`DEFAULT_DUMP_INTERVAL_S`.
+
+    Raises:
+        SynthError: not a number in 0..60, naming the spec and the option.
+    """
+    raw = spec.options.get("min_dump_interval_s", DEFAULT_DUMP_INTERVAL_S)
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError) as exc:
+        raise SynthError(f"synth spec {spec.name!r}: options.min_dump_interval_s must be seconds, "
+                         f"got {raw!r}") from exc
+    if not 0.0 <= seconds <= 60.0:
+        raise SynthError(f"synth spec {spec.name!r}: options.min_dump_interval_s must be in 0..60 s, "
+                         f"got {raw!r}")
+    return seconds
