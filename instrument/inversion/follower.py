@@ -7,12 +7,20 @@ MIDI messages of parameters whose MIDI value changed, at most once per ``min_int
 (input time). It allocates when it infers, so run it on a worker thread, never in the audio
 callback: :class:`InversionWorker` is such a thread, fed by a bounded queue that drops blocks when
 inference falls behind.
+
+A synth that takes whole voices (``dx7``) gets one single-voice sysex dump per changed voice
+instead of per-parameter messages, paced by :class:`~instrument.synths.dump_pacing.DumpPacer`: at
+most one dump per ``spec.options["min_dump_interval_s"]`` seconds of wall-clock time (default
+0.2 s; a DX7 needs that long to take one); a newer voice replaces one still waiting, and the
+waiting voice goes out on the first ``push`` or :meth:`InversionFollower.poll` after the interval
+(the worker polls when no input arrives, and sends the last one when stopped).
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -32,12 +40,16 @@ class InversionFollower:
         input_sample_rate: rate of pushed blocks (default: the synth rate; resampled otherwise).
         channel: MIDI channel 0..15.
         min_peak: windows whose peak is below this are treated as silence (nothing sent).
+        synth: the renderer of a synth that takes voices (default: built from the registry when
+            the model's synth is one, e.g. ``dx7``; None otherwise).
+        clock: wall-clock seconds for pacing voice dumps (default ``time.monotonic``).
     """
 
     def __init__(self, model: Any, synth_spec: Any | None = None, window_seconds: float = 1.0,
                  every_seconds: float = 0.25, min_interval_seconds: float = 0.5,
                  input_sample_rate: int | None = None, channel: int = 0,
-                 min_peak: float = 1e-3) -> None:
+                 min_peak: float = 1e-3, synth: Any | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         import tensorflow as tf
 
         from instrument.synths.base import clip_features
@@ -71,6 +83,10 @@ class InversionFollower:
         self.sent_values: np.ndarray | None = None
         self.latest_values: np.ndarray | None = None
         self.inferences = 0
+        self.synth, self._pacer = self._voice_pacing(model, synth)
+        self._now = clock
+        self._sent_voice: np.ndarray | None = None
+        self.dumps = 0
         self._features = lambda audio: clip_features(audio, self.spec)
         keras_model = model.model
 
@@ -80,11 +96,28 @@ class InversionFollower:
 
         self._call = _call
 
+    def _voice_pacing(self, model: Any, synth: Any | None) -> tuple[Any | None, Any | None]:
+        """(voice synth, pacer) when patches go as voice dumps, else (None, None)."""
+        from instrument.synths.dump_pacing import DumpPacer
+        from instrument.synths.midi_send import dump_interval
+        from instrument.synths.voice_files import is_voice_synth, takes_voices
+
+        if synth is None and is_voice_synth(model.synth_name):
+            from instrument.synths.registry import get_synth
+
+            synth = get_synth(model.synth_name, spec=self.spec)
+        if synth is None or not takes_voices(synth):
+            return None, None
+        return synth, DumpPacer(dump_interval(self.spec))
+
     def reset(self) -> None:
         """Forget input and the last sent patch (the next inference sends a whole patch)."""
         self._ring[:] = 0.0
         self._write = self._filled = self._since_infer = 0
         self.sent_values = self.latest_values = None
+        self._sent_voice = None
+        if self._pacer is not None:
+            self._pacer.clear()
 
     def push(self, block: np.ndarray) -> list[Any]:
         """Append mono input ``(samples,)``; returns the mido messages to send now (maybe none)."""
@@ -103,9 +136,28 @@ class InversionFollower:
         self._clock += n
         self._since_infer += n
         if self._since_infer < self.every or self._filled < self.window:
-            return []
+            return self.poll()
         self._since_infer = 0
         return self._infer_and_diff()
+
+    def poll(self) -> list[Any]:
+        """The voice dump whose turn has come (voice synths; else nothing): a list of 0 or 1 message."""
+        if self._pacer is None:
+            return []
+        due = self._pacer.take_due(self._now())
+        if due is None:
+            return []
+        from instrument.synths.midi_send import voice_dump_messages
+
+        values, voice = due
+        self.sent_values, self._sent_voice = values, voice
+        self._last_send = self._clock
+        self.dumps += 1
+        return voice_dump_messages(voice[None], self.channel)
+
+    def poll_seconds(self) -> float | None:
+        """Seconds until a waiting voice dump may go (None: nothing waits, or no voice synth)."""
+        return None if self._pacer is None else self._pacer.wait_seconds(self._now())
 
     def window_audio(self) -> np.ndarray:
         """The last ``window`` input samples in time order (a view of a preallocated buffer)."""
@@ -141,17 +193,29 @@ class InversionFollower:
 
         audio = self.window_audio()
         if float(np.max(np.abs(audio))) < self.min_peak:
-            return []
+            return self.poll()
         values = self.infer_values(audio)
         self.inferences += 1
         self.latest_values = values
         if self._clock - self._last_send < self.min_interval:
-            return []
+            return self.poll()
+        if self._pacer is not None:
+            return self._offer_voice(values)
         messages = changed_messages(self.sent_values, values, self.spec, self.channel)
         self.sent_values = values
         if messages:
             self._last_send = self._clock
         return messages
+
+    def _offer_voice(self, values: np.ndarray) -> list[Any]:
+        """Queue the voice of ``values`` ``(n_params,)`` (replacing one that waits) unless the
+        synth has it already; returns the dump if it may go now."""
+        voice = self.synth.voices(values[None])[0]
+        if self._sent_voice is not None and np.array_equal(voice, self._sent_voice):
+            self._pacer.clear()  # the synth plays this voice already
+            return []
+        self._pacer.offer((values, voice))
+        return self.poll()
 
 
 class InversionWorker(threading.Thread):
@@ -184,20 +248,36 @@ class InversionWorker(threading.Thread):
             return False
 
     def stop(self, timeout: float | None = 5.0) -> None:
-        """Finish queued blocks, then end the thread."""
+        """Finish queued blocks (and send a voice dump still waiting for its turn), then end the thread."""
         self._queue.put(None)
         self.join(timeout)
 
     def run(self) -> None:
-        while True:
-            block = self._queue.get()
-            if block is None:
-                return
+        while self.error is None:
             try:
-                messages = self.follower.push(block)
-                if messages:
-                    self.send(messages)
-                    self.sent += len(messages)
-            except Exception as exc:  # keep the error for the engine; the thread must not die silently
-                self.error = exc
+                block = self._queue.get(timeout=self.follower.poll_seconds())
+            except queue.Empty:  # a voice dump waited for its turn, and it has come
+                self._step(self.follower.poll)
+                continue
+            if block is None:
+                self._step(self._last_dump)
                 return
+            self._step(lambda: self.follower.push(block))
+
+    def _step(self, work: Callable[[], list[Any]]) -> None:
+        """Run one follower call and send what it returns; an error ends the thread, kept in ``error``."""
+        try:
+            messages = work()
+            if messages:
+                self.send(messages)
+                self.sent += len(messages)
+        except Exception as exc:  # keep the error for the engine; the thread must not die silently
+            self.error = exc
+
+    def _last_dump(self) -> list[Any]:
+        """At stop: the voice dump still waiting, when its turn comes."""
+        wait = self.follower.poll_seconds()
+        if wait is None:
+            return []
+        time.sleep(wait)
+        return self.follower.poll()
