@@ -34,6 +34,8 @@ from typing import Any, Sequence
 import numpy as np
 from instrument.cli_support import LatentArgumentParser
 
+from benchmarks.nearest import nearest_neighbour_scores
+
 
 def _parser() -> argparse.ArgumentParser:
     p = LatentArgumentParser(prog="latent bench inversion", description=__doc__,
@@ -168,37 +170,6 @@ def batched_scores(inv: Any, feats: np.ndarray, batch: int = 64) -> tuple[np.nda
     return np.concatenate(out), (time.monotonic() - t0) / max(len(feats), 1)
 
 
-def _pool(feats: np.ndarray) -> np.ndarray:
-    """(n, frames, bins) log features -> pooled (n, frames/2 * bins/4) vectors for k-NN."""
-    n, t, b = feats.shape
-    t2, b4 = t // 2, b // 4
-    x = feats[:, :t2 * 2, :b4 * 4].reshape(n, t2, 2, b4, 4).mean(axis=(2, 4))
-    return x.reshape(n, -1).astype(np.float32)
-
-
-def nearest_neighbour_scores(train_feats: np.ndarray, train_classes: np.ndarray,
-                             test_feats: np.ndarray, n_classes: int, k: int = 16
-                             ) -> tuple[np.ndarray, np.ndarray]:
-    """k-NN class votes ``(n_test, n_params, n_classes)`` (top-1 neighbour weighted k) and the
-    index of each test sound's nearest training sound."""
-    a, b = _pool(test_feats), _pool(train_feats)
-    k = min(k, len(b) - 1)  # argpartition needs k < the number of training sounds
-    b_sq = (b * b).sum(axis=1)
-    nearest = np.empty(len(a), np.int64)
-    scores = np.zeros((len(a), train_classes.shape[1], n_classes), np.float32)
-    rows = np.arange(train_classes.shape[1])
-    for i in range(0, len(a), 256):
-        d = b_sq[None, :] - 2.0 * a[i:i + 256] @ b.T
-        idx = np.argpartition(d, k, axis=1)[:, :k]
-        order = np.take_along_axis(d, idx, axis=1).argsort(axis=1)
-        idx = np.take_along_axis(idx, order, axis=1)
-        nearest[i:i + 256] = idx[:, 0]
-        for j, neigh in enumerate(idx):
-            for rank, t in enumerate(neigh):
-                scores[i + j, rows, train_classes[t]] += float(k) if rank == 0 else 1.0
-    return scores, nearest
-
-
 def _disk_training_set(directory: str, spec: Any) -> tuple[np.ndarray, np.ndarray]:
     """Features ``(n, frames, bins)`` float32 and classes ``(n, n_params)`` of a dataset folder
     (SystemExit when it was made for another synth)."""
@@ -228,16 +199,9 @@ def _bank_training_set(synth: Any, source: str) -> tuple[np.ndarray, np.ndarray]
 
 def bank_values(synth: Any, source: str) -> np.ndarray:
     """Values ``(n, n_params)`` of a patch source: a DX7 ``.syx`` (dx7 only) or patch JSON."""
-    from instrument.errors import SynthError
-    from instrument.synths.patch import load_patch_values
+    from instrument.synths.patch_sources import load_patch_values_any
 
-    if str(source).lower().endswith(".syx"):
-        if synth.spec.name != "dx7":
-            raise SynthError(f"{source}: a .syx bank is for the dx7 synth, not {synth.spec.name!r}")
-        from instrument.synths.dx7.synth import read_voices
-
-        return synth.values_from_voices(read_voices(source))
-    return load_patch_values(synth.spec, source)
+    return load_patch_values_any(synth.spec, synth.spec.name, source)
 
 
 def _search_stats(runs: Sequence[Any]) -> dict[str, float]:

@@ -70,7 +70,7 @@ def run_real(inv: Any, synth: Any, folder: str | Path, refine_seconds: float,
                 budget = refine_seconds + first["infer_seconds"]
                 others["search-only"] = search_only(synth, clip, RefineConfig(seconds=budget)).audio
             if bank is not None:
-                from benchmarks.inversion import nearest_neighbour_scores
+                from benchmarks.nearest import nearest_neighbour_scores
 
                 _, nearest = nearest_neighbour_scores(bank[0], synth.spec.to_classes(bank[1]),
                                                       synth.features(clip[None]), max(synth.spec.levels))

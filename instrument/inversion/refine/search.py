@@ -7,7 +7,9 @@ spectral similarity to the target sound (Pearson correlation of STFT magnitudes,
 0. ``stem_match`` (synths with oscillator stems, inversynth): :mod:`instrument.inversion.refine.stem_match` fits the
    oscillators to the target in the time domain given the rest of the patch; its proposals are
    scored and the best one starts the descent, and each new local optimum whose other parameters
-   changed is matched again.
+   changed is matched again. FM synths with operator outputs (dx7) get
+   :mod:`instrument.inversion.refine.carrier_match` instead: carrier ratios screened one carrier at
+   a time and carrier levels fitted to the target's STFT magnitude.
 
 1. ``coordinate``: iterated coordinate descent over classes. Each parameter in turn gets a line
    search over its classes (all of them by default, or ``+-radius`` plus the network's top-``top_k``),
@@ -44,6 +46,7 @@ import numpy as np
 from instrument.errors import ConfigError
 from instrument.inversion.refine.allocator import keep_freed_memory
 from instrument.inversion.refine.budget import cost_model_for
+from instrument.inversion.refine.carrier_match import carrier_params, match_carriers, supports_carrier_matching
 from instrument.inversion.refine.stem_match import (match_oscillators, oscillator_params, supports_stem_matching,
                                  warm_up)
 from instrument.inversion.metrics import batch_stft_magnitude
@@ -78,7 +81,9 @@ class RefineConfig:
         es_sigma: initial step in normalised units.
         stem_match: for synths with oscillator stems (inversynth), first fit the oscillators to the
             target in the time domain (:mod:`instrument.inversion.refine.stem_match`) and start the descent from the
-            best proposal; again at every new local optimum whose envelope/filter changed.
+            best proposal; again at every new local optimum whose envelope/filter changed. For
+            synths with operator outputs (dx7) the carriers instead
+            (:mod:`instrument.inversion.refine.carrier_match`).
         objective: ``pcc_stft`` (linear magnitudes) or ``pcc_log_stft`` (log1p magnitudes).
         max_batch: largest render batch per worker.
         workers: threads rendering and scoring candidates (on the idle 2-core machine 2 threads
@@ -573,8 +578,10 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
         :class:`RefineResult`; never worse than the start (the start is kept if nothing improves).
     """
     keep_freed_memory()  # batches of candidates would otherwise page-fault (instrument/inversion/refine/allocator.py)
-    matching = config.stem_match and supports_stem_matching(synth)
-    if matching:
+    oscillators = config.stem_match and supports_stem_matching(synth)
+    carriers = config.stem_match and not oscillators and supports_carrier_matching(synth)
+    matching = oscillators or carriers
+    if oscillators:
         warm_up(synth)
     objective = SpectralObjective(target_audio, config.objective)
     objective(np.asarray(target_audio, np.float32)[None])  # first-call costs (FFT set-up) before t0
@@ -618,11 +625,15 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
             propose, proposed = None, None
             if matching:
                 proposed = np.zeros(spec.n_params, bool)
-                proposed[oscillator_params(synth)] = True
+                proposed[oscillator_params(synth) if oscillators else carrier_params(synth)] = True
 
                 def propose(patch: np.ndarray) -> np.ndarray:
-                    found = match_oscillators(synth, target_audio, spec.from_classes(patch),
-                                              pool=pool, deadline=coord_deadline)
+                    if carriers:
+                        found = match_carriers(synth, target_audio, spec.from_classes(patch),
+                                               pool=pool, deadline=coord_deadline)
+                    else:
+                        found = match_oscillators(synth, target_audio, spec.from_classes(patch),
+                                                  pool=pool, deadline=coord_deadline)
                     return spec.to_classes(found)
 
                 cand = propose(classes)

@@ -31,7 +31,7 @@ from instrument.io.output_paths import atomic_path
 from instrument.synths.base import Synth
 from instrument.synths.dx7.sysex import BANK_PAYLOAD_BYTES, read_syx, voice_dump
 from instrument.synths.dx7.prior import sample_musical
-from instrument.synths.dx7.voice import (NAME_LENGTH, NAME_OFFSET, VOICE_BYTES, VoiceCodec, check_voice,
+from instrument.synths.dx7.voice import (LAYOUT, NAME_LENGTH, NAME_OFFSET, VOICE_BYTES, VoiceCodec, check_voice,
                                           held_voice)
 from instrument.synths.prior import GaussianPrior
 from instrument.synths.spec import SynthSpec
@@ -78,11 +78,10 @@ class Dx7Synth(Synth):
                 raise SynthError(f"{where}: parameter {p.name!r} must take whole values in 0..{top} "
                                  f"(its classes are {grid[:4].tolist()}...)")
         self._local = threading.local()
+        self._level_gains: np.ndarray | None = None
 
     @staticmethod
     def _top(name: str) -> int:
-        from instrument.synths.dx7.voice import LAYOUT
-
         return LAYOUT[name][1]
 
     def _engine(self) -> Any:
@@ -141,6 +140,20 @@ class Dx7Synth(Synth):
             out[i] = engine.render_all_ops(int(note), self.velocity, self.note_seconds,
                                            n / self.spec.sample_rate)[:6, :n]
         return out
+
+    def output_level_gains(self) -> np.ndarray:
+        """Peak amplitude of a lone sine carrier at each output level 0..99, ``(100,)`` float64
+        (measured once from Dexed: about 6 dB per 8 steps above level 20, steeper below)."""
+        if getattr(self, "_level_gains", None) is None:
+            voice = init_voice()
+            voice[LAYOUT["algorithm"][0]] = 31             # algorithm 32: six carriers
+            for k in range(2, 7):                          # only OP1 sounds
+                voice[LAYOUT[f"op{k}_level"][0]] = 0
+            voices = np.repeat(voice[None], 100, axis=0)
+            voices[:, LAYOUT["op1_level"][0]] = np.arange(100)
+            audio = self.render_voices(voices, [69] * 100)
+            self._level_gains = np.abs(audio[:, audio.shape[1] // 2:]).max(axis=1).astype(np.float64)
+        return self._level_gains
 
     def carriers(self, values: np.ndarray) -> list[tuple[int, ...]]:
         """The carrier operators (0-based) of each patch's algorithm."""
