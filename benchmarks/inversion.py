@@ -110,7 +110,7 @@ def _real(args: argparse.Namespace) -> int:
         bank = (feats, values)
         print(f"nearest-neighbour bank: {len(values)} patches rendered in {time.monotonic() - t0:.0f} s")
     rows = run_real(inv, synth, args.real, args.refine_seconds, bank=bank, baselines=args.baselines,
-                    seed=args.seed)
+                    seed=args.seed, picture_dir=out, pictures=args.pairs)
     print(f"{args.synth}: {len(rows)} real sounds from {args.real}, network only and refined "
           f"{args.refine_seconds:g} s each" + (", search-only, nearest and random" if args.baselines else "")
           + f", {time.monotonic() - t0:.0f} s in all\n")

@@ -31,13 +31,16 @@ METHODS = ("network", "refined", "search-only", "nearest", "random")
 
 def run_real(inv: Any, synth: Any, folder: str | Path, refine_seconds: float,
              progress: bool = True, bank: tuple[np.ndarray, np.ndarray] | None = None,
-             baselines: bool = False, seed: int = 0) -> list[dict[str, Any]]:
+             baselines: bool = False, seed: int = 0, picture_dir: Path | None = None,
+             pictures: int = 0) -> list[dict[str, Any]]:
     """One row per audio file under ``folder``: name, pitch, warnings, metrics per method.
 
     Args:
         bank: (features ``(n, frames, bins)``, values ``(n, n_params)``) of the nearest-neighbour
             bank (``baselines`` only; None: no nearest row).
         baselines: also the search-only, nearest and random rows.
+        picture_dir, pictures: spectrograms of the input against each method's render for the
+            first ``pictures`` files, as ``picture_dir/<file stem>.png``.
 
     Raises:
         AudioFileError: no audio files in ``folder``, or a file that cannot be read (names it).
@@ -78,8 +81,16 @@ def run_real(inv: Any, synth: Any, folder: str | Path, refine_seconds: float,
             rng = np.random.default_rng([seed, len(rows)])
             others["random"] = synth.render(synth.random_patches(rng, 1))[0]
             for name, rendered in others.items():
-                runs[name] = {"metrics": {k: float(v[0]) for k, v in audio_metrics(
+                runs[name] = {"rendered": rendered, "metrics": {k: float(v[0]) for k, v in audio_metrics(
                     clip[None], rendered[None], synth.spec.sample_rate).items()}}
+        if picture_dir is not None and len(rows) < pictures:
+            from instrument.plots import plot_audio_spectrograms
+
+            named = [(f"input {path.name} (aligned, peak-normalised)", first["audio"])]
+            named += [(f"{m}: pcc_stft {r['metrics']['pcc_stft']:.1f}, MSS {r['metrics']['mss']:.2f}",
+                       r["rendered"]) for m, r in runs.items() if m in ("network", "refined", "nearest")]
+            plot_audio_spectrograms(named, Path(picture_dir) / f"{path.stem}.png", synth.spec.sample_rate,
+                                    synth.spec.stft, f"{synth.spec.name}: {path.name} and its inverted patches")
         hz = first["stages"]["pitch"]["hz"]
         rows.append({"file": str(path.relative_to(folder)), "pitch_hz": None if hz is None else float(hz),
                      "warnings": first["warnings"],

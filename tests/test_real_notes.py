@@ -64,3 +64,25 @@ def test_bench_real_prints_the_table_for_two_notes(tmp_path: Path,
     assert abs(flute["pitch_hz"] - 440) < 10 and not flute["warnings"] and trumpet["warnings"]
     assert set(doc["mean"]) == {"network", "refined"}
     assert set(doc["mean"]["refined"]) == {"pcc_stft", "mss", "lsd_db", "sc", "mfcc"}
+
+
+def test_bench_real_baselines_add_rows_and_pictures(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    spec = SynthSpec.from_dict(spec_dict("inversynth"))
+    config = InversionModelConfig(arch="conv6xl", n_params=spec.n_params, n_classes=max(spec.levels),
+                                  n_bins=spec.n_bins, n_frames=spec.n_frames, width_scale=0.1,
+                                  fc_units=16, feature_mean=0.3, feature_std=0.5)
+    model = save_inversion_model(build_inversion_model(config), tmp_path / "tiny.keras", config,
+                                 "inversynth", spec_dict("inversynth"))
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    shutil.copy(NOTES / "flute_A4.wav", notes / "flute_A4.wav")
+    out = tmp_path / "bench"
+    assert bench.main(["--real", str(notes), "--model", str(model), "--refine-seconds", "0.2",
+                       "--baselines", "--train-count", "64", "--pairs", "1", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for method in ("network", "refined", "search-only", "nearest", "random"):
+        assert f"| {method} |" in printed
+    doc = json.loads((out / "real.json").read_text())
+    assert set(doc["mean"]) == {"network", "refined", "search-only", "nearest", "random"}
+    assert (out / "flute_A4.png").stat().st_size > 10_000
