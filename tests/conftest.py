@@ -1,11 +1,12 @@
-"""Shared fixtures: a private JACK dummy server, a seeded rng and Keras init, headless pygame."""
+"""Shared fixtures: a private JACK dummy server, tiny inversion models, a seeded rng and Keras init,
+headless pygame."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -40,6 +41,33 @@ def jack_server() -> Iterator[str]:
     finally:
         terminate_portaudio()
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_inversion_model(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Factory: ``make(synth_name)`` -> an untrained small conv6xl inversion network for that
+    synth's shipped spec, saved once per session and synth."""
+    made: dict[str, Path] = {}
+
+    def make(synth_name: str) -> Path:
+        if synth_name not in made:
+            from instrument.inversion.model import save_inversion_model
+            from instrument.inversion.networks.build import build_inversion_model
+            from instrument.inversion.networks.config import InversionModelConfig
+            from instrument.synths.spec import SynthSpec
+            from training.inversion.train import spec_dict
+
+            spec = SynthSpec.from_dict(spec_dict(synth_name))
+            config = InversionModelConfig(arch="conv6xl", n_params=spec.n_params,
+                                          n_classes=max(spec.levels), n_bins=spec.n_bins,
+                                          n_frames=spec.n_frames, width_scale=0.1, fc_units=16,
+                                          feature_mean=0.3, feature_std=0.5)
+            path = tmp_path_factory.mktemp(f"{synth_name}-tiny") / f"{synth_name}-tiny.keras"
+            made[synth_name] = save_inversion_model(build_inversion_model(config), path, config,
+                                                    synth_name, spec_dict(synth_name))
+        return made[synth_name]
+
+    return make
 
 
 @pytest.fixture

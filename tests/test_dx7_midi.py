@@ -31,19 +31,9 @@ def dx7():
 
 
 @pytest.fixture(scope="module")
-def dx7_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An untrained small network over the dx7 spec (no dx7 model is shipped yet)."""
-    from instrument.inversion.model import save_inversion_model
-    from instrument.inversion.networks.build import build_inversion_model
-    from instrument.inversion.networks.config import InversionModelConfig
-    from training.inversion.train import spec_dict
-
-    spec = SynthSpec.from_dict(spec_dict("dx7"))
-    config = InversionModelConfig(arch="conv6xl", n_params=spec.n_params, n_classes=max(spec.levels),
-                                  n_bins=spec.n_bins, n_frames=spec.n_frames, width_scale=0.1,
-                                  fc_units=16, feature_mean=0.3, feature_std=0.5)
-    path = tmp_path_factory.mktemp("dx7-midi-model") / "dx7-tiny.keras"
-    return save_inversion_model(build_inversion_model(config), path, config, "dx7", spec_dict("dx7"))
+def dx7_model(tiny_inversion_model) -> Path:
+    """An untrained small network over the dx7 spec."""
+    return tiny_inversion_model("dx7")
 
 
 def _spec_with(dx7, **options: object) -> SynthSpec:

@@ -11,13 +11,8 @@ import pytest
 import soundfile as sf
 
 from benchmarks import inversion as bench
-from instrument.inversion.model import save_inversion_model
-from instrument.inversion.networks.build import build_inversion_model
-from instrument.inversion.networks.config import InversionModelConfig
-from instrument.synths.spec import SynthSpec
 from presets import PRESETS_DIR
 from training import make_real_notes
-from training.inversion.train import spec_dict
 
 NOTES = PRESETS_DIR / "real-notes"
 
@@ -40,14 +35,9 @@ def test_the_build_script_renders_the_shipped_samples(tmp_path: Path) -> None:
     assert np.max(np.abs(y - shipped)) < 2 / 32768  # the same note, up to 16-bit rounding
 
 
-def test_bench_real_prints_the_table_for_two_notes(tmp_path: Path,
+def test_bench_real_prints_the_table_for_two_notes(tmp_path: Path, tiny_inversion_model,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    spec = SynthSpec.from_dict(spec_dict("inversynth"))
-    config = InversionModelConfig(arch="conv6xl", n_params=spec.n_params, n_classes=max(spec.levels),
-                                  n_bins=spec.n_bins, n_frames=spec.n_frames, width_scale=0.1,
-                                  fc_units=16, feature_mean=0.3, feature_std=0.5)
-    model = save_inversion_model(build_inversion_model(config), tmp_path / "tiny.keras", config,
-                                 "inversynth", spec_dict("inversynth"))
+    model = tiny_inversion_model("inversynth")
     notes = tmp_path / "notes"
     notes.mkdir()
     for name in ("flute_A4.wav", "trumpet_C7.wav"):  # one inside the synth's range, one above it
@@ -66,14 +56,9 @@ def test_bench_real_prints_the_table_for_two_notes(tmp_path: Path,
     assert set(doc["mean"]["refined"]) == {"pcc_stft", "mss", "lsd_db", "sc", "mfcc"}
 
 
-def test_bench_real_baselines_add_rows_and_pictures(tmp_path: Path,
+def test_bench_real_baselines_add_rows_and_pictures(tmp_path: Path, tiny_inversion_model,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    spec = SynthSpec.from_dict(spec_dict("inversynth"))
-    config = InversionModelConfig(arch="conv6xl", n_params=spec.n_params, n_classes=max(spec.levels),
-                                  n_bins=spec.n_bins, n_frames=spec.n_frames, width_scale=0.1,
-                                  fc_units=16, feature_mean=0.3, feature_std=0.5)
-    model = save_inversion_model(build_inversion_model(config), tmp_path / "tiny.keras", config,
-                                 "inversynth", spec_dict("inversynth"))
+    model = tiny_inversion_model("inversynth")
     notes = tmp_path / "notes"
     notes.mkdir()
     shutil.copy(NOTES / "flute_A4.wav", notes / "flute_A4.wav")
