@@ -7,7 +7,9 @@
    ``latent perform`` (frame by frame at the engine's minimum latency).
 3. Train ``presets/models/reconstruct.keras``: the live model, a causal residual
    autoencoder on several instruments (cached streaming, 16 latent units).
-4. Write ``presets/models/README.md`` with the commands, data, epochs, seed, wall time
+4. Train the inversion models (:mod:`training.inversion.build`): inversynth, fluidsynth and
+   dx7 (``--only dx7`` rebuilds that one alone).
+5. Write ``presets/models/README.md`` with the commands, data, epochs, seed, wall time
    and final figures measured.
 
 Each model trains under a wall-time limit (``--minutes``, default 13).
@@ -210,8 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.make_models",
                                      description="Rebuild the shipped models (latent and inversion).")
     parser.add_argument("--minutes", type=float, default=13.0, help="wall-time limit per model")
-    parser.add_argument("--only", choices=("transfer", "transfer-live", "reconstruct", "inversion"),
-                        default=None)
+    parser.add_argument("--only", choices=("transfer", "transfer-live", "reconstruct", "inversion",
+                                           "inversynth", "fluidsynth", "dx7"), default=None,
+                        help="one model, or 'inversion' for the three inversion models")
     parser.add_argument("--out", default=str(PRESETS_DIR / "models"), help="output folder")
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -232,14 +235,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_record(entry, args.minutes, out)
         write_readme(out)
         print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB)")
-    if args.only in (None, "inversion"):
+    if args.only in (None, "inversion", "inversynth", "fluidsynth", "dx7"):
         # Trains the shipped inversion networks (inversynth: three members, 144 + 29 + 29 min;
-        # fluidsynth about 50 min)
+        # fluidsynth about 50 min; dx7 about 30 min with its dataset)
         # and copies them into presets/models; their build records are the hand-written
-        # inversynth-sweeptcn.build.md and fluidsynth-conv6xl.build.md.
+        # inversynth-sweeptcn.build.md, fluidsynth-conv6xl.build.md and dx7-freqtcn.build.md.
         from training.inversion.build import build_inversion_models
 
-        for path in build_inversion_models():
+        only = None if args.only in (None, "inversion") else args.only
+        for path in build_inversion_models(work / "inversion", only=only):
             print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
         write_readme(out)
     summary = {e["name"]: {"final": e["result"].final, "wall_seconds": e["wall"],
