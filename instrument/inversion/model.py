@@ -33,7 +33,8 @@ FORMAT = "latent-inversion"
 FORMAT_VERSION = 1
 #: Shipped default model per synth name.
 DEFAULT_MODELS = {"inversynth": PRESETS_DIR / "models" / "inversynth-sweeptcn.keras",
-                  "fluidsynth": PRESETS_DIR / "models" / "fluidsynth-conv6xl.keras"}
+                  "fluidsynth": PRESETS_DIR / "models" / "fluidsynth-conv6xl.keras",
+                  "dx7": PRESETS_DIR / "models" / "dx7-freqtcn.keras"}
 
 
 @dataclass
