@@ -299,6 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     scores["random"] = np.zeros((len(audio), spec.n_params, n_classes), np.float32)
     np.put_along_axis(scores["random"], random_classes[..., None], 1.0, axis=-1)
     from instrument.inversion.model import mask_invalid_classes
+
+    scores["random"] = mask_invalid_classes(scores["random"], spec.levels)
     t0 = time.monotonic()
     if args.train_data:
         train_feats, train_classes = _disk_training_set(args.train_data, spec)
@@ -318,7 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     del train_feats
 
     methods = list(scores)
-    mpr = {m: dict(zip(spec.names, mean_percentile_rank(scores[m], classes))) for m in methods}
+    mpr = {m: dict(zip(spec.names, mean_percentile_rank(scores[m], classes, spec.levels)))
+           for m in methods}
     left_out = [n.strip() for n in (args.mpr_without or "").split(",") if n.strip()]
     unknown = [n for n in left_out if n not in spec.names]
     if unknown:

@@ -25,8 +25,8 @@ def test_note_ranges_come_from_the_specs() -> None:
     assert low == pytest.approx(440.0) and high == pytest.approx(1046.5, abs=0.01)
     low, high = note_range_hz(load_spec("fluidsynth"))     # options.note 60
     assert low == high == pytest.approx(261.63, abs=0.01)
-    low, high = note_range_hz(load_spec("dx7"))            # note: MIDI 48..96
-    assert low == pytest.approx(130.81, abs=0.01) and high == pytest.approx(2093.0, abs=0.01)
+    low, high = note_range_hz(load_spec("dx7"))            # note: MIDI 48..96, ratio 0.5 an octave below
+    assert low == pytest.approx(65.41, abs=0.01) and high == pytest.approx(2093.0, abs=0.01)
 
 
 def test_pitch_of_a_sine() -> None:

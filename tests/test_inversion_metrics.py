@@ -21,6 +21,15 @@ def test_mpr_is_100_for_perfect_0_for_worst_and_about_50_for_random(rng: np.rand
     assert np.all(np.abs(random - 50.0) < 4.0)
 
 
+def test_mpr_over_each_parameters_own_classes() -> None:
+    """A 4-class parameter in an 8-class head: its worst guess is 0, not 100 * (1 - 3/7)."""
+    from instrument.inversion.model import mask_invalid_classes
+
+    scores = mask_invalid_classes(np.array([[[0.9, 0.5, 0.3, 0.1, 0, 0, 0, 0]]]), (4,))
+    assert mean_percentile_rank(scores, np.array([[3]]), (4,))[0] == pytest.approx(0.0)
+    assert mean_percentile_rank(scores, np.array([[3]]))[0] == pytest.approx(100 * (1 - 3 / 7))
+
+
 def test_rank_definition_by_hand() -> None:
     scores = np.array([[[0.1, 0.9, 0.5, 0.3]]])         # order: 1, 2, 3, 0
     assert true_class_ranks(scores, np.array([[2]]))[0, 0] == 1

@@ -31,8 +31,8 @@ def note_range_hz(spec: Any) -> tuple[float, float] | None:
     """(lowest, highest) note frequency the synth plays, or None when the spec does not say.
 
     From the ``notes`` group parameters (frequencies in Hz; a list-scale parameter named ``note``
-    holds MIDI note numbers, as the dx7's), else ``options.note`` (a fixed MIDI note: both ends
-    equal).
+    holds MIDI note numbers, as the dx7's, whose operators at ratio 0.5 reach an octave lower), else
+    ``options.note`` (a fixed MIDI note: both ends equal).
     """
     notes = [p for p in spec.parameters if p.group == "notes" and p.scale != "list"]
     if notes:
@@ -40,7 +40,10 @@ def note_range_hz(spec: Any) -> tuple[float, float] | None:
     midi = [p for p in spec.parameters if p.group == "notes" and p.scale == "list" and p.name == "note"]
     if midi:
         lo, hi = min(midi[0].values), max(midi[0].values)
-        return (float(440.0 * 2.0 ** ((lo - 69.0) / 12.0)), float(440.0 * 2.0 ** ((hi - 69.0) / 12.0)))
+        # an FM operator at frequency ratio 0.5 (DX7 coarse 0) plays an octave below its note
+        half = any(p.name.endswith("_coarse") and 0.0 in p.values for p in spec.parameters)
+        return (float(440.0 * 2.0 ** ((lo - 69.0) / 12.0)) / (2.0 if half else 1.0),
+                float(440.0 * 2.0 ** ((hi - 69.0) / 12.0)))
     note = spec.options.get("note") if isinstance(spec.options, dict) else None
     if isinstance(note, (int, float)) and not isinstance(note, bool):
         hz = float(440.0 * 2.0 ** ((float(note) - 69.0) / 12.0))

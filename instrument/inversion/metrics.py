@@ -59,15 +59,25 @@ def true_class_ranks(scores: np.ndarray, true_classes: np.ndarray) -> np.ndarray
     return above + 0.5 * ties
 
 
-def mean_percentile_rank(scores: np.ndarray, true_classes: np.ndarray) -> np.ndarray:
-    """Barkan's MPR per parameter: ``100 * (1 - mean_i r_i / (C - 1))``; 100 best, 50 = random.
+def mean_percentile_rank(scores: np.ndarray, true_classes: np.ndarray,
+                         levels: Sequence[int] | None = None) -> np.ndarray:
+    """Barkan's MPR per parameter: ``100 * (1 - mean_i r_i / (C_p - 1))``; 100 best, 50 = random.
 
+    Args:
+        scores: ``(batch, params, classes)``; with ``levels``, the classes a parameter lacks
+            (``>= C_p``) must score ``-inf`` (:func:`instrument.inversion.model.mask_invalid_classes`)
+            so they rank last.
+        true_classes: int ``(batch, params)``.
+        levels: classes ``C_p`` of each parameter (None: every parameter has the head's width). A
+            synth whose parameters have fewer classes than the head (dx7: 12 envelope classes in a
+            49-class head) needs them, or even the worst guess scores near 77.
     Returns:
         float ``(params,)``.
     """
     ranks = true_class_ranks(scores, true_classes)
     n_classes = np.asarray(scores).shape[-1]
-    return 100.0 * (1.0 - ranks.mean(axis=0) / (n_classes - 1))
+    per_param = np.full(ranks.shape[-1], n_classes) if levels is None else np.asarray(levels)
+    return 100.0 * (1.0 - ranks.mean(axis=0) / np.maximum(per_param - 1, 1))
 
 
 def top_k_accuracy(scores: np.ndarray, true_classes: np.ndarray, k: int) -> np.ndarray:

@@ -52,7 +52,7 @@ def fit_member_weights(outputs: Sequence[np.ndarray], classes: np.ndarray,
     weights = np.full((n_members, stacked.shape[2]), 1.0 / n_members)
     for w in grid:
         mixed = mix_outputs(np.repeat(w[:, None], stacked.shape[2], axis=1), stacked)
-        mpr = mean_percentile_rank(mask_invalid_classes(mixed, levels), classes)
+        mpr = mean_percentile_rank(mask_invalid_classes(mixed, levels), classes, levels)
         better = mpr > best + 1e-9
         best[better] = mpr[better]
         weights[:, better] = w[:, None]
@@ -168,10 +168,10 @@ def save_inversion_ensemble(paths: Sequence[str | Path], out: str | Path,
         mixed = mix_outputs(weights, np.stack(outputs))
         for record, output in zip(records, outputs):
             record["calibration_mpr"] = float(
-                mean_percentile_rank(mask_invalid_classes(output, levels), classes).mean())
+                mean_percentile_rank(mask_invalid_classes(output, levels), classes, levels).mean())
         training.update(member_weights=weights.tolist(), calibration_count=calibration_count,
                         calibration_seed=seed, calibration_mpr=float(mean_percentile_rank(
-                            mask_invalid_classes(mixed, levels), classes).mean()))
+                            mask_invalid_classes(mixed, levels), classes, levels).mean()))
         log("calibration mean MPR: " + ", ".join(
             f"{r['file']} {r['calibration_mpr']:.2f}" for r in records)
             + f"; mixed {training['calibration_mpr']:.2f}")

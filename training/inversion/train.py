@@ -359,23 +359,12 @@ def plot_losses(history: Mapping[str, list[float]], path: Path, title: str) -> P
 
 
 def parameter_mpr(scores: np.ndarray, classes: np.ndarray, levels: Sequence[int]) -> np.ndarray:
-    """Barkan's MPR of each parameter over its own classes: ``100 * (1 - mean rank / (L_p - 1))``.
+    """Barkan's MPR of each parameter over its own classes
+    (:func:`instrument.inversion.metrics.mean_percentile_rank` with ``levels``); ``scores``
+    ``(batch, n_params, n_classes)`` with the classes a parameter lacks at ``-inf``."""
+    from instrument.inversion.metrics import mean_percentile_rank
 
-    Args:
-        scores: ``(batch, n_params, n_classes)`` with the classes a parameter lacks (``>= L_p``)
-            at ``-inf`` (:func:`instrument.inversion.model.mask_invalid_classes`), so they rank
-            last and the true class's rank lies in ``0..L_p - 1``. For a synth whose parameters
-            have as many classes as the head this is the plain MPR; for one with fewer (dx7: 12
-            envelope classes in a 49-class head) dividing by the head's width would put even
-            the worst guess near 77.
-        classes: int ``(batch, n_params)``; levels: ``L_p`` per parameter.
-    Returns:
-        float ``(n_params,)``, 100 best, 50 = a random guess.
-    """
-    from instrument.inversion.metrics import true_class_ranks
-
-    ranks = true_class_ranks(scores, classes)
-    return 100.0 * (1.0 - ranks.mean(axis=0) / np.maximum(np.asarray(levels) - 1, 1))
+    return mean_percentile_rank(scores, classes, levels)
 
 
 def prior_scores(train_classes: np.ndarray, n: int, levels: Sequence[int], n_classes: int

@@ -14,7 +14,7 @@ prior draws instead (DX7 units, then snapped to the spec's classes):
 * sustain level ``l3`` uniform, decay and release rates 20..99, final level ``l4 = 0``;
 * fine 0 (80 %) and detune 4..10 where the spec varies them; any other parameter uniform.
 
-``latent bench dx7`` reports the share of silent and clipped renders this gives.
+``latent bench synth_prior`` reports the share of silent and clipped renders this gives.
 """
 
 from __future__ import annotations
