@@ -44,6 +44,15 @@ def jack_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def dx7() -> object:
+    """The shipped dx7 synth (skips where the optional extra dexed-py is not installed)."""
+    pytest.importorskip("dexed")
+    from instrument.synths.registry import get_synth
+
+    return get_synth("dx7")
+
+
+@pytest.fixture(scope="session")
 def tiny_inversion_model(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """Factory: ``make(synth_name)`` -> an untrained small conv6xl inversion network for that
     synth's shipped spec, saved once per session and synth."""

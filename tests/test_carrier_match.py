@@ -14,11 +14,6 @@ from instrument.inversion.refine.carrier_match import (CarrierMatchConfig, carri
 from instrument.synths.registry import get_synth  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def dx7():
-    return get_synth("dx7")
-
-
 def _perturbed(dx7, rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
     """The patch with every carrier's ratio and output level replaced at random."""
     spec = dx7.spec

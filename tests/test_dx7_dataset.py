@@ -10,16 +10,10 @@ import pytest
 
 pytest.importorskip("dexed")
 
-from instrument.synths.registry import get_synth  # noqa: E402
 from training.synth_dataset import (DatasetMeta, generate_dataset, iter_shards, load_dataset,  # noqa: E402
                                     npz_shapes, render_features, render_shard, shard_path)
 
 COUNT, SHARD = 10, 4
-
-
-@pytest.fixture(scope="module")
-def dx7():
-    return get_synth("dx7")
 
 
 @pytest.fixture(scope="module")

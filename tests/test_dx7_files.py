@@ -21,11 +21,6 @@ from instrument.synths.voice_files import (VOICE_SYNTHS, cartridge_paths, takes_
 
 
 @pytest.fixture(scope="module")
-def dx7():
-    return get_synth("dx7")
-
-
-@pytest.fixture(scope="module")
 def dx7_model(tiny_inversion_model) -> Path:
     """An untrained small network over the dx7 spec."""
     return tiny_inversion_model("dx7")

@@ -26,11 +26,6 @@ JACK = "mido.backends.rtmidi/UNIX_JACK"
 
 
 @pytest.fixture(scope="module")
-def dx7():
-    return get_synth("dx7")
-
-
-@pytest.fixture(scope="module")
 def dx7_model(tiny_inversion_model) -> Path:
     """An untrained small network over the dx7 spec."""
     return tiny_inversion_model("dx7")

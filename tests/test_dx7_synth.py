@@ -15,11 +15,6 @@ from instrument.synths.dx7.voice import LAYOUT  # noqa: E402
 from instrument.synths.registry import get_synth  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def dx7():
-    return get_synth("dx7")
-
-
 def test_voice_bytes_are_what_dexed_patch_writes(dx7) -> None:
     import dexed
 
@@ -120,19 +115,14 @@ def test_parse_dump_accepts_every_channel() -> None:
     assert kind == "voice" and len(payload) == 155
 
 
-def test_a_spec_naming_an_unknown_voice_parameter_fails(tmp_path: Path) -> None:
+@pytest.mark.parametrize("parameter, message", [
+    ("{name: op7_level, min: 0, max: 99, levels: 34}", "'op7_level' is not a DX7 voice parameter"),
+    ("{name: op1_level, min: 0, max: 99, levels: 16}", "'op1_level' must take whole values in 0..99"),
+])
+def test_a_bad_dx7_spec_fails_naming_the_parameter(tmp_path: Path, parameter: str, message: str) -> None:
     spec = tmp_path / "s.yaml"
-    spec.write_text("name: dx7\nsample_rate: 16384\nseconds: 1.0\nparameters:\n"
-                    "  - {name: op7_level, min: 0, max: 99, levels: 34}\n")
-    with pytest.raises(SynthError, match="'op7_level' is not a DX7 voice parameter"):
-        get_synth("dx7", spec=spec)
-
-
-def test_a_spec_with_fractional_classes_fails(tmp_path: Path) -> None:
-    spec = tmp_path / "s.yaml"
-    spec.write_text("name: dx7\nsample_rate: 16384\nseconds: 1.0\nparameters:\n"
-                    "  - {name: op1_level, min: 0, max: 99, levels: 16}\n")
-    with pytest.raises(SynthError, match="'op1_level' must take whole values in 0..99"):
+    spec.write_text(f"name: dx7\nsample_rate: 16384\nseconds: 1.0\nparameters:\n  - {parameter}\n")
+    with pytest.raises(SynthError, match=message):
         get_synth("dx7", spec=spec)
 
 

@@ -35,11 +35,10 @@ from instrument.synths.dx7.voice import (LAYOUT, NAME_LENGTH, NAME_OFFSET, VOICE
                                           held_voice)
 from instrument.synths.prior import GaussianPrior
 from instrument.synths.spec import SynthSpec
+from instrument.synths.voice_files import BANK_VOICES
 
 #: Carrier operators (0-based) of each algorithm 0..31, from dexed-py's algorithm table.
 CARRIERS: tuple[tuple[int, ...], ...] = tuple(tuple(dexed.get_carriers(a)) for a in range(32))
-#: Voices in a bank dump.
-BANK_VOICES = 32
 
 
 def init_voice() -> np.ndarray:
