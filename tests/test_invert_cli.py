@@ -61,14 +61,15 @@ def test_invert_writes_patch_render_and_plot(models: dict[str, Path], sound: Pat
     doc = json.loads(out.read_text())
     assert doc["synth"] == "inversynth" and len(doc["values"]) == 23 and len(doc["classes"]) == 23
     assert set(doc["metrics"]) >= {"pcc_stft", "pcc_ft", "pcc_time", "f_delta", "sc", "lsd_db"}
-    assert doc["refine"]["pcc_stft_after"] >= doc["refine"]["pcc_stft_before"]
+    assert doc["refine"]["objective"] == "pcc_stft"
+    assert doc["refine"]["after_x100"] >= doc["refine"]["before_x100"]
     spec = get_synth("inversynth").spec
     assert Patch.load(out, spec).to_array(spec).shape == (23,)
     audio, rate = sf.read(tmp_path / "out.wav")
     assert rate == 16384 and audio.shape == (16384,)
     assert (tmp_path / "out.png").stat().st_size > 1000
     printed = capsys.readouterr().out
-    assert "f_cut" in printed and "PCC STFT" in printed
+    assert "f_cut" in printed and "pcc_stft" in printed
 
 
 @pytest.mark.parametrize("kind", ["silent", "short", "long", "clipped"])

@@ -9,7 +9,8 @@ import pytest
 from instrument.errors import ConfigError
 from instrument.inversion.metrics import batch_stft_magnitude, pearson_rows
 from instrument.inversion.refine.search import (RefineConfig, SpectralObjective, _block_permutations,
-                             parameter_blocks, refine, search_only)
+                             objective_for, parameter_blocks, refine, sample_patches, search_only,
+                             start_samples_for)
 from instrument.synths.registry import get_synth
 
 
@@ -124,10 +125,49 @@ def test_time_budget_and_search_only(synth, rng: np.random.Generator) -> None:  
     {"seconds": -1.0}, {"objective": "mse"}, {"radius": -1}, {"workers": 0}, {"workers": 9},
     {"max_renders": -5}, {"target_score": 0.0}, {"es_fraction": 1.5}, {"kick_params": -1},
     {"max_batch": 1}, {"lazy_spread": 2.0}, {"radius": True}, {"resweep_gain": -0.1},
+    {"start_samples": -1}, {"start_samples": 5000},
 ])
 def test_bad_refine_config(bad: dict) -> None:
     with pytest.raises(ConfigError):
         RefineConfig(**bad)
+
+
+def test_sampled_patches_follow_the_scores_within_each_parameters_levels() -> None:
+    rng = np.random.default_rng(0)
+    scores = np.zeros((3, 4))
+    scores[0] = [0.0, 3.0, 1.0, 0.0]      # classes 1 and 2, 3:1
+    scores[1] = [5.0, 5.0, 9.0, 9.0]      # two levels: the scores of classes 2, 3 do not count
+    drawn = sample_patches(scores, [4, 2, 3], 4000, rng)   # row 2: all zero -> uniform over 3
+    assert drawn.shape == (4000, 3) and drawn.dtype == np.int64
+    assert set(np.unique(drawn[:, 0])) == {1, 2}
+    assert np.mean(drawn[:, 0] == 1) == pytest.approx(0.75, abs=0.03)
+    assert set(np.unique(drawn[:, 1])) == {0, 1}
+    assert np.bincount(drawn[:, 2], minlength=3) / 4000 == pytest.approx([1 / 3] * 3, abs=0.03)
+
+
+def test_refinement_starts_from_the_best_given_start(synth, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
+    values = synth.random_patches(rng, 2)
+    target = synth.render(values[:1])[0]
+    cfg = RefineConfig(seconds=0.3, max_renders=3, workers=1, start_samples=0)
+    result = refine(synth, target, values[1], cfg, starts=np.stack([values[1], values[0]]))
+    assert result.initial_score < 0.99 and result.score == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(result.values, values[0])
+
+
+def test_auto_objective_is_the_synths(synth, dx7) -> None:  # type: ignore[no-untyped-def]
+    assert objective_for(synth, RefineConfig()) == "pcc_stft"
+    assert objective_for(dx7, RefineConfig()) == "pcc_log_stft"
+    assert objective_for(dx7, RefineConfig(objective="pcc_stft")) == "pcc_stft"
+    assert start_samples_for(synth, RefineConfig()) == 0
+    assert start_samples_for(dx7, RefineConfig()) == 255
+    assert start_samples_for(dx7, RefineConfig(start_samples=7)) == 7
+    # the dx7 result's score is the log-magnitude PCC of its own audio against the target
+    rng = np.random.default_rng(3)
+    values = dx7.random_patches(rng, 2)
+    target = dx7.render(values[:1])[0]
+    result = refine(dx7, target, values[1], RefineConfig(seconds=0.3, workers=1))
+    want = SpectralObjective(target, "pcc_log_stft")(result.audio[None])[0]
+    assert result.score == pytest.approx(float(want), abs=1e-5)
 
 
 def test_render_cost_model_plans_batches_within_the_remaining_time() -> None:

@@ -27,6 +27,13 @@ class Synth:
     ``features(audio) -> (batch, n_frames, n_bins) float32`` log1p STFT magnitudes.
     """
 
+    #: Spectral objective refinement maximises when its config says ``auto``
+    #: (``instrument.inversion.refine.search.OBJECTIVES``).
+    refine_objective = "pcc_stft"
+    #: Patches drawn from the network's scores as other starting points of refinement when its
+    #: config says None (``RefineConfig.start_samples``).
+    refine_start_samples = 0
+
     def __init__(self, spec: SynthSpec) -> None:
         self.spec = spec
 

@@ -52,6 +52,10 @@ from instrument.inversion.refine.stem_match import (match_oscillators, oscillato
 from instrument.inversion.metrics import batch_stft_magnitude
 
 OBJECTIVES = ("pcc_stft", "pcc_log_stft")
+#: ``RefineConfig.objective`` value that takes the synth's ``refine_objective``.
+AUTO_OBJECTIVE = "auto"
+#: Largest ``RefineConfig.start_samples`` (each costs one render).
+MAX_START_SAMPLES = 4096
 #: Share of the budget a call's first render chunk may end after the deadline.
 OVERRUN_GRACE = 0.02
 
@@ -84,7 +88,15 @@ class RefineConfig:
             best proposal; again at every new local optimum whose envelope/filter changed. For
             synths with operator outputs (dx7) the carriers instead
             (:mod:`instrument.inversion.refine.carrier_match`).
-        objective: ``pcc_stft`` (linear magnitudes) or ``pcc_log_stft`` (log1p magnitudes).
+        start_samples: before the search, also score this many patches drawn from the network's
+            class scores (each parameter's class sampled in proportion to its score; needs
+            scores) and start from the best of them, the network's choice and any given
+            ``starts``; 0 = start from the network's choice, None = the synth's
+            ``refine_start_samples`` (dx7: 255). Paid from the budget, and cut to what a tenth of
+            it affords at the speed of the first render (slow synths).
+        objective: ``pcc_stft`` (linear magnitudes), ``pcc_log_stft`` (log1p magnitudes) or
+            ``auto``: the synth's ``refine_objective`` (dx7 uses log magnitudes: its quiet
+            modulator partials decide the timbre but vanish from a linear-magnitude PCC).
         max_batch: largest render batch per worker.
         workers: threads rendering and scoring candidates (on the idle 2-core machine 2 threads
             render and score about 1.35x the candidates of one; on a machine loaded by other jobs
@@ -105,7 +117,8 @@ class RefineConfig:
     es_population: int = 24
     es_sigma: float = 0.05
     stem_match: bool = True
-    objective: str = "pcc_stft"
+    start_samples: int | None = None
+    objective: str = AUTO_OBJECTIVE
     max_batch: int = 32
     workers: int = 2
     seed: int = 0
@@ -131,10 +144,16 @@ class RefineConfig:
         if not 0.0 <= self.resweep_gain <= 1.0:
             raise ConfigError(f"resweep_gain must be in [0, 1], got {self.resweep_gain!r}")
         _int("es_population", 2)
+        if self.start_samples is not None:
+            _int("start_samples", 0)
+        if self.start_samples is not None and self.start_samples > MAX_START_SAMPLES:
+            raise ConfigError(f"refine start_samples must be <= {MAX_START_SAMPLES}, "
+                              f"got {self.start_samples!r}")
         if not 0 < self.es_sigma <= 1:
             raise ConfigError(f"es_sigma must be in (0, 1], got {self.es_sigma!r}")
-        if self.objective not in OBJECTIVES:
-            raise ConfigError(f"unknown objective {self.objective!r}; choose {', '.join(OBJECTIVES)}")
+        if self.objective not in (*OBJECTIVES, AUTO_OBJECTIVE):
+            raise ConfigError(f"unknown objective {self.objective!r}; choose "
+                              f"{', '.join((*OBJECTIVES, AUTO_OBJECTIVE))}")
         _int("max_batch", 2)
         _int("workers", 1)
         if self.workers > 8:
@@ -564,8 +583,48 @@ def _evolution_strategy(spec: Any, evaluate: _Evaluator, values: np.ndarray, sco
     return values, score, rounds
 
 
+def sample_patches(scores: np.ndarray, levels: Sequence[int], n: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """``n`` class vectors ``(n, n_params)`` int64 drawn from class scores ``(n_params, n_classes)``:
+    each parameter's class with probability proportional to its (non-negative) score among its
+    ``levels`` valid classes (uniform where all its scores are 0)."""
+    s = np.maximum(np.asarray(scores, np.float64), 0.0)
+    valid = np.arange(s.shape[-1])[None, :] < np.asarray(levels)[:, None]
+    s = np.where(valid, s, 0.0)
+    total = s.sum(axis=-1, keepdims=True)
+    probs = np.where(total > 0, s / np.maximum(total, 1e-300), valid / valid.sum(-1, keepdims=True))
+    cumulative = probs.cumsum(axis=-1)
+    u = rng.random((n, s.shape[0], 1)) * cumulative[None, :, -1:]
+    drawn = (u >= cumulative[None]).sum(axis=-1)
+    return np.minimum(drawn, np.asarray(levels)[None, :] - 1).astype(np.int64)
+
+
+def objective_for(synth: Any, config: RefineConfig) -> str:
+    """The objective :func:`refine` uses for ``synth``: the config's, or the synth's when ``auto``."""
+    if config.objective != AUTO_OBJECTIVE:
+        return config.objective
+    name = getattr(synth, "refine_objective", OBJECTIVES[0])
+    if name not in OBJECTIVES:
+        raise ConfigError(f"synth {getattr(synth, 'name', '?')!r} asks for unknown refine objective "
+                          f"{name!r}; choose {', '.join(OBJECTIVES)}")
+    return name
+
+
+def start_samples_for(synth: Any, config: RefineConfig) -> int:
+    """Patches drawn from the network's scores before the search: the config's, or the synth's
+    ``refine_start_samples`` when it says None."""
+    if config.start_samples is not None:
+        return config.start_samples
+    n = getattr(synth, "refine_start_samples", 0)
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_START_SAMPLES:
+        raise ConfigError(f"synth {getattr(synth, 'name', '?')!r} asks for {n!r} refine start "
+                          f"samples; 0..{MAX_START_SAMPLES} allowed")
+    return n
+
+
 def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
-           config: RefineConfig = RefineConfig(), scores: np.ndarray | None = None) -> RefineResult:
+           config: RefineConfig = RefineConfig(), scores: np.ndarray | None = None,
+           starts: np.ndarray | None = None) -> RefineResult:
     """Search for values whose rendering matches ``target_audio`` better than ``initial_values``.
 
     Args:
@@ -573,9 +632,13 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
         target_audio: ``(n_samples,)`` float32 at the synth rate, peak-normalised like renders.
         initial_values: starting values ``(n_params,)``.
         scores: optional network class scores ``(n_params, n_classes)``: top-k candidates, the
-            order of the first sweep (least confident parameter first) and kick weights.
+            order of the first sweep (least confident parameter first), kick weights and the
+            ``start_samples`` drawn patches.
+        starts: optional other starting points ``(k, n_params)`` (e.g. the nearest bank patch);
+            the search starts from the best scoring of them, ``initial_values`` and the draws.
     Returns:
-        :class:`RefineResult`; never worse than the start (the start is kept if nothing improves).
+        :class:`RefineResult`; never worse than ``initial_values`` (``initial_score`` is its
+        score; the start is kept if nothing improves).
     """
     keep_freed_memory()  # batches of candidates would otherwise page-fault (instrument/inversion/refine/allocator.py)
     oscillators = config.stem_match and supports_stem_matching(synth)
@@ -583,7 +646,7 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
     matching = oscillators or carriers
     if oscillators:
         warm_up(synth)
-    objective = SpectralObjective(target_audio, config.objective)
+    objective = SpectralObjective(target_audio, objective_for(synth, config))
     objective(np.asarray(target_audio, np.float32)[None])  # first-call costs (FFT set-up) before t0
     t0, cpu0 = time.monotonic(), time.process_time()
     spec = synth.spec
@@ -596,6 +659,17 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
         initial_score = float(evaluate(start[None])[0])
         per_render = max(time.monotonic() - t_render, 1e-6)
         best_values, best_score, rounds = start, initial_score, 0
+        others = [] if starts is None else [np.asarray(starts, np.float64).reshape(-1, spec.n_params)]
+        n_samples = min(start_samples_for(synth, config), int(0.1 * config.seconds / per_render))
+        if scores is not None and n_samples > 0:
+            others.append(spec.from_classes(sample_patches(scores, spec.levels, n_samples, rng)))
+        if others and not evaluate.exhausted():
+            candidates = np.concatenate(others)
+            got = evaluate(candidates)
+            rounds += 1
+            if len(got) and got.max() > best_score + 1e-7:
+                best_values, best_score = candidates[int(np.argmax(got))], float(got.max())
+            start = best_values
         top = probs = None
         order = np.arange(spec.n_params)
         if scores is not None:
@@ -620,7 +694,7 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
         if not evaluate.exhausted(coord_deadline):
             classes = spec.to_classes(start)
             on_grid = np.allclose(spec.from_classes(classes), start, rtol=1e-9, atol=1e-12)
-            grid_score = initial_score if on_grid else float(
+            grid_score = best_score if on_grid else float(
                 evaluate(spec.from_classes(classes)[None])[0])
             propose, proposed = None, None
             if matching:

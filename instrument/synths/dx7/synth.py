@@ -54,6 +54,13 @@ class Dx7Synth(Synth):
     ``held`` (DX7 values of voice parameters the spec does not vary, over Dexed's INIT VOICE).
     """
 
+    #: Log magnitudes: a DX7 timbre lives in quiet modulator partials that a linear-magnitude
+    #: PCC hardly sees (docs/inversion-notes.md).
+    refine_objective = "pcc_log_stft"
+    #: The network's first choice is often in a poor basin of the FM landscape; the best of 255
+    #: patches drawn from its scores starts the search better (docs/inversion-notes.md).
+    refine_start_samples = 255
+
     def __init__(self, spec: SynthSpec) -> None:
         super().__init__(spec)
         options = dict(spec.options)
