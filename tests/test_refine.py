@@ -145,13 +145,24 @@ def test_sampled_patches_follow_the_scores_within_each_parameters_levels() -> No
     assert np.bincount(drawn[:, 2], minlength=3) / 4000 == pytest.approx([1 / 3] * 3, abs=0.03)
 
 
-def test_refinement_starts_from_the_best_given_start(synth, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
-    values = synth.random_patches(rng, 2)
-    target = synth.render(values[:1])[0]
-    cfg = RefineConfig(seconds=0.3, max_renders=3, workers=1, start_samples=0)
-    result = refine(synth, target, values[1], cfg, starts=np.stack([values[1], values[0]]))
+def test_refinement_starts_from_the_best_drawn_patch(synth, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
+    spec = synth.spec
+    true = spec.to_classes(synth.random_patches(rng, 1))[0]
+    wrong = true.copy()
+    wrong[:2] = (true[:2] + 5) % np.asarray(spec.levels[:2])     # the network is wrong twice
+    target = synth.render(spec.from_classes(true)[None])[0]
+    # scores: the network's choice (0.6) is wrong on two parameters, the truth has 0.4 there
+    scores = np.zeros((spec.n_params, max(spec.levels)))
+    rows = np.arange(spec.n_params)
+    scores[rows, true] += 0.4
+    scores[rows, wrong] += 0.6
+    start = spec.from_classes(scores.argmax(axis=-1))
+    cfg = RefineConfig(seconds=5.0, max_renders=1 + 64, workers=1, start_samples=64,
+                       es_fraction=0.0)
+    result = refine(synth, target, start, cfg, scores=scores)
     assert result.initial_score < 0.99 and result.score == pytest.approx(1.0, abs=1e-5)
-    np.testing.assert_allclose(result.values, values[0])
+    assert result.renders <= 1 + 64     # found among the draws: the search got no render
+    np.testing.assert_array_equal(result.classes, true)
 
 
 def test_auto_objective_is_the_synths(synth, dx7) -> None:  # type: ignore[no-untyped-def]

@@ -90,8 +90,8 @@ class RefineConfig:
             (:mod:`instrument.inversion.refine.carrier_match`).
         start_samples: before the search, also score this many patches drawn from the network's
             class scores (each parameter's class sampled in proportion to its score; needs
-            scores) and start from the best of them, the network's choice and any given
-            ``starts``; 0 = start from the network's choice, None = the synth's
+            scores) and start from the best of them and the network's choice; 0 = start from
+            the network's choice, None = the synth's
             ``refine_start_samples`` (dx7: 255). Paid from the budget, and cut to what a tenth of
             it affords at the speed of the first render (slow synths).
         objective: ``pcc_stft`` (linear magnitudes), ``pcc_log_stft`` (log1p magnitudes) or
@@ -623,8 +623,7 @@ def start_samples_for(synth: Any, config: RefineConfig) -> int:
 
 
 def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
-           config: RefineConfig = RefineConfig(), scores: np.ndarray | None = None,
-           starts: np.ndarray | None = None) -> RefineResult:
+           config: RefineConfig = RefineConfig(), scores: np.ndarray | None = None) -> RefineResult:
     """Search for values whose rendering matches ``target_audio`` better than ``initial_values``.
 
     Args:
@@ -634,8 +633,6 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
         scores: optional network class scores ``(n_params, n_classes)``: top-k candidates, the
             order of the first sweep (least confident parameter first), kick weights and the
             ``start_samples`` drawn patches.
-        starts: optional other starting points ``(k, n_params)`` (e.g. the nearest bank patch);
-            the search starts from the best scoring of them, ``initial_values`` and the draws.
     Returns:
         :class:`RefineResult`; never worse than ``initial_values`` (``initial_score`` is its
         score; the start is kept if nothing improves).
@@ -659,12 +656,9 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
         initial_score = float(evaluate(start[None])[0])
         per_render = max(time.monotonic() - t_render, 1e-6)
         best_values, best_score, rounds = start, initial_score, 0
-        others = [] if starts is None else [np.asarray(starts, np.float64).reshape(-1, spec.n_params)]
         n_samples = min(start_samples_for(synth, config), int(0.1 * config.seconds / per_render))
-        if scores is not None and n_samples > 0:
-            others.append(spec.from_classes(sample_patches(scores, spec.levels, n_samples, rng)))
-        if others and not evaluate.exhausted():
-            candidates = np.concatenate(others)
+        if scores is not None and n_samples > 0 and not evaluate.exhausted():
+            candidates = spec.from_classes(sample_patches(scores, spec.levels, n_samples, rng))
             got = evaluate(candidates)
             rounds += 1
             if len(got) and got.max() > best_score + 1e-7:
