@@ -1,7 +1,9 @@
 """`latent bench datasets`: synth dataset generation speed (one-second clips + spectrograms / s).
 
-Two measurements per synth:
+Measurements per synth:
 
+* **render alone** (in-process synths): the synth's own renderer (``render_raw`` when the synth has
+  one: Dexed's level, no peak normalisation), the ceiling of the rows below;
 * **render + features**: steady-state throughput of render + log1p STFT features, after warm-up,
   in one process and in a pool of worker processes (``inversynth``: numba kernel; ``dx7``: Dexed
   through dexed-py; ``fluidsynth``: one CLI process per batch of clips);
@@ -32,28 +34,36 @@ IN_PROCESS = ("inversynth", "dx7")
 
 
 def _init(name: str) -> None:
+    from instrument.synths.allocator import keep_freed_memory
     from instrument.synths.registry import get_synth
 
+    keep_freed_memory()  # as dataset generation does
     synth = get_synth(name)
-    synth.features(synth.render(synth.random_patches(np.random.default_rng(0), 2)))  # warm up
+    synth.render_features(synth.random_patches(np.random.default_rng(0), 2))  # warm up
     _WORKER["synth"] = synth
 
 
-def _chunk(task: tuple[int, int]) -> tuple[int, float]:
-    """Render + features for one batch; returns (clips, CPU seconds of this process)."""
-    seed, n = task
+def _chunk(task: tuple[int, int, bool]) -> tuple[int, float]:
+    """Render + features (or, ``render_only``, the synth's renderer alone) for one batch of
+    patches drawn beforehand; returns (clips, CPU seconds of this process)."""
+    seed, n, render_only = task
     synth = _WORKER["synth"]
-    cpu = time.process_time()
     values = synth.random_patches(np.random.default_rng(seed), n)  # type: ignore[attr-defined]
-    synth.features(synth.render(values))  # type: ignore[attr-defined]
+    cpu = time.process_time()
+    if render_only:
+        getattr(synth, "render_raw", synth.render)(values)  # type: ignore[attr-defined]
+    else:
+        synth.render_features(values)  # type: ignore[attr-defined]
     return n, time.process_time() - cpu
 
 
-def measure(name: str, clips: int, batch: int, workers: int) -> tuple[float, float]:
+def measure(name: str, clips: int, batch: int, workers: int, render_only: bool = False
+            ) -> tuple[float, float]:
     """(wall-clock clips/s, CPU ms per clip in the rendering processes), steady state
     (pool start-up and warm-up excluded). For fluidsynth most CPU is in its child process,
-    which the CPU column does not see."""
-    tasks = [(k, min(batch, clips - k * batch)) for k in range(-(-clips // batch))]
+    which the CPU column does not see. The wall clock includes drawing the patches; the CPU
+    column does not."""
+    tasks = [(k, min(batch, clips - k * batch), render_only) for k in range(-(-clips // batch))]
     if workers == 1:
         _init(name)
         start = time.perf_counter()
@@ -61,7 +71,7 @@ def measure(name: str, clips: int, batch: int, workers: int) -> tuple[float, flo
     else:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(workers, initializer=_init, initargs=(name,)) as pool:
-            pool.map(_chunk, [(10_000 + k, 2) for k in range(workers)])  # all workers up
+            pool.map(_chunk, [(10_000 + k, 2, render_only) for k in range(workers)])  # all up
             start = time.perf_counter()
             results = pool.map(_chunk, tasks, chunksize=1)
     wall = time.perf_counter() - start
@@ -112,6 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in [s.strip() for s in args.synths.split(",") if s.strip()]:
         in_process = name in IN_PROCESS
         clips = args.clips if in_process else args.fluid_clips
+        if in_process:
+            for workers in sorted({1, args.workers}):
+                rate, cpu_ms = measure(name, clips, args.batch, workers, render_only=True)
+                print(f"| {name} | render alone | {clips} | {workers} | {rate:.0f} | {cpu_ms:.3f} "
+                      f"| {1000 / cpu_ms:.0f} |", flush=True)
         for workers in sorted({1, args.workers}):
             rate, cpu_ms = measure(name, clips, args.batch, workers)
             per_core = f"{1000 / cpu_ms:.0f}" if in_process else "n/a (child process)"

@@ -105,7 +105,7 @@ def _real(args: argparse.Namespace) -> int:
             values = bank_values(synth, args.nn_bank)
         else:
             values = synth.random_patches(np.random.default_rng([args.seed, 55]), args.train_count or 10000)
-        feats = np.concatenate([synth.features(synth.render(values[i:i + 512]))
+        feats = np.concatenate([synth.render_features(values[i:i + 512])
                                 for i in range(0, len(values), 512)]).astype(np.float32)
         bank = (feats, values)
         print(f"nearest-neighbour bank: {len(values)} patches rendered in {time.monotonic() - t0:.0f} s")
@@ -192,7 +192,7 @@ def class_recovery(predicted: np.ndarray, true: np.ndarray) -> tuple[float, floa
 def _bank_training_set(synth: Any, source: str) -> tuple[np.ndarray, np.ndarray]:
     """Features and classes of the patches in ``source`` (``--nn-bank``), rendered."""
     values = bank_values(synth, source)
-    feats = np.concatenate([synth.features(synth.render(values[i:i + 512]))
+    feats = np.concatenate([synth.render_features(values[i:i + 512])
                             for i in range(0, len(values), 512)]).astype(np.float32)
     return feats, synth.spec.to_classes(values)
 

@@ -48,6 +48,15 @@ def test_features_are_the_synths_own_of_its_renders(dataset: Path, dx7) -> None:
     np.testing.assert_array_equal(into, features[:3])
 
 
+def test_render_features_equals_the_features_of_the_render(dx7) -> None:
+    values = dx7.random_patches(np.random.default_rng(5), 4)
+    values[1, dx7.spec.names.index("op1_level")] = 0.0   # whatever is silent stays 0
+    fused = dx7.render_features(values)
+    plain = dx7.features(dx7.render(values))
+    assert fused.shape == plain.shape == (4, 64, 257) and fused.dtype == np.float32
+    np.testing.assert_allclose(fused, plain, rtol=1e-5, atol=1e-5)
+
+
 def test_shards_reproduce_from_the_seed(dataset: Path, dx7, tmp_path: Path) -> None:
     again = render_shard(dx7, 5, 1, SHARD)
     with np.load(shard_path(dataset, 1)) as stored:

@@ -146,6 +146,17 @@ def test_batched_magnitude_equals_stft_magnitude_clip_by_clip(cfg: StftConfig, s
     np.testing.assert_array_equal(stft_magnitude(clips[1], cfg), got[1])
 
 
+def test_scale_gives_the_magnitudes_of_the_scaled_clips(rng: np.random.Generator) -> None:
+    clips = rng.standard_normal((3, 4096)).astype(np.float32)
+    gains = np.array([0.5, 0.0, 3.0], np.float32)
+    got = stft_magnitude(clips, CLIP, pad_end=False, log=True, scale=gains)
+    want = stft_magnitude(clips * gains[:, None], CLIP, pad_end=False, log=True)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-5)   # float32 FFT rounding
+    assert not got[1].any()
+    with pytest.raises(ConfigError):
+        stft_magnitude(clips, CLIP, scale=np.ones(2))
+
+
 def test_log_magnitude_is_log1p_within_float32_precision(rng: np.random.Generator) -> None:
     y = rng.standard_normal(5000).astype(np.float32)
     np.testing.assert_allclose(stft_magnitude(y, CFG, log=True), features(y, CFG), rtol=0, atol=2e-6)

@@ -10,14 +10,15 @@ from instrument.synths.prior import GaussianPrior
 from instrument.synths.spec import SynthSpec
 
 
-def clip_features(audio: np.ndarray, spec: SynthSpec) -> np.ndarray:
+def clip_features(audio: np.ndarray, spec: SynthSpec, scale: np.ndarray | None = None) -> np.ndarray:
     """``log1p|STFT|`` of synth-rate clips ``(batch, samples)`` -> ``(batch, frames, n_bins)`` float32.
 
     Framing as :mod:`instrument.dsp.spectral` (``n_fft - hop`` leading zeros, frame ``t`` ends at
     sample ``(t + 1) * hop``) but without end padding: ``samples // hop`` frames (Barkan: 64 x 257
     for one second at 16384 Hz), the input shape the shipped inversion models were trained on.
+    ``scale``: optional gain per clip ``(batch,)`` applied to the audio first.
     """
-    return stft_magnitude(np.atleast_2d(audio), spec.stft, pad_end=False, log=True)
+    return stft_magnitude(np.atleast_2d(audio), spec.stft, pad_end=False, log=True, scale=scale)
 
 
 class Synth:
@@ -52,6 +53,11 @@ class Synth:
     def render_patch(self, patch: Patch) -> np.ndarray:
         """One patch -> audio ``(n_samples,)`` float32."""
         return self.render(patch.to_array(self.spec)[None])[0]
+
+    def render_features(self, values: np.ndarray) -> np.ndarray:
+        """``features(render(values))`` ``(batch, frames, n_bins)``: what datasets store (a synth
+        may do it in fewer passes, with the same result to float32 rounding)."""
+        return self.features(self.render(values))
 
     def features(self, audio: np.ndarray) -> np.ndarray:
         """:func:`clip_features` of a batch ``(batch, samples)`` -> ``(batch, frames, n_bins)``."""

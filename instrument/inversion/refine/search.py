@@ -44,7 +44,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from instrument.errors import ConfigError
-from instrument.inversion.refine.allocator import keep_freed_memory
+from instrument.synths.allocator import keep_freed_memory
 from instrument.inversion.refine.budget import cost_model_for
 from instrument.inversion.refine.carrier_match import carrier_params, match_carriers, supports_carrier_matching
 from instrument.inversion.refine.stem_match import (match_oscillators, oscillator_params, supports_stem_matching,
@@ -637,7 +637,7 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
         :class:`RefineResult`; never worse than ``initial_values`` (``initial_score`` is its
         score; the start is kept if nothing improves).
     """
-    keep_freed_memory()  # batches of candidates would otherwise page-fault (instrument/inversion/refine/allocator.py)
+    keep_freed_memory()  # batches of candidates would otherwise page-fault (instrument/synths/allocator.py)
     oscillators = config.stem_match and supports_stem_matching(synth)
     carriers = config.stem_match and not oscillators and supports_carrier_matching(synth)
     matching = oscillators or carriers

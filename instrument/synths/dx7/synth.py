@@ -28,7 +28,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 from instrument.dsp.gain import normalise_peak
 from instrument.errors import SynthError
 from instrument.io.output_paths import atomic_path
-from instrument.synths.base import Synth
+from instrument.synths.base import Synth, clip_features
 from instrument.synths.dx7.sysex import BANK_PAYLOAD_BYTES, read_syx, voice_dump
 from instrument.synths.dx7.prior import sample_musical
 from instrument.synths.dx7.voice import (LAYOUT, NAME_LENGTH, NAME_OFFSET, VOICE_BYTES, VoiceCodec, check_voice,
@@ -115,6 +115,14 @@ class Dx7Synth(Synth):
         """Values ``(batch, n_params)`` -> audio ``(batch, n_samples)`` float32, peak 1 like the
         other synths (silence stays 0); :meth:`render_raw` gives Dexed's own level."""
         return normalise_peak(self.render_raw(values))
+
+    def render_features(self, values: np.ndarray) -> np.ndarray:
+        """``features(render(values))`` with the peak normalisation folded into the STFT window
+        (no pass over the audio but finding its peak; dataset generation is bound by this)."""
+        raw = self.render_raw(values)
+        peak = np.maximum(raw.max(axis=1), -raw.min(axis=1))
+        gain = np.where(peak > 1e-9, 1.0 / np.maximum(peak, 1e-9), 0.0)
+        return clip_features(raw, self.spec, scale=gain)
 
     def render_raw(self, values: np.ndarray) -> np.ndarray:
         """Values ``(batch, n_params)`` -> audio ``(batch, n_samples)`` float32 at Dexed's level
