@@ -50,6 +50,20 @@ def test_pairs_by_dynamic(tmp_path: Path) -> None:
     assert [p.name for p in result.unpaired_targets] == ["Clarinet.mf.C4.aif"]
 
 
+def test_subfolders_pair_only_with_the_same_named_subfolder(tmp_path: Path) -> None:
+    for kit in ("fluid", "muse"):
+        write_notes(tmp_path / "src" / kit, [("flute_C4.wav", 60), ("flute_E4.wav", 64)])
+    write_notes(tmp_path / "tgt" / "fluid", [("clarinet_C4.wav", 60), ("clarinet_E4.wav", 64)])
+    write_notes(tmp_path / "tgt" / "muse", [("clarinet_C4.wav", 60)], brightness=0.8)
+    result = load_pairs(tmp_path / "src", tmp_path / "tgt", SMALL, verbose=False)
+    got = {(p.source.path.parent.name, p.target.path.parent.name, p.midi) for p in result.pairs}
+    assert got == {("fluid", "fluid", 60), ("fluid", "fluid", 64), ("muse", "muse", 60)}
+    assert result.unpaired_sources == [tmp_path / "src" / "muse" / "flute_E4.wav"]
+    # a flat target folder: subfolders of the source do not restrict pairing
+    write_notes(tmp_path / "flat", [("clarinet_C4.wav", 60), ("clarinet_E4.wav", 64)])
+    assert len(load_pairs(tmp_path / "src", tmp_path / "flat", SMALL, verbose=False).pairs) == 4
+
+
 def test_onset_alignment_trims_to_common_length() -> None:
     sr = 8000
     a = tone(60, 0.5, sr, delay_seconds=0.10)

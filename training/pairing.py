@@ -2,8 +2,10 @@
 
 Pitch comes from the file name (see :mod:`training.notes`), else from
 ``librosa.pyin``. When both notes name a dynamic the same dynamic is preferred,
-then the nearest one. Each pair is onset-aligned (``librosa.onset``) and trimmed
-or padded to a common length before analysis.
+then the nearest one. When both folders hold subfolders (one per recording set or
+SoundFont: ``flute/FluidR3/flute_C4.wav`` and ``clarinet/FluidR3/clarinet_C4.wav``),
+notes pair only within the subfolders of the same name. Each pair is onset-aligned
+(``librosa.onset``) and trimmed or padded to a common length before analysis.
 """
 
 from __future__ import annotations
@@ -154,20 +156,41 @@ def choose_target(source: Note, candidates: Sequence[Note]) -> Note:
     return candidates[0]
 
 
+def note_group(note: Note, root: Path) -> str:
+    """The subfolder of ``root`` a note lies in (``"."`` for the folder itself)."""
+    try:
+        return note.path.parent.relative_to(root).as_posix()
+    except ValueError:
+        return "."
+
+
 def pair_notes(sources: Sequence[Note], targets: Sequence[Note], config: SpectralConfig,
-               length_seconds: float | None = None) -> PairingResult:
-    """Pair notes with known pitches and align each pair; targets may serve several sources."""
-    by_pitch: dict[int, list[Note]] = {}
+               length_seconds: float | None = None,
+               groups: tuple[Path, Path] | None = None) -> PairingResult:
+    """Pair notes with known pitches and align each pair; targets may serve several sources.
+
+    ``groups``: the (source, target) root folders; when given and both hold notes in subfolders,
+    a note pairs only with notes of the same-named subfolder (:func:`note_group`).
+    """
+    src_group = {n.path: "." for n in sources}
+    tgt_group = {n.path: "." for n in targets}
+    if groups is not None:
+        by_source = {n.path: note_group(n, groups[0]) for n in sources}
+        by_target = {n.path: note_group(n, groups[1]) for n in targets}
+        if set(by_source.values()) != {"."} and set(by_target.values()) != {"."}:
+            src_group, tgt_group = by_source, by_target
+    by_pitch: dict[tuple[str, int], list[Note]] = {}
     for note in sorted(targets, key=lambda n: n.path.name):
         if note.info.midi is not None:
-            by_pitch.setdefault(note.info.midi, []).append(note)
+            by_pitch.setdefault((tgt_group[note.path], note.info.midi), []).append(note)
     length = None if length_seconds is None else int(round(length_seconds * config.sample_rate))
     pairs: list[NotePair] = []
     used: set[Path] = set()
     unpaired_sources: list[Path] = []
     for note in sorted(sources, key=lambda n: (n.info.midi if n.info.midi is not None else -1,
                                                 n.path.name)):
-        candidates = by_pitch.get(note.info.midi) if note.info.midi is not None else None
+        candidates = (by_pitch.get((src_group[note.path], note.info.midi))
+                      if note.info.midi is not None else None)
         if not candidates:
             unpaired_sources.append(note.path)
             continue
@@ -199,7 +222,8 @@ def load_pairs(source: str | Path, target: str | Path, config: SpectralConfig,
     skipped = src_report.skipped + tgt_report.skipped
     skipped += fill_pitches(src_report.notes, config.sample_rate)
     skipped += fill_pitches(tgt_report.notes, config.sample_rate)
-    result = pair_notes(src_report.notes, tgt_report.notes, config, length_seconds)
+    result = pair_notes(src_report.notes, tgt_report.notes, config, length_seconds,
+                        groups=(source, target))
     result.skipped = skipped
     if verbose:
         print(result.table())
