@@ -59,6 +59,7 @@ def test_subfolders_pair_only_with_the_same_named_subfolder(tmp_path: Path) -> N
     got = {(p.source.path.parent.name, p.target.path.parent.name, p.midi) for p in result.pairs}
     assert got == {("fluid", "fluid", 60), ("fluid", "fluid", 64), ("muse", "muse", 60)}
     assert result.unpaired_sources == [tmp_path / "src" / "muse" / "flute_E4.wav"]
+    assert "| C4 | - | muse/flute_C4.wav | muse/clarinet_C4.wav |" in result.table()
     # a flat target folder: subfolders of the source do not restrict pairing
     write_notes(tmp_path / "flat", [("clarinet_C4.wav", 60), ("clarinet_E4.wav", 64)])
     assert len(load_pairs(tmp_path / "src", tmp_path / "flat", SMALL, verbose=False).pairs) == 4

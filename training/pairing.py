@@ -57,14 +57,19 @@ class PairingResult:
     unpaired_sources: list[Path]
     unpaired_targets: list[Path]
     skipped: list[tuple[Path, str]]
+    #: notes paired within same-named subfolders (the table then names each file's subfolder)
+    grouped: bool = False
 
     def table(self) -> str:
         """The pairing table and the unpaired/skipped files, as text."""
         lines = ["| note | dynamic | source | target | frames |", "|---|---|---|---|---|"]
+        def shown(path: Path) -> str:
+            return f"{path.parent.name}/{path.name}" if self.grouped else path.name
+
         for p in self.pairs:
             dyn = p.source.info.dynamic or p.target.info.dynamic or "-"
-            lines.append(f"| {midi_to_note(p.midi)} | {dyn} | {p.source.path.name} | "
-                         f"{p.target.path.name} | {p.source_spectrum.shape[0]} |")
+            lines.append(f"| {midi_to_note(p.midi)} | {dyn} | {shown(p.source.path)} | "
+                         f"{shown(p.target.path)} | {p.source_spectrum.shape[0]} |")
         lines.append(f"{len(self.pairs)} pairs")
         if self.unpaired_sources:
             lines.append("unpaired source files: " + ", ".join(p.name for p in self.unpaired_sources))
@@ -202,7 +207,8 @@ def pair_notes(sources: Sequence[Note], targets: Sequence[Note], config: Spectra
                               target_spectrum=features(b, config.stft)))
     unpaired_targets = [n.path for n in targets if n.path not in used]
     return PairingResult(pairs=pairs, unpaired_sources=unpaired_sources,
-                         unpaired_targets=unpaired_targets, skipped=[])
+                         unpaired_targets=unpaired_targets, skipped=[],
+                         grouped=any(g != "." for g in src_group.values()))
 
 
 def load_pairs(source: str | Path, target: str | Path, config: SpectralConfig,
