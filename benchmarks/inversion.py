@@ -211,7 +211,8 @@ def _search_stats(runs: Sequence[Any]) -> dict[str, float]:
     return {"seconds_per_sound": seconds / max(len(runs), 1),
             "max_seconds": float(np.max([r.seconds for r in runs])) if runs else 0.0,
             "renders_per_sound": renders / max(len(runs), 1),
-            "renders_per_second": renders / max(seconds, 1e-9)}
+            "renders_per_second": renders / max(seconds, 1e-9),
+            "start_draws_per_sound": float(np.mean([r.start_draws for r in runs])) if runs else 0.0}
 
 
 def _render(synth: Any, values: np.ndarray, batch: int = 256) -> np.ndarray:

@@ -162,6 +162,7 @@ def test_refinement_starts_from_the_best_drawn_patch(synth, rng: np.random.Gener
     result = refine(synth, target, start, cfg, scores=scores)
     assert result.initial_score < 0.99 and result.score == pytest.approx(1.0, abs=1e-5)
     assert result.renders <= 1 + 64     # found among the draws: the search got no render
+    assert result.start_draws == 64
     np.testing.assert_array_equal(result.classes, true)
 
 
@@ -177,6 +178,7 @@ def test_auto_objective_is_the_synths(synth, dx7) -> None:  # type: ignore[no-un
     values = dx7.random_patches(rng, 2)
     target = dx7.render(values[:1])[0]
     result = refine(dx7, target, values[1], RefineConfig(seconds=0.3, workers=1))
+    assert result.start_draws == 0        # no network scores: nothing to draw from
     want = SpectralObjective(target, "pcc_log_stft")(result.audio[None])[0]
     assert result.score == pytest.approx(float(want), abs=1e-5)
 

@@ -162,6 +162,7 @@ def invert_audio(inv: Any, synth: Any, audio: np.ndarray,
         refine_info = {"seconds": result.seconds, "renders": result.renders,
                        "budget_seconds": float(refine_seconds),
                        "objective": objective_for(synth, config),
+                       "start_draws": result.start_draws,
                        "before_x100": 100 * result.initial_score,
                        "after_x100": 100 * result.score}
         values, classes = result.values, result.classes
@@ -198,7 +199,8 @@ def stage_summary(result: dict[str, Any]) -> str:
     lines.append(f"network {st['network']['ms']:.0f} ms; " + (
         "refinement off (--refine 0)" if r is None else
         f"refinement {r['seconds']:.2f} s (budget {r['budget_seconds']:g} s), {r['renders']} "
-        f"renders, {r['objective']} {r['before_x100']:.1f} -> {r['after_x100']:.1f}"))
+        f"renders" + (f" from the best of {r['start_draws'] + 1} starts" if r["start_draws"] else "")
+        + f", {r['objective']} {r['before_x100']:.1f} -> {r['after_x100']:.1f}"))
     for note in result["warnings"]:
         lines.append(f"warning: {note}")
     return "\n".join(lines)

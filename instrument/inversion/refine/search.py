@@ -173,6 +173,8 @@ class RefineResult:
             spent (all threads; on a loaded machine far less than ``workers * seconds``).
         rounds: line searches, kicks and evolution-strategy generations.
         audio: rendered audio of ``values`` ``(n_samples,)``.
+        start_draws: patches drawn from the network's scores before the search (see
+            ``RefineConfig.start_samples``: fewer than asked when the budget affords fewer).
     """
 
     values: np.ndarray
@@ -184,6 +186,7 @@ class RefineResult:
     rounds: int = 0
     cpu_seconds: float = 0.0
     audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    start_draws: int = 0
 
     @property
     def gain(self) -> float:
@@ -657,7 +660,9 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
         per_render = max(time.monotonic() - t_render, 1e-6)
         best_values, best_score, rounds = start, initial_score, 0
         n_samples = min(start_samples_for(synth, config), int(0.1 * config.seconds / per_render))
+        start_draws = 0
         if scores is not None and n_samples > 0 and not evaluate.exhausted():
+            start_draws = n_samples
             candidates = spec.from_classes(sample_patches(scores, spec.levels, n_samples, rng))
             got = evaluate(candidates)
             rounds += 1
@@ -734,7 +739,8 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
     return RefineResult(values=best_values, classes=spec.to_classes(best_values), score=best_score,
                         initial_score=initial_score, renders=evaluate.renders,
                         seconds=time.monotonic() - t0, rounds=rounds,
-                        cpu_seconds=time.process_time() - cpu0, audio=audio)
+                        cpu_seconds=time.process_time() - cpu0, audio=audio,
+                        start_draws=start_draws)
 
 
 def search_only(synth: Any, target_audio: np.ndarray, config: RefineConfig = RefineConfig()

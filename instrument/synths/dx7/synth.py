@@ -57,7 +57,7 @@ class Dx7Synth(Synth):
     #: Log magnitudes: a DX7 timbre lives in quiet modulator partials that a linear-magnitude
     #: PCC hardly sees (docs/inversion-notes.md).
     refine_objective = "pcc_log_stft"
-    #: The network's first choice is often in a poor basin of the FM landscape; the best of 255
+    #: The network's first choice is often in a poor basin of the FM landscape; the best of up to 255
     #: patches drawn from its scores starts the search better (docs/inversion-notes.md).
     refine_start_samples = 255
 
