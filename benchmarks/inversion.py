@@ -259,8 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from instrument.inversion.metrics import (audio_metrics, mean_percentile_rank, summarise,
                                             top_k_by_group)
     from training.inversion.train import TEST_SEED_OFFSET, heldout_set, make_batch
-    from instrument.inversion.refine.search import (RefineConfig, objective_for, refine, search_only,
-                                                    start_samples_for)
+    from instrument.inversion.refine.search import RefineConfig, refine, search_only
     from instrument.synths.registry import get_synth
     from tqdm import tqdm
 
@@ -360,8 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             recovered[f"{name} (same sounds)"] = class_recovery(
                 scores[name][:n_ref].argmax(axis=-1), classes[:n_ref])
             refined[f"{name}+refine"] = {
-                f"gain_{objective_for(synth, cfg)}_x100": 100 * float(np.mean([r.gain for r in runs])),
-                "start_samples": start_samples_for(synth, cfg),
+                f"gain_{runs[0].objective}_x100": 100 * float(np.mean([r.gain for r in runs])),
                 **_search_stats(runs)}
             subset[f"{name} (same sounds)"] = rendered[name][:n_ref]
         budget = args.refine_seconds + (max(infer_seconds.values()) if infer_seconds else 0.0)

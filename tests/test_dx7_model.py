@@ -10,7 +10,8 @@ from instrument.errors import ConfigError
 from instrument.inversion.model import default_model_path, load_inversion_model, mask_invalid_classes
 from presets import PRESETS_DIR
 from training.inversion.build import DX7_DATASET, DX7_NAME, DX7_RECIPE, build_inversion_models
-from training.inversion.train import parameter_mpr, prior_scores, spec_dict
+from instrument.inversion.metrics import mean_percentile_rank
+from training.inversion.train import prior_scores, spec_dict
 
 MODEL = PRESETS_DIR / "models" / DX7_NAME
 
@@ -43,11 +44,11 @@ def test_mpr_counts_each_parameters_own_classes() -> None:
     rng = np.random.default_rng(1)
     classes = np.stack([rng.integers(0, 12, 400), rng.integers(0, 49, 400)], axis=1)
     perfect = mask_invalid_classes(np.eye(49, dtype=np.float32)[classes], levels)
-    np.testing.assert_allclose(parameter_mpr(perfect, classes, levels), [100.0, 100.0])
+    np.testing.assert_allclose(mean_percentile_rank(perfect, classes, levels), [100.0, 100.0])
     worst = mask_invalid_classes(-np.eye(49, dtype=np.float32)[classes] + 2, levels)
-    np.testing.assert_allclose(parameter_mpr(worst, classes, levels), [0.0, 0.0])
+    np.testing.assert_allclose(mean_percentile_rank(worst, classes, levels), [0.0, 0.0])
     guess = mask_invalid_classes(rng.random((400, 2, 49)).astype(np.float32), levels)
-    assert parameter_mpr(guess, classes, levels) == pytest.approx([50.0, 50.0], abs=4.0)
+    assert mean_percentile_rank(guess, classes, levels) == pytest.approx([50.0, 50.0], abs=4.0)
 
 
 def test_the_prior_guess_ranks_frequent_classes_first() -> None:
@@ -56,7 +57,7 @@ def test_the_prior_guess_ranks_frequent_classes_first() -> None:
     assert scores.shape == (2, 2, 49)
     assert scores[0, 0].argmax() == 3 and scores[0, 1].argmax() == 1
     assert np.all(np.isneginf(scores[:, 0, 12:])) and np.all(np.isneginf(scores[:, 1, 2:]))
-    assert parameter_mpr(scores, np.array([[3, 1], [3, 1]]), (12, 2)).tolist() == [100.0, 100.0]
+    assert mean_percentile_rank(scores, np.array([[3, 1], [3, 1]]), (12, 2)).tolist() == [100.0, 100.0]
 
 
 def test_the_dx7_recipe_trains_on_its_dataset_and_make_models_names_it(tmp_path) -> None:

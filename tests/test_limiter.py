@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from instrument.dsp.gain import LoudnessFollower, SmoothedGain
+from instrument.dsp.gain import LoudnessFollower, SmoothedGain, normalise_peak, peak_gains
 from instrument.dsp.limiter import PeakLimiter, peak_ceiling
 from instrument.errors import ConfigError
 
@@ -169,3 +169,11 @@ def test_loudness_follower_is_bounded_and_holds_in_silence() -> None:
     for _ in range(100):
         follower.process(np.zeros(513, np.float32), np.full(513, 1e-3, np.float32), enabled=True)
     assert follower.gain == pytest.approx(held, rel=0.05)
+
+
+def test_peak_gains_are_the_gains_normalise_peak_applies() -> None:
+    audio = np.array([[0.5, -2.0, 1.0], [0.0, 0.0, 0.0], [0.25, 0.1, -0.05]], np.float32)
+    gains = peak_gains(audio)
+    np.testing.assert_allclose(gains, [0.5, 0.0, 4.0])
+    np.testing.assert_allclose(normalise_peak(audio), audio * gains[:, None].astype(np.float32),
+                               rtol=1e-6)

@@ -181,6 +181,7 @@ def test_auto_objective_is_the_synths(synth, dx7) -> None:  # type: ignore[no-un
     assert result.start_draws == 0        # no network scores: nothing to draw from
     want = SpectralObjective(target, "pcc_log_stft")(result.audio[None])[0]
     assert result.score == pytest.approx(float(want), abs=1e-5)
+    assert result.objective == "pcc_log_stft"
 
 
 def test_render_cost_model_plans_batches_within_the_remaining_time() -> None:

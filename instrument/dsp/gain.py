@@ -158,11 +158,23 @@ class LoudnessFollower:
         return output_magnitude
 
 
+#: A clip whose peak is at most this is silent: :func:`normalise_peak` leaves it at 0.
+SILENT_PEAK = 1e-9
+
+
 def normalise_peak(audio: np.ndarray) -> np.ndarray:
-    """Scale ``(..., samples)`` to peak 1 per row, float32; silent rows (peak <= 1e-9) stay 0.
+    """Scale ``(..., samples)`` to peak 1 per row, float32; silent rows (peak <= SILENT_PEAK) stay 0.
 
     How the synths deliver clips (the inversion networks see peak-normalised sounds).
     """
     a = np.asarray(audio, dtype=np.float32)
     peak = np.max(np.abs(a), axis=-1, keepdims=True)
-    return np.where(peak > 1e-9, a / np.maximum(peak, 1e-9), 0.0).astype(np.float32)
+    return np.where(peak > SILENT_PEAK, a / np.maximum(peak, SILENT_PEAK), 0.0).astype(np.float32)
+
+
+def peak_gains(audio: np.ndarray) -> np.ndarray:
+    """The gain :func:`normalise_peak` applies to each row of ``(batch, samples)``: ``(batch,)``
+    float64, ``1 / peak`` (0 for a silent row), found without an ``abs`` copy of the audio."""
+    a = np.asarray(audio)
+    peak = np.maximum(a.max(axis=-1), -a.min(axis=-1)).astype(np.float64)
+    return np.where(peak > SILENT_PEAK, 1.0 / np.maximum(peak, SILENT_PEAK), 0.0)

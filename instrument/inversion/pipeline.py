@@ -128,7 +128,7 @@ def invert_audio(inv: Any, synth: Any, audio: np.ndarray,
         (or None), ``stages`` (what ran and how long), ``infer_seconds``.
     """
     from instrument.inversion.metrics import audio_metrics
-    from instrument.inversion.refine.search import RefineConfig, objective_for, refine
+    from instrument.inversion.refine.search import RefineConfig, refine
 
     spec = synth.spec
     raw = np.asarray(audio, dtype=np.float32).reshape(-1)
@@ -157,11 +157,10 @@ def invert_audio(inv: Any, synth: Any, audio: np.ndarray,
     infer_seconds = time.monotonic() - t0
     refine_info = None
     if refine_seconds > 0:
-        config = RefineConfig(seconds=refine_seconds)
-        result = refine(synth, y, values, config, scores=scores)
+        result = refine(synth, y, values, RefineConfig(seconds=refine_seconds), scores=scores)
         refine_info = {"seconds": result.seconds, "renders": result.renders,
                        "budget_seconds": float(refine_seconds),
-                       "objective": objective_for(synth, config),
+                       "objective": result.objective,
                        "start_draws": result.start_draws,
                        "before_x100": 100 * result.initial_score,
                        "after_x100": 100 * result.score}

@@ -358,15 +358,6 @@ def plot_losses(history: Mapping[str, list[float]], path: Path, title: str) -> P
     return save_figure(fig, path)
 
 
-def parameter_mpr(scores: np.ndarray, classes: np.ndarray, levels: Sequence[int]) -> np.ndarray:
-    """Barkan's MPR of each parameter over its own classes
-    (:func:`instrument.inversion.metrics.mean_percentile_rank` with ``levels``); ``scores``
-    ``(batch, n_params, n_classes)`` with the classes a parameter lacks at ``-inf``."""
-    from instrument.inversion.metrics import mean_percentile_rank
-
-    return mean_percentile_rank(scores, classes, levels)
-
-
 def prior_scores(train_classes: np.ndarray, n: int, levels: Sequence[int], n_classes: int
                  ) -> np.ndarray:
     """The guess that knows only the prior: each parameter's class frequencies in
@@ -382,11 +373,12 @@ def prior_scores(train_classes: np.ndarray, n: int, levels: Sequence[int], n_cla
 
 
 def evaluate_parameters(scores: np.ndarray, classes: np.ndarray, spec: Any) -> dict[str, Any]:
-    """MPR per parameter (over its own classes, :func:`parameter_mpr`; + mean) and top-k per
-    group for masked class scores ``(batch, n_params, n_classes)`` on a held-out set."""
-    from instrument.inversion.metrics import top_k_by_group
+    """MPR per parameter (over its own classes: ``mean_percentile_rank`` with the spec's levels;
+    + mean) and top-k per group for masked class scores ``(batch, n_params, n_classes)`` on a
+    held-out set."""
+    from instrument.inversion.metrics import mean_percentile_rank, top_k_by_group
 
-    mpr = parameter_mpr(scores, classes, spec.levels)
+    mpr = mean_percentile_rank(scores, classes, spec.levels)
     return {"mpr": {name: float(v) for name, v in zip(spec.names, mpr)},
             "mean_mpr": float(mpr.mean()),
             "top_k": top_k_by_group(scores, classes, spec.groups)}
@@ -405,6 +397,7 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
     state = check_resume(tcfg, out) if resume else None  # before TensorFlow loads
     import keras
 
+    from instrument.inversion.metrics import mean_percentile_rank
     from instrument.inversion.model import mask_invalid_classes
     from instrument.inversion.networks.build import build_inversion_model
     from instrument.inversion.networks.heads import class_scores, loss_for, targets_for
@@ -468,15 +461,15 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
                 self.model.stop_training = True
 
     class ValidationMpr(keras.callbacks.Callback):
-        """Adds ``val_mean_mpr`` (:func:`parameter_mpr` on the validation set) to every epoch's
-        logs, before the checkpoint and the CSV log record them."""
+        """Adds ``val_mean_mpr`` (MPR over each parameter's own classes, on the validation set)
+        to every epoch's logs, before the checkpoint and the CSV log record them."""
 
         def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             if logs is None:
                 return
             out = np.asarray(self.model.predict(val_x, batch_size=256, verbose=0))
             scores = mask_invalid_classes(class_scores(mcfg.head, out, mcfg.n_classes), spec.levels)
-            logs["val_mean_mpr"] = float(parameter_mpr(scores, val_classes, spec.levels).mean())
+            logs["val_mean_mpr"] = float(mean_percentile_rank(scores, val_classes, spec.levels).mean())
 
     callbacks: list[Any] = [ValidationMpr(), EpochCheckpoint(),
                             keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume)]
@@ -513,8 +506,9 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
                "weights": int(model.count_params()), "history": history,
                "validation": evaluate_parameters(scores, val_classes, spec)}
     if disk is not None:
-        prior = parameter_mpr(prior_scores(disk[1], len(val_classes), spec.levels, mcfg.n_classes),
-                              val_classes, spec.levels)
+        prior = mean_percentile_rank(
+            prior_scores(disk[1], len(val_classes), spec.levels, mcfg.n_classes), val_classes,
+            spec.levels)
         metrics["validation"]["prior_mpr"] = {name: float(v) for name, v in zip(spec.names, prior)}
         metrics["validation"]["prior_mean_mpr"] = float(prior.mean())
     final = _save_model(model, out / "model.keras", "model file", mcfg, tcfg.synth, s_dict,

@@ -146,9 +146,9 @@ class RefineConfig:
         _int("es_population", 2)
         if self.start_samples is not None:
             _int("start_samples", 0)
-        if self.start_samples is not None and self.start_samples > MAX_START_SAMPLES:
-            raise ConfigError(f"refine start_samples must be <= {MAX_START_SAMPLES}, "
-                              f"got {self.start_samples!r}")
+            if self.start_samples > MAX_START_SAMPLES:
+                raise ConfigError(f"refine start_samples must be <= {MAX_START_SAMPLES}, "
+                                  f"got {self.start_samples!r}")
         if not 0 < self.es_sigma <= 1:
             raise ConfigError(f"es_sigma must be in (0, 1], got {self.es_sigma!r}")
         if self.objective not in (*OBJECTIVES, AUTO_OBJECTIVE):
@@ -175,6 +175,7 @@ class RefineResult:
         audio: rendered audio of ``values`` ``(n_samples,)``.
         start_draws: patches drawn from the network's scores before the search (see
             ``RefineConfig.start_samples``: fewer than asked when the budget affords fewer).
+        objective: the objective ``score`` is of (:func:`objective_for`).
     """
 
     values: np.ndarray
@@ -187,6 +188,7 @@ class RefineResult:
     cpu_seconds: float = 0.0
     audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     start_draws: int = 0
+    objective: str = OBJECTIVES[0]
 
     @property
     def gain(self) -> float:
@@ -646,7 +648,8 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
     matching = oscillators or carriers
     if oscillators:
         warm_up(synth)
-    objective = SpectralObjective(target_audio, objective_for(synth, config))
+    objective_name = objective_for(synth, config)
+    objective = SpectralObjective(target_audio, objective_name)
     objective(np.asarray(target_audio, np.float32)[None])  # first-call costs (FFT set-up) before t0
     t0, cpu0 = time.monotonic(), time.process_time()
     spec = synth.spec
@@ -740,7 +743,7 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
                         initial_score=initial_score, renders=evaluate.renders,
                         seconds=time.monotonic() - t0, rounds=rounds,
                         cpu_seconds=time.process_time() - cpu0, audio=audio,
-                        start_draws=start_draws)
+                        start_draws=start_draws, objective=objective_name)
 
 
 def search_only(synth: Any, target_audio: np.ndarray, config: RefineConfig = RefineConfig()

@@ -25,7 +25,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise SynthError("the dx7 synth needs dexed-py: pip install -e \".[dx7]\" (make demo and make test "
                      "install it)") from exc
 
-from instrument.dsp.gain import normalise_peak
+from instrument.dsp.gain import normalise_peak, peak_gains
 from instrument.errors import SynthError
 from instrument.io.output_paths import atomic_path
 from instrument.synths.base import Synth, clip_features
@@ -120,9 +120,7 @@ class Dx7Synth(Synth):
         """``features(render(values))`` with the peak normalisation folded into the STFT window
         (no pass over the audio but finding its peak; dataset generation is bound by this)."""
         raw = self.render_raw(values)
-        peak = np.maximum(raw.max(axis=1), -raw.min(axis=1))
-        gain = np.where(peak > 1e-9, 1.0 / np.maximum(peak, 1e-9), 0.0)
-        return clip_features(raw, self.spec, scale=gain)
+        return clip_features(raw, self.spec, scale=peak_gains(raw))
 
     def render_raw(self, values: np.ndarray) -> np.ndarray:
         """Values ``(batch, n_params)`` -> audio ``(batch, n_samples)`` float32 at Dexed's level
