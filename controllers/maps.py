@@ -67,10 +67,6 @@ import yaml
 
 from controllers.actions import ACTIONS, Action
 from instrument.errors import ControllerMapError
-from presets import PRESETS_DIR
-
-#: Where shipped maps live; ``load_map("nanokontrol2")`` finds ``nanokontrol2.yaml`` here.
-MAPS_DIR = PRESETS_DIR / "controllers"
 
 KINDS = ("fader", "knob", "button")
 #: Continuous actions acting on one unit slot (value from a curve).
@@ -554,27 +550,28 @@ def _controls_from_entry(entry: Any, index: int, source: str, curves: dict[str, 
             for cc, slot in zip(ccs, slots)]
 
 
-def shipped_maps() -> list[str]:
-    """Names of the maps shipped in ``presets/controllers``."""
-    return sorted(p.stem for p in MAPS_DIR.glob("*.yaml"))
+def shipped_maps(maps_dir: Path) -> list[str]:
+    """Names of the maps in ``maps_dir`` (the shipped ones: ``presets.CONTROLLER_MAPS_DIR``)."""
+    return sorted(p.stem for p in Path(maps_dir).glob("*.yaml"))
 
 
-def resolve_map_path(name_or_path: str | Path) -> Path:
-    """A map file: an existing path, else a shipped map by (case-insensitive) name."""
+def resolve_map_path(name_or_path: str | Path, maps_dir: Path | None = None) -> Path:
+    """A map file: an existing path, else a map in ``maps_dir`` by (case-insensitive) name."""
     path = Path(name_or_path)
     if path.is_file():
         return path
     wanted = str(name_or_path).lower().removesuffix(".yaml")
-    for candidate in MAPS_DIR.glob("*.yaml"):
-        if candidate.stem.lower() == wanted:
-            return candidate
-    raise ControllerMapError(
-        f"controller map {name_or_path!r} not found (not a file; shipped maps: {', '.join(shipped_maps())})")
+    names = shipped_maps(maps_dir) if maps_dir is not None else []
+    for name in names:
+        if name.lower() == wanted:
+            return Path(maps_dir) / f"{name}.yaml"
+    known = f"shipped maps: {', '.join(names)}" if names else "no map folder given"
+    raise ControllerMapError(f"controller map {name_or_path!r} not found (not a file; {known})")
 
 
-def load_map(name_or_path: str | Path = "nanokontrol2") -> ControllerMap:
-    """Load and validate a map from a YAML file path or a shipped map name."""
-    path = resolve_map_path(name_or_path)
+def load_map(name_or_path: str | Path = "nanokontrol2", maps_dir: Path | None = None) -> ControllerMap:
+    """Load and validate a map from a YAML file path, or by name from ``maps_dir``."""
+    path = resolve_map_path(name_or_path, maps_dir)
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:

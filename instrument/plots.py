@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 from instrument.config import StftConfig  # noqa: E402
@@ -132,24 +133,38 @@ def plot_audio_spectrograms(named_audio: Sequence[tuple[str, np.ndarray]], path:
     return plot_spectrograms(rows, path, sample_rate, config, title)
 
 
-def plot_history(history: Mapping[str, Sequence[float]], path: str | Path, title: str = "") -> Path:
-    """Loss and reconstruction-error curves (train and validation), log y axis.
+#: Metrics drawn on a linear y axis (scores in per cent); the others (losses, errors) get a log axis.
+LINEAR_METRICS = ("mean_mpr",)
+METRIC_LABELS = {"mean_mpr": "mean MPR (%)"}
+
+
+def plot_history(history: Mapping[str, Sequence[float]], path: str | Path, title: str = "",
+                 metrics: Sequence[str] = ("loss", "reconstruction_error")) -> Path:
+    """Training curves: one panel per metric, train (solid) and validation (dashed) per epoch.
 
     Args:
         history: metric name -> one value per epoch (e.g. ``loss``, ``val_loss``,
-            ``reconstruction_error``, ``val_reconstruction_error``).
+            ``reconstruction_error``, ``val_reconstruction_error``, ``val_mean_mpr``).
+        metrics: the panels, each drawing ``metric`` and ``val_<metric>`` when present; log y
+            axis except for :data:`LINEAR_METRICS`.
     """
     width, height = PANEL_INCHES
-    fig, axes = plt.subplots(1, 2, figsize=(width * 2, height * 1.4), layout="constrained")
-    for ax, metric in zip(axes, ("loss", "reconstruction_error")):
+    fig, axes = plt.subplots(1, len(metrics), figsize=(width * len(metrics), height * 1.4),
+                             layout="constrained", squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
         for prefix, style in (("", "-"), ("val_", "--")):
             values = history.get(prefix + metric)
             if values:
                 epochs = np.arange(1, len(values) + 1)
-                ax.plot(epochs, values, style, label=(prefix or "train_") + metric)
+                ax.plot(epochs, values, style, marker="o", markersize=3,
+                        label=(prefix or "train_") + metric)
         ax.set_xlabel("epoch")
-        ax.set_yscale("log")
-        ax.set_title(metric.replace("_", " "))
+        if metric not in LINEAR_METRICS:
+            ax.set_yscale("log")
+        last = history.get("val_" + metric) or history.get(metric)
+        label = METRIC_LABELS.get(metric, metric.replace("_", " "))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(f"{label} (last {last[-1]:.4g})" if last else label)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
         ax.grid(alpha=0.3)

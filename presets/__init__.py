@@ -3,3 +3,6 @@
 from pathlib import Path
 
 PRESETS_DIR = Path(__file__).resolve().parent
+
+#: The shipped controller maps (``nanokontrol2.yaml`` ...), found by name with ``--controller NAME``.
+CONTROLLER_MAPS_DIR = PRESETS_DIR / "controllers"

@@ -6,22 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from controllers.maps import (MAPS_DIR, ControllerMap, ValueCurve, load_map, map_from_dict, save_map,
+from controllers.maps import (ControllerMap, ValueCurve, load_map, map_from_dict, save_map,
                               shipped_maps)
+from presets import CONTROLLER_MAPS_DIR
 from instrument.errors import ControllerMapError
 
 
 def test_shipped_maps_load_by_name() -> None:
-    assert {"nanokontrol2", "generic-8-faders"} <= set(shipped_maps())
-    for name in shipped_maps():
-        cmap = load_map(name)
+    assert {"nanokontrol2", "generic-8-faders"} <= set(shipped_maps(CONTROLLER_MAPS_DIR))
+    for name in shipped_maps(CONTROLLER_MAPS_DIR):
+        cmap = load_map(name, CONTROLLER_MAPS_DIR)
         assert isinstance(cmap, ControllerMap) and cmap.controls
-    assert load_map("nanoKONTROL2").name == "nanoKONTROL2"  # case-insensitive name
-    assert load_map(MAPS_DIR / "nanokontrol2.yaml").source.endswith("nanokontrol2.yaml")
+    assert load_map("nanoKONTROL2", CONTROLLER_MAPS_DIR).name == "nanoKONTROL2"  # case-insensitive name
+    assert load_map(CONTROLLER_MAPS_DIR / "nanokontrol2.yaml").source.endswith("nanokontrol2.yaml")
 
 
 def test_nanokontrol2_factory_cc_table() -> None:
-    cmap = load_map("nanokontrol2")
+    cmap = load_map("nanokontrol2", CONTROLLER_MAPS_DIR)
     assert cmap.channel == 0 and cmap.bank_size == 8 and "nanoKONTROL2" in cmap.ports
     for slot in range(8):
         assert (cmap.control(slot).action, cmap.control(slot).slot, cmap.control(slot).kind) == ("scale_unit", slot, "fader")
@@ -41,7 +42,7 @@ def test_nanokontrol2_factory_cc_table() -> None:
 
 
 def test_detent_curve_has_exact_unity_band_and_is_monotonic() -> None:
-    curve = load_map("nanokontrol2").scale_curve
+    curve = load_map("nanokontrol2", CONTROLLER_MAPS_DIR).scale_curve
     assert curve(0) == 0.0 and curve(127) == 2.0
     assert all(curve(raw) == 1.0 for raw in range(62, 67))
     assert curve(61) < 1.0 < curve(67)
@@ -56,11 +57,11 @@ def test_linear_curve_and_custom_range() -> None:
     curve = ValueCurve(type="linear", min=0.5, max=1.5)
     assert curve(0) == 0.5 and curve(127) == 1.5
     assert curve(64) == pytest.approx(0.5 + 64 / 127)
-    assert load_map("generic-8-faders").scale_curve(127) == 2.0
+    assert load_map("generic-8-faders", CONTROLLER_MAPS_DIR).scale_curve(127) == 2.0
 
 
 def test_map_round_trips_through_yaml(tmp_path: Path) -> None:
-    cmap = load_map("nanokontrol2")
+    cmap = load_map("nanokontrol2", CONTROLLER_MAPS_DIR)
     path = save_map(cmap, tmp_path / "copy.yaml")
     again = load_map(path)
     assert again.controls == cmap.controls
@@ -156,4 +157,4 @@ def test_bad_maps_raise_controller_map_error_naming_file_and_key(case: str, tmp_
 
 def test_unknown_map_name_lists_shipped_maps() -> None:
     with pytest.raises(ControllerMapError, match="nanokontrol2"):
-        load_map("no-such-controller")
+        load_map("no-such-controller", CONTROLLER_MAPS_DIR)

@@ -12,6 +12,7 @@ from instrument.config import SpectralConfig, StftConfig
 from instrument.errors import ConfigError
 from instrument.models import autoencoders as M
 from instrument.models.config import ARCHS, AutoencoderConfig
+from training import pretrain as P
 
 SPECTRAL = SpectralConfig(stft=StftConfig(n_fft=64, hop_length=16))  # 33 bins
 
@@ -128,7 +129,7 @@ def test_time_extent_bounds_the_measured_influence(arch: str, causal: bool,
 
 def test_compile_helper_uses_adam_and_mse(rng: np.random.Generator) -> None:
     config = tiny("shallow", learning_rate=3e-4)
-    model = M.compile_autoencoder(M.build_autoencoder(config), config)
+    model = P.compile_autoencoder(M.build_autoencoder(config), config)
     assert isinstance(model.optimizer, keras.optimizers.Adam)
     assert float(model.optimizer.learning_rate) == pytest.approx(3e-4)
     x = _features(config, rng, batch=4)
@@ -140,14 +141,14 @@ def test_compile_helper_uses_adam_and_mse(rng: np.random.Generator) -> None:
 @pytest.mark.parametrize("arch", ["deep", "dense"])
 def test_greedy_layerwise_pretraining_freezes_and_stacks(arch: str, rng: np.random.Generator) -> None:
     config = tiny(arch, depth=2, hidden_units=(12, 4))
-    plan = M.pretrain_stack_plan(config)
+    plan = P.pretrain_stack_plan(config)
     assert [s.stage for s in plan] == [1, 2]
     first = "enc_conv_1" if arch == "deep" else "enc_dense_1"
     assert plan[0].frozen_layers == () and plan[1].frozen_layers == (first,)
     x = _features(config, rng, batch=4)
     seen: list = []
 
-    def fit(model: keras.Model, stage: M.PretrainStage) -> None:
+    def fit(model: keras.Model, stage: P.PretrainStage) -> None:
         if stage.stage == 2:
             layer = model.get_layer(first)
             assert not layer.trainable
@@ -155,14 +156,14 @@ def test_greedy_layerwise_pretraining_freezes_and_stacks(arch: str, rng: np.rand
         model.fit(x, x, epochs=1, verbose=0)
         seen.append(model)
 
-    full = M.greedy_layerwise_pretrain(config, fit)
+    full = P.greedy_layerwise_pretrain(config, fit)
     assert len(seen) == 2 and all(layer.trainable for layer in full.layers)
     np.testing.assert_allclose(full(x, training=False).numpy(), seen[1](x, training=False).numpy(),
                                atol=1e-6)
     with pytest.raises(ConfigError):
-        M.pretrain_stack_plan(tiny("dilres"))
+        P.pretrain_stack_plan(tiny("dilres"))
     with pytest.raises(ConfigError):
-        M.build_deep_stage(config, 2)
+        P.build_deep_stage(config, 2)
 
 
 def test_config_round_trips_through_dict_and_json() -> None:

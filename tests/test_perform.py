@@ -22,6 +22,7 @@ import soundfile as sf
 
 from controllers.actions import read_events
 from controllers.maps import load_map
+from presets import CONTROLLER_MAPS_DIR
 
 SR = 22050
 HOP = 256
@@ -116,7 +117,7 @@ def test_scripted_nanokontrol2_performance_is_logged_recorded_and_replays_bit_ex
         jack_server: str, tiny_model: Path, input_wav: Path, tmp_path: Path, repo_root: Path) -> None:
     record, events = tmp_path / "out.wav", tmp_path / "ev.jsonl"
     backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
-    fader_curve = load_map("nanokontrol2").control(1).curve
+    fader_curve = load_map("nanokontrol2", CONTROLLER_MAPS_DIR).control(1).curve
     flood_values = [64] + [40 + (i * 7) % 80 for i in range(1, 4999)] + [100]
     leds: list[mido.Message] = []
     with backend.open_output("nanoKONTROL2 virtual", virtual=True) as port, \

@@ -70,3 +70,10 @@ def test_history_plot_is_written(tmp_path: Path) -> None:
                         tmp_path / "loss.png", title="run")
     image = matplotlib.image.imread(path)
     assert image.shape[0] == round(PANEL_INCHES[1] * 1.4 * DPI)
+
+
+def test_history_plot_draws_a_linear_panel_per_metric(tmp_path: Path) -> None:
+    path = plot_history({"loss": [2.0, 1.5], "val_loss": [2.1, 1.7], "val_mean_mpr": [60.0, 71.5]},
+                        tmp_path / "loss.png", title="inversion", metrics=("loss", "mean_mpr"))
+    image = matplotlib.image.imread(path)
+    assert image.shape[1] == round(PANEL_INCHES[0] * 2 * DPI)

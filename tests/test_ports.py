@@ -10,6 +10,7 @@ import pytest
 
 from controllers.actions import Action
 from controllers.maps import load_map
+from presets import CONTROLLER_MAPS_DIR
 from controllers.ports import MidiInput, PortStatus, list_ports, match_port
 from controllers.surface import ControlSurface
 from instrument.errors import DeviceError
@@ -74,7 +75,7 @@ def device(backend: mido.Backend) -> Iterator[mido.ports.BaseOutput]:
 
 @pytest.fixture
 def midi(device: mido.ports.BaseOutput) -> Iterator[MidiInput]:
-    surface = ControlSurface(load_map("nanokontrol2"), n_units=20)
+    surface = ControlSurface(load_map("nanokontrol2", CONTROLLER_MAPS_DIR), n_units=20)
     with MidiInput(surface, api="jack", poll_interval_s=0.2) as midi_input:
         handshake(midi_input, device)
         yield midi_input
@@ -162,7 +163,7 @@ def test_flood_keeps_every_button_and_the_last_fader_values(midi: MidiInput,
 
 
 def test_explicit_missing_port_raises_unless_waiting(backend: mido.Backend) -> None:
-    surface = ControlSurface(load_map("nanokontrol2"), n_units=8)
+    surface = ControlSurface(load_map("nanokontrol2", CONTROLLER_MAPS_DIR), n_units=8)
     with pytest.raises(DeviceError, match="NoSuchController"):
         MidiInput(surface, api="jack", port="NoSuchController").start()
     with MidiInput(surface, api="jack", port="NoSuchController", wait=True) as waiting:
@@ -171,7 +172,7 @@ def test_explicit_missing_port_raises_unless_waiting(backend: mido.Backend) -> N
 
 
 def test_port_disappears_and_comes_back(backend: mido.Backend) -> None:
-    surface = ControlSurface(load_map("nanokontrol2"), n_units=16)
+    surface = ControlSurface(load_map("nanokontrol2", CONTROLLER_MAPS_DIR), n_units=16)
     with MidiInput(surface, api="jack", poll_interval_s=0.2) as midi:
         assert midi.status == PortStatus.WAITING  # no device yet: keep looking, no error
         device = backend.open_output(DEVICE_OUT, virtual=True)
@@ -199,7 +200,7 @@ def test_port_disappears_and_comes_back(backend: mido.Backend) -> None:
 def test_led_feedback_arrives_on_the_device_input(backend: mido.Backend,
                                                   device: mido.ports.BaseOutput) -> None:
     with backend.open_input(DEVICE_IN, virtual=True) as leds:
-        surface = ControlSurface(load_map("nanokontrol2"), n_units=16)
+        surface = ControlSurface(load_map("nanokontrol2", CONTROLLER_MAPS_DIR), n_units=16)
         with MidiInput(surface, api="jack", poll_interval_s=0.2) as midi:
             assert midi.output_name is not None and DEVICE_IN in midi.output_name
             received: list[mido.Message] = []
@@ -229,7 +230,7 @@ def test_led_feedback_arrives_on_the_device_input(backend: mido.Backend,
 
 
 def test_midi_out_override_drives_leds_for_a_map_without_leds(backend: mido.Backend) -> None:
-    cmap = load_map("generic-8-faders")
+    cmap = load_map("generic-8-faders", CONTROLLER_MAPS_DIR)
     assert not cmap.leds.enabled
     with backend.open_output("Generic Box out", virtual=True) as box, \
             backend.open_input("Generic Box LEDs", virtual=True) as leds:

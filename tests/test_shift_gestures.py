@@ -13,6 +13,7 @@ from controllers.actions import Action
 from controllers.feedback import LedFeedback
 from controllers.keyboard import QUIT_PROMPT, KeyboardControl
 from controllers.maps import DEFAULT_GAIN_CURVE, load_map, map_from_dict
+from presets import CONTROLLER_MAPS_DIR
 from controllers.surface import ControlSurface
 
 CYCLE, STOP, PLAY, RECORD, TRACK_PREV, TRACK_NEXT, MARKER_SET = 46, 42, 41, 45, 58, 59, 60
@@ -40,7 +41,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def surface(clock: Clock) -> ControlSurface:
-    return ControlSurface(load_map("nanokontrol2"), n_units=16, clock=clock)
+    return ControlSurface(load_map("nanokontrol2", CONTROLLER_MAPS_DIR), n_units=16, clock=clock)
 
 
 def tap(surface: ControlSurface, control: int, t: float) -> list[Action]:
@@ -51,7 +52,7 @@ def tap(surface: ControlSurface, control: int, t: float) -> list[Action]:
 # ------------------------------------------------------------------------------------ the maps
 
 def test_nanokontrol2_shift_layer_table() -> None:
-    cmap = load_map("nanokontrol2")
+    cmap = load_map("nanokontrol2", CONTROLLER_MAPS_DIR)
     assert cmap.has_shift and cmap.control(CYCLE).action == "shift"
     shifted = {c.cc: (c.action, c.gesture) for c in cmap.controls if c.layer == "shift"}
     assert shifted == {KNOB8: ("wet_dry", "press"), FADER8: ("master_gain", "press"),
@@ -67,7 +68,7 @@ def test_nanokontrol2_shift_layer_table() -> None:
 
 
 def test_generic_map_reaches_the_same_actions() -> None:
-    cmap = load_map("generic-8-faders")
+    cmap = load_map("generic-8-faders", CONTROLLER_MAPS_DIR)
     base = {c.cc: c.action for c in cmap.controls if c.layer == "base" and c.is_button}
     assert base == {9: "bank_prev", 10: "bank_next", 11: "play_pause", 12: "stop", 13: "toggle_source",
                     14: "zero_all", 15: "reset_all", 16: "shift"}
@@ -79,7 +80,7 @@ def test_generic_map_reaches_the_same_actions() -> None:
 
 
 def test_master_gain_curve_has_unity_at_three_quarters() -> None:
-    curve = load_map("nanokontrol2").control(FADER8, "shift").curve
+    curve = load_map("nanokontrol2", CONTROLLER_MAPS_DIR).control(FADER8, "shift").curve
     assert curve == DEFAULT_GAIN_CURVE
     assert (curve.min, curve.max) == (-60.0, 6.0)
     assert curve(0) == -60.0 and curve(127) == 6.0
@@ -118,7 +119,7 @@ def test_shift_layer_buttons(surface: ControlSurface) -> None:
 
 
 def test_shift_leds_follow_the_layer() -> None:
-    surface = ControlSurface(load_map("nanokontrol2"), n_units=16)
+    surface = ControlSurface(load_map("nanokontrol2", CONTROLLER_MAPS_DIR), n_units=16)
     feedback = LedFeedback(surface.map)
     feedback.messages(surface.led_states())
     surface.handle(cc(CYCLE, 127), 0.0)
@@ -203,7 +204,7 @@ def test_stop_without_shift_stops_at_once(surface: ControlSurface) -> None:
 
 
 def test_double_press_gesture(clock: Clock) -> None:
-    data = load_map("nanokontrol2").to_dict()
+    data = load_map("nanokontrol2", CONTROLLER_MAPS_DIR).to_dict()
     data["controls"].append({"cc": 62, "layer": "shift", "kind": "button", "action": "quit",
                              "gesture": "double", "label": "shift+marker >"})
     surface = ControlSurface(map_from_dict(data, "double.yaml"), n_units=8, clock=clock)

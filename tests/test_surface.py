@@ -10,6 +10,7 @@ from controllers.actions import Action
 from controllers.feedback import LedFeedback
 from controllers.keyboard import KeyboardControl
 from controllers.maps import load_map
+from presets import CONTROLLER_MAPS_DIR
 from controllers.surface import ControlSurface
 
 
@@ -26,7 +27,7 @@ def press(surface: ControlSurface, control: int) -> list[Action]:
 
 @pytest.fixture
 def surface() -> ControlSurface:
-    return ControlSurface(load_map("nanokontrol2"), n_units=20)
+    return ControlSurface(load_map("nanokontrol2", CONTROLLER_MAPS_DIR), n_units=20)
 
 
 def pick_up(surface: ControlSurface, control: int) -> None:
@@ -39,7 +40,7 @@ def test_fader_scales_unit_in_view_after_pickup(surface: ControlSurface) -> None
     assert surface.handle(cc(3, 10)) == []  # armed at start: fader far below unit value 1.0
     out = surface.handle(cc(3, 100))  # crosses 1.0
     assert len(out) == 1 and out[0].name == "scale_unit"
-    assert out[0].args["unit"] == 3 and out[0].args["value"] == pytest.approx(load_map("nanokontrol2").scale_curve(100))
+    assert out[0].args["unit"] == 3 and out[0].args["value"] == pytest.approx(load_map("nanokontrol2", CONTROLLER_MAPS_DIR).scale_curve(100))
     assert surface.handle(cc(3, 64)) == [Action("scale_unit", {"unit": 3, "value": 1.0})]
     assert surface.handle(cc(3, 0)) == [Action("scale_unit", {"unit": 3, "value": 0.0})]
     assert surface.scales[3] == 0.0
@@ -70,7 +71,7 @@ def test_bank_move_arms_soft_takeover(surface: ControlSurface) -> None:
     assert surface.armed_units() == list(range(8, 16))
     assert surface.handle(cc(0, 20)) == []  # would jump 1.0 -> 0.3: ignored
     assert surface.scales[8] == 1.0
-    assert surface.handle(cc(0, 70))[0].args == {"unit": 8, "value": load_map("nanokontrol2").scale_curve(70)}
+    assert surface.handle(cc(0, 70))[0].args == {"unit": 8, "value": load_map("nanokontrol2", CONTROLLER_MAPS_DIR).scale_curve(70)}
     press(surface, 58)  # back to bank 0: fader 1 at 1.1 but unit 0 is 0.0
     assert surface.handle(cc(0, 60)) == []
     assert surface.handle(cc(0, 5)) == []  # 0.08: still more than tolerance 0.06 above 0.0
@@ -118,7 +119,7 @@ class FakeClock:
 
 def test_sync_after_scene_recall_arms_changed_units() -> None:
     clock = FakeClock()
-    surface = ControlSurface(load_map("nanokontrol2"), n_units=20, sync_grace_s=0.5, clock=clock)
+    surface = ControlSurface(load_map("nanokontrol2", CONTROLLER_MAPS_DIR), n_units=20, sync_grace_s=0.5, clock=clock)
     pick_up(surface, 0)
     surface.handle(cc(0, 64))
     press(surface, 62)  # next_scene: engine will change values
@@ -187,7 +188,7 @@ def test_keyboard_selects_nudges_and_shares_bank(surface: ControlSurface) -> Non
 
 
 def test_keyboard_on_partial_bank_ignores_missing_units() -> None:
-    surface = ControlSurface(load_map("nanokontrol2"), n_units=10)
+    surface = ControlSurface(load_map("nanokontrol2", CONTROLLER_MAPS_DIR), n_units=10)
     kb = KeyboardControl(surface)
     kb.handle_key(pg.K_RIGHTBRACKET)
     kb.handle_key(pg.K_5)
@@ -196,7 +197,7 @@ def test_keyboard_on_partial_bank_ignores_missing_units() -> None:
 
 def test_sync_ignores_stale_truth_about_recent_local_changes() -> None:
     clock = FakeClock()
-    surface = ControlSurface(load_map("nanokontrol2"), n_units=8, sync_grace_s=0.5, clock=clock)
+    surface = ControlSurface(load_map("nanokontrol2", CONTROLLER_MAPS_DIR), n_units=8, sync_grace_s=0.5, clock=clock)
     pick_up(surface, 0)
     surface.handle(cc(0, 100))  # unit 0 -> 1.56; the engine has not applied it yet
     press(surface, 33)  # solo unit 1
@@ -215,7 +216,7 @@ def test_sync_ignores_stale_truth_about_recent_local_changes() -> None:
 
 def test_scene_recall_lets_the_next_truth_win_over_recent_moves() -> None:
     clock = FakeClock()
-    surface = ControlSurface(load_map("nanokontrol2"), n_units=8, sync_grace_s=0.5, clock=clock)
+    surface = ControlSurface(load_map("nanokontrol2", CONTROLLER_MAPS_DIR), n_units=8, sync_grace_s=0.5, clock=clock)
     pick_up(surface, 0)
     surface.handle(cc(0, 127))
     press(surface, 62)  # next_scene right after the move

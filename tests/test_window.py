@@ -84,10 +84,11 @@ def test_spectrogram_scrolls_left() -> None:
 
 def test_computer_keys_go_through_the_control_surface() -> None:
     from controllers.maps import load_map
+    from presets import CONTROLLER_MAPS_DIR
     from controllers.surface import ControlSurface
     from instrument.app.display import key_handler
 
-    surface = ControlSurface(load_map("nanokontrol2"), 16)
+    surface = ControlSurface(load_map("nanokontrol2", CONTROLLER_MAPS_DIR), 16)
     sent: list[Action] = []
     window = PerformanceWindow(submit=sent.extend, key_handler=key_handler(surface))
     try:

@@ -631,7 +631,8 @@ def pretrain_layerwise(model_config: Any, train_ds: Any, config: TrainConfig,
     """
     import keras
 
-    from instrument.models.autoencoders import greedy_layerwise_pretrain, split_autoencoder
+    from instrument.models.autoencoders import split_autoencoder
+    from training.pretrain import greedy_layerwise_pretrain
 
     if model_config.arch not in PRETRAIN_ARCHS:
         raise ConfigError(f"layer-wise pre-training is for arch {' or '.join(PRETRAIN_ARCHS)}, "

@@ -52,6 +52,7 @@ from instrument.io.recorder import WavRecorder
 def _control_map(options: PerformOptions) -> Any:
     """The controller map: learned now (``--learn``) or loaded; LEDs on ``--midi-out`` if given."""
     from controllers.maps import load_map
+    from presets import CONTROLLER_MAPS_DIR
 
     if options.learn:
         from controllers.learn import run_learn
@@ -60,7 +61,7 @@ def _control_map(options: PerformOptions) -> Any:
         learned = Path(controller) if str(controller).endswith((".yaml", ".yml")) else Path("learned-map.yaml")
         cmap = run_learn(learned, port=options.midi_in, api=options.midi_api)
     else:
-        cmap = load_map(options.controller)
+        cmap = load_map(options.controller, CONTROLLER_MAPS_DIR)
     if options.midi_out:  # LED feedback on the named port instead of the map's
         cmap = dataclasses.replace(cmap, leds=dataclasses.replace(cmap.leds, enabled=True,
                                                                   ports=(options.midi_out,)))

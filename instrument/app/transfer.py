@@ -16,6 +16,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from instrument.dsp.limiter import peak_ceiling
+from instrument.dsp.mix import wet_dry_mix
 from instrument.io.audio_files import AUDIO_SUFFIXES, load_audio, save_audio
 from instrument.errors import AudioFileError, ConfigError, ModelError
 from instrument.io.output_paths import check_distinct, check_not_input, check_writable_dir
@@ -81,7 +82,7 @@ def transfer_audio(model: Any, audio: np.ndarray, iterations: int = 100, mix: fl
     spectrum = stft(audio, stft_config)
     dry = log_magnitude(spectrum)
     wet = model.transform(dry)  # sliding windows: bounded memory for long files
-    mixed = (mix * wet + (1.0 - mix) * dry).astype(np.float32)
+    mixed = wet_dry_mix(dry.astype(np.float32), wet.astype(np.float32), mix)
     phase = np.angle(spectrum) if init == "input" else None
     # Overlapping chunks of at most 2048 frames: bounded memory on long files.
     out = griffin_lim_chunked(magnitude_from_log(mixed), stft_config, n_iter=int(iterations),
@@ -89,10 +90,7 @@ def transfer_audio(model: Any, audio: np.ndarray, iterations: int = 100, mix: fl
     level_in, level_out = rms(audio), rms(out)
     if level_out > 1e-9:
         out = out * (level_in / level_out)
-    peak = float(np.max(np.abs(out))) if out.size else 0.0
-    if peak > 0.999:
-        out = out * (0.999 / peak)
-    return out.astype(np.float32), dry, mixed
+    return peak_ceiling(out), dry, mixed
 
 
 def collect_inputs(inputs: Sequence[str | Path]) -> list[tuple[Path, Path]]:

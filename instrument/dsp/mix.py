@@ -46,7 +46,8 @@ def wet_dry_mix(dry: np.ndarray, wet: np.ndarray, mix: float, out: np.ndarray | 
     """``wet * mix + dry * (1 - mix)``; ``mix >= 1`` copies ``wet`` (so a non-finite dry cannot leak in).
 
     Args:
-        dry, wet: the unprocessed and processed signals, same shape ``(n,)`` float32.
+        dry, wet: the unprocessed and processed signals, same shape float32: ``(n,)`` samples
+            live, ``(frames, n_bins)`` log magnitudes in offline transfer.
         mix: 0 = all dry, 1 = all wet.
         out, scratch: ``(n,)`` buffers as in :func:`crossfade` (allocated when None).
     Returns:

@@ -38,9 +38,6 @@ convolutions (:func:`build_streaming_parts`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
-
 import keras
 
 from instrument.errors import ConfigError, ModelError
@@ -73,12 +70,12 @@ def _conv(config: AutoencoderConfig, filters: int, name: str, stream: bool,
                          name=name)
 
 
-def _chain(config: AutoencoderConfig, stream: bool = False,
+def layer_chain(config: AutoencoderConfig, stream: bool = False,
            stage: int | None = None) -> tuple[list[keras.layers.Layer], list[keras.layers.Layer]]:
     """Fresh encoder and decoder layer lists (encoder ends with ``latent``).
 
     ``stage`` (1-based, ``dense``/``deep`` only) builds the truncated model of
-    greedy layer-wise pretraining: the first ``stage`` encoder layers and the
+    greedy layer-wise pretraining (:mod:`training.pretrain`): the first ``stage`` encoder layers and the
     mirrored decoder. Layer names match the full model's.
     """
     enc: list[keras.layers.Layer] = []
@@ -172,7 +169,7 @@ def _chain(config: AutoencoderConfig, stream: bool = False,
     return enc, dec
 
 
-def _assemble(config: AutoencoderConfig, enc: list, dec: list, input_shape: tuple[int, ...],
+def assemble_model(config: AutoencoderConfig, enc: list, dec: list, input_shape: tuple[int, ...],
               batch_size: int | None = None,
               name: str | None = None) -> tuple[keras.Model, keras.Model, keras.Model]:
     inp = keras.Input(shape=input_shape, batch_size=batch_size, name="features")
@@ -197,8 +194,8 @@ def build_autoencoder_parts(config: AutoencoderConfig) -> tuple[keras.Model, ker
     """``(model, encoder, decoder)`` sharing layers; input ``config.input_shape``."""
     if not isinstance(config, AutoencoderConfig):
         raise ConfigError(f"expected an AutoencoderConfig, got {type(config).__name__}")
-    enc, dec = _chain(config)
-    return _assemble(config, enc, dec, config.input_shape)
+    enc, dec = layer_chain(config)
+    return assemble_model(config, enc, dec, config.input_shape)
 
 
 def build_autoencoder(config: AutoencoderConfig) -> keras.Model:
@@ -208,13 +205,6 @@ def build_autoencoder(config: AutoencoderConfig) -> keras.Model:
     holds the units. Use :func:`split_autoencoder` for encoder/decoder.
     """
     return build_autoencoder_parts(config)[0]
-
-
-def compile_autoencoder(model: keras.Model, config: AutoencoderConfig) -> keras.Model:
-    """Compile with Adam(``config.learning_rate``) and MSE; returns ``model``."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-                  loss="mse")
-    return model
 
 
 def split_autoencoder(model: keras.Model) -> tuple[keras.Model, keras.Model]:
@@ -243,7 +233,7 @@ def _time_extent(config: AutoencoderConfig) -> tuple[int, int]:
     """(past, future) input frames one output frame depends on (upper bounds)."""
     if config.arch == "dense":
         return 0, 0
-    enc, dec = _chain(config)
+    enc, dec = layer_chain(config)
     past = future = 0
     jump = 1
     for layer in enc + dec:
@@ -276,53 +266,7 @@ def past_frames(config: AutoencoderConfig) -> int:
     return _time_extent(config)[0]
 
 
-# ------------------------------------------------------ layer-wise pretraining
-@dataclass(frozen=True)
-class PretrainStage:
-    """One stage of greedy layer-wise pretraining.
-
-    Attributes:
-        stage: 1-based stage number (``len(plan)`` = full depth).
-        new_layers: layer names trained in this stage (new encoder layer + fresh decoder).
-        frozen_layers: encoder layers copied from the previous stage and frozen.
-    """
-
-    stage: int
-    new_layers: tuple[str, ...]
-    frozen_layers: tuple[str, ...]
-
-
-def _stage_count(config: AutoencoderConfig) -> int:
-    if config.arch == "dense":
-        return len(config.hidden_units)
-    if config.arch == "deep":
-        return config.depth
-    raise ConfigError(f"layer-wise pretraining needs arch 'dense' or 'deep', got {config.arch!r}")
-
-
-def _weighted_names(layers: list[keras.layers.Layer]) -> list[str]:
-    return [layer.name for layer in layers
-            if isinstance(layer, (keras.layers.Dense, SpectroConv2D))]
-
-
-def pretrain_stack_plan(config: AutoencoderConfig) -> list[PretrainStage]:
-    """The stages of greedy layer-wise pretraining (Sarroff & Casey; Paterna 3.3.3).
-
-    Stage ``s`` trains encoder layer ``s`` plus a fresh mirrored decoder on top
-    of encoder layers ``1..s-1`` kept frozen from stage ``s-1``. The last stage
-    has the full architecture; :func:`finish_pretraining` unfreezes it for
-    fine-tuning. Use :func:`build_deep_stage` to build each stage's model.
-    """
-    plan = []
-    for stage in range(1, _stage_count(config) + 1):
-        enc, dec = _chain(config, stage=stage)
-        enc_names = _weighted_names(enc)
-        plan.append(PretrainStage(stage=stage,
-                                  new_layers=tuple(enc_names[-1:] + _weighted_names(dec)),
-                                  frozen_layers=tuple(enc_names[:-1])))
-    return plan
-
-
+# ------------------------------------------------------------ weight copies
 def transfer_weights(source: keras.Model, target: keras.Model,
                      names: list[str] | tuple[str, ...] | None = None,
                      freeze: bool = False) -> list[str]:
@@ -356,52 +300,6 @@ def transfer_weights(source: keras.Model, target: keras.Model,
     return copied
 
 
-def build_deep_stage(config: AutoencoderConfig, stage: int,
-                     previous: keras.Model | None = None) -> keras.Model:
-    """Model of pretraining stage ``stage`` (1-based), uncompiled.
-
-    Encoder layers ``1..stage-1`` are copied from ``previous`` (the trained
-    stage ``stage-1`` model) and frozen; encoder layer ``stage`` and the
-    decoder are new. Its ``latent`` layer has the stage's hidden size.
-    """
-    count = _stage_count(config)
-    if not isinstance(stage, int) or not 1 <= stage <= count:
-        raise ConfigError(f"stage must be in 1..{count}, got {stage!r}")
-    if stage > 1 and previous is None:
-        raise ConfigError(f"stage {stage} needs the trained stage {stage - 1} model")
-    enc, dec = _chain(config, stage=stage)
-    model = _assemble(config, enc, dec, config.input_shape,
-                      name=f"{config.arch}_stage_{stage}")[0]
-    if previous is not None:
-        frozen = pretrain_stack_plan(config)[stage - 1].frozen_layers
-        transfer_weights(previous, model, names=frozen, freeze=True)
-    return model
-
-
-def finish_pretraining(config: AutoencoderConfig, last_stage: keras.Model) -> keras.Model:
-    """Full model (all layers trainable) with the weights of the last stage model."""
-    model = build_autoencoder(config)
-    transfer_weights(last_stage, model)
-    return model
-
-
-def greedy_layerwise_pretrain(config: AutoencoderConfig,
-                              fit: Callable[[keras.Model, PretrainStage], Any]) -> keras.Model:
-    """Run the whole pretraining plan and return the full model for fine-tuning.
-
-    Args:
-        fit: called as ``fit(stage_model, stage)`` with the stage model already
-            compiled (:func:`compile_autoencoder`); it trains it in place.
-    Returns the full, uncompiled, all-trainable model (compile it and fine-tune).
-    """
-    previous = None
-    for stage in pretrain_stack_plan(config):
-        model = build_deep_stage(config, stage.stage, previous)
-        compile_autoencoder(model, config)
-        fit(model, stage)
-        previous = model
-    return finish_pretraining(config, previous)
-
 
 # ------------------------------------------------------------------ streaming
 def can_stream_cached(config: AutoencoderConfig) -> bool:
@@ -422,9 +320,9 @@ def build_streaming_parts(config: AutoencoderConfig,
         raise ConfigError(f"cached streaming needs a causal model with pool_time 1 "
                           f"(arch {config.arch!r}, causal={config.causal}, "
                           f"pool_time={config.pool_time})")
-    enc, dec = _chain(config, stream=config.arch != "dense")
+    enc, dec = layer_chain(config, stream=config.arch != "dense")
     shape = (config.n_bins,) if config.arch == "dense" else (1, config.n_bins)
-    model, encoder, decoder = _assemble(config, enc, dec, shape, batch_size=1,
+    model, encoder, decoder = assemble_model(config, enc, dec, shape, batch_size=1,
                                         name=f"{config.arch}_streaming")
     if trained is not None:
         transfer_weights(trained, model)

@@ -323,41 +323,6 @@ def check_resume(tcfg: InversionTrainConfig, out_dir: str | Path) -> dict[str, A
     return state
 
 
-def plot_losses(history: Mapping[str, list[float]], path: Path, title: str) -> Path:
-    """Training/validation loss per epoch as a PNG, beside the validation mean MPR per epoch when
-    the history holds it (``val_mean_mpr``)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with_mpr = bool(history.get("val_mean_mpr"))
-    fig, axes = plt.subplots(1, 2 if with_mpr else 1, figsize=(11 if with_mpr else 6, 4),
-                             squeeze=False)
-    ax = axes[0, 0]
-    for key in ("loss", "val_loss"):
-        if history.get(key):
-            ax.plot(range(1, len(history[key]) + 1), history[key], marker="o", markersize=3,
-                    label=key)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    if with_mpr:
-        mpr = history["val_mean_mpr"]
-        ax = axes[0, 1]
-        ax.plot(range(1, len(mpr) + 1), mpr, marker="o", markersize=3, color="C2")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("mean MPR (validation)")
-        ax.set_title(f"validation mean MPR (last {mpr[-1]:.2f})")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    from instrument.plots import save_figure
-
-    return save_figure(fig, path)
-
-
 def prior_scores(train_classes: np.ndarray, n: int, levels: Sequence[int], n_classes: int
                  ) -> np.ndarray:
     """The guess that knows only the prior: each parameter's class frequencies in
@@ -516,7 +481,10 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
                          "epochs_run": metrics["epochs_run"],
                          "val_mean_mpr": metrics["validation"]["mean_mpr"]})
     _atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1), "metrics file")
-    plot_losses(history, out / "loss.png", f"{mcfg.arch}/{mcfg.head} on {tcfg.synth}")
+    from instrument.plots import plot_history
+
+    panels = ("loss", "mean_mpr") if history.get("val_mean_mpr") else ("loss",)
+    plot_history(history, out / "loss.png", f"{mcfg.arch}/{mcfg.head} on {tcfg.synth}", metrics=panels)
     baseline = metrics["validation"].get("prior_mean_mpr")
     log(f"saved {final}; validation mean MPR {metrics['validation']['mean_mpr']:.2f} "
         + (f"(the prior alone {baseline:.2f}) " if baseline is not None else "")
