@@ -95,7 +95,7 @@ def measure_command(name: str, clips: int, shard_size: int, workers: int) -> tup
     return clips / seconds, seconds
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = LatentArgumentParser(prog="latent bench datasets", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--synths", default="inversynth,fluidsynth",
@@ -114,7 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--shard-size", type=bounded_int(1, 10_000), default=1000,
                         help="clips per shard in the dataset-command row (default 1000, the "
                              "command's default)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"cores: {os.cpu_count()}, load average at start: {load:.2f}\n")
     print("| synth | what | clips | processes | wall clips/s | CPU ms/clip | clips/s per core from CPU |")

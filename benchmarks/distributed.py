@@ -101,15 +101,21 @@ def _run_cluster(job: str, workers: int, steps: int, per_worker_batch: int, tmp:
             "examples_per_s": chief["global_batch"] / median}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = LatentArgumentParser(prog="latent bench distributed", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=30, help="steps per run (first 5 not timed)")
-    parser.add_argument("--per-worker-batch", type=int, default=32)
-    parser.add_argument("--jobs", nargs="+", choices=JOBS, default=list(JOBS))
+    parser.add_argument("--per-worker-batch", type=int, default=32,
+                        help="examples per step on each worker (the global batch grows with workers)")
+    parser.add_argument("--jobs", nargs="+", choices=JOBS, default=list(JOBS),
+                        help="models to time (default: " + " ".join(JOBS) + ")")
     parser.add_argument("--worker", choices=JOBS, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.worker:
         worker(args.worker, args.steps, args.per_worker_batch, args.out)
         return 0

@@ -20,10 +20,10 @@ import numpy as np
 from instrument.cli_support import LatentArgumentParser
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     p = LatentArgumentParser(prog="latent bench identifiability", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--synth", default="inversynth")
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--synth", default="inversynth", help="synth name")
     p.add_argument("--model", default=None,
                    help="inversion model .keras (default: the shipped model; 'none' = no model)")
     p.add_argument("--count", type=int, default=200, help="test sounds (default 200)")
@@ -31,12 +31,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="relative feature distances counted as 'sounds the same' (default 0 0.01 0.03 0.1)")
     p.add_argument("--no-swaps", action="store_true",
                    help="do not also try exchanging two oscillators' shapes (one-parameter changes only)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the test sounds")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)  # --help and bad flags before TensorFlow loads
+    args = build_parser().parse_args(argv)  # --help and bad flags before TensorFlow loads
     from tqdm import tqdm
 
     from benchmarks.inversion import batched_scores

@@ -37,10 +37,10 @@ from instrument.cli_support import LatentArgumentParser
 from benchmarks.nearest import nearest_neighbour_scores
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     p = LatentArgumentParser(prog="latent bench inversion", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--synth", default="inversynth")
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--synth", default="inversynth", help="synth name")
     p.add_argument("--model", action="append", default=None,
                    help="inversion model .keras (repeatable; default: the shipped model; 'none' = no model)")
     p.add_argument("--count", type=int, default=None, help="test sounds (default 2000; quick 200)")
@@ -58,13 +58,15 @@ def _parser() -> argparse.ArgumentParser:
                    "(default 100; quick 10)")
     p.add_argument("--search-only-count", type=int, default=None,
                    help="of those, how many also get the search-only baseline (default: all of them)")
-    p.add_argument("--refine-seconds", type=float, default=2.0)
+    p.add_argument("--refine-seconds", type=float, default=2.0,
+                   help="refinement time per sound in seconds (search-only: this plus the "
+                   "network's inference time)")
     p.add_argument("--refine-renders", type=int, default=0,
                    help="also cap refinement and search-only at this many renders per sound "
                    "(0 = wall-clock budget only)")
     p.add_argument("--refine-workers", type=int, default=2,
                    help="threads rendering refinement candidates (default 2)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the test sounds and the baselines")
     p.add_argument("--pairs", type=int, default=4, help="WAV/PNG examples written")
     p.add_argument("-o", "--output", "--out", dest="out", default="bench-inversion", metavar="DIR",
                    help="output folder (tables and example pictures)")
@@ -248,7 +250,7 @@ def _plot_sweeps(out: Path, name: str, inv: Any, feats: np.ndarray, classes: np.
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)  # --help and bad flags before TensorFlow loads
+    args = build_parser().parse_args(argv)  # --help and bad flags before TensorFlow loads
     if args.arrival:
         return _arrival(args)
     if args.real is not None:

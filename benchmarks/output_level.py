@@ -67,11 +67,15 @@ def _row(label: str, out: np.ndarray, reduction: float) -> str:
     return f"{label:<40} {_db(peak):>+8.2f} {full:>9.2f} {_db(rms):>+8.1f} {reduction:>8.1f}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = LatentArgumentParser(prog="latent bench output_level", description=__doc__)
     parser.add_argument("--unit", type=int, default=0, help="unit swept 0..2 (default 0)")
     parser.add_argument("--sweep-model", default="reconstruct", help="model of the sweep (default reconstruct)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from instrument.app.render import load_automation, load_models, resolve_model_paths
     from instrument.engine.unit_state import MAX_SCALE

@@ -147,16 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("inputs", nargs="*", metavar="FILE",
                         help="benchmark these audio files instead of the shipped signals")
     parser.add_argument("--input", action="append", default=[], metavar="FILE",
-                        help="benchmark this audio file instead of the shipped signals (repeatable; "
-                             "the same as the positional FILE)")
+                        help="benchmark this audio file (repeatable; the same as the positional FILE; "
+                             "default: the shipped signals)")
     parser.add_argument("--streaming", type=parse_settings, default=None, metavar="K:I,...",
                         help="streaming settings as look-ahead:iterations list (default "
                         + ",".join(f"{k}:{i}" for k, i in STREAMING_SETTINGS) + ")")
     parser.add_argument("--gl", default=None, metavar="N,...",
                         help="Griffin-Lim iteration counts (default " + ",".join(map(str, GL_ITERATIONS)) + ")")
-    parser.add_argument("--sample-rate", type=int, default=22050)
-    parser.add_argument("--n-fft", type=int, default=1024)
-    parser.add_argument("--hop-length", type=int, default=256)
+    parser.add_argument("--sample-rate", type=int, default=22050, help="sample rate of the signals (Hz)")
+    parser.add_argument("--n-fft", type=int, default=1024, help="STFT frame length (samples)")
+    parser.add_argument("--hop-length", type=int, default=256, help="STFT hop (samples)")
     return parser
 
 

@@ -8,7 +8,7 @@ log1p magnitudes) of
   the target note) and ``spectral EQ`` (fixed per-bin gain from source to target,
   fitted on the training notes);
 * the shipped models, evaluated as they are;
-* each architecture after a small quick training (``--epochs``, ``--minutes``).
+* each architecture after a small quick training (``--epochs``, ``--time-limit``).
 
 Held-out notes are the same seeded note split the shipped models were trained with.
 Also times ``latent transfer`` on a 2 s note with 100 Griffin-Lim iterations.
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from instrument.cli_support import LatentArgumentParser
+from instrument.cli_support import LatentArgumentParser, add_hidden_alias
 
 ARCHS = ("dense", "shallow", "deep", "dilated", "residual", "dilres")
 #: Small per-architecture settings for the quick runs.
@@ -213,29 +213,36 @@ def time_transfer(model_path: Path, note: Path, iterations: int = 100) -> dict[s
         inproc = time.perf_counter() - start
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "instrument.cli", "transfer", "--model", str(model_path),
-                        str(note), "-o", tmp, "--iterations", str(iterations)], check=True,
+                        str(note), "-o", tmp, "--gl-iterations", str(iterations)], check=True,
                        capture_output=True)
         whole = time.perf_counter() - start
     return {"seconds": seconds, "in_process": inproc, "process": whole}
 
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = LatentArgumentParser(prog="latent bench quality", description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=2, help="epochs of each quick per-arch training")
+    parser.add_argument("--time-limit", type=float, default=3.0, metavar="MINUTES",
+                        help="wall-time cap per quick training, in minutes")
+    add_hidden_alias(parser, "--minutes", dest="time_limit", type=float)
+    parser.add_argument("--archs", default=",".join(ARCHS), help="comma list of archs to train quickly "
+                        "('none' to skip)")
+    parser.add_argument("--tasks", default="transfer,reconstruction",
+                        help="comma list of tasks: transfer, reconstruction")
+    parser.add_argument("--recon-instruments", type=int, default=3,
+                        help="instruments of the reconstruction set used for the quick trainings")
+    parser.add_argument("--no-timing", action="store_true", help="skip the transfer timing")
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)  # --help and bad flags before TensorFlow loads
     from instrument.config import SpectralConfig
     from instrument.app.transfer import load_model
     from presets import PRESETS_DIR
     from training import make_models
     from training.train import TrainConfig, prepare_autoencoder_data, prepare_transfer_data
 
-    parser = LatentArgumentParser(prog="latent bench quality", description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=2, help="epochs of each quick per-arch training")
-    parser.add_argument("--minutes", type=float, default=3.0, help="wall-time cap per quick training")
-    parser.add_argument("--archs", default=",".join(ARCHS), help="comma list of archs to train quickly "
-                        "('none' to skip)")
-    parser.add_argument("--tasks", default="transfer,reconstruction")
-    parser.add_argument("--recon-instruments", type=int, default=3,
-                        help="instruments of the reconstruction set used for the quick trainings")
-    parser.add_argument("--no-timing", action="store_true", help="skip the transfer timing")
-    args = parser.parse_args(argv)
     archs = [] if args.archs == "none" else [a.strip() for a in args.archs.split(",") if a.strip()]
     tasks = [t.strip() for t in args.tasks.split(",")]
     spectral = SpectralConfig()
@@ -262,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                        "shipped flute-to-clarinet-live (causal dilres, live)"))
             if not args.no_timing:
                 timing = time_transfer(shipped, sorted(flute.glob("*_G4.wav"))[0])
-        rows += quick_rows("transfer", data, archs, args.epochs, args.minutes, work)
+        rows += quick_rows("transfer", data, archs, args.epochs, args.time_limit, work)
     if "reconstruction" in tasks:
         folders = [make_models.render(name, make_models.RECONSTRUCT_NOTES)
                    for name in make_models.RECONSTRUCT_INSTRUMENTS]
@@ -278,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if archs:
             small = prepare_autoencoder_data(folders[:args.recon_instruments], spectral, config,
                                              verbose=False)
-            rows += quick_rows("reconstruction", small, archs, args.epochs, args.minutes, work)
+            rows += quick_rows("reconstruction", small, archs, args.epochs, args.time_limit, work)
     print()
     print("| task | model | validation loss | reconstruction error | energy > 5 kHz vs target | "
           "note tails vs target |")

@@ -91,7 +91,7 @@ def _underflow_text(u: dict[str, Any]) -> str:
     return f"{u['underflows']} ring, {u['xruns']} PortAudio flags"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = LatentArgumentParser(prog="latent bench realtime", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="*", metavar="M",
                         help="model files (default: every latent model in presets/models)")
@@ -117,9 +117,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-load", action="store_true", help="do not load the other core during the run")
     parser.add_argument("--inversion-model", default=None, metavar="PATH",
                         help="inversion model for the follower cost and run (default: the shipped one; 'none' skips)")
-    parser.add_argument("--phase-lookahead", type=int, default=DEFAULT_PHASE_LOOKAHEAD)
-    parser.add_argument("--phase-iterations", type=int, default=DEFAULT_PHASE_ITERATIONS)
-    args = parser.parse_args(list(argv or []))
+    parser.add_argument("--phase-lookahead", type=int, default=DEFAULT_PHASE_LOOKAHEAD,
+                        help="RTISI-LA look-ahead frames (as perform)")
+    parser.add_argument("--phase-iterations", type=int, default=DEFAULT_PHASE_ITERATIONS,
+                        help="RTISI-LA iterations per frame (as perform)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(argv or []))
     # the live app's own settings, validated as `latent perform` validates its flags
     settings = PerformOptions(source="none", headless=True, use_midi=False, phase_lookahead=args.phase_lookahead,
                               phase_iterations=args.phase_iterations, block_frames=args.block,

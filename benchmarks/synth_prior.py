@@ -28,13 +28,13 @@ from instrument.cli_support import LatentArgumentParser, bounded_int
 SILENT_DB, QUIET_RMS_DB = -60.0, -40.0
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     p = LatentArgumentParser(prog="latent bench synth_prior", description=__doc__,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--synth", default="dx7", help="synth name (default dx7)")
     p.add_argument("--count", type=bounded_int(1, 1_000_000), default=10000,
                    help="patches per sampler (default 10000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random patches")
     p.add_argument("-o", "--output", "--out", dest="out", default=None, metavar="DIR",
                    help="also write synth_prior.json here")
     return p
@@ -53,7 +53,7 @@ def level_stats(audio: np.ndarray) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     from instrument.synths.registry import get_synth
 
     synth = get_synth(args.synth)

@@ -64,6 +64,8 @@ def test_every_help_is_fast_quiet_and_shows_defaults(repo_root: Path, path: tupl
 
 
 def all_parsers() -> list[tuple[str, argparse.ArgumentParser]]:
+    """Every parser of the CLI, built in-process as ``latent`` builds them: the sub-command tree
+    (nested ones included) and each ``latent bench NAME``'s own parser (``build_parser()``)."""
     def walk(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
         found = [(parser.prog, parser)]
         for action in parser._actions:
@@ -71,23 +73,45 @@ def all_parsers() -> list[tuple[str, argparse.ArgumentParser]]:
                 for sub in action.choices.values():
                     found += walk(sub)
         return found
-    from benchmarks.phase import build_parser as phase_parser
+    import importlib
 
-    return walk(build_parser()) + [("latent bench phase", phase_parser())]
+    from instrument.commands.bench import BENCHMARKS
+
+    benches = [(f"latent bench {name}", importlib.import_module(f"benchmarks.{name}").build_parser())
+               for name in BENCHMARKS]
+    return walk(build_parser()) + benches
 
 
 def test_every_option_with_a_default_shows_it() -> None:
-    for prog, parser in all_parsers():
-        formatter = parser._get_formatter()
+    tensorflow_loaded = "tensorflow" in sys.modules  # by an earlier test in this process
+    parsers = all_parsers()
+    assert tensorflow_loaded or "tensorflow" not in sys.modules  # built as cheaply as --help
+    progs = {prog for prog, _ in parsers}
+    assert {"latent train autoencoder", "latent train inversion", "latent synth render"} <= progs
+    from instrument.commands.bench import BENCHMARKS
+
+    assert {f"latent bench {name}" for name in BENCHMARKS} <= progs
+    problems = []
+    for prog, parser in parsers:
         for action in parser._actions:
             if action.help == argparse.SUPPRESS or not action.option_strings:
                 continue
-            if action.default is None or action.default is False or action.default == argparse.SUPPRESS:
-                continue
             if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
                 continue
-            text = formatter._get_help_string(action) or ""
-            assert "default" in text.lower(), (prog, action.option_strings, text)
+            if action.default is None or action.default is False or action.default == argparse.SUPPRESS:
+                continue
+            name = f"{prog} {'/'.join(action.option_strings)}"
+            if not (action.help or "").strip():
+                problems.append(f"{name}: no help text")
+                continue
+            # the option's entry exactly as --help renders it (argparse skips the default of an
+            # option without help text, so both checks are needed)
+            rendered = " ".join(parser._get_formatter()._format_action(action).split())
+            if "default" not in rendered.lower():
+                problems.append(f"{name}: help does not show the default {action.default!r}: {rendered}")
+            elif "(default: )" in rendered or "(default: [])" in rendered:
+                problems.append(f"{name}: help shows an empty default: {rendered}")
+    assert not problems, "\n".join(problems)
 
 
 def test_top_level_help_is_fast(repo_root: Path) -> None:

@@ -25,12 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="sigmoid+BCE (Barkan), softmax per parameter, or regression (MSE)")
     parser.add_argument("-o", "--output", "--out", dest="out", default="runs/inversion", metavar="DIR",
                         help="output folder (model.keras, checkpoints, metrics.json, loss.png)")
-    parser.add_argument("--epochs", type=bounded_int(1, 100000), default=20)
-    parser.add_argument("--steps-per-epoch", type=bounded_int(1, 1000000), default=200)
-    parser.add_argument("--batch-size", type=bounded_int(1, 65536), default=32)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--epochs", type=bounded_int(1, 100000), default=20, help="most training epochs")
+    parser.add_argument("--steps-per-epoch", type=bounded_int(1, 1000000), default=200, help="batches per epoch")
+    parser.add_argument("--batch-size", type=bounded_int(1, 65536), default=32, help="sounds per batch")
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate")
     parser.add_argument("--lr-decay", type=float, default=1.0, help="per-epoch learning-rate factor")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="data seed (training batches and validation set)")
     parser.add_argument("--val-count", type=bounded_int(1, 1000000), default=512, help="validation sounds")
     parser.add_argument("--patience", type=int, default=5, help="early-stopping epochs (0 = off)")
     parser.add_argument("--width-scale", type=float, default=1.0,
@@ -53,8 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         dest="max_minutes",
                         help="stop after the epoch that passes this many minutes (0 = none)")
     add_hidden_alias(parser, "--max-minutes", dest="max_minutes", type=bounded_float(0.0, 60 * 24 * 14))
-    parser.add_argument("--data", default="", metavar="DIR",
-                        help="train on a `latent dataset synth` folder instead of on-the-fly renders")
+    parser.add_argument("--data", default=None, metavar="DIR",
+                        help="train on a `latent dataset synth` folder (default: on-the-fly renders)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.keras")
     add_strategy_options(parser)
     parser.set_defaults(func=run)
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         patience=args.patience, width_scale=args.width_scale, fc_units=args.fc_units,
         summary_units=args.summary_units, max_minutes=args.max_minutes,
         lr_decay=args.lr_decay,
-        data=args.data, sweep_harmonics=args.sweep_harmonics,
+        data=args.data or "", sweep_harmonics=args.sweep_harmonics,
         sweep_cell_units=args.sweep_cell_units, sweep_read=args.sweep_read,
         trajectory_read=args.trajectory_read)
     if args.resume and args.strategy == "default":

@@ -9,6 +9,7 @@ from typing import Any
 from instrument.cli_support import (add_hidden_alias, bounded_float, bounded_int, check_input_folder,
                                     check_outputs)
 from instrument.config import AudioConfig, SpectralConfig, StftConfig
+from instrument.models.config import AutoencoderConfig
 from instrument.errors import ConfigError, DatasetError
 from training.distributed.latent import add_strategy_options
 from training.run_outputs import check_run_folder
@@ -24,17 +25,27 @@ def _hidden_units(text: str) -> tuple[int, ...]:
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
-    """Options shared by both kinds: model, loop and analysis settings."""
+    """Options shared by both kinds: model, loop and analysis settings.
+
+    Model options left unset keep :class:`AutoencoderConfig`'s defaults, shown in ``--help``."""
+    base = AutoencoderConfig()
     model = parser.add_argument_group("model")
     model.add_argument("--arch", choices=ARCHS, default="dilres", help="architecture (default dilres)")
-    model.add_argument("--channels", type=int, default=None, help="hidden conv channels")
-    model.add_argument("--latent-channels", type=int, default=None, help="latent units (faders)")
-    model.add_argument("--depth", type=int, default=None, help="conv layers (deep) / blocks (dilres)")
+    model.add_argument("--channels", type=int, default=None,
+                       help=f"hidden conv channels (default {base.channels})")
+    model.add_argument("--latent-channels", type=int, default=None,
+                       help=f"latent units (faders) (default {base.latent_channels})")
+    model.add_argument("--depth", type=int, default=None,
+                       help=f"conv layers (deep) / blocks (dilres) (default {base.depth})")
     model.add_argument("--hidden-units", type=_hidden_units, default=None,
-                       help="dense hidden sizes, encoder order, e.g. 256,8")
-    model.add_argument("--kernel-size", type=int, default=None, help="conv kernel size (odd)")
-    model.add_argument("--pool-time", type=int, default=None, help="max-pool factor in time")
-    model.add_argument("--pool-freq", type=int, default=None, help="max-pool factor in frequency")
+                       help="dense hidden sizes, encoder order, e.g. 256,8 (default "
+                            + ",".join(map(str, base.hidden_units)) + ")")
+    model.add_argument("--kernel-size", type=int, default=None,
+                       help=f"conv kernel size (odd) (default {base.kernel_size})")
+    model.add_argument("--pool-time", type=int, default=None,
+                       help=f"max-pool factor in time (default {base.pool_time})")
+    model.add_argument("--pool-freq", type=int, default=None,
+                       help=f"max-pool factor in frequency (default {base.pool_freq})")
     model.add_argument("--causal", action="store_true", help="causal in time (for live use)")
     model.add_argument("--freq-bias", action="store_true",
                        help="dilres: trainable per-frequency-bin bias after each block "
@@ -45,20 +56,26 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--freq-template", action="store_true",
                        help="dilres with --freq-context: the context layers also add a learned "
                             "whole-frame spectral template (harmonics the input lacks)")
-    model.add_argument("--noise", type=float, default=None, help="input gaussian noise stddev")
-    model.add_argument("--sparsity", type=float, default=None, help="KL sparsity weight beta (0 = off)")
-    model.add_argument("--sparsity-target", type=float, default=None, help="KL sparsity target rho")
-    model.add_argument("--l1", type=float, default=None, help="L1 kernel regularisation")
-    model.add_argument("--l2", type=float, default=None, help="L2 kernel regularisation")
-    model.add_argument("--dropout", type=float, default=None, help="dropout rate")
+    model.add_argument("--noise", type=float, default=None,
+                       help=f"input gaussian noise stddev (default {base.noise_stddev:g})")
+    model.add_argument("--sparsity", type=float, default=None,
+                       help=f"KL sparsity weight beta (0 = off; default {base.sparsity_beta:g})")
+    model.add_argument("--sparsity-target", type=float, default=None,
+                       help=f"KL sparsity target rho (default {base.sparsity_rho:g})")
+    model.add_argument("--l1", type=float, default=None,
+                       help=f"L1 kernel regularisation (default {base.l1:g})")
+    model.add_argument("--l2", type=float, default=None,
+                       help=f"L2 kernel regularisation (default {base.l2:g})")
+    model.add_argument("--dropout", type=float, default=None, help=f"dropout rate (default {base.dropout:g})")
     loop = parser.add_argument_group("training")
-    loop.add_argument("--epochs", type=bounded_int(1, 100000), default=30)
-    loop.add_argument("--batch-size", type=bounded_int(1, 65536), default=16)
-    loop.add_argument("--learning-rate", type=float, default=1e-3)
+    loop.add_argument("--epochs", type=bounded_int(1, 100000), default=30, help="most training epochs")
+    loop.add_argument("--batch-size", type=bounded_int(1, 65536), default=16, help="examples per batch")
+    loop.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate")
     loop.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
                       help="cosine: decay the learning rate to 2%% by the last epoch or the time limit")
     loop.add_argument("--frames", type=bounded_int(1, 4096), default=16, help="spectrum frames per window (T)")
-    loop.add_argument("--seed", type=int, default=0)
+    loop.add_argument("--seed", type=int, default=0,
+                      help="seed of the validation split, shuffling, augmentation and weights")
     loop.add_argument("--val-fraction", type=float, default=0.15, help="notes held out for validation")
     loop.add_argument("--split", choices=("random", "between"), default="random",
                       help="validation notes: seeded random notes, or seeded random pitches between "
@@ -84,9 +101,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                       help="continue an interrupted run in the output folder from its last epoch")
     loop.add_argument("--quiet", action="store_true", help="no progress bar")
     spec = parser.add_argument_group("analysis")
-    spec.add_argument("--sample-rate", type=int, default=22050)
-    spec.add_argument("--n-fft", type=int, default=1024)
-    spec.add_argument("--hop-length", type=int, default=256)
+    spec.add_argument("--sample-rate", type=int, default=22050, help="analysis sample rate (Hz)")
+    spec.add_argument("--n-fft", type=int, default=1024, help="STFT frame length (samples)")
+    spec.add_argument("--hop-length", type=int, default=256, help="STFT hop (samples)")
     parser.add_argument("-o", "--output", required=True, metavar="DIR",
                         help="output folder (model.keras, metrics.json, loss.png, checkpoints)")
     parser.add_argument("--name", default=None,
