@@ -33,6 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The argparse ``dest`` of each command's own sub-commands (``latent dataset synth``, ...).
+SUBCOMMAND_DESTS = {"dataset": "kind", "train": "kind", "synth": "action"}
+
+
+def command_name(args: argparse.Namespace) -> str:
+    """The command as typed, sub-command included: ``latent dataset synth`` (for error lines)."""
+    sub = getattr(args, SUBCOMMAND_DESTS.get(args.command, ""), None)
+    return f"latent {args.command}" + (f" {sub}" if isinstance(sub, str) else "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     parser = build_parser()
@@ -43,10 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LatentError as exc:
         if args.debug:
             raise
-        print(f"latent {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{command_name(args)}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"latent {args.command}: interrupted", file=sys.stderr)
+        print(f"{command_name(args)}: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
 

@@ -149,22 +149,16 @@ def check_outputs(files: Iterable[tuple[str | Path | None, str]] = (),
             check_writable_dir(path, kind)
 
 
-def resolve_midi_output(port: str, api: str | None) -> str:
-    """The MIDI output port matching ``port`` as ``latent perform`` matches ports: the exact
-    name, else the first name containing it, case-insensitive. DeviceError lists the ports."""
-    from controllers.midi_api import midi_backend, resolve_api_name
-    from controllers.ports import match_port
+def resolve_midi_output(port: str, api: str | None, flag: str = "--midi-out") -> str:
+    """The full name of the MIDI output ``port`` names, matched as everywhere (the exact name, else
+    the one port containing it, case-insensitive: :func:`controllers.ports.find_port`); checked
+    before anything loads. DeviceError (one line naming the flag) when the API cannot start or
+    none or several ports match; the C libraries' own lines are hidden unless ``--debug``."""
+    from controllers.ports import resolve_ports
+    from instrument.quiet import library_noise_hidden
 
-    name = resolve_api_name(api)
-    try:
-        names = list(midi_backend(name).get_output_names())
-    except (OSError, RuntimeError, SystemError) as exc:
-        raise DeviceError(f"MIDI output {port!r}: MIDI API {name} unavailable ({exc})") from exc
-    found = match_port(names, exact=port)
-    if found is None:
-        raise DeviceError(f"no MIDI output matches {port!r} (API {name}); available: "
-                          f"{', '.join(names) or 'none'}")
-    return found
+    with library_noise_hidden():
+        return resolve_ports(api, outputs=[(flag, port)])[flag]
 
 
 def audio_format(path: str | Path) -> tuple[int, int] | None:

@@ -138,14 +138,31 @@ class _QuietFinder(importlib.abc.MetaPathFinder):
         return None
 
 
+_quiet = False
+
+
+@contextmanager
+def library_noise_hidden() -> Iterator[None]:
+    """Hide what C libraries print on stderr inside the block (libjack's and ALSA's lines when a
+    MIDI API cannot start), unless the run shows them (``--debug``: :func:`quiet_tensorflow` not
+    enabled). Our own errors still reach the user as one line: they are raised, not printed."""
+    if not _quiet:
+        yield
+        return
+    with stderr_silenced():
+        yield
+
+
 def quiet_tensorflow(enabled: bool = True) -> None:
     """Silence TensorFlow, absl, oneDNN, CUDA and gRPC start-up lines for this process.
 
     Call before anything imports TensorFlow (the ``latent`` dispatcher does, unless ``--debug``).
     Idempotent; with ``enabled=False`` it does nothing. Child processes inherit the environment.
     """
+    global _quiet
     if not enabled:
         return
+    _quiet = True
     os.environ.update(QUIET_ENV)
     warnings.filterwarnings("ignore", module=_NOISY_MODULES)
     if "tensorflow" in sys.modules:

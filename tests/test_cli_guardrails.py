@@ -7,6 +7,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,8 +21,9 @@ from instrument.models.names import default_model_name, model_name
 
 #: Lines of TensorFlow / absl / oneDNN / CUDA start-up noise (none may reach a normal run's stderr).
 NOISE = ("tensorflow", "onednn", "cuda", "absl", "w0000", "i0000", "e0000", "alsa lib")
-#: Generous bound for a loaded 2-core machine; the measured figures are printed (pytest -s).
-MAX_SECONDS = 3.0
+#: --help and argument/input errors answer within this (the issue's bound); the measured figures
+#: are printed (pytest -s). A run over it is timed once more (a loaded machine's hiccup).
+MAX_SECONDS = 1.0
 
 
 def command_paths() -> list[tuple[str, ...]]:
@@ -39,13 +41,38 @@ def command_paths() -> list[tuple[str, ...]]:
     return paths + [("bench", name) for name in BENCHMARKS]
 
 
+#: Runs the CLI as ``python -m instrument.cli`` does, and records at exit whether TensorFlow was
+#: imported (argv[1]: the record file; the rest: the CLI's arguments).
+_RECORDING_MAIN = ("import atexit, runpy, sys\n"
+                   "record, sys.argv = sys.argv[1], ['latent'] + sys.argv[2:]\n"
+                   "atexit.register(lambda: open(record, 'w').write(str('tensorflow' in sys.modules)))\n"
+                   "runpy.run_module('instrument.cli', run_name='__main__')\n")
+
+
 def run_latent(repo_root: Path, *args: str, cwd: Path | None = None) -> tuple[subprocess.CompletedProcess, float]:
+    """Run ``latent ARGS`` in a fresh process: (result, seconds). ``result.tensorflow`` says
+    whether the run imported TensorFlow."""
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY")}
     env["PYTHONPATH"] = str(repo_root)
-    start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "instrument.cli", *args], cwd=cwd or repo_root, env=env,
-                            capture_output=True, text=True, timeout=300)
-    return result, time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as folder:
+        record = Path(folder) / "tensorflow"
+        start = time.perf_counter()
+        result = subprocess.run([sys.executable, "-c", _RECORDING_MAIN, str(record), *args],
+                                cwd=cwd or repo_root, env=env, capture_output=True, text=True, timeout=300)
+        seconds = time.perf_counter() - start
+        result.tensorflow = record.is_file() and record.read_text() == "True"
+    return result, seconds
+
+
+def run_fast(repo_root: Path, *args: str, cwd: Path | None = None) -> tuple[subprocess.CompletedProcess, float]:
+    """:func:`run_latent` for a call that must answer within MAX_SECONDS without TensorFlow: a
+    run over the bound is timed once more, and the faster time is returned."""
+    result, seconds = run_latent(repo_root, *args, cwd=cwd)
+    if seconds >= MAX_SECONDS:
+        again, seconds_again = run_latent(repo_root, *args, cwd=cwd)
+        seconds = min(seconds, seconds_again)
+    assert not result.tensorflow, f"latent {' '.join(args)} imported TensorFlow"
+    return result, seconds
 
 
 def assert_quiet(stderr: str) -> None:
@@ -55,7 +82,7 @@ def assert_quiet(stderr: str) -> None:
 
 @pytest.mark.parametrize("path", command_paths(), ids=" ".join)
 def test_every_help_is_fast_quiet_and_shows_defaults(repo_root: Path, path: tuple[str, ...]) -> None:
-    result, seconds = run_latent(repo_root, *path, "--help")
+    result, seconds = run_fast(repo_root, *path, "--help")
     print(f"latent {' '.join(path)} --help: {seconds:.2f} s")
     assert result.returncode == 0, result.stderr
     assert seconds < MAX_SECONDS
@@ -115,7 +142,7 @@ def test_every_option_with_a_default_shows_it() -> None:
 
 
 def test_top_level_help_is_fast(repo_root: Path) -> None:
-    result, seconds = run_latent(repo_root, "--help")
+    result, seconds = run_fast(repo_root, "--help")
     print(f"latent --help: {seconds:.2f} s")
     assert result.returncode == 0 and seconds < MAX_SECONDS
     assert "models" in result.stdout
@@ -146,14 +173,15 @@ def test_missing_input_fails_fast_quiet_one_line(repo_root: Path, tmp_path: Path
     missing = tmp_path / "not-there.wav"
     args = [str(missing) if a == "MISSING" else str(tmp_path / a[4:]) if a.startswith("OUT/") else
             str(tmp_path / "out") if a == "OUT" else a for a in argv]
-    result, seconds = run_latent(repo_root, *args, cwd=tmp_path)
+    result, seconds = run_fast(repo_root, *args, cwd=tmp_path)
     print(f"latent {' '.join(argv)}: {seconds:.2f} s")
     assert result.returncode == 2, result.stderr
     assert seconds < MAX_SECONDS
     assert_quiet(result.stderr)
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"latent {argv[0]}: error:"), lines
+    command = " ".join(argv[:2] if argv[0] in ("dataset", "synth", "train") else argv[:1])
+    assert len(lines) == 1 and lines[0].startswith(f"latent {command}: error:"), lines
     if argv[0] != "perform":  # perform checks the sound card first (its owner's order)
         assert "not-there.wav" in lines[0]
     assert not (tmp_path / "out").exists()  # nothing written
@@ -204,11 +232,16 @@ def test_old_spellings_still_parse() -> None:
 def test_hidden_aliases_are_not_listed(capsys: pytest.CaptureFixture[str]) -> None:
     for argv, hidden in ((["train", "inversion", "--help"], "--max-minutes"),
                          (["train", "autoencoder", "--help"], "--max-minutes"),
-                         (["transfer", "--help"], "--iterations ")):
+                         (["transfer", "--help"], "--iterations "),
+                         (["perform", "--help"], "--iterations "),
+                         (["perform", "--help"], "--lookahead ")):
         with pytest.raises(SystemExit):
             main(argv)
         out = capsys.readouterr().out
-        assert hidden not in out and "--time-limit" in out or "--gl-iterations" in out
+        assert hidden not in out
+        assert "--time-limit" in out or "--gl-iterations" in out or "--phase-iterations" in out
+    parsed = build_parser().parse_args(["perform", "--iterations", "3", "--lookahead", "1"])
+    assert (parsed.iterations, parsed.lookahead) == (3, 1)  # the old spellings still work
 
 
 def test_sizes_are_bounded(capsys: pytest.CaptureFixture[str]) -> None:
@@ -296,6 +329,7 @@ def test_tensorflow_run_is_quiet(repo_root: Path, tmp_path: Path) -> None:
                                  "--model", "reconstruct", "--no-progress", cwd=tmp_path)
     print(f"latent render (TensorFlow): {seconds:.2f} s, stderr {result.stderr!r}")
     assert result.returncode == 0, result.stderr
+    assert result.tensorflow  # the record works: this run did load TensorFlow
     assert_quiet(result.stderr)
     debug, _ = run_latent(repo_root, "--debug", "render", str(wav), "-o", str(tmp_path / "o2.wav"),
                           "--model", "reconstruct", "--no-progress", cwd=tmp_path)
@@ -312,3 +346,15 @@ def test_tensorflow_starts_without_importing_scikit_learn_which_stays_importable
                           cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "ok 2"
+
+
+def test_transfer_same_named_inputs_fail_before_tensorflow(repo_root: Path, tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        sf.write(tmp_path / folder / "x.wav", np.zeros(2205, np.float32), 22050)
+    result, seconds = run_fast(repo_root, "transfer", "a", "b", "-o", "out", cwd=tmp_path)
+    print(f"latent transfer a b (one name twice): {seconds:.2f} s")
+    assert result.returncode == 2 and seconds < MAX_SECONDS
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("latent transfer: error:") and "x.wav" in lines[0], lines
+    assert not (tmp_path / "out").exists()

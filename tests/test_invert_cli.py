@@ -203,3 +203,51 @@ def test_late_input_is_aligned_to_the_note_on(models: dict[str, Path], delay: in
     assert abs(result["stages"]["align"]["trimmed_samples"] - delay) <= 3
     assert result["stages"]["align"]["exact_onset"]
     np.testing.assert_allclose(result["audio"][:1000], clip[:1000] / np.abs(clip).max(), atol=0.05)
+
+
+@pytest.mark.parametrize("api", ["jack", "alsa"])
+def test_midi_out_without_a_midi_system_is_one_line_before_any_work(api: str, models: dict[str, Path],
+                                                                     sound: Path, tmp_path: Path) -> None:
+    """No JACK server / no ALSA sequencer: one line naming the flag, the port and the fix, exit 2,
+    no output written, and none of libjack's or ALSA's own lines."""
+    import os
+    import subprocess
+    import sys
+
+    if api == "alsa" and os.path.exists("/dev/snd/seq"):
+        pytest.skip("this machine has an ALSA sequencer")
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root), JACK_DEFAULT_SERVER="latent-no-such-server",
+               JACK_NO_START_SERVER="1")
+    out = tmp_path / "patch.json"
+    out.write_text("{}")  # an earlier result: must survive
+    proc = subprocess.run([sys.executable, "-m", "instrument.cli", "invert", str(sound), "--model",
+                           str(models["inversynth"]), "-o", str(out), "--midi-out", "synth",
+                           "--midi-api", api], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("latent invert: error: --midi-out 'synth': MIDI API")
+    assert ("jackd" if api == "jack" else "modprobe") in lines[0]
+    assert out.read_text() == "{}"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("where", ["-o", "--render", "batch -o"])
+def test_an_output_that_cannot_be_written_fails_before_any_work(
+        where: str, models: dict[str, Path], sound: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """/proc refuses new files even to root (for whom os.access allows everything): the probe
+    write finds it before the model loads, in one line naming the path."""
+    ok = tmp_path / "ok.json"
+    argv = {"-o": [str(sound), "-o", "/proc/latent-none/p.json"],
+            "--render": [str(sound), "-o", str(ok), "--render", "/proc/latent-r.wav"],
+            "batch -o": [str(sound), str(sound.parent), "-o", "/proc/latent-out"]}[where]
+    start = time.perf_counter()
+    code = main(["invert", *argv, "--model", str(models["inversynth"])])
+    seconds = time.perf_counter() - start
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "/proc/latent-" in err[0] and "cannot write" in err[0]
+    assert seconds < 5.0  # no model load, no inversion (a refined one takes several seconds)
+    assert not ok.exists()

@@ -29,39 +29,16 @@ CORRUPT_ADVICE = "delete it or use another -o folder"
 
 def check_run_folder(folder: str | Path, kind: str = "output folder",
                      error: type[LatentError] = LatentError) -> Path:
-    """Check that files can be written into ``folder`` by writing one; creates nothing lasting.
+    """Check that files can be written into ``folder`` by writing one; creates nothing lasting
+    (:func:`instrument.io.output_paths.check_writable_dir`).
 
     Raises:
         error: naming ``kind``, the folder and the reason (not a folder, cannot be created,
             not writable).
     """
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise error(f"{kind} {folder}: exists and is not a folder")
-    created: list[Path] = []
-    probe = folder / f".write-test-{os.getpid()}"
-    try:
-        missing = folder
-        while not missing.exists() and missing != missing.parent:
-            created.append(missing)
-            missing = missing.parent
-        for path in reversed(created):
-            path.mkdir()
-        with open(probe, "wb") as handle:
-            handle.write(b"0")
-    except OSError as exc:
-        raise error(f"{kind} {folder}: cannot write there ({exc.strerror or exc})") from exc
-    finally:
-        try:
-            probe.unlink()
-        except OSError:
-            pass  # never created
-        for path in created:
-            try:
-                path.rmdir()
-            except OSError:
-                pass  # not created, or not empty
-    return folder
+    from instrument.io.output_paths import check_writable_dir
+
+    return check_writable_dir(folder, kind, error)
 
 
 def write_text(path: Path, text: str, kind: str = "output file",

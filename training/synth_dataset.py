@@ -270,16 +270,16 @@ def generate_dataset(synth_name: str, count: int, seed: int, out_dir: str | Path
     if shard_size > MAX_SHARD_SIZE:
         raise DatasetError(f"shard_size {shard_size} is above the limit of {MAX_SHARD_SIZE} clips")
     out = check_writable_dir(out_dir, "dataset folder", error=DatasetError)
+    synth = get_synth(synth_name, spec=spec)
+    s = synth.spec
+    prior_dict = None
+    if prior is not None:  # a bad prior fails before the folder is made
+        fitted = GaussianPrior.fit(s, load_patch_values(s, prior))
+        prior_dict = {"source": str(prior), "mean": fitted.mean.tolist(), "cov": fitted.cov.tolist()}
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatasetError(f"cannot create dataset folder {out}: {exc.strerror or exc}") from exc
-    synth = get_synth(synth_name, spec=spec)
-    s = synth.spec
-    prior_dict = None
-    if prior is not None:
-        fitted = GaussianPrior.fit(s, load_patch_values(s, prior))
-        prior_dict = {"source": str(prior), "mean": fitted.mean.tolist(), "cov": fitted.cov.tolist()}
     meta = DatasetMeta(synth=s.name, count=count, seed=seed, shard_size=shard_size,
                        prior=prior_dict, n_frames=s.n_frames, n_bins=s.n_bins, n_params=s.n_params)
     meta_path = out / "meta.json"

@@ -159,12 +159,14 @@ class Watchdog(threading.Thread):
 def _check_midi_ports(options: PerformOptions) -> None:
     """Ports named on the command line exist (one match each) before anything is loaded or opened."""
     from controllers.ports import resolve_ports
+    from instrument.quiet import library_noise_hidden
 
     inputs = [("--midi-in", options.midi_in)] if options.use_midi and options.midi_in else []
     outputs = [("--midi-out", options.midi_out)] if options.use_midi and options.midi_out else []
     if options.invert_midi_out:
         outputs.append(("--invert-midi-out", options.invert_midi_out))
-    resolve_ports(options.midi_api, inputs, outputs)
+    with library_noise_hidden():  # libjack prints several lines when no JACK server runs
+        resolve_ports(options.midi_api, inputs, outputs)
 
 
 def _saved(recorder: WavRecorder | None, event_log: EventLog | None) -> str:

@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "invert", help="invert a sound to a synth patch",
         description="Predict the synth patch that reproduces SOUND with an inversion network "
-        "(optionally refined by a short search that re-renders candidates), print it as a table "
+        "(then refined by a 2 s search that re-renders candidates; --refine 0 skips it), print it as a table "
         "and write it as JSON; optionally render it, plot it, and send it over MIDI. The sound is "
         "converted to the synth's rate (16384 Hz), mono, and peak-normalised; renders come out at "
         "that rate, peak-limited (a line says so). Several SOUNDs or a folder (batch): -o is a "
@@ -97,7 +97,6 @@ def run(args: argparse.Namespace) -> int:
     from instrument.inversion.pipeline import (invert_audio, load_model_and_synth, patch_table,
                                                send_over_midi, stage_summary)
     from instrument.inversion.batch import patch_document, write_json
-    from instrument.plots import plot_audio_spectrograms
     from instrument.synths.voice_files import takes_voices
 
     if len(args.sound) > 1 or (args.sound and Path(args.sound[0]).is_dir()):
@@ -138,8 +137,8 @@ def run(args: argparse.Namespace) -> int:
     print(patch_table(spec, result["values"], result["classes"], result["confidence"]))
     m = result["metrics"]
     print(f"\nre-rendered vs input: PCC STFT {m['pcc_stft']:.1f}  FT {m['pcc_ft']:.1f}  "
-          f"time {m['pcc_time']:.1f}  F_delta {m['f_delta']:.1f}  SC {m['sc']:.3f}  "
-          f"LSD {m['lsd_db']:.2f} dB")
+          f"time {m['pcc_time']:.1f}  F_delta {m['f_delta']:.1f}  MSS {m['mss']:.3f}  "
+          f"LSD {m['lsd_db']:.2f} dB  SC {m['sc']:.3f}  MFCC {m['mfcc']:.1f}")
     print(stage_summary(result))
     print(f"wrote {write_json(Path(args.output), patch_document(spec, inv, result, args.sound))}")
     if voice_file is not None and takes_voices(synth):
@@ -149,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
 
         print(f"wrote {save_audio(args.render, peak_ceiling(result['rendered']), spec.sample_rate)}")
     if args.plot:
+        from instrument.plots import plot_audio_spectrograms  # matplotlib: only when a plot is asked for
+
         name = Path(args.sound).name
         png = plot_audio_spectrograms([(name, result["audio"]),
                                        (f"{name}: inverted patch", result["rendered"])],

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from controllers.midi_api import MIDI_APIS
 from instrument.app.perform_options import PerformOptions
+from instrument.cli_support import add_hidden_alias, bounded_int
 from instrument.engine.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD
 from presets import PRESETS_DIR
 
@@ -34,8 +35,9 @@ def _latency(text: str) -> str | float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``latent perform`` (shared with the demo)."""
     models = parser.add_argument_group("models and sound")
-    models.add_argument("--model", action="append", default=None, metavar="PATH",
-                        help="latent model .keras file; repeat to load several (switch_model); "
+    models.add_argument("--model", action="append", default=None, metavar="NAME|PATH",
+                        help="latent model: a shipped name (latent models lists them) or a .keras "
+                             "file; repeat to load several (switch_model); "
                              "'none' = analysis/resynthesis only (default: the shipped reconstruct.keras)")
     models.add_argument("input_pos", nargs="?", metavar="FILE",
                         help="play this audio file (the same as --input; default: the shipped demo loop)")
@@ -46,10 +48,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="no audio in: the decoder fires the held latent frame at the hop rate")
     models.add_argument("--loop", action="store_true", help="loop the input file")
     models.add_argument("--seed", type=int, default=0, help="phase initialisation seed (default 0)")
-    models.add_argument("--phase-lookahead", "--lookahead", dest="lookahead", type=int, default=DEFAULT_PHASE_LOOKAHEAD,
+    models.add_argument("--phase-lookahead", dest="lookahead", type=bounded_int(0, 64),
+                        default=DEFAULT_PHASE_LOOKAHEAD, metavar="K",
                         help=f"RTISI-LA look-ahead frames (default {DEFAULT_PHASE_LOOKAHEAD}, as latent render)")
-    models.add_argument("--phase-iterations", "--iterations", dest="iterations", type=int, default=DEFAULT_PHASE_ITERATIONS,
+    models.add_argument("--phase-iterations", dest="iterations", type=bounded_int(1, 1000),
+                        default=DEFAULT_PHASE_ITERATIONS, metavar="N",
                         help=f"RTISI-LA iterations per frame (default {DEFAULT_PHASE_ITERATIONS})")
+    # the old spellings still work, unlisted: --iterations means Griffin-Lim iterations elsewhere
+    add_hidden_alias(models, "--lookahead", dest="lookahead", type=bounded_int(0, 64))
+    add_hidden_alias(models, "--iterations", dest="iterations", type=bounded_int(1, 1000))
     models.add_argument("--scenes", metavar="DIR", default=str(PRESETS_DIR / "scenes"),
                         help="scene folder for recall/next/prev scene (default: shipped scenes)")
     audio = parser.add_argument_group("audio device")
@@ -81,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     midi.add_argument("--invert-midi-out", metavar="PORT",
                       help="MIDI output port of the synth that --invert-model drives")
     midi.add_argument("--osc-port", type=int, default=None, metavar="PORT",
-                      help="receive OSC control on this UDP port (addresses: README, OSC)")
+                      help="receive OSC control on this UDP port (default off; addresses: docs/controllers.md, OSC)")
     midi.add_argument("--osc-host", default="127.0.0.1", metavar="ADDR",
                       help="address the OSC port binds (default 127.0.0.1; 0.0.0.0 for the network)")
     midi.add_argument("--osc-send", default=None, metavar="HOST:PORT",

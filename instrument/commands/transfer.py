@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from instrument.app.transfer import (check_is_latent, collect_inputs, default_model_path, describe,
-                                         load_model, transfer_files)
+                                         load_model, plan_outputs, transfer_files)
     from instrument.cli_support import announce_conversions, check_outputs, model_sample_rate
     from instrument.commands.models import resolve_named_model
     from instrument.errors import ConfigError
@@ -49,10 +49,8 @@ def run(args: argparse.Namespace) -> int:
                           "inputs, or write --plot=DIR")
     files = collect_inputs(args.inputs)  # fail on a missing input before loading TensorFlow
     check_outputs(folders=[(args.output, "output folder")] + ([(args.plot, "plot folder")] if args.plot else []))
-    for path, _ in files:
-        if Path(path).resolve().parent == Path(args.output).resolve():
-            raise ConfigError(f"output folder {args.output} holds the input {path}; "
-                              "choose another -o so no input is overwritten")
+    # overwriting an input, two inputs with one output name: refused before TensorFlow loads
+    plan_outputs(files, args.output, plot=args.plot)
     model_path = resolve_named_model(args.model) if args.model else default_model_path()
     announce_conversions([p for p, _ in files], model_sample_rate(model_path))
     model = load_model(model_path)

@@ -189,7 +189,7 @@ def stage_summary(result: dict[str, Any]) -> str:
     hz = pitch["hz"]
     lines.append("input pitch: " + ("not found (unvoiced)" if hz is None else f"{hz:.0f} Hz")
                  + (f", transposed {pitch['transpose_semitones']:+g} semitones"
-                    if pitch["transpose_semitones"] else ""))
+                    if pitch["transpose_semitones"] else "") + f" (pYIN {pitch['seconds']:.2f} s)")
     al = st["align"]
     lines.append(f"alignment: {al['trimmed_samples']} leading samples trimmed"
                  + ("" if al["exact_onset"] else f" (onset above noise, cross-correlation lag "

@@ -1,7 +1,7 @@
 """Output paths that never hurt the user's files.
 
-* :func:`check_writable` - before any work starts, check that ``path`` can be written
-  (its folder exists or can be created, it is not a folder, an existing file is writable).
+* :func:`check_writable` / :func:`check_writable_dir` - before any work starts, check that a
+  file or folder can be written, by writing and removing a probe file there.
 * :func:`check_not_input` - refuse an output that resolves to one of the inputs.
 * :func:`check_distinct` - refuse two outputs with one name.
 * :func:`atomic_path` - write to a temporary name next to the target and rename it into
@@ -31,12 +31,44 @@ def _nearest_existing(folder: Path) -> Path:
     return folder
 
 
+def _probe_folder(folder: Path, kind: str, shown: Path, error: type[LatentError]) -> None:
+    """Write and delete one small file in ``folder``, creating missing folders for the probe and
+    removing them again: permissions, read-only or pseudo file systems (``/proc``) and missing
+    parents all fail here, even for root, for whom ``os.access`` says yes to everything."""
+    created: list[Path] = []
+    probe = folder / f".write-test-{os.getpid()}"
+    try:
+        missing = folder
+        while not missing.exists() and missing != missing.parent:
+            created.append(missing)
+            missing = missing.parent
+        if not missing.is_dir():
+            raise error(f"{kind} {shown}: {missing} is not a folder")
+        for path in reversed(created):
+            path.mkdir()
+        with open(probe, "wb") as handle:
+            handle.write(b"0")
+    except OSError as exc:
+        raise error(f"{kind} {shown}: cannot write in {folder} ({exc.strerror or exc})") from exc
+    finally:
+        try:
+            probe.unlink()
+        except OSError:
+            pass  # never created
+        for path in created:
+            try:
+                path.rmdir()
+            except OSError:
+                pass  # not created, or not empty
+
+
 def check_writable(path: str | Path, kind: str = "output file",
                    error: type[LatentError] = AudioFileError) -> Path:
     """Check that ``path`` (a file to be written) can be written; returns it as a Path.
 
-    Checks the target is not a folder, its nearest existing ancestor is a folder (not a
-    file) the process may write to, and an existing target is writable. Creates nothing.
+    Checks the target is not a folder, a probe file can be written in its folder (missing
+    folders are created for the probe and removed again), and an existing target is writable.
+    Leaves nothing behind.
 
     Raises:
         error: naming ``kind`` and the path, and what is wrong.
@@ -46,11 +78,7 @@ def check_writable(path: str | Path, kind: str = "output file",
         raise error(f"{kind} {str(path)!r}: not a file name")
     if path.is_dir():
         raise error(f"{kind} {path}: is a folder, expected a file name")
-    folder = _nearest_existing(path.parent if str(path.parent) else Path("."))
-    if not folder.is_dir():
-        raise error(f"{kind} {path}: {folder} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise error(f"{kind} {path}: folder {folder} is not writable")
+    _probe_folder(path.parent if str(path.parent) else Path("."), kind, path, error)
     if path.exists() and not os.access(path, os.W_OK):
         raise error(f"{kind} {path}: file exists and is not writable")
     return path
@@ -58,15 +86,12 @@ def check_writable(path: str | Path, kind: str = "output file",
 
 def check_writable_dir(folder: str | Path, kind: str = "output folder",
                        error: type[LatentError] = AudioFileError) -> Path:
-    """Check that files can be written into ``folder`` (existing or to be created)."""
+    """Check that files can be written into ``folder`` (existing or to be created) by writing
+    one; leaves nothing behind."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise error(f"{kind} {folder}: exists and is not a folder")
-    existing = _nearest_existing(folder)
-    if not existing.is_dir():
-        raise error(f"{kind} {folder}: {existing} is not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise error(f"{kind} {folder}: {existing} is not writable")
+    _probe_folder(folder, kind, folder, error)
     return folder
 
 
