@@ -161,6 +161,7 @@ MISSING_INPUT = [
     ("train", "autoencoder", "MISSING", "-o", "OUT"),
     ("train", "transfer", "MISSING", "MISSING", "-o", "OUT"),
     ("train", "inversion", "--data", "MISSING", "-o", "OUT"),
+    ("train", "inversion", "MISSING", "-o", "OUT"),
     ("train", "ensemble", "MISSING", "-o", "OUT/e.keras"),
     ("dataset", "synth", "--synth", "inversynth", "--count", "1", "--spec", "MISSING", "-o", "OUT"),
     ("models", "MISSING"),

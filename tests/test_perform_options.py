@@ -41,7 +41,8 @@ def test_source_flags(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("flags, flag", [
     (["--blocksize", "20000"], "--blocksize"), (["--ahead", "0"], "--ahead"),
-    (["--lookahead", "-1"], "--lookahead"), (["--iterations", "-2"], "--iterations"),
+    (["--lookahead", "-1"], "--phase-lookahead"), (["--iterations", "-2"], "--phase-iterations"),
+    (["--phase-lookahead", "65"], "--phase-lookahead"), (["--phase-iterations", "100000"], "--phase-iterations"),
     (["--rt-priority", "100"], "--rt-priority"), (["--block", "0"], "--block"),
     (["--compute-hops", "-1"], "--compute-hops"), (["--invert-midi-out", "synth"], "--invert-midi-out"),
     (["--invert-model", "m.keras"], "--invert-model"),

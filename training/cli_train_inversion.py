@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from instrument.cli_support import add_hidden_alias, bounded_float, bounded_int, check_input_folder, check_outputs
+from instrument.cli_support import (add_hidden_alias, bounded_float, bounded_int, check_input_folder, check_outputs,
+                                    one_input)
 from training.distributed.latent import add_strategy_options
 # Literal copies of instrument.inversion.networks.config.ARCHS/HEADS so `latent --help` does not
 # import Keras (tests/test_inversion_models.py checks they agree).
@@ -53,6 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         dest="max_minutes",
                         help="stop after the epoch that passes this many minutes (0 = none)")
     add_hidden_alias(parser, "--max-minutes", dest="max_minutes", type=bounded_float(0.0, 60 * 24 * 14))
+    parser.add_argument("data_pos", nargs="?", default=None, metavar="DATA",
+                        help="a `latent dataset synth` folder to train on (the same as --data)")
     parser.add_argument("--data", default=None, metavar="DIR",
                         help="train on a `latent dataset synth` folder (default: on-the-fly renders)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.keras")
@@ -63,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from instrument.synths.registry import get_synth
 
+    args.data = one_input(args, "data_pos", "data", "--data")
     if args.data:
         from instrument.errors import DatasetError
 

@@ -12,7 +12,7 @@
 5. Write ``presets/models/README.md`` with the commands, data, epochs, seed, wall time
    and final figures measured.
 
-Each model trains under a wall-time limit (``--minutes``, default 13).
+Each model trains under a wall-time limit (``--time-limit`` minutes, default 13).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from instrument.config import SpectralConfig
+from instrument.cli_support import add_hidden_alias, bounded_float
 
 SEED = 0
 TRANSFER_NOTES = "G3-G6"
@@ -211,7 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m training.make_models",
                                      description="Rebuild the shipped models (latent and inversion).")
-    parser.add_argument("--minutes", type=float, default=13.0, help="wall-time limit per model")
+    parser.add_argument("--time-limit", dest="minutes", type=bounded_float(0.1, 60 * 24), default=13.0,
+                        metavar="MINUTES", help="wall-time limit per model, minutes (default 13)")
+    add_hidden_alias(parser, "--minutes", dest="minutes", type=bounded_float(0.1, 60 * 24))
     parser.add_argument("--only", choices=("transfer", "transfer-live", "reconstruct", "inversion",
                                            "inversynth", "fluidsynth", "dx7"), default=None,
                         help="one model, or 'inversion' for the three inversion models")

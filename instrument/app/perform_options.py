@@ -24,6 +24,9 @@ SOURCE_MODES = ("file", "live", "none")
 MAX_BLOCKSIZE = 16384
 #: Largest UDP port number (``--osc-port``, ``--osc-send``).
 MAX_UDP_PORT = 65535
+#: Largest RTISI-LA look-ahead and iterations (as ``latent render``'s bounds).
+MAX_PHASE_LOOKAHEAD = 64
+MAX_PHASE_ITERATIONS = 1000
 
 
 def _is_int(value: Any) -> bool:
@@ -79,8 +82,8 @@ class PerformOptions:
     input_path: Path | None = None              # --input
     loop: bool = True                           # --loop
     seed: int = 0                               # --seed
-    phase_lookahead: int = DEFAULT_PHASE_LOOKAHEAD    # --lookahead
-    phase_iterations: int = DEFAULT_PHASE_ITERATIONS  # --iterations
+    phase_lookahead: int = DEFAULT_PHASE_LOOKAHEAD    # --phase-lookahead
+    phase_iterations: int = DEFAULT_PHASE_ITERATIONS  # --phase-iterations
     scenes_dir: Path | None = None              # --scenes
     block_frames: int | None = None             # --block
     compute_hops: int | None = None             # --compute-hops
@@ -116,10 +119,12 @@ class PerformOptions:
             raise ConfigError("--input: a file source needs an audio file")
         if not _is_int(self.seed):
             raise ConfigError(f"--seed must be an integer, got {self.seed!r}")
-        if not _is_int(self.phase_lookahead) or self.phase_lookahead < 0:
-            raise ConfigError(f"--lookahead must be an integer >= 0, got {self.phase_lookahead!r}")
-        if not _is_int(self.phase_iterations) or self.phase_iterations < 0:
-            raise ConfigError(f"--iterations must be an integer >= 0, got {self.phase_iterations!r}")
+        if not _is_int(self.phase_lookahead) or not 0 <= self.phase_lookahead <= MAX_PHASE_LOOKAHEAD:
+            raise ConfigError(f"--phase-lookahead must be an integer in 0..{MAX_PHASE_LOOKAHEAD}, "
+                              f"got {self.phase_lookahead!r}")
+        if not _is_int(self.phase_iterations) or not 0 <= self.phase_iterations <= MAX_PHASE_ITERATIONS:
+            raise ConfigError(f"--phase-iterations must be an integer in 0..{MAX_PHASE_ITERATIONS}, "
+                              f"got {self.phase_iterations!r}")
         if self.block_frames is not None and (not _is_int(self.block_frames) or self.block_frames < 1):
             raise ConfigError(f"--block must be at least 1 frame, got {self.block_frames!r}")
         if self.compute_hops is not None and (not _is_int(self.compute_hops) or self.compute_hops < 0):

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from controllers.midi_api import MIDI_APIS
 from instrument.app.perform_options import PerformOptions
-from instrument.cli_support import add_hidden_alias, bounded_int
+from instrument.cli_support import add_hidden_alias
 from instrument.engine.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD
 from presets import PRESETS_DIR
 
@@ -48,15 +48,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="no audio in: the decoder fires the held latent frame at the hop rate")
     models.add_argument("--loop", action="store_true", help="loop the input file")
     models.add_argument("--seed", type=int, default=0, help="phase initialisation seed (default 0)")
-    models.add_argument("--phase-lookahead", dest="lookahead", type=bounded_int(0, 64),
+    models.add_argument("--phase-lookahead", dest="lookahead", type=int,
                         default=DEFAULT_PHASE_LOOKAHEAD, metavar="K",
                         help=f"RTISI-LA look-ahead frames (default {DEFAULT_PHASE_LOOKAHEAD}, as latent render)")
-    models.add_argument("--phase-iterations", dest="iterations", type=bounded_int(1, 1000),
+    models.add_argument("--phase-iterations", dest="iterations", type=int,
                         default=DEFAULT_PHASE_ITERATIONS, metavar="N",
                         help=f"RTISI-LA iterations per frame (default {DEFAULT_PHASE_ITERATIONS})")
     # the old spellings still work, unlisted: --iterations means Griffin-Lim iterations elsewhere
-    add_hidden_alias(models, "--lookahead", dest="lookahead", type=bounded_int(0, 64))
-    add_hidden_alias(models, "--iterations", dest="iterations", type=bounded_int(1, 1000))
+    # (bounds: PerformOptions, one line naming the flag)
+    add_hidden_alias(models, "--lookahead", dest="lookahead", type=int)
+    add_hidden_alias(models, "--iterations", dest="iterations", type=int)
     models.add_argument("--scenes", metavar="DIR", default=str(PRESETS_DIR / "scenes"),
                         help="scene folder for recall/next/prev scene (default: shipped scenes)")
     audio = parser.add_argument_group("audio device")

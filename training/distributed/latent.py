@@ -27,11 +27,11 @@ DISTRIBUTED_METRICS = "distributed.json"
 
 def add_strategy_options(parser: argparse.ArgumentParser) -> None:
     """``--strategy`` and ``--checkpoint-every`` for a ``latent train`` kind."""
-    group = parser.add_argument_group("distribution (see README: Training on several machines)")
+    group = parser.add_argument_group("distribution (see docs/training.md: Training on several machines)")
     group.add_argument("--strategy", choices=STRATEGIES, default="default",
                        help="tf.distribute strategy: default (one device, Keras fit), mirrored "
                             "(several local GPUs/CPUs), multiworker (machines listed in TF_CONFIG). "
-                            "--batch-size is the GLOBAL batch, split evenly over replicas")
+                            "--batch-size is the GLOBAL batch, split evenly over replicas (default: default)")
     group.add_argument("--checkpoint-every", type=int, default=20,
                        help="steps between distributed checkpoints (default 20)")
 

@@ -49,7 +49,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         cluster = tf_config()
         if not cluster:
             raise ConfigError("--strategy multiworker needs the TF_CONFIG environment variable "
-                              "(see README: Training on several machines)")
+                              "(see docs/training.md: Training on several machines)")
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ConfigError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
 
