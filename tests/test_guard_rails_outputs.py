@@ -275,3 +275,26 @@ def test_synth_into_a_missing_folder_is_one_line_and_writes_nothing(
     assert "missing_dir" in line and "does not exist" in line
     assert not (tmp_path / "missing_dir").exists()
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("command", ["render", "synth render", "transfer"])
+def test_an_output_place_that_refuses_files_fails_before_any_work(
+        command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """/proc refuses new files even to root, whom os.access lets do anything: the probe write
+    catches it before rendering or loading a model, in one line naming the path."""
+    import numpy as np
+    import soundfile as sf
+
+    monkeypatch.chdir(tmp_path)
+    sf.write("in.wav", np.zeros(4410, np.float32), 22050)
+    assert latent(["synth", "random", "--synth", "inversynth", "-o", "p.json"]) == 0
+    before = snapshot(tmp_path)
+    capsys.readouterr()
+    argv = {"render": ["render", "--no-input", "--duration", "1", "-o", "/proc/latent-x.wav"],
+            "synth render": ["synth", "render", "p.json", "--synth", "inversynth", "-o", "/proc/latent-s.wav"],
+            "transfer": ["transfer", "in.wav", "-o", "/proc/latent-out"]}[command]
+    assert latent(argv) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "/proc/latent-" in line and "cannot write" in line
+    assert snapshot(tmp_path) == before
