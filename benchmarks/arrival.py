@@ -24,6 +24,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from instrument.inversion.model import fit_to_length, normalise_peak
+from instrument.inversion.pipeline import invert_audio
+
 #: Seeds the arrival set (neither training, validation, test nor ensemble calibration).
 ARRIVAL_SEED_OFFSET = 4_000_003
 #: (label, delay in seconds or samples, noise level relative to the peak, align).
@@ -51,8 +54,6 @@ def run_arrival(inv: Any, synth: Any, count: int, seed: int, refine_seconds: flo
                 ) -> dict[str, dict[str, Any]]:
     """Per condition: per-sound metric arrays and the seconds the condition took."""
     from instrument.inversion.metrics import audio_metrics
-    from instrument.inversion.model import fit_to_length, normalise_peak
-    from instrument.inversion.pipeline import invert_audio
 
     spec = synth.spec
     values = synth.random_patches(np.random.default_rng([seed, ARRIVAL_SEED_OFFSET]), count)

@@ -25,7 +25,9 @@ import time
 from typing import Sequence
 
 import numpy as np
+
 from instrument.cli_support import LatentArgumentParser, bounded_int
+from instrument.synths.allocator import keep_freed_memory
 
 _WORKER: dict[str, object] = {}
 #: Synths rendered inside the Python process (their CPU time is the rendering's); the others
@@ -34,7 +36,6 @@ IN_PROCESS = ("inversynth", "dx7")
 
 
 def _init(name: str) -> None:
-    from instrument.synths.allocator import keep_freed_memory
     from instrument.synths.registry import get_synth
 
     keep_freed_memory()  # as dataset generation does

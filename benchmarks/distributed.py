@@ -22,7 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
+
 from instrument.cli_support import LatentArgumentParser
+from instrument.config import SpectralConfig
+from instrument.models.config import AutoencoderConfig
 
 JOBS = ("autoencoder", "inversion")
 
@@ -34,8 +37,6 @@ def _build(job: str):
     from training.distributed.jobs import bce_per_example, mse_per_example
 
     if job == "autoencoder":
-        from instrument.config import SpectralConfig
-        from instrument.models.config import AutoencoderConfig
         from instrument.models.autoencoders import build_autoencoder
 
         config = AutoencoderConfig(arch="residual", causal=True, latent_channels=16, dropout=0.0,

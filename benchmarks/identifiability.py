@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from benchmarks.identifiability_analysis import ceiling_mpr, tied_class_counts
+from benchmarks.inversion import batched_scores
 from instrument.cli_support import LatentArgumentParser
+from instrument.inversion.model import default_model_path, load_inversion_model
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,9 +43,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # --help and bad flags before TensorFlow loads
     from tqdm import tqdm
 
-    from benchmarks.inversion import batched_scores
-    from instrument.inversion.model import default_model_path, load_inversion_model
-    from benchmarks.identifiability_analysis import ceiling_mpr, tied_class_counts
     from instrument.inversion.metrics import mean_percentile_rank
     from training.inversion.train import TEST_SEED_OFFSET, heldout_set
     from instrument.synths.registry import get_synth

@@ -32,9 +32,16 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from instrument.cli_support import LatentArgumentParser
 
+from benchmarks.arrival import arrival_table, run_arrival
 from benchmarks.nearest import nearest_neighbour_scores
+from benchmarks.real_notes import means, method_table, real_table, run_real
+from benchmarks.sweep_plot import sweep_joint_probabilities
+from instrument.cli_support import LatentArgumentParser, check_input_folder
+from instrument.inversion.model import default_model_path, load_inversion_model, mask_invalid_classes
+from instrument.inversion.pipeline import load_model_and_synth
+from instrument.io.output_paths import atomic_path, check_writable_dir
+from instrument.synths.patch_sources import load_patch_values_any
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,11 +98,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _real(args: argparse.Namespace) -> int:
     """``--real DIR``: print the real-sounds table and write ``real.json`` into --out."""
-    from benchmarks.real_notes import means, method_table, real_table, run_real
-    from instrument.cli_support import check_input_folder
-    from instrument.io.output_paths import atomic_path, check_writable_dir
-    from instrument.inversion.pipeline import load_model_and_synth
-
     check_input_folder(args.real, "--real folder")
     out = check_writable_dir(args.out, "output folder")
     model = args.model[0] if args.model else None
@@ -131,9 +133,6 @@ def _real(args: argparse.Namespace) -> int:
 
 def _arrival(args: argparse.Namespace) -> int:
     """``--arrival``: print the arrival table and write ``arrival.json`` into --out."""
-    from benchmarks.arrival import arrival_table, run_arrival
-    from instrument.inversion.pipeline import load_model_and_synth
-
     count = args.count or 100
     if count < 1:
         raise SystemExit("--count must be >= 1")
@@ -201,8 +200,6 @@ def _bank_training_set(synth: Any, source: str) -> tuple[np.ndarray, np.ndarray]
 
 def bank_values(synth: Any, source: str) -> np.ndarray:
     """Values ``(n, n_params)`` of a patch source: a DX7 ``.syx`` (dx7 only) or patch JSON."""
-    from instrument.synths.patch_sources import load_patch_values_any
-
     return load_patch_values_any(synth.spec, synth.spec.name, source)
 
 
@@ -234,7 +231,6 @@ def _table(title: str, rows: Sequence[str], columns: Sequence[str],
 def _plot_sweeps(out: Path, name: str, inv: Any, feats: np.ndarray, classes: np.ndarray) -> None:
     """``example{i}_{name}_sweep.png``: the sweep readout's (note, depth) probabilities per oscillator."""
     from training.inversion.train import model_inputs
-    from benchmarks.sweep_plot import sweep_joint_probabilities
     from instrument.plots import plot_sweep_readout
 
     sweep, spec = inv.config.sweep, inv.spec
@@ -257,7 +253,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _real(args)
     from instrument.io.audio_files import save_audio
     from instrument.plots import plot_audio_spectrograms
-    from instrument.inversion.model import default_model_path, load_inversion_model
     from instrument.inversion.metrics import (audio_metrics, mean_percentile_rank, summarise,
                                             top_k_by_group)
     from training.inversion.train import TEST_SEED_OFFSET, heldout_set, make_batch
@@ -301,7 +296,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                           len(audio)))
     scores["random"] = np.zeros((len(audio), spec.n_params, n_classes), np.float32)
     np.put_along_axis(scores["random"], random_classes[..., None], 1.0, axis=-1)
-    from instrument.inversion.model import mask_invalid_classes
 
     scores["random"] = mask_invalid_classes(scores["random"], spec.levels)
     t0 = time.monotonic()

@@ -16,8 +16,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from presets import PRESETS_DIR
+from controllers.actions import Action
 from instrument.cli_support import LatentArgumentParser
+from instrument.engine.scenes import SceneBook
+from instrument.engine.unit_state import MAX_SCALE
+from presets import PRESETS_DIR
 
 FLUTE = PRESETS_DIR / "audio" / "flute-phrase.wav"
 MODELS = ("reconstruct", "flute-to-clarinet", "none")
@@ -32,9 +35,7 @@ def _render(loaded: tuple[Any, list[str], Any], audio: np.ndarray, scales: dict[
             every: float | None = None, auto_gain: bool = False,
             automation: Sequence[Any] = ()) -> tuple[np.ndarray, float]:
     """Render ``audio`` with the given fader/knob settings; returns ``(output, peak gain reduction dB)``."""
-    from controllers.actions import Action
     from instrument.engine.engine import Engine, make_source
-    from instrument.engine.scenes import SceneBook
 
     models, names, spectral = loaded
     engine = Engine(spectral, models, names, source=make_source("file", spectral.stft.hop_length, audio),
@@ -78,7 +79,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from instrument.app.render import load_automation, load_models, resolve_model_paths
-    from instrument.engine.unit_state import MAX_SCALE
     from instrument.io.audio_files import load_audio
 
     print(f"output level, {platform.machine()}, {os.cpu_count()} cores; flute phrase "

@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
 from instrument.cli_support import LatentArgumentParser, add_hidden_alias
+from instrument.config import SpectralConfig
+from instrument.errors import LatentError
+from presets import PRESETS_DIR
+from training import make_models
+from training.notes import note_to_midi
 
 ARCHS = ("dense", "shallow", "deep", "dilated", "residual", "dilres")
 #: Small per-architecture settings for the quick runs.
@@ -52,9 +58,6 @@ def eq_gain(train_inputs: np.ndarray, train_targets: np.ndarray) -> np.ndarray:
 
 def _note_midi(name: str) -> int | None:
     """MIDI note of a pair label such as ``A3 flute_A3.wav -> clarinet_A3.wav``."""
-    from instrument.errors import LatentError
-    from training.notes import note_to_midi
-
     try:
         return note_to_midi(name.split(" ", 1)[0])
     except LatentError:
@@ -92,8 +95,6 @@ def baseline_rows(task: str, data: Any) -> list[dict[str, Any]]:
     x, y = data.val.inputs, data.val.targets
     rows = [{"task": task, "model": "identity (baseline)", "loss": _mse(x, y), "error": _mse(x, y)}]
     if task == "transfer":
-        from instrument.config import SpectralConfig
-
         spectral = SpectralConfig()
         gain = eq_gain(data.train.inputs, data.train.targets)
         eq = np.log1p(gain * np.expm1(x))
@@ -178,7 +179,6 @@ def evaluate_model(latent: Any, data: Any, task: str, name: str) -> dict[str, An
 
 def quick_rows(task: str, data: Any, archs: Sequence[str], epochs: int, minutes: float,
                work: Path) -> list[dict[str, Any]]:
-    from instrument.config import SpectralConfig
     from training.train import TrainConfig, train
 
     rows = []
@@ -237,10 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # --help and bad flags before TensorFlow loads
-    from instrument.config import SpectralConfig
     from instrument.app.transfer import load_model
-    from presets import PRESETS_DIR
-    from training import make_models
     from training.train import TrainConfig, prepare_autoencoder_data, prepare_transfer_data
 
     archs = [] if args.archs == "none" else [a.strip() for a in args.archs.split(",") if a.strip()]

@@ -23,6 +23,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from benchmarks.nearest import nearest_neighbour_scores
+from instrument.config import AudioConfig
+from instrument.errors import AudioFileError
+from instrument.inversion.pipeline import invert_audio
+
 #: Metrics reported per method, in table order: (key in the metrics dict, column heading).
 METRICS = (("pcc_stft", "pcc_stft"), ("mss", "MSS"), ("lsd_db", "LSD dB"), ("sc", "SC"),
            ("mfcc", "MFCC"))
@@ -47,11 +52,8 @@ def run_real(inv: Any, synth: Any, folder: str | Path, refine_seconds: float,
     """
     from tqdm import tqdm
 
-    from instrument.config import AudioConfig
-    from instrument.errors import AudioFileError
     from instrument.io.audio_files import list_audio_files, load_audio
     from instrument.inversion.metrics import audio_metrics
-    from instrument.inversion.pipeline import invert_audio
     from instrument.inversion.refine.search import RefineConfig, search_only
 
     folder = Path(folder)
@@ -73,8 +75,6 @@ def run_real(inv: Any, synth: Any, folder: str | Path, refine_seconds: float,
                 budget = refine_seconds + first["infer_seconds"]
                 others["search-only"] = search_only(synth, clip, RefineConfig(seconds=budget)).audio
             if bank is not None:
-                from benchmarks.nearest import nearest_neighbour_scores
-
                 _, nearest = nearest_neighbour_scores(bank[0], synth.spec.to_classes(bank[1]),
                                                       synth.features(clip[None]), max(synth.spec.levels))
                 others["nearest"] = synth.render(bank[1][nearest[:1]])[0]

@@ -53,12 +53,13 @@ from benchmarks.realtime_harness import JACK_PERIOD, STREAM_LATENCY, underflow_r
 from benchmarks.realtime_measure import (INVERSION_EVERY_S, block_text, find_latent_models, load_follower,
                                          paced_hops, test_signal, time_engine, time_inversion)
 from instrument.app.perform_options import PerformOptions
+from instrument.cli_support import LatentArgumentParser
 from instrument.config import SpectralConfig
 from instrument.engine.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD, Engine
 from instrument.engine.sources import FileSource
 from instrument.errors import DeviceError, LatentError
+from instrument.inversion.model import DEFAULT_MODELS
 from presets import PRESETS_DIR
-from instrument.cli_support import LatentArgumentParser
 
 RTF_TARGET = 0.25
 LATENCY_TARGET_MS = 60.0
@@ -160,8 +161,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     inversion_path: Path | None = None
     if args.inversion_model != "none":
-        from instrument.inversion.model import DEFAULT_MODELS
-
         candidate = Path(args.inversion_model) if args.inversion_model else DEFAULT_MODELS["inversynth"]
         inversion_path = candidate if candidate.is_file() else None
     inversion_cost = None

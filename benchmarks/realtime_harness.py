@@ -26,6 +26,8 @@ from benchmarks.realtime_measure import block_text
 from instrument.app.worker import ActionInbox, ProcessingWorker
 from instrument.engine.engine import Engine
 from instrument.errors import DeviceError
+from instrument.inversion.follower import InversionWorker
+from instrument.io.devices import AudioIO
 from instrument.io.scheduling import realtime_scheduling
 
 JACK_PERIOD = 256
@@ -96,8 +98,6 @@ def _counting_io(sample_rate: int, ring_frames: int, device: int, latency: str |
     The callback stays real-time safe: integer updates and one store into a
     preallocated array, then the app's own copy-only callback.
     """
-    from instrument.io.devices import AudioIO
-
     class CountingIO(AudioIO):
         def __init__(self) -> None:
             super().__init__(sample_rate, JACK_PERIOD, ring_frames, device=device, latency=latency)
@@ -171,8 +171,6 @@ def _play(engine: Engine, server: JackServer, seconds: float, ahead_hops: int, l
         tap = None
         sent = [0]
         if follower is not None:
-            from instrument.inversion.follower import InversionWorker
-
             inversion = InversionWorker(follower, lambda messages: sent.__setitem__(0, sent[0] + len(messages)))
             inversion.start()
             tap = inversion.submit

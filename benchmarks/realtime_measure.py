@@ -17,6 +17,9 @@ import numpy as np
 from instrument.config import SpectralConfig
 from instrument.engine.engine import Engine
 from instrument.errors import LatentError
+from instrument.inversion.follower import InversionFollower
+from instrument.inversion.model import load_inversion_model
+from instrument.io.audio_files import load_audio
 from presets import PRESETS_DIR
 
 #: seconds of input between two inversion follower inferences (as ``latent perform --invert-model``)
@@ -27,8 +30,6 @@ def test_signal(spectral: SpectralConfig, seconds: float = 4.0, seed: int = 0) -
     """A looping test input: the shipped demo loop if present, else harmonic glides plus noise."""
     demo = PRESETS_DIR / "audio" / "demo-loop.wav"
     if demo.is_file():
-        from instrument.io.audio_files import load_audio
-
         try:
             return load_audio(demo, spectral.audio)
         except LatentError:
@@ -114,9 +115,6 @@ def paced_hops(engine: Engine, hops: int, warmup: int = 40) -> dict[str, float]:
 
 def load_follower(path: Path, sample_rate: int) -> Any:
     """The live inversion follower for ``path`` at the engine's sample rate (as ``latent perform``)."""
-    from instrument.inversion.model import load_inversion_model
-    from instrument.inversion.follower import InversionFollower
-
     return InversionFollower(load_inversion_model(path), input_sample_rate=sample_rate,
                              every_seconds=INVERSION_EVERY_S)
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from instrument.errors import ConfigError
+from instrument.inversion.ensemble import ensemble_members
 
 
 def sweep_joint_probabilities(model: Any, inputs: np.ndarray) -> np.ndarray:
@@ -24,8 +25,6 @@ def sweep_joint_probabilities(model: Any, inputs: np.ndarray) -> np.ndarray:
     Raises:
         ConfigError: no sweep readout in the model (or any member).
     """
-    from instrument.inversion.ensemble import ensemble_members
-
     readers = [m for m in ensemble_members(model)
                if {"sweep_maps", "sweep_readout"} <= {layer.name for layer in m.layers}]
     if not readers:

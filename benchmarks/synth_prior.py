@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from instrument.cli_support import LatentArgumentParser, bounded_int
+from instrument.io.output_paths import atomic_path
 
 SILENT_DB, QUIET_RMS_DB = -60.0, -40.0
 
@@ -78,8 +79,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"| {label} | {r['silent_pct']:.2f} | {r['clipped_pct']:.2f} | {r['quiet_pct']:.2f} | "
               f"{r['median_peak_dbfs']:.1f} | {r['median_rms_dbfs']:.1f} |")
     if args.out:
-        from instrument.io.output_paths import atomic_path
-
         with atomic_path(Path(args.out) / "synth_prior.json", "results file") as tmp:
             tmp.write_text(json.dumps({"synth": args.synth, "count": args.count, "seed": args.seed,
                                        "samplers": results}, indent=1))

@@ -6,6 +6,7 @@ import argparse
 import time
 
 from instrument.cli_support import bounded_int, check_input_file, check_outputs
+from instrument.errors import SynthError
 from instrument.synths.registry import KNOWN_SYNTHS
 
 
@@ -32,8 +33,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from training.synth_dataset import generate_dataset
-
-    from instrument.errors import SynthError
 
     if args.spec:
         check_input_file(args.spec, "synth spec", SynthError)

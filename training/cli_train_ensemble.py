@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 from instrument.cli_support import bounded_int, check_input_file, check_outputs
+from instrument.errors import ModelError
+from training.run_outputs import check_run_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,14 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instrument.errors import ModelError
-
     for model in args.models:
         check_input_file(model, "model file", ModelError)
     if not str(args.out).endswith(".keras"):
         raise ModelError(f"ensemble file name must end with .keras: {args.out}")
     check_outputs(files=[(args.out, "ensemble file")], inputs=args.models)
-    from training.run_outputs import check_run_folder
 
     check_run_folder(Path(args.out).parent, "folder of the ensemble file", ModelError)
     from training.inversion.ensemble import save_inversion_ensemble

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from instrument.cli_support import (add_hidden_alias, bounded_float, bounded_int, check_input_folder, check_outputs,
-                                    one_input)
+from instrument.cli_support import (add_hidden_alias, bounded_float, bounded_int, check_input_folder,
+                                    check_outputs, one_input)
+from instrument.errors import ConfigError, DatasetError
+from training.distributed.inversion import train_inversion_distributed
 from training.distributed.latent import add_strategy_options
+from training.run_outputs import check_run_folder
 # Literal copies of instrument.inversion.networks.config.ARCHS/HEADS so `latent --help` does not
 # import Keras (tests/test_inversion_models.py checks they agree).
 ARCHS = ("conv6xl", "freqtcn", "sweeptcn")
@@ -68,12 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
     args.data = one_input(args, "data_pos", "data", "--data")
     if args.data:
-        from instrument.errors import DatasetError
-
         check_input_folder(args.data, "dataset folder", DatasetError)
     check_outputs(folders=[(args.out, "output folder")])
-    from instrument.errors import ConfigError
-    from training.run_outputs import check_run_folder
 
     check_run_folder(args.out, "output folder", ConfigError)
     get_synth(args.synth)  # SynthError early for unknown names
@@ -91,8 +90,6 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and args.strategy == "default":
         check_resume(config, args.out)  # a checkpoint of other options: one line, before TensorFlow
     if args.strategy != "default":
-        from training.distributed.inversion import train_inversion_distributed
-
         metrics = train_inversion_distributed(config, args.out, args.strategy, resume=args.resume,
                                               checkpoint_every=args.checkpoint_every)
     else:

@@ -9,9 +9,10 @@ from typing import Any
 from instrument.cli_support import (add_hidden_alias, bounded_float, bounded_int, check_input_folder,
                                     check_outputs)
 from instrument.config import AudioConfig, SpectralConfig, StftConfig
-from instrument.models.config import AutoencoderConfig
 from instrument.errors import ConfigError, DatasetError
-from training.distributed.latent import add_strategy_options
+from instrument.models.config import AutoencoderConfig
+from instrument.models.names import check_model_name
+from training.distributed.latent import add_strategy_options, train_latent_distributed
 from training.run_outputs import check_run_folder
 
 ARCHS = ("dense", "shallow", "deep", "dilated", "residual", "dilres")
@@ -175,8 +176,6 @@ def _report(result: Any) -> None:
 def _train(args: argparse.Namespace, data: Any, config: Any, spectral: SpectralConfig) -> Any:
     """Single-device Keras fit, or the tf.distribute loop for --strategy mirrored/multiworker."""
     if args.strategy != "default":
-        from training.distributed.latent import train_latent_distributed
-
         return train_latent_distributed(data, model_options_from_args(args), config, spectral,
                                         args.output, args.strategy, resume=args.resume,
                                         checkpoint_every=args.checkpoint_every,
@@ -197,8 +196,6 @@ def _check_common(args: argparse.Namespace, inputs: list[str]) -> None:
         if Path(folder).resolve() == Path(args.output).resolve():
             raise ConfigError(f"output folder {args.output} is an input folder; choose another -o")
     if args.name is not None:
-        from instrument.models.names import check_model_name
-
         check_model_name(args.name)
 
 

@@ -26,8 +26,10 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from instrument.config import SpectralConfig
 from instrument.cli_support import add_hidden_alias, bounded_float
+from instrument.config import SpectralConfig
+from presets import PRESETS_DIR
+from training.notes import midi_to_note, parse_note_range
 
 SEED = 0
 TRANSFER_NOTES = "G3-G6"
@@ -80,7 +82,6 @@ def cache_dir() -> Path:
 def render(instrument: str, notes: str, seconds: float = 1.5, velocity: int = 110) -> Path:
     """Render (once) ``notes`` of ``instrument``; returns the folder."""
     from training.cli_dataset_soundfont import render_notes
-    from training.notes import midi_to_note, parse_note_range
 
     midis = parse_note_range(notes)
     folder = cache_dir() / f"{instrument.replace(' ', '-')}-v{velocity}-{seconds:g}s"
@@ -208,8 +209,6 @@ def _copy_atomically(source: Path, target: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from presets import PRESETS_DIR
-
     parser = argparse.ArgumentParser(prog="python -m training.make_models",
                                      description="Rebuild the shipped models (latent and inversion).")
     parser.add_argument("--time-limit", dest="minutes", type=bounded_float(0.1, 60 * 24), default=13.0,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterator
 
 from instrument.errors import LatentError, ModelError
+from instrument.io.output_paths import atomic_path, check_writable_dir
 
 #: What every truncated/corrupt checkpoint message ends with.
 CORRUPT_ADVICE = "delete it or use another -o folder"
@@ -36,16 +37,12 @@ def check_run_folder(folder: str | Path, kind: str = "output folder",
         error: naming ``kind``, the folder and the reason (not a folder, cannot be created,
             not writable).
     """
-    from instrument.io.output_paths import check_writable_dir
-
     return check_writable_dir(folder, kind, error)
 
 
 def write_text(path: Path, text: str, kind: str = "output file",
                error: type[LatentError] = LatentError) -> Path:
     """Write ``text`` to ``path`` through a temporary name, fsynced, renamed when complete."""
-    from instrument.io.output_paths import atomic_path
-
     with atomic_path(path, kind, error) as tmp:
         with open(tmp, "w") as handle:
             handle.write(text)

@@ -27,10 +27,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from instrument.config import SpectralConfig
+from instrument.dsp.spectral import magnitude_from_log
 from instrument.errors import ConfigError, ModelError
-from training.datasets import (SPLITS, Augmentation, WindowSet, load_note_folder, make_dataset,
-                               split_keys)
+from instrument.io.output_paths import atomic_path
+from instrument.models.config import AutoencoderConfig
+from instrument.models.names import check_model_name
+from training.datasets import SPLITS, Augmentation, WindowSet, load_note_folder, make_dataset, split_keys
 from training.notes import midi_to_note
+from training.pairing import load_pairs
 from training.run_outputs import CORRUPT_ADVICE, check_keras_file, write_text, writing
 
 KINDS = ("autoencoder", "transfer")
@@ -93,8 +97,6 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.name:
-            from instrument.models.names import check_model_name
-
             check_model_name(self.name)
         if self.kind not in KINDS:
             raise ConfigError(f"kind must be one of {KINDS}, got {self.kind!r}")
@@ -181,8 +183,6 @@ def prepare_transfer_data(source: str | Path, target: str | Path, spectral: Spec
     Raises:
         DatasetError: empty folders, mismatched sample rates, or no pairs.
     """
-    from training.pairing import load_pairs
-
     result = load_pairs(source, target, spectral, resample=resample, verbose=verbose)
     train_keys, val_keys = split_keys([p.key for p in result.pairs], config.val_fraction,
                                        config.seed, config.split)
@@ -240,8 +240,6 @@ def model_config_from_options(options: Mapping[str, Any], spectral: SpectralConf
     Raises:
         ConfigError: an unknown option, or values the model config rejects.
     """
-    from instrument.models.config import AutoencoderConfig
-
     names = {f.name for f in dataclasses.fields(AutoencoderConfig)}
     unknown = sorted(k for k, v in options.items() if v is not None and k not in names)
     if unknown:
@@ -284,8 +282,6 @@ def _atomic_write_text(path: Path, text: str, kind: str = "output file") -> None
 
 def _checkpoint_callback_class():
     import keras
-
-    from instrument.io.output_paths import atomic_path
 
     class AtomicCheckpoint(keras.callbacks.Callback):
         """After every epoch: weights + optimizer to a new ``.keras`` file, then ``state.json``.
@@ -549,7 +545,6 @@ def write_outputs(bundle: ModelBundle, data: TrainData, config: TrainConfig, spe
                   final: Mapping[str, float]) -> Path:
     """Save the latent model, ``metrics.json``, ``loss.png`` and ``spectrograms.png``."""
     from instrument.models.io import save_latent_model
-    from instrument.dsp.spectral import magnitude_from_log
     from instrument.plots import plot_history, plot_spectrograms
 
     from instrument.models.io import compute_mean_latent

@@ -16,6 +16,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from instrument.inversion.model import mask_invalid_classes, save_inversion_model
+
 #: Per-step losses and the cluster shape, written by the chief beside metrics.json.
 DISTRIBUTED_METRICS = "distributed.json"
 
@@ -51,7 +53,6 @@ def train_inversion_distributed(tcfg: Any, out_dir: str | Path, strategy_name: s
     """
     import tensorflow as tf
 
-    from instrument.inversion.model import mask_invalid_classes, save_inversion_model
     from training.distributed.strategy import DistributedRun, fit_distributed, is_chief, make_strategy
     from instrument.inversion.networks.build import build_inversion_model
     from instrument.inversion.networks.heads import class_scores, targets_for

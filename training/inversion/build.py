@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from instrument.errors import ConfigError, ModelError
+from instrument.inversion.model import load_inversion_model, save_inversion_model
+from instrument.inversion.networks.build import build_inversion_model
+from presets import PRESETS_DIR
+from training.inversion.ensemble import is_ensemble, save_inversion_ensemble
 from training.inversion.train import InversionTrainConfig, train_inversion
 
 #: The first 29 min of the main member (``--sweep-cell-units 16 --sweep-read``, 3 harmonics, half
@@ -129,8 +133,6 @@ def _ship(source: Path, name: str) -> Path:
     """Atomically copy a trained ``model.keras`` to ``presets/models/name``."""
     import shutil
 
-    from presets import PRESETS_DIR
-
     target = PRESETS_DIR / "models" / name
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
@@ -146,10 +148,6 @@ def export_for_inference(source: str | Path, target: str | Path) -> Path:
     Raises:
         ModelError: ``source`` is an ensemble (its members are weights-only copies already).
     """
-    from instrument.inversion.model import load_inversion_model, save_inversion_model
-    from training.inversion.ensemble import is_ensemble
-    from instrument.inversion.networks.build import build_inversion_model
-
     inv = load_inversion_model(source)
     if is_ensemble(inv.meta):
         raise ModelError(f"{source}: is an ensemble, built from weights-only members already")
@@ -162,8 +160,6 @@ def export_for_inference(source: str | Path, target: str | Path) -> Path:
 def build_inversynth_model(work: Path, resume: bool = False) -> Path:
     """Train SHIPPED_MEMBERS in ``work`` one after another (144 + 29 + 29 min on the idle 2-core
     machine) and ship their ensemble as ``presets/models/SHIPPED_NAME``."""
-    from training.inversion.ensemble import save_inversion_ensemble
-
     members = []
     for member in SHIPPED_MEMBERS:
         run = work / member.name

@@ -22,7 +22,10 @@ import numpy as np
 
 from instrument.errors import ConfigError, ModelError
 from instrument.inversion.ensemble import ENSEMBLE_KEY, is_ensemble, mix_outputs
+from instrument.inversion.model import load_inversion_model, mask_invalid_classes, save_inversion_model
 from instrument.models.layers.ensemble import MemberMean
+from training.inversion.train import CALIBRATION_SEED_OFFSET, heldout_set, model_inputs
+from training.run_outputs import writing
 
 #: Steps of the grid of weights :func:`fit_member_weights` searches (each weight a multiple of 1/N).
 WEIGHT_STEPS = 10
@@ -40,7 +43,6 @@ def fit_member_weights(outputs: Sequence[np.ndarray], classes: np.ndarray,
     Returns:
         ``(M, n_params)`` weights, each column on the simplex (ties go to the most even mix).
     """
-    from instrument.inversion.model import mask_invalid_classes
     from instrument.inversion.metrics import mean_percentile_rank
 
     n_members = len(outputs)
@@ -119,7 +121,6 @@ def calibration_outputs(members: Sequence[Any], count: int, seed: int
     Returns:
         (per member ``(count, n_params, n_classes)``, true classes ``(count, n_params)``).
     """
-    from training.inversion.train import CALIBRATION_SEED_OFFSET, heldout_set, model_inputs
     from instrument.synths.registry import get_synth
 
     first = members[0]
@@ -146,7 +147,6 @@ def save_inversion_ensemble(paths: Sequence[str | Path], out: str | Path,
         ConfigError: fewer than two files or a negative count. ModelError: an unreadable file,
             an ensemble given as a member, or members that do not fit together.
     """
-    from instrument.inversion.model import load_inversion_model, mask_invalid_classes, save_inversion_model
     from instrument.inversion.metrics import mean_percentile_rank
 
     if calibration_count < 0:
@@ -178,7 +178,6 @@ def save_inversion_ensemble(paths: Sequence[str | Path], out: str | Path,
     model = build_inversion_ensemble(members, weights)
     training["train_seconds"] = sum(float(r["training"].get("train_seconds", 0.0)) for r in records)
     first = members[0]
-    from training.run_outputs import writing
 
     with writing(out, "ensemble file"):  # written to a temporary name and renamed when complete
         return save_inversion_model(model, out, first.config, first.synth_name, first.meta["spec"],

@@ -24,7 +24,13 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from instrument.errors import ConfigError, DatasetError, ModelError
+from instrument.inversion.model import mask_invalid_classes, save_inversion_model
+from instrument.inversion.networks.build import build_inversion_model
 from instrument.inversion.networks.config import ARCHS, HEADS, InversionModelConfig, SweepReadoutConfig
+from instrument.inversion.networks.heads import class_scores, loss_for, targets_for
+from instrument.models.layers.sweep_readout import sweep_geometry
+from instrument.models.layers.trajectory_read import trajectory_geometry
+from instrument.plots import plot_history
 from training.run_outputs import CORRUPT_ADVICE, check_keras_file, write_text, writing
 
 VAL_SEED_OFFSET = 1_000_003
@@ -178,12 +184,8 @@ def initial_model_config(tcfg: InversionTrainConfig, synth: Any, sample_count: i
         sample, _, _ = make_batch(synth, np.random.default_rng([tcfg.seed, 999]), sample_count)
     sweep = None
     if tcfg.arch == "sweeptcn":
-        from instrument.models.layers.sweep_readout import sweep_geometry
-
         trajectory: dict[str, Any] = {}
         if tcfg.trajectory_read:
-            from instrument.models.layers.trajectory_read import trajectory_geometry
-
             trajectory = {**trajectory_geometry(synth), "trajectory_read": True}
         sweep = SweepReadoutConfig(**sweep_geometry(synth), sweep_harmonics=tcfg.sweep_harmonics,
                                    sweep_cell_units=tcfg.sweep_cell_units,
@@ -207,8 +209,6 @@ def heldout_set(synth: Any, seed: int, count: int, offset: int
 def _make_sequence(synth: Any, tcfg: InversionTrainConfig, mcfg: InversionModelConfig,
                    start_epoch: int) -> Any:
     import keras
-
-    from instrument.inversion.networks.heads import targets_for
 
     class PatchBatches(keras.utils.PyDataset):
         """Batch ``i`` of epoch ``e``: patches from ``default_rng([seed, e, i])``."""
@@ -235,7 +235,6 @@ def _make_disk_sequence(features: np.ndarray, classes: np.ndarray, tcfg: Inversi
                         mcfg: InversionModelConfig, start_epoch: int) -> Any:
     import keras
 
-    from instrument.inversion.networks.heads import targets_for
     from training.float16 import from_float16
 
     class DiskBatches(keras.utils.PyDataset):
@@ -281,8 +280,6 @@ def _atomic_write_text(path: Path, text: str, kind: str = "output file") -> None
 
 def _save_model(model: Any, path: Path, kind: str, *args: Any) -> Path:
     """:func:`save_inversion_model` (temporary name, renamed), a write error naming ``path``."""
-    from instrument.inversion.model import save_inversion_model
-
     with writing(path, kind):
         return save_inversion_model(model, path, *args)
 
@@ -363,9 +360,6 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
     import keras
 
     from instrument.inversion.metrics import mean_percentile_rank
-    from instrument.inversion.model import mask_invalid_classes
-    from instrument.inversion.networks.build import build_inversion_model
-    from instrument.inversion.networks.heads import class_scores, loss_for, targets_for
     from instrument.synths.registry import get_synth
 
     with writing(out, "output folder"):
@@ -481,7 +475,6 @@ def train_inversion(tcfg: InversionTrainConfig, out_dir: str | Path, resume: boo
                          "epochs_run": metrics["epochs_run"],
                          "val_mean_mpr": metrics["validation"]["mean_mpr"]})
     _atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1), "metrics file")
-    from instrument.plots import plot_history
 
     panels = ("loss", "mean_mpr") if history.get("val_mean_mpr") else ("loss",)
     plot_history(history, out / "loss.png", f"{mcfg.arch}/{mcfg.head} on {tcfg.synth}", metrics=panels)
