@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from instrument.errors import AudioFileError, ConfigError, DeviceError, LatentError
+from instrument.io.output_paths import check_not_input, check_writable, check_writable_dir
+from instrument.models.names import stored_metadata
+from instrument.quiet import library_noise_hidden
 
 #: MIDI channels as users count them.
 MIDI_CHANNELS = range(1, 17)
@@ -138,8 +141,6 @@ def check_outputs(files: Iterable[tuple[str | Path | None, str]] = (),
                   folders: Iterable[tuple[str | Path | None, str]] = (),
                   inputs: Sequence[str | Path] = ()) -> None:
     """Check every ``(path, kind)`` output file / folder can be written and is not an input."""
-    from instrument.io.output_paths import check_not_input, check_writable, check_writable_dir
-
     for path, kind in files:
         if path is not None:
             check_writable(path, kind)
@@ -155,7 +156,6 @@ def resolve_midi_output(port: str, api: str | None, flag: str = "--midi-out") ->
     before anything loads. DeviceError (one line naming the flag) when the API cannot start or
     none or several ports match; the C libraries' own lines are hidden unless ``--debug``."""
     from controllers.ports import resolve_ports
-    from instrument.quiet import library_noise_hidden
 
     with library_noise_hidden():
         return resolve_ports(api, outputs=[(flag, port)])[flag]
@@ -213,8 +213,6 @@ def announce_conversions(paths: Sequence[str | Path], sample_rate: int, what: st
 
 def model_sample_rate(path: str | Path, default: int = 22050) -> int:
     """The sample rate stored in a latent model file's metadata (no Keras), else ``default``."""
-    from instrument.models.names import stored_metadata
-
     meta = stored_metadata(path) or {}
     spectral = meta.get("spectral") or (meta.get("config") or {}).get("spectral") or {}
     rate = (spectral.get("audio") or {}).get("sample_rate")

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from instrument.app.window import display_available
+from instrument.engine.scenes import SceneBook
+from instrument.io.devices import has_output_device
 from presets import PRESETS_DIR
 
 DEMO_MODEL = PRESETS_DIR / "models" / "reconstruct.keras"
@@ -17,9 +20,6 @@ DEMO_AUTOMATION = PRESETS_DIR / "automation" / "demo.jsonl"
 
 def missing_for_live(headless: bool) -> list[str]:
     """What stops a live performance here (empty list: nothing)."""
-    from instrument.io.devices import has_output_device
-    from instrument.app.window import display_available
-
     missing = []
     if not has_output_device():
         missing.append("no audio output device (PortAudio lists none: start JACK/PulseAudio/PipeWire "
@@ -35,7 +35,6 @@ def render_offline(output: Path) -> int:
     from instrument.io.audio_files import load_audio, save_audio
     from instrument.engine.engine import Engine, make_source
     from instrument.app.render import load_automation, load_models, render
-    from instrument.engine.scenes import SceneBook
     from instrument.plots import plot_audio_spectrograms
 
     paths = [DEMO_MODEL] if DEMO_MODEL.is_file() else []

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from instrument.errors import ConfigError
+from instrument.inversion.model import load_inversion_model
 
 
 def inversion_report(worker: Any) -> str:
@@ -30,7 +31,6 @@ def open_inversion_follower(model_path: Path, port: str, midi_api: str | None,
         from instrument.inversion.follower import InversionFollower, InversionWorker
     except ImportError as exc:
         raise ConfigError(f"the live inversion follower is not installed: {exc}") from exc
-    from instrument.inversion.model import load_inversion_model
     from instrument.synths.midi_send import send_messages
 
     backend = midi_backend(midi_api)

@@ -38,22 +38,31 @@ from typing import Any, Callable
 import numpy as np
 
 from controllers.actions import Action
+from controllers.maps import load_map
+from controllers.osc_input import OscInput
+from controllers.surface import ControlSurface
 from instrument.app.display import EngineView, control_status, key_handler, sync_one, sync_surface, unit_truth
 from instrument.app.inversion_link import inversion_report, open_inversion_follower
-from instrument.app.perform_options import PerformOptions
+from instrument.app.osc_state import OscStateSender, resolve_target
+from instrument.app.perform_options import PerformOptions, osc_target
 from instrument.app.perform_summary import PerformSummary
-from instrument.app.window import DisplaySnapshot
+from instrument.app.render import load_models
+from instrument.app.window import DisplaySnapshot, PerformanceWindow, display_available
 from instrument.app.worker import ActionInbox, ProcessingWorker
-from instrument.engine.engine import Engine, latency_breakdown
+from instrument.engine.engine import Engine, latency_breakdown, make_source
+from instrument.engine.scenes import SceneBook
+from instrument.errors import DeviceError
+from instrument.io.audio_files import load_audio
+from instrument.io.devices import AudioIO, resolve_device
 from instrument.io.eventlog import EventLog
 from instrument.io.recorder import WavRecorder
+from instrument.io.scheduling import realtime_scheduling
+from instrument.quiet import library_noise_hidden
+from presets import CONTROLLER_MAPS_DIR
 
 
 def _control_map(options: PerformOptions) -> Any:
     """The controller map: learned now (``--learn``) or loaded; LEDs on ``--midi-out`` if given."""
-    from controllers.maps import load_map
-    from presets import CONTROLLER_MAPS_DIR
-
     if options.learn:
         from controllers.learn import run_learn
 
@@ -70,11 +79,6 @@ def _control_map(options: PerformOptions) -> Any:
 
 def _build_engine(options: PerformOptions) -> Engine:
     """Load the models, the input file and the scenes; the engine that plays them."""
-    from instrument.app.render import load_models
-    from instrument.engine.engine import make_source
-    from instrument.engine.scenes import SceneBook
-    from instrument.io.audio_files import load_audio
-
     models, names, spectral = load_models(list(options.model_paths))
     audio_in = load_audio(options.input_path, spectral.audio) if options.source == "file" else None
     scenes = SceneBook.from_dir(options.scenes_dir) if options.scenes_dir is not None else None
@@ -98,10 +102,6 @@ def start_actions(options: PerformOptions) -> list[Action]:
 def _bind_osc(options: PerformOptions) -> Any:
     """The OSC control port, bound now (None without ``--osc-port``), and the ``--osc-send`` host
     resolved: a taken port or an unknown host fails before the (slow) model load."""
-    from controllers.osc_input import OscInput
-    from instrument.app.osc_state import resolve_target
-    from instrument.app.perform_options import osc_target
-
     if options.osc_send is not None:
         resolve_target(*osc_target(options.osc_send))
     return OscInput(options.osc_port, options.osc_host) if options.osc_port is not None else None
@@ -111,8 +111,6 @@ def _osc_sender(options: PerformOptions, engine: Engine, osc_in: Any) -> Any:
     """The ``--osc-send`` state thread (not started), or None."""
     if options.osc_send is None:
         return None
-    from instrument.app.osc_state import OscStateSender
-    from instrument.app.perform_options import osc_target
 
     counts = (lambda: (osc_in.received, osc_in.ignored)) if osc_in is not None else None
     return OscStateSender(engine, *osc_target(options.osc_send), osc_counts=counts)
@@ -159,7 +157,6 @@ class Watchdog(threading.Thread):
 def _check_midi_ports(options: PerformOptions) -> None:
     """Ports named on the command line exist (one match each) before anything is loaded or opened."""
     from controllers.ports import resolve_ports
-    from instrument.quiet import library_noise_hidden
 
     inputs = [("--midi-in", options.midi_in)] if options.use_midi and options.midi_in else []
     outputs = [("--midi-out", options.midi_out)] if options.use_midi and options.midi_out else []
@@ -200,12 +197,6 @@ def perform(options: PerformOptions,
             (what was written is kept in the partial file the message names).
         ModelError, AudioFileError, ConfigError, ControllerMapError: bad inputs.
     """
-    from controllers.surface import ControlSurface
-    from instrument.app.window import PerformanceWindow, display_available
-    from instrument.errors import DeviceError
-    from instrument.io.devices import AudioIO, resolve_device
-    from instrument.io.scheduling import realtime_scheduling
-
     # -- everything that can fail on user input fails before anything starts ---------------------
     _check_midi_ports(options)  # a typo in a port name: before the (slow) model load and any output
     cmap = _control_map(options)

@@ -27,9 +27,10 @@ from tqdm import tqdm
 from controllers.actions import Action, read_events
 from instrument.config import SpectralConfig
 from instrument.engine.engine import Engine, hop_index_for_time
+from instrument.engine.stages import MagnitudeCollector
 from instrument.errors import ConfigError, ModelError
 from instrument.io.output_paths import check_distinct, check_not_input, check_writable
-from instrument.engine.stages import MagnitudeCollector
+from instrument.models.names import model_name
 from presets import PRESETS_DIR
 
 #: The model ``latent render`` / ``latent perform`` use when none is given.
@@ -115,7 +116,6 @@ def load_models(paths: Sequence[Path]) -> tuple[list[Any], list[str], SpectralCo
     if not paths:
         return [], [], SpectralConfig()
     from instrument.models.io import load_latent_model
-    from instrument.models.names import model_name
 
     # no warm-up: the engine streams with its own graphs (or numpy) and never calls the model's
     # offline graphs, so tracing them would only delay the start (0.2-0.4 s per model)

@@ -17,15 +17,15 @@ import numpy as np
 
 from instrument.dsp.limiter import peak_ceiling
 from instrument.dsp.mix import wet_dry_mix
-from instrument.io.audio_files import AUDIO_SUFFIXES, load_audio, save_audio
-from instrument.errors import AudioFileError, ConfigError, ModelError
-from instrument.io.output_paths import check_distinct, check_not_input, check_writable_dir
 from instrument.dsp.spectral import log_magnitude, magnitude_from_log, stft
+from instrument.errors import AudioFileError, ConfigError, ModelError
+from instrument.io.audio_files import AUDIO_SUFFIXES, load_audio, save_audio
+from instrument.io.output_paths import check_distinct, check_not_input, check_writable_dir
+from presets import PRESETS_DIR
+
 
 def default_model_path() -> Path:
     """The shipped flute -> clarinet model."""
-    from presets import PRESETS_DIR
-
     return PRESETS_DIR / "models" / "flute-to-clarinet.keras"
 
 

@@ -28,9 +28,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from instrument.config import AudioConfig
+from instrument.dsp.limiter import peak_ceiling
 from instrument.errors import AudioFileError, ConfigError, LatentError
+from instrument.inversion.pipeline import invert_audio
 from instrument.io.output_paths import (atomic_path, check_distinct, check_not_input, check_writable,
                                         check_writable_dir)
+from instrument.synths.voice_files import cartridge_count, cartridge_paths, write_cartridges as write_banks
 
 #: The summary written next to the patches.
 SUMMARY_NAME = "summary.csv"
@@ -112,8 +116,6 @@ def plan_batch(sounds: Sequence[str], out_dir: str | Path, render_dir: str | Pat
 def cartridge_files(out_dir: str | Path, n_inputs: int) -> list[Path]:
     """The 32-voice banks a batch of ``n_inputs`` may write (``cartridge.syx``, or numbered when
     the inputs need more than one bank)."""
-    from instrument.synths.voice_files import cartridge_paths
-
     return cartridge_paths(out_dir, n_inputs)
 
 
@@ -125,8 +127,6 @@ def write_cartridges(items: Sequence[BatchItem], synth: Any, out_dir: str | Path
     Returns:
         ``(bank path, its voice names)`` per bank written (none when nothing was inverted).
     """
-    from instrument.synths.voice_files import cartridge_count, write_cartridges as write_banks
-
     done = [i for i in items if i.status == "ok" and i.values is not None]
     if not done:
         return []
@@ -159,10 +159,7 @@ def run_batch(items: Sequence[BatchItem], inv: Any, synth: Any, refine_seconds: 
     """Invert every item, writing its patch (and render); a failing input is reported and skipped."""
     from tqdm import tqdm
 
-    from instrument.config import AudioConfig
-    from instrument.dsp.limiter import peak_ceiling
     from instrument.io.audio_files import load_audio, save_audio
-    from instrument.inversion.pipeline import invert_audio
 
     spec = synth.spec
     config = AudioConfig(sample_rate=spec.sample_rate)

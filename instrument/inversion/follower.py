@@ -26,6 +26,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from instrument.errors import ConfigError
+from instrument.inversion.model import fit_to_length, mask_invalid_classes, normalise_peak
+from instrument.synths.dump_pacing import DumpPacer
+from instrument.synths.voice_files import is_voice_synth, takes_voices
 
 
 class InversionFollower:
@@ -98,9 +101,7 @@ class InversionFollower:
 
     def _voice_pacing(self, model: Any, synth: Any | None) -> tuple[Any | None, Any | None]:
         """(voice synth, pacer) when patches go as voice dumps, else (None, None)."""
-        from instrument.synths.dump_pacing import DumpPacer
         from instrument.synths.midi_send import dump_interval
-        from instrument.synths.voice_files import is_voice_synth, takes_voices
 
         if synth is None and is_voice_synth(model.synth_name):
             from instrument.synths.registry import get_synth
@@ -168,8 +169,6 @@ class InversionFollower:
 
     def infer_values(self, audio: np.ndarray) -> np.ndarray:
         """Patch values ``(n_params,)`` for one window of input-rate audio ``(samples,)``."""
-        from instrument.inversion.model import fit_to_length, normalise_peak
-
         y = np.asarray(audio, dtype=np.float32)
         if self.sample_rate != self.spec.sample_rate:
             import librosa
@@ -181,7 +180,6 @@ class InversionFollower:
         x = self._features(y)
         if cfg.bins_first:
             x = np.swapaxes(x, 1, 2)
-        from instrument.inversion.model import mask_invalid_classes
         from instrument.inversion.networks.heads import class_scores
 
         out = np.asarray(self._call(np.ascontiguousarray(x, dtype=np.float32)))

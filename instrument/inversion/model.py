@@ -26,6 +26,7 @@ import numpy as np
 from instrument.dsp.gain import normalise_peak  # noqa: F401 - re-exported: the inversion input convention
 
 from instrument.errors import ConfigError, ModelError, SynthError
+from instrument.synths.spec import SynthSpec
 from presets import PRESETS_DIR
 
 META_ENTRY = "latent_inversion.json"
@@ -161,7 +162,6 @@ def load_inversion_model(path: str | Path) -> InversionModel:
     # registers the custom layers before deserialising
     import instrument.models.layers  # noqa: F401  (registers every custom layer)
     from instrument.inversion.networks.config import InversionModelConfig
-    from instrument.synths.spec import SynthSpec
 
     path = Path(path)
     meta = read_inversion_meta(path)

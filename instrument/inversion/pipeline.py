@@ -10,12 +10,15 @@ from typing import Any
 import numpy as np
 
 from instrument.errors import ModelError, SynthError
+from instrument.inversion.input_checks import (estimate_pitch_hz, note_name, note_range_hz,
+                                               octaves_into_range, pitch_warning, transpose as shift_pitch)
+from instrument.inversion.model import default_model_path, fit_to_length, load_inversion_model, normalise_peak
+from instrument.synths.voice_files import takes_voices
 
 
 def load_model_and_synth(model: str | Path | None, synth_name: str | None) -> tuple[Any, Any]:
     """(InversionModel, synth) for a model file (None: the shipped model of ``synth_name``, else
     inversynth) and an optional synth name the model must be for."""
-    from instrument.inversion.model import default_model_path, load_inversion_model
     from instrument.synths.registry import get_synth
 
     if synth_name is not None:
@@ -43,7 +46,6 @@ def _align(inv: Any, synth: Any, audio: np.ndarray, align: bool = True
         (peak-normalised clip ``(n_samples,)``, class scores ``(n_params, n_classes)``, alignment
         info ``{"trimmed_samples", "lag_samples", "exact_onset"}``, length/level warnings).
     """
-    from instrument.inversion.model import fit_to_length, normalise_peak
     from instrument.inversion.refine.align import estimate_lag, exact_onset, trim_to_onset
 
     spec = synth.spec
@@ -74,11 +76,6 @@ def _transpose_into_range(audio: np.ndarray, synth: Any, transpose: str | float 
     Returns:
         (audio, semitones applied, input pitch Hz or None, warnings).
     """
-    from instrument.inversion.input_checks import (estimate_pitch_hz, note_name, note_range_hz,
-                                                   octaves_into_range, pitch_warning,
-                                                   transpose as shift_pitch)
-    from instrument.inversion.model import fit_to_length
-
     spec = synth.spec
     clip, _ = fit_to_length(audio, spec.n_samples)
     pitch = estimate_pitch_hz(clip, spec.sample_rate)
@@ -236,7 +233,6 @@ def send_over_midi(synth: Any, values: np.ndarray, port_name: str, api: str | No
 
     from controllers.ports import open_output
     from instrument.synths.midi_send import dump_interval, patch_note, send_messages, synth_messages
-    from instrument.synths.voice_files import takes_voices
 
     spec = synth.spec
     messages = synth_messages(synth, values, channel)

@@ -32,6 +32,7 @@ import numpy as np
 from instrument.errors import ConfigError, ModelError
 from instrument.models.latent_model import KINDS, LatentModel
 from instrument.dsp.spectral import NormStats
+from instrument.io.output_paths import atomic_path
 import instrument.models.layers  # noqa: F401  (registers every custom layer)
 from instrument.models.config import AutoencoderConfig
 from instrument.models.autoencoders import LATENT
@@ -127,7 +128,6 @@ def save_latent_model(path: str | Path, model: Any, encoder: Any = None, decoder
     if name is not None:
         payload["name"] = name
     text = json.dumps(payload)
-    from instrument.io.output_paths import atomic_path
 
     # A temporary name renamed when complete: a full disk or a kill never leaves a truncated
     # model or a stray temporary file, and an existing model stays as it was.

@@ -29,6 +29,7 @@ import mido
 import numpy as np
 
 from instrument.errors import DeviceError, SynthError
+from instrument.synths.dx7.sysex import voice_dump
 from instrument.synths.patch import Patch
 from instrument.synths.spec import ParamSpec, SynthSpec
 from instrument.synths.voice_files import takes_voices
@@ -116,8 +117,6 @@ def changed_messages(old: Patch | np.ndarray | Sequence[float] | None,
 def voice_dump_messages(voices: np.ndarray, channel: int = 0) -> list[mido.Message]:
     """One single-voice dump message per voice: voice bytes ``(n, 155 or 156)`` uint8 ->
     ``n`` sysex messages of 163 bytes (checksummed, F0/F7 added by mido)."""
-    from instrument.synths.dx7.sysex import voice_dump
-
     channel = _check_channel(channel)
     return [mido.Message("sysex", data=voice_dump(v, channel)[1:-1]) for v in np.atleast_2d(voices)]
 
