@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from instrument.app.demo import DEMO_INPUT, DEMO_MODEL, missing_for_live, render_offline
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -35,8 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def perform_live(headless: bool, duration_s: float | None) -> int:
     """Run ``latent perform`` on the shipped model and loop."""
-    from instrument.app.demo import DEMO_INPUT, DEMO_MODEL
-    from instrument.cli import main as cli_main
+    from instrument.cli import main as cli_main  # lazy: instrument.cli imports this module to build its parser
 
     argv = ["perform", "--input", str(DEMO_INPUT), "--loop"]
     if DEMO_MODEL.is_file():
@@ -53,8 +54,6 @@ def perform_live(headless: bool, duration_s: float | None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instrument.app.demo import missing_for_live, render_offline
-
     missing = [] if args.offline else missing_for_live(args.headless)
     if not args.offline and not missing:
         return perform_live(args.headless, args.duration)
@@ -73,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m instrument.commands.demo``: the same as ``latent demo``."""
-    from instrument.cli import main as cli_main
+    from instrument.cli import main as cli_main  # lazy: instrument.cli imports this module to build its parser
 
     return cli_main(["demo", *(sys.argv[1:] if argv is None else argv)])
 

@@ -12,10 +12,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from instrument.cli_support import (bounded_float, check_input_file, check_outputs, midi_channel, one_input,
-                                    resolve_midi_output)
+from instrument.cli_support import (announce_conversions, bounded_float, check_input_file, check_outputs,
+                                    conversion_note, midi_channel, one_input, resolve_midi_output)
+from instrument.commands.models import resolve_named_model
+from instrument.config import AudioConfig
+from instrument.dsp.limiter import peak_ceiling
 from instrument.errors import ConfigError, SynthError
+from instrument.inversion.batch import (SUMMARY_NAME, check_batch_options, patch_document, plan_batch,
+                                        run_batch, summary_table, write_cartridges, write_json,
+                                        write_summary_csv)
 from instrument.inversion.input_checks import transpose_arg
+from instrument.inversion.model import read_inversion_meta
+from instrument.inversion.pipeline import (invert_audio, load_model_and_synth, patch_table, send_over_midi,
+                                           stage_summary)
+from instrument.synths.voice_files import is_voice_synth, takes_voices, voice_file_for
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -79,8 +89,6 @@ def _note_arg(text: str) -> int | str:
 def _synth_name(args: argparse.Namespace, model_path: str | None) -> str:
     """The synth the patches are for, known before TensorFlow loads: ``--synth``, else the
     model's (read from its metadata), else inversynth (the default model's)."""
-    from instrument.inversion.model import read_inversion_meta
-
     if args.synth is not None:
         from instrument.synths.registry import get_synth
 
@@ -93,11 +101,6 @@ def _synth_name(args: argparse.Namespace, model_path: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from instrument.io.audio_files import load_audio, save_audio
-    from instrument.config import AudioConfig
-    from instrument.inversion.pipeline import (invert_audio, load_model_and_synth, patch_table,
-                                               send_over_midi, stage_summary)
-    from instrument.inversion.batch import patch_document, write_json
-    from instrument.synths.voice_files import takes_voices
 
     if len(args.sound) > 1 or (args.sound and Path(args.sound[0]).is_dir()):
         if args.input is not None:
@@ -113,7 +116,6 @@ def run(args: argparse.Namespace) -> int:
     args.sound = str(check_input_file(sound))
     model_path = _model_path(args.model)
     synth_name = _synth_name(args, model_path)
-    from instrument.synths.voice_files import is_voice_synth, voice_file_for
 
     voice_file = voice_file_for(args.output) if is_voice_synth(synth_name) else None
     check_outputs(files=[(args.output, "patch file"), (voice_file, "voice file"),
@@ -144,8 +146,6 @@ def run(args: argparse.Namespace) -> int:
     if voice_file is not None and takes_voices(synth):
         print(f"wrote {synth.write_voice(voice_file, result['values'][None], name=Path(args.sound).stem)}")
     if args.render:
-        from instrument.dsp.limiter import peak_ceiling
-
         print(f"wrote {save_audio(args.render, peak_ceiling(result['rendered']), spec.sample_rate)}")
     if args.plot:
         from instrument.plots import plot_audio_spectrograms  # matplotlib: only when a plot is asked for
@@ -167,15 +167,12 @@ def _model_path(model: str | None) -> str | None:
     """``--model`` as a file: a path, or a shipped model's name (``presets/models/NAME.keras``)."""
     if model is None:
         return None
-    from instrument.commands.models import resolve_named_model
 
     return str(resolve_named_model(model))
 
 
 def _announce(sound: str, sample_rate: int, render: bool) -> None:
     """One line for the silent format changes: input rate/channels, peak normalisation, render rate."""
-    from instrument.cli_support import conversion_note
-
     note = conversion_note(sound, sample_rate)
     what = "peak-normalised" + (f"; the render is {sample_rate} Hz mono, peak-limited" if render else "")
     print(f"{note}, {what}" if note else f"note: {Path(sound).name}: {what} (the synth's format)",
@@ -184,17 +181,11 @@ def _announce(sound: str, sample_rate: int, render: bool) -> None:
 
 def _run_batch(args: argparse.Namespace) -> int:
     """Several SOUNDs or folders: one model load, one patch (and render) per input, a summary."""
-    from instrument.inversion.batch import (SUMMARY_NAME, check_batch_options, plan_batch, run_batch,
-                                            summary_table, write_cartridges, write_summary_csv)
-
     check_batch_options(args.render, args.plot, args.midi_out)
     model_path = _model_path(args.model)
-    from instrument.synths.voice_files import is_voice_synth
 
     voices = is_voice_synth(_synth_name(args, model_path))
     items = plan_batch(args.sound, args.output, args.render_dir, voices)  # every output checked first
-    from instrument.cli_support import announce_conversions
-    from instrument.inversion.pipeline import load_model_and_synth
 
     inv, synth = load_model_and_synth(model_path, args.synth)
     rate = synth.spec.sample_rate

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from instrument.errors import ModelError
+from instrument.inversion.model import read_inversion_meta
+from instrument.models.names import model_name, stored_metadata
 from presets import PRESETS_DIR
 
 SHIPPED_DIR = PRESETS_DIR / "models"
@@ -44,8 +46,6 @@ def resolve_named_model(value: str, *, live: bool = False) -> Path:
 
 def describe(path: Path) -> dict[str, Any]:
     """Name, kind, units and sample rate from a model file's metadata (no Keras)."""
-    from instrument.models.names import model_name, stored_metadata
-
     meta = stored_metadata(path)
     if meta is not None and "config" in meta and "kind" in meta:
         config = meta["config"]
@@ -57,7 +57,6 @@ def describe(path: Path) -> dict[str, Any]:
         return {"name": model_name(path), "kind": str(meta["kind"]), "units": units,
                 "rate": (spectral.get("audio") or {}).get("sample_rate"), "latent": True,
                 "causal": causal}
-    from instrument.inversion.model import read_inversion_meta
 
     try:
         inv = read_inversion_meta(path)

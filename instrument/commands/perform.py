@@ -6,10 +6,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
 from controllers.midi_api import MIDI_APIS
 from instrument.app.perform_options import PerformOptions
+from instrument.app.render import resolve_model_paths
 from instrument.cli_support import add_hidden_alias
 from instrument.engine.engine import DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD
+from instrument.errors import ConfigError
 from presets import PRESETS_DIR
 
 DEFAULT_MODEL = PRESETS_DIR / "models" / "reconstruct.keras"
@@ -120,16 +123,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _model_paths(args: argparse.Namespace) -> list[Path]:
-    from instrument.app.render import resolve_model_paths  # same rules as `latent render`
-
-    return resolve_model_paths(args.model)
+    return resolve_model_paths(args.model)  # same rules as `latent render`
 
 
 def options_from_args(args: argparse.Namespace) -> PerformOptions:
     """The validated :class:`~instrument.app.perform_options.PerformOptions` of the parsed flags."""
     if getattr(args, "input_pos", None) is not None:
-        from instrument.errors import ConfigError
-
         if args.live_input or args.no_input or (args.input and args.input != args.input_pos):
             raise ConfigError(f"input file {args.input_pos} given with --input, --live-input or --no-input; "
                               "give one source")

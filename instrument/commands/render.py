@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from instrument.io.audio_files import load_audio, save_audio
 from controllers.actions import Action
-from instrument.cli_support import (announce_conversion, bounded_int, check_input_file, check_outputs,
-                                    one_input)
-from instrument.engine.engine import (DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD, MASTER_GAIN_MAX_DB,
-                                      MASTER_GAIN_MIN_DB, Engine, make_source)
-from instrument.errors import ConfigError, ControllerMapError
 from instrument.app.render import (DEFAULT_NO_INPUT_SECONDS, check_render_seconds, load_automation,
                                    load_models, render, resolve_model_paths)
+from instrument.cli_support import (announce_conversion, bounded_int, check_input_file, check_outputs,
+                                    model_sample_rate, one_input)
+from instrument.engine.engine import (DEFAULT_PHASE_ITERATIONS, DEFAULT_PHASE_LOOKAHEAD, MASTER_GAIN_MAX_DB,
+                                      MASTER_GAIN_MIN_DB, Engine, make_source)
 from instrument.engine.scenes import SceneBook
+from instrument.errors import ConfigError, ControllerMapError
+from instrument.io.audio_files import load_audio, save_audio
 from instrument.models.names import model_name
 from presets import PRESETS_DIR
 
@@ -83,8 +83,6 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--plot {args.plot} is the output file; give the PNG another name")
     paths = resolve_model_paths(args.model)
     if inputs and paths:
-        from instrument.cli_support import model_sample_rate
-
         announce_conversion(inputs[0], model_sample_rate(paths[0]))
     elif inputs:
         announce_conversion(inputs[0], 22050)

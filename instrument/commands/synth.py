@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,14 +11,15 @@ from instrument.cli_support import check_input_file, check_outputs, one_input
 from instrument.dsp.limiter import peak_ceiling
 from instrument.errors import SynthError
 from instrument.io.audio_files import save_audio
-
-if TYPE_CHECKING:
-    from instrument.synths.spec import SynthSpec
+from instrument.io.output_paths import atomic_path
+from instrument.synths.patch import Patch
+from instrument.synths.patch_sources import fit_prior, is_voice_file, load_patch_values_any
+from instrument.synths.registry import KNOWN_SYNTHS, get_synth, load_spec
+from instrument.synths.spec import SynthSpec
+from instrument.synths.voice_files import is_voice_synth, voice_file_for
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from instrument.synths.registry import KNOWN_SYNTHS
-
     parser = subparsers.add_parser(
         "synth", help="render or randomise synth patches",
         description="Render a patch JSON with a synth, or write a random patch.")
@@ -54,10 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rand.set_defaults(func=run_random)
 
 
-def _spec(args: argparse.Namespace):  # noqa: ANN202 - SynthSpec, imported lazily
-    from instrument.synths.registry import load_spec
-    from instrument.synths.spec import SynthSpec
-
+def _spec(args: argparse.Namespace) -> SynthSpec:
     return SynthSpec.load(args.spec) if args.spec else load_spec(args.synth)
 
 
@@ -79,9 +76,6 @@ def _check_output(path: str, kind: str, inputs: list[str]) -> None:
 
 def _load_values(args: argparse.Namespace, spec: SynthSpec) -> np.ndarray:
     """The one patch to render ``(n_params,)``: a patch JSON, or a single-voice ``.syx``."""
-    from instrument.synths.patch import Patch
-    from instrument.synths.patch_sources import is_voice_file, load_patch_values_any
-
     if not is_voice_file(args.patch):
         return Patch.load(args.patch, spec).to_array(spec)
     values = load_patch_values_any(spec, args.synth, args.patch)
@@ -108,8 +102,6 @@ def _with_note(values: np.ndarray, spec: SynthSpec, note: int | None) -> np.ndar
 
 
 def run_render(args: argparse.Namespace) -> int:
-    from instrument.synths.registry import get_synth
-
     patch_file = one_input(args, "patch_pos", "patch", "--patch")
     if patch_file is None:
         raise SynthError("give the PATCH JSON file: latent synth render PATCH.json --synth NAME -o OUT.wav")
@@ -130,12 +122,6 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def run_random(args: argparse.Namespace) -> int:
-    from instrument.io.output_paths import atomic_path
-    from instrument.synths.patch import Patch
-    from instrument.synths.patch_sources import fit_prior
-    from instrument.synths.registry import get_synth
-    from instrument.synths.voice_files import is_voice_synth, voice_file_for
-
     _check_spec_and_prior(args)
     voice_file = voice_file_for(args.output) if is_voice_synth(args.synth) else None
     inputs = [args.prior] if args.prior else []

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from instrument.cli_support import add_hidden_alias, bounded_int
+from instrument.cli_support import (add_hidden_alias, announce_conversions, bounded_int, check_outputs,
+                                    model_sample_rate)
+from instrument.commands.models import resolve_named_model
+from instrument.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,9 +40,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from instrument.app.transfer import (check_is_latent, collect_inputs, default_model_path, describe,
                                          load_model, plan_outputs, transfer_files)
-    from instrument.cli_support import announce_conversions, check_outputs, model_sample_rate
-    from instrument.commands.models import resolve_named_model
-    from instrument.errors import ConfigError
     from instrument.io.audio_files import AUDIO_SUFFIXES
 
     if not 0.0 <= args.mix <= 1.0:
