@@ -20,12 +20,15 @@ given``: against the input as it arrived (fitted, not aligned).
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from instrument.inversion.model import fit_to_length, normalise_peak
+from instrument.inversion.model import InversionModel, fit_to_length, normalise_peak
 from instrument.inversion.pipeline import invert_audio
+
+if TYPE_CHECKING:
+    from instrument.synths.base import Synth
 
 #: Seeds the arrival set (neither training, validation, test nor ensemble calibration).
 ARRIVAL_SEED_OFFSET = 4_000_003
@@ -49,7 +52,7 @@ def arrival_inputs(clean: np.ndarray, delay: int, noise: float, rng: np.random.G
     return out
 
 
-def run_arrival(inv: Any, synth: Any, count: int, seed: int, refine_seconds: float,
+def run_arrival(inv: InversionModel, synth: Synth, count: int, seed: int, refine_seconds: float,
                 conditions: Sequence[tuple[str, Any, float, bool]] = CONDITIONS
                 ) -> dict[str, dict[str, Any]]:
     """Per condition: per-sound metric arrays and the seconds the condition took."""

@@ -14,11 +14,14 @@ network can still resolve.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from instrument.errors import ConfigError
+
+if TYPE_CHECKING:
+    from instrument.synths.base import Synth
 
 
 def one_parameter_variants(classes: np.ndarray, levels: Sequence[int]) -> np.ndarray:
@@ -78,7 +81,7 @@ def oscillator_swaps(classes: np.ndarray, oscillators: Sequence[Sequence[int]]) 
     return np.array(rows, dtype=np.int64).reshape(len(rows), len(classes))
 
 
-def tied_class_counts(synth: Any, classes: np.ndarray, rel_tols: Sequence[float],
+def tied_class_counts(synth: Synth, classes: np.ndarray, rel_tols: Sequence[float],
                       oscillators: Sequence[Sequence[int]] | None = None) -> np.ndarray:
     """Classes of each parameter that sound like the true one (the true class included).
 

@@ -29,7 +29,7 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -42,6 +42,11 @@ from instrument.inversion.model import default_model_path, load_inversion_model,
 from instrument.inversion.pipeline import load_model_and_synth
 from instrument.io.output_paths import atomic_path, check_writable_dir
 from instrument.synths.patch_sources import load_patch_values_any
+
+if TYPE_CHECKING:
+    from instrument.inversion.model import InversionModel
+    from instrument.synths.base import Synth
+    from instrument.synths.spec import SynthSpec
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,7 +163,7 @@ def _arrival(args: argparse.Namespace) -> int:
     return 0
 
 
-def batched_scores(inv: Any, feats: np.ndarray, batch: int = 64) -> tuple[np.ndarray, float]:
+def batched_scores(inv: InversionModel, feats: np.ndarray, batch: int = 64) -> tuple[np.ndarray, float]:
     """Class scores ``(n, n_params, n_classes)`` for the test sounds' features ``(n, frames,
     bins)`` and the mean inference seconds per sound."""
     out = []
@@ -171,7 +176,7 @@ def batched_scores(inv: Any, feats: np.ndarray, batch: int = 64) -> tuple[np.nda
     return np.concatenate(out), (time.monotonic() - t0) / max(len(feats), 1)
 
 
-def _disk_training_set(directory: str, spec: Any) -> tuple[np.ndarray, np.ndarray]:
+def _disk_training_set(directory: str, spec: SynthSpec) -> tuple[np.ndarray, np.ndarray]:
     """Features ``(n, frames, bins)`` float32 and classes ``(n, n_params)`` of a dataset folder
     (SystemExit when it was made for another synth)."""
     from training.synth_dataset import dataset_spec, load_dataset
@@ -190,7 +195,7 @@ def class_recovery(predicted: np.ndarray, true: np.ndarray) -> tuple[float, floa
     return float(np.mean(distance == 0)), float(np.mean(distance <= 1))
 
 
-def _bank_training_set(synth: Any, source: str) -> tuple[np.ndarray, np.ndarray]:
+def _bank_training_set(synth: Synth, source: str) -> tuple[np.ndarray, np.ndarray]:
     """Features and classes of the patches in ``source`` (``--nn-bank``), rendered."""
     values = bank_values(synth, source)
     feats = np.concatenate([synth.render_features(values[i:i + 512])
@@ -198,7 +203,7 @@ def _bank_training_set(synth: Any, source: str) -> tuple[np.ndarray, np.ndarray]
     return feats, synth.spec.to_classes(values)
 
 
-def bank_values(synth: Any, source: str) -> np.ndarray:
+def bank_values(synth: Synth, source: str) -> np.ndarray:
     """Values ``(n, n_params)`` of a patch source: a DX7 ``.syx`` (dx7 only) or patch JSON."""
     return load_patch_values_any(synth.spec, synth.spec.name, source)
 
@@ -214,7 +219,7 @@ def _search_stats(runs: Sequence[Any]) -> dict[str, float]:
             "start_draws_per_sound": float(np.mean([r.start_draws for r in runs])) if runs else 0.0}
 
 
-def _render(synth: Any, values: np.ndarray, batch: int = 256) -> np.ndarray:
+def _render(synth: Synth, values: np.ndarray, batch: int = 256) -> np.ndarray:
     return np.concatenate([synth.render(values[i:i + batch]) for i in range(0, len(values), batch)])
 
 
@@ -228,7 +233,7 @@ def _table(title: str, rows: Sequence[str], columns: Sequence[str],
     return "\n".join(lines)
 
 
-def _plot_sweeps(out: Path, name: str, inv: Any, feats: np.ndarray, classes: np.ndarray) -> None:
+def _plot_sweeps(out: Path, name: str, inv: InversionModel, feats: np.ndarray, classes: np.ndarray) -> None:
     """``example{i}_{name}_sweep.png``: the sweep readout's (note, depth) probabilities per oscillator."""
     from training.inversion.train import model_inputs
     from instrument.plots import plot_sweep_readout

@@ -19,7 +19,7 @@ dx7's musical prior).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -28,13 +28,17 @@ from instrument.config import AudioConfig
 from instrument.errors import AudioFileError
 from instrument.inversion.pipeline import invert_audio
 
+if TYPE_CHECKING:
+    from instrument.inversion.model import InversionModel
+    from instrument.synths.base import Synth
+
 #: Metrics reported per method, in table order: (key in the metrics dict, column heading).
 METRICS = (("pcc_stft", "pcc_stft"), ("mss", "MSS"), ("lsd_db", "LSD dB"), ("sc", "SC"),
            ("mfcc", "MFCC"))
 METHODS = ("network", "refined", "search-only", "nearest", "random")
 
 
-def run_real(inv: Any, synth: Any, folder: str | Path, refine_seconds: float,
+def run_real(inv: InversionModel, synth: Synth, folder: str | Path, refine_seconds: float,
              progress: bool = True, bank: tuple[np.ndarray, np.ndarray] | None = None,
              baselines: bool = False, seed: int = 0, picture_dir: Path | None = None,
              pictures: int = 0) -> list[dict[str, Any]]:

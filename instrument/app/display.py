@@ -10,12 +10,15 @@ computer keyboard drives the same surface as the MIDI controller (:func:`key_han
 from __future__ import annotations
 
 import queue
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from controllers.actions import Action
 from instrument.app.window import BANK_SIZE, DisplaySnapshot
+
+if TYPE_CHECKING:
+    from instrument.engine.engine import Engine
 
 
 class EngineView:
@@ -25,7 +28,7 @@ class EngineView:
         self._latent = np.zeros(BANK_SIZE, np.float32)
         self._scales = np.zeros(BANK_SIZE, np.float32)
 
-    def __call__(self, engine: Any) -> DisplaySnapshot:
+    def __call__(self, engine: Engine) -> DisplaySnapshot:
         view = engine.units_in_view
         count = len(view)
         units = np.full(BANK_SIZE, -1)
@@ -50,7 +53,7 @@ class EngineView:
             auto_gain_db=float(engine.loudness.gain_db), gain_reduction_db=float(engine.limiter_meter_db))
 
 
-def unit_truth(engine: Any) -> dict[str, Any]:
+def unit_truth(engine: Engine) -> dict[str, Any]:
     """The engine's full control state, for ``ControlSurface.sync`` on the control side."""
     state = engine.unit_state
     return {"scales": state.scales.tolist(), "knobs": state.knobs.tolist(),

@@ -13,12 +13,15 @@ from __future__ import annotations
 import math
 import socket
 import threading
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from pythonosc.udp_client import SimpleUDPClient
 
 from instrument.errors import DeviceError
+
+if TYPE_CHECKING:
+    from instrument.engine.engine import Engine
 
 #: Address -> OSC arguments sent there (the README's state table).
 STATE_ADDRESSES: dict[str, str] = {
@@ -55,7 +58,7 @@ def peak_db(hop: np.ndarray) -> float:
     return max(SILENCE_DB, 20.0 * math.log10(peak)) if peak > 0.0 and math.isfinite(peak) else SILENCE_DB
 
 
-def engine_state(engine: Any, osc_counts: tuple[int, int]) -> list[tuple[str, list[Any]]]:
+def engine_state(engine: Engine, osc_counts: tuple[int, int]) -> list[tuple[str, list[Any]]]:
     """The messages of one state update, ``(address, args)`` in :data:`STATE_ADDRESSES` order."""
     state = engine.unit_state
     n_units = int(engine.n_units)  # a model-less engine keeps one placeholder unit: send none
@@ -89,7 +92,7 @@ class OscStateSender(threading.Thread):
         DeviceError: ``host`` cannot be resolved, naming it.
     """
 
-    def __init__(self, engine: Any, host: str, port: int,
+    def __init__(self, engine: Engine, host: str, port: int,
                  osc_counts: Callable[[], tuple[int, int]] | None = None, rate_hz: float = 30.0) -> None:
         super().__init__(name="latent-osc-out", daemon=True)
         self.engine = engine

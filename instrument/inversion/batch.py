@@ -24,7 +24,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -35,6 +35,11 @@ from instrument.inversion.pipeline import invert_audio
 from instrument.io.output_paths import (atomic_path, check_distinct, check_not_input, check_writable,
                                         check_writable_dir)
 from instrument.synths.voice_files import cartridge_count, cartridge_paths, write_cartridges as write_banks
+
+if TYPE_CHECKING:
+    from instrument.inversion.model import InversionModel
+    from instrument.synths.base import Synth
+    from instrument.synths.spec import SynthSpec
 
 #: The summary written next to the patches.
 SUMMARY_NAME = "summary.csv"
@@ -119,7 +124,7 @@ def cartridge_files(out_dir: str | Path, n_inputs: int) -> list[Path]:
     return cartridge_paths(out_dir, n_inputs)
 
 
-def write_cartridges(items: Sequence[BatchItem], synth: Any, out_dir: str | Path
+def write_cartridges(items: Sequence[BatchItem], synth: Synth, out_dir: str | Path
                      ) -> list[tuple[Path, list[str]]]:
     """The inverted patches (status ``ok``, input order) as 32-voice banks in ``out_dir``, named
     as :func:`cartridge_files` planned for all the items; voice names are the input file stems.
@@ -135,7 +140,8 @@ def write_cartridges(items: Sequence[BatchItem], synth: Any, out_dir: str | Path
                        numbered=cartridge_count(len(items)) > 1)
 
 
-def patch_document(spec: Any, inv: Any, result: dict[str, Any], source: str | Path) -> dict[str, Any]:
+def patch_document(spec: SynthSpec, inv: InversionModel, result: dict[str, Any],
+                   source: str | Path) -> dict[str, Any]:
     """The patch JSON ``latent invert`` writes for one sound."""
     return {
         "synth": spec.name,
@@ -154,7 +160,7 @@ def write_json(path: Path, doc: dict[str, Any], kind: str = "patch file") -> Pat
     return path
 
 
-def run_batch(items: Sequence[BatchItem], inv: Any, synth: Any, refine_seconds: float,
+def run_batch(items: Sequence[BatchItem], inv: InversionModel, synth: Synth, refine_seconds: float,
               transpose: str | float | None = None, progress: bool = True) -> list[BatchItem]:
     """Invert every item, writing its patch (and render); a failing input is reported and skipped."""
     from tqdm import tqdm

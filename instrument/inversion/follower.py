@@ -21,7 +21,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from instrument.errors import ConfigError
 from instrument.inversion.model import fit_to_length, mask_invalid_classes, normalise_peak
 from instrument.synths.dump_pacing import DumpPacer
 from instrument.synths.voice_files import is_voice_synth, takes_voices
+
+if TYPE_CHECKING:
+    from instrument.synths.base import Synth
 
 
 class InversionFollower:
@@ -51,7 +54,7 @@ class InversionFollower:
     def __init__(self, model: Any, synth_spec: Any | None = None, window_seconds: float = 1.0,
                  every_seconds: float = 0.25, min_interval_seconds: float = 0.5,
                  input_sample_rate: int | None = None, channel: int = 0,
-                 min_peak: float = 1e-3, synth: Any | None = None,
+                 min_peak: float = 1e-3, synth: Synth | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         import tensorflow as tf
 
@@ -99,7 +102,7 @@ class InversionFollower:
 
         self._call = _call
 
-    def _voice_pacing(self, model: Any, synth: Any | None) -> tuple[Any | None, Any | None]:
+    def _voice_pacing(self, model: Any, synth: Synth | None) -> tuple[Any | None, Any | None]:
         """(voice synth, pacer) when patches go as voice dumps, else (None, None)."""
         from instrument.synths.midi_send import dump_interval
 

@@ -14,11 +14,14 @@ and octave transposition into that range.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from instrument.errors import ConfigError
+
+if TYPE_CHECKING:
+    from instrument.synths.spec import SynthSpec
 
 #: pYIN search range (Hz): C1..C8, capped below Nyquist.
 PITCH_MIN_HZ = 32.70
@@ -27,7 +30,7 @@ PITCH_MAX_HZ = 4186.0
 RANGE_TOLERANCE_SEMITONES = 0.5
 
 
-def note_range_hz(spec: Any) -> tuple[float, float] | None:
+def note_range_hz(spec: SynthSpec) -> tuple[float, float] | None:
     """(lowest, highest) note frequency the synth plays, or None when the spec does not say.
 
     From the ``notes`` group parameters (frequencies in Hz; a list-scale parameter named ``note``

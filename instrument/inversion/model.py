@@ -19,7 +19,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from instrument.dsp.gain import normalise_peak  # noqa: F401 - re-exported: the 
 from instrument.errors import ConfigError, ModelError, SynthError
 from instrument.synths.spec import SynthSpec
 from presets import PRESETS_DIR
+
+if TYPE_CHECKING:
+    from instrument.synths.base import Synth
 
 META_ENTRY = "latent_inversion.json"
 FORMAT = "latent-inversion"
@@ -52,7 +55,7 @@ class InversionModel:
 
     model: Any
     config: Any
-    spec: Any
+    spec: SynthSpec
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
@@ -81,7 +84,7 @@ class InversionModel:
         """Predicted parameter values ``(batch, n_params)`` float64 (class grid values)."""
         return self.spec.from_classes(self.classes(inputs))
 
-    def inputs_from_audio(self, synth: Any, audio: np.ndarray) -> np.ndarray:
+    def inputs_from_audio(self, synth: Synth, audio: np.ndarray) -> np.ndarray:
         """Model inputs ``(batch, *config.input_shape)`` for synth-rate audio ``(batch, n_samples)``."""
         feats = synth.features(np.atleast_2d(np.asarray(audio, np.float32)))
         return np.swapaxes(feats, 1, 2) if self.config.bins_first else feats

@@ -5,18 +5,23 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from instrument.errors import ModelError, SynthError
 from instrument.inversion.input_checks import (estimate_pitch_hz, note_name, note_range_hz,
                                                octaves_into_range, pitch_warning, transpose as shift_pitch)
-from instrument.inversion.model import default_model_path, fit_to_length, load_inversion_model, normalise_peak
+from instrument.inversion.model import (InversionModel, default_model_path, fit_to_length,
+                                        load_inversion_model, normalise_peak)
 from instrument.synths.voice_files import takes_voices
 
+if TYPE_CHECKING:
+    from instrument.synths.base import Synth
+    from instrument.synths.spec import SynthSpec
 
-def load_model_and_synth(model: str | Path | None, synth_name: str | None) -> tuple[Any, Any]:
+
+def load_model_and_synth(model: str | Path | None, synth_name: str | None) -> tuple[InversionModel, Synth]:
     """(InversionModel, synth) for a model file (None: the shipped model of ``synth_name``, else
     inversynth) and an optional synth name the model must be for."""
     from instrument.synths.registry import get_synth
@@ -37,7 +42,7 @@ DEFAULT_REFINE_SECONDS = 2.0
 MAX_ALIGN_LAG = 64
 
 
-def _align(inv: Any, synth: Any, audio: np.ndarray, align: bool = True
+def _align(inv: InversionModel, synth: Synth, audio: np.ndarray, align: bool = True
            ) -> tuple[np.ndarray, np.ndarray, dict[str, Any], list[str]]:
     """Trim leading silence and place the note-on at sample 0 (unless ``align`` is False), then
     run the network.
@@ -68,7 +73,7 @@ def _align(inv: Any, synth: Any, audio: np.ndarray, align: bool = True
                        "exact_onset": bool(exact)}, notes
 
 
-def _transpose_into_range(audio: np.ndarray, synth: Any, transpose: str | float | None
+def _transpose_into_range(audio: np.ndarray, synth: Synth, transpose: str | float | None
                           ) -> tuple[np.ndarray, float, float | None, list[str]]:
     """Estimate the pitch of the clip the synth will see, warn when it is outside the synth's
     note range, and transpose by ``transpose`` semitones (``"auto"``: whole octaves into range).
@@ -106,7 +111,7 @@ def _transpose_into_range(audio: np.ndarray, synth: Any, transpose: str | float 
     return audio, semitones, pitch, notes
 
 
-def invert_audio(inv: Any, synth: Any, audio: np.ndarray,
+def invert_audio(inv: InversionModel, synth: Synth, audio: np.ndarray,
                  refine_seconds: float = DEFAULT_REFINE_SECONDS,
                  transpose: str | float | None = None, align: bool = True) -> dict[str, Any]:
     """Predict (and refine) a patch for synth-rate mono audio (``load_audio`` resamples any rate
@@ -202,7 +207,7 @@ def stage_summary(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def patch_table(spec: Any, values: np.ndarray, classes: np.ndarray, confidence: np.ndarray) -> str:
+def patch_table(spec: SynthSpec, values: np.ndarray, classes: np.ndarray, confidence: np.ndarray) -> str:
     """A readable table of a patch: parameter, group, value, class, network confidence."""
     lines = [f"{'parameter':<22} {'group':<22} {'value':>12} {'class':>7} {'conf':>6}"]
     for p, v, c, s in zip(spec.parameters, values, classes, confidence):
@@ -216,7 +221,7 @@ def patch_table(spec: Any, values: np.ndarray, classes: np.ndarray, confidence: 
 PORT_SETTLE_S = 0.1
 
 
-def send_over_midi(synth: Any, values: np.ndarray, port_name: str, api: str | None,
+def send_over_midi(synth: Synth, values: np.ndarray, port_name: str, api: str | None,
                    note: int | str | None, channel: int) -> int:
     """Send the patch (and an optional test note) to ``port_name``; returns messages sent.
 

@@ -23,7 +23,7 @@ interfaces) cannot be told from one that delivers it.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import mido
 import numpy as np
@@ -33,6 +33,9 @@ from instrument.synths.dx7.sysex import voice_dump
 from instrument.synths.patch import Patch
 from instrument.synths.spec import ParamSpec, SynthSpec
 from instrument.synths.voice_files import takes_voices
+
+if TYPE_CHECKING:
+    from instrument.synths.base import Synth
 
 DATA_ORDERS = ("msb_first", "lsb_first")
 #: Longest sysex message (bytes incl. F0/F7) rtmidi delivers: its JACK output ring buffer takes
@@ -121,7 +124,7 @@ def voice_dump_messages(voices: np.ndarray, channel: int = 0) -> list[mido.Messa
     return [mido.Message("sysex", data=voice_dump(v, channel)[1:-1]) for v in np.atleast_2d(voices)]
 
 
-def synth_messages(synth: Any, patch: Patch | np.ndarray | Sequence[float],
+def synth_messages(synth: Synth, patch: Patch | np.ndarray | Sequence[float],
                    channel: int = 0) -> list[mido.Message]:
     """What sets a patch on the external synth: one voice dump for a synth that takes voices
     (``dx7``), else the spec's program change, CC and NRPN messages (:func:`patch_messages`)."""

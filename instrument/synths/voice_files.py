@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from instrument.errors import SynthError
+
+if TYPE_CHECKING:
+    from instrument.synths.base import Synth
 
 #: Synths (registry names) that take whole voices as system-exclusive dumps.
 VOICE_SYNTHS = ("dx7",)
@@ -51,7 +54,7 @@ def is_voice_synth(name: str) -> bool:
     return name in VOICE_SYNTHS
 
 
-def takes_voices(synth: Any) -> bool:
+def takes_voices(synth: Synth) -> bool:
     """Whether a built synth is a :class:`VoiceSynth`."""
     return isinstance(synth, VoiceSynth)
 
@@ -86,7 +89,7 @@ def cartridge_paths(out_dir: str | Path, n_voices: int, numbered: bool | None = 
     return [folder / f"{CARTRIDGE_STEM}-{k}{VOICE_SUFFIX}" for k in range(1, count + 1)]
 
 
-def write_cartridges(synth: Any, values: np.ndarray, names: Sequence[str], out_dir: str | Path,
+def write_cartridges(synth: Synth, values: np.ndarray, names: Sequence[str], out_dir: str | Path,
                      numbered: bool | None = None) -> list[tuple[Path, list[str]]]:
     """Write patches ``(n, n_params)`` as banks of :data:`BANK_VOICES` voices, in order.
 

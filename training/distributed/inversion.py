@@ -12,17 +12,20 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
 from instrument.inversion.model import mask_invalid_classes, save_inversion_model
 
+if TYPE_CHECKING:
+    from instrument.synths.base import Synth
+
 #: Per-step losses and the cluster shape, written by the chief beside metrics.json.
 DISTRIBUTED_METRICS = "distributed.json"
 
 
-def patch_values(synth: Any, seed: int, step: int, indices: range) -> np.ndarray:
+def patch_values(synth: Synth, seed: int, step: int, indices: range) -> np.ndarray:
     """The patches of examples ``indices`` of global step ``step``, ``(len(indices), n_params)``."""
     return np.concatenate([synth.random_patches(np.random.default_rng([seed, step, j]), 1)
                            for j in indices])

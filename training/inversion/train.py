@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -32,6 +32,10 @@ from instrument.models.layers.sweep_readout import sweep_geometry
 from instrument.models.layers.trajectory_read import trajectory_geometry
 from instrument.plots import plot_history
 from training.run_outputs import CORRUPT_ADVICE, check_keras_file, write_text, writing
+
+if TYPE_CHECKING:
+    from instrument.synths.base import Synth
+    from instrument.synths.spec import SynthSpec
 
 VAL_SEED_OFFSET = 1_000_003
 TEST_SEED_OFFSET = 2_000_003
@@ -151,7 +155,7 @@ def spec_dict(synth_name: str) -> dict[str, Any]:
     return spec_to_dict(load_spec(synth_name))
 
 
-def make_batch(synth: Any, rng: np.random.Generator, n: int
+def make_batch(synth: Synth, rng: np.random.Generator, n: int
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Render ``n`` random patches.
 
@@ -172,7 +176,7 @@ def model_inputs(config: InversionModelConfig, inputs: np.ndarray) -> np.ndarray
     return np.ascontiguousarray(np.swapaxes(inputs, 1, 2))
 
 
-def initial_model_config(tcfg: InversionTrainConfig, synth: Any, sample_count: int = 256,
+def initial_model_config(tcfg: InversionTrainConfig, synth: Synth, sample_count: int = 256,
                          disk_features: np.ndarray | None = None) -> InversionModelConfig:
     """The model config of a fresh run, its input statistics fitted on the synth's log
     spectrograms of a seeded sample (the first ``sample_count`` disk examples, or renders from
@@ -197,7 +201,7 @@ def initial_model_config(tcfg: InversionTrainConfig, synth: Any, sample_count: i
         feature_mean=float(sample.mean()), feature_std=float(max(sample.std(), 1e-3)), sweep=sweep)
 
 
-def heldout_set(synth: Any, seed: int, count: int, offset: int
+def heldout_set(synth: Synth, seed: int, count: int, offset: int
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A seeded held-out set (validation: ``VAL_SEED_OFFSET``, test: ``TEST_SEED_OFFSET``,
     ensemble calibration: ``CALIBRATION_SEED_OFFSET``) as :func:`make_batch` returns it."""
@@ -206,7 +210,7 @@ def heldout_set(synth: Any, seed: int, count: int, offset: int
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))  # type: ignore[return-value]
 
 
-def _make_sequence(synth: Any, tcfg: InversionTrainConfig, mcfg: InversionModelConfig,
+def _make_sequence(synth: Synth, tcfg: InversionTrainConfig, mcfg: InversionModelConfig,
                    start_epoch: int) -> Any:
     import keras
 
@@ -261,7 +265,7 @@ def _make_disk_sequence(features: np.ndarray, classes: np.ndarray, tcfg: Inversi
     return DiskBatches()
 
 
-def _load_disk_data(tcfg: InversionTrainConfig, spec: Any) -> tuple[np.ndarray, np.ndarray]:
+def _load_disk_data(tcfg: InversionTrainConfig, spec: SynthSpec) -> tuple[np.ndarray, np.ndarray]:
     from training.synth_dataset import dataset_spec, load_dataset
 
     data_spec = dataset_spec(tcfg.data)
@@ -334,7 +338,7 @@ def prior_scores(train_classes: np.ndarray, n: int, levels: Sequence[int], n_cla
     return np.broadcast_to(scores, (n, *scores.shape))
 
 
-def evaluate_parameters(scores: np.ndarray, classes: np.ndarray, spec: Any) -> dict[str, Any]:
+def evaluate_parameters(scores: np.ndarray, classes: np.ndarray, spec: SynthSpec) -> dict[str, Any]:
     """MPR per parameter (over its own classes: ``mean_percentile_rank`` with the spec's levels;
     + mean) and top-k per group for masked class scores ``(batch, n_params, n_classes)`` on a
     held-out set."""

@@ -14,9 +14,12 @@ timings of the earlier ones.
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from instrument.synths.base import Synth
 
 #: Predicted costs are multiplied by this (the time of a call varies with the machine's load).
 SAFETY = 1.15
@@ -72,7 +75,7 @@ class RenderCostModel:
 _MODELS: "weakref.WeakKeyDictionary[Any, RenderCostModel]" = weakref.WeakKeyDictionary()
 
 
-def cost_model_for(synth: Any) -> RenderCostModel:
+def cost_model_for(synth: Synth) -> RenderCostModel:
     """The render-cost model of one synth object (created on first use, dropped with the synth)."""
     model = _MODELS.get(synth)
     if model is None:

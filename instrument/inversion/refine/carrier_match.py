@@ -25,13 +25,16 @@ import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from instrument.errors import ConfigError
 from instrument.inversion.metrics import batch_stft_magnitude
 from instrument.inversion.refine.stem_match import nonnegative_least_squares, snap_amplitudes
+
+if TYPE_CHECKING:
+    from instrument.synths.base import Synth
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,12 @@ class CarrierMatchConfig:
                 raise ConfigError(f"carrier match {name} must be an integer >= 1, got {value!r}")
 
 
-def supports_carrier_matching(synth: Any) -> bool:
+def supports_carrier_matching(synth: Synth) -> bool:
     """Whether ``synth`` exposes the operator outputs :func:`match_carriers` needs."""
     return all(hasattr(synth, name) for name in ("render_operators", "carriers", "output_level_gains"))
 
 
-def carrier_params(synth: Any) -> list[int]:
+def carrier_params(synth: Synth) -> list[int]:
     """Indices of the parameters :func:`match_carriers` may set (every operator's level and ratio)."""
     names = synth.spec.names
     return [names.index(f"op{k}_{field}") for k in range(1, 7) for field in ("level", "coarse")
@@ -65,7 +68,7 @@ def _magnitudes(audio: np.ndarray) -> np.ndarray:
     return batch_stft_magnitude(audio).reshape(len(audio), -1).astype(np.float64)
 
 
-def _operators(synth: Any, rows: np.ndarray, pool: ThreadPoolExecutor | None) -> np.ndarray:
+def _operators(synth: Synth, rows: np.ndarray, pool: ThreadPoolExecutor | None) -> np.ndarray:
     """``synth.render_operators(rows)``, split over ``pool``'s threads when given."""
     if pool is None or len(rows) < 2:
         return synth.render_operators(rows)
@@ -73,7 +76,7 @@ def _operators(synth: Any, rows: np.ndarray, pool: ThreadPoolExecutor | None) ->
     return np.concatenate(list(pool.map(synth.render_operators, parts)))
 
 
-def match_carriers(synth: Any, target: np.ndarray, values: np.ndarray,
+def match_carriers(synth: Synth, target: np.ndarray, values: np.ndarray,
                    config: CarrierMatchConfig = CarrierMatchConfig(),
                    pool: ThreadPoolExecutor | None = None,
                    deadline: float | None = None) -> np.ndarray:

@@ -39,7 +39,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -50,6 +50,10 @@ from instrument.inversion.refine.carrier_match import carrier_params, match_carr
 from instrument.inversion.refine.stem_match import (match_oscillators, oscillator_params, supports_stem_matching,
                                  warm_up)
 from instrument.inversion.metrics import batch_stft_magnitude
+
+if TYPE_CHECKING:
+    from instrument.synths.base import Synth
+    from instrument.synths.spec import SynthSpec
 
 OBJECTIVES = ("pcc_stft", "pcc_log_stft")
 #: ``RefineConfig.objective`` value that takes the synth's ``refine_objective``.
@@ -248,7 +252,7 @@ class _Evaluator:
     the result needs no render after the deadline.
     """
 
-    def __init__(self, synth: Any, objective: SpectralObjective, config: RefineConfig,
+    def __init__(self, synth: Synth, objective: SpectralObjective, config: RefineConfig,
                  pool: ThreadPoolExecutor | None, deadline: float) -> None:
         self.synth = synth
         self.objective = objective
@@ -390,7 +394,7 @@ class _CoordinateSearch:
         probs: network class probabilities ``(n_params, n_classes)`` weighting kicks, or None.
     """
 
-    def __init__(self, spec: Any, evaluate: _Evaluator, config: RefineConfig, deadline: float,
+    def __init__(self, spec: SynthSpec, evaluate: _Evaluator, config: RefineConfig, deadline: float,
                  top: np.ndarray | None, order: np.ndarray, probs: np.ndarray | None,
                  rng: np.random.Generator, propose: Callable[[np.ndarray], np.ndarray] | None = None,
                  proposed: np.ndarray | None = None) -> None:
@@ -522,7 +526,7 @@ class _CoordinateSearch:
         return best, best_score
 
 
-def _batched_rounds(spec: Any, evaluate: _Evaluator, classes: np.ndarray, score: float,
+def _batched_rounds(spec: SynthSpec, evaluate: _Evaluator, classes: np.ndarray, score: float,
                     config: RefineConfig, deadline: float, top: np.ndarray | None
                     ) -> tuple[np.ndarray, float, int]:
     """Narrow search for slow synths (few renders per budget, costly per render call): each round
@@ -563,7 +567,7 @@ def _batched_rounds(spec: Any, evaluate: _Evaluator, classes: np.ndarray, score:
     return classes, score, rounds
 
 
-def _evolution_strategy(spec: Any, evaluate: _Evaluator, values: np.ndarray, score: float,
+def _evolution_strategy(spec: SynthSpec, evaluate: _Evaluator, values: np.ndarray, score: float,
                         config: RefineConfig, rng: np.random.Generator
                         ) -> tuple[np.ndarray, float, int]:
     """(1, lambda) search on normalised values with a shrinking step until the budget ends."""
@@ -604,7 +608,7 @@ def sample_patches(scores: np.ndarray, levels: Sequence[int], n: int,
     return np.minimum(drawn, np.asarray(levels)[None, :] - 1).astype(np.int64)
 
 
-def objective_for(synth: Any, config: RefineConfig) -> str:
+def objective_for(synth: Synth, config: RefineConfig) -> str:
     """The objective :func:`refine` uses for ``synth``: the config's, or the synth's when ``auto``."""
     if config.objective != AUTO_OBJECTIVE:
         return config.objective
@@ -615,7 +619,7 @@ def objective_for(synth: Any, config: RefineConfig) -> str:
     return name
 
 
-def start_samples_for(synth: Any, config: RefineConfig) -> int:
+def start_samples_for(synth: Synth, config: RefineConfig) -> int:
     """Patches drawn from the network's scores before the search: the config's, or the synth's
     ``refine_start_samples`` when it says None."""
     if config.start_samples is not None:
@@ -627,7 +631,7 @@ def start_samples_for(synth: Any, config: RefineConfig) -> int:
     return n
 
 
-def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
+def refine(synth: Synth, target_audio: np.ndarray, initial_values: np.ndarray,
            config: RefineConfig = RefineConfig(), scores: np.ndarray | None = None) -> RefineResult:
     """Search for values whose rendering matches ``target_audio`` better than ``initial_values``.
 
@@ -746,7 +750,7 @@ def refine(synth: Any, target_audio: np.ndarray, initial_values: np.ndarray,
                         start_draws=start_draws, objective=objective_name)
 
 
-def search_only(synth: Any, target_audio: np.ndarray, config: RefineConfig = RefineConfig()
+def search_only(synth: Synth, target_audio: np.ndarray, config: RefineConfig = RefineConfig()
                 ) -> RefineResult:
     """The search-only baseline: :func:`refine` started from the middle class of every parameter."""
     return refine(synth, target_audio, synth.spec.default_values(), config, scores=None)

@@ -27,11 +27,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from instrument.errors import ConfigError, SynthError
+
+if TYPE_CHECKING:
+    from instrument.synths.base import Synth
+    from instrument.synths.spec import SynthSpec
 
 
 @dataclass(frozen=True)
@@ -57,18 +61,18 @@ class StemMatchConfig:
             raise ConfigError(f"stem match keep ({self.keep}) must be <= shortlist ({self.shortlist})")
 
 
-def supports_stem_matching(synth: Any) -> bool:
+def supports_stem_matching(synth: Synth) -> bool:
     """Whether ``synth`` exposes the oscillator stems :func:`match_oscillators` needs."""
     return all(hasattr(synth, name) for name in ("oscillators", "render_stems", "correlate_stems"))
 
 
-def oscillator_params(synth: Any) -> list[int]:
+def oscillator_params(synth: Synth) -> list[int]:
     """Indices of every parameter :func:`match_oscillators` sets (amplitudes and shapes)."""
     spec = synth.spec
     return [spec.index(n) for amp, shape in synth.oscillators for n in (amp, *shape)]
 
 
-def warm_up(synth: Any) -> None:
+def warm_up(synth: Synth) -> None:
     """Run the render and stem kernels once on a tiny input (numba compiles them on first use, about 2 s
     the first time on a machine, then from its cache), so a timed search does not pay for it."""
     values = synth.spec.default_values()
@@ -129,13 +133,13 @@ def snap_amplitudes(amplitudes: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return best if best is not None else np.full(len(a), grid[-1])
 
 
-def _shape_grid(spec: Any, shape_idx: list[int]) -> np.ndarray:
+def _shape_grid(spec: SynthSpec, shape_idx: list[int]) -> np.ndarray:
     """Every class combination of the shape parameters -> values ``(n, len(shape_idx))``."""
     grids = [spec.parameters[i].grid() for i in shape_idx]
     return np.array(list(itertools.product(*grids)), dtype=np.float64)
 
 
-def _screen(synth: Any, values: np.ndarray, w: int, shapes: np.ndarray, target: np.ndarray,
+def _screen(synth: Synth, values: np.ndarray, w: int, shapes: np.ndarray, target: np.ndarray,
             pool: ThreadPoolExecutor | None) -> np.ndarray:
     """Filter-free score of every shape (higher = more of it in the target)."""
     if pool is not None and len(shapes) >= 64:
@@ -148,7 +152,7 @@ def _screen(synth: Any, values: np.ndarray, w: int, shapes: np.ndarray, target: 
     return np.where(dot > 0, dot / np.sqrt(np.maximum(energy, 1e-20)), -np.inf)
 
 
-def match_oscillators(synth: Any, target: np.ndarray, values: np.ndarray,
+def match_oscillators(synth: Synth, target: np.ndarray, values: np.ndarray,
                       config: StemMatchConfig = StemMatchConfig(),
                       pool: ThreadPoolExecutor | None = None,
                       deadline: float | None = None) -> np.ndarray:

@@ -20,12 +20,15 @@ then turns the joint scores into note and depth scores with a log-sum-exp over t
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import keras
 import numpy as np
 
 from instrument.errors import ConfigError
+
+if TYPE_CHECKING:
+    from instrument.synths.base import Synth
 
 #: Time statistics per bin made by :class:`BinStatistics` (mean, max, standard deviation).
 N_BIN_STATISTICS = 3
@@ -95,7 +98,7 @@ def check_read_inputs(layer: str, values: Any, joint: Any, classes: int, values_
                           f"{classes}), got {values}, {joint}")
 
 
-def oscillator_params(synth: Any, slot: int, kind: str) -> list[Any]:
+def oscillator_params(synth: Synth, slot: int, kind: str) -> list[Any]:
     """Each FM oscillator's parameter at ``slot`` of its shape (0 note, 1 depth, 2 rate) in a synth
     exposing ``synth.oscillators`` (``[(amplitude, (note, depth, rate)), ...]``).
 
@@ -272,7 +275,7 @@ class AddToRows(keras.layers.Layer):
         return {**super().get_config(), "rows": self.rows, "n_rows": self.n_rows}
 
 
-def sweep_geometry(synth: Any) -> dict[str, tuple]:
+def sweep_geometry(synth: Synth) -> dict[str, tuple]:
     """Readout positions and rows of a synth with FM oscillators (``synth.oscillators``:
     ``[(amplitude, (note, depth, rate)), ...]``, depths in Hz of deviation), as
     :class:`instrument.inversion.networks.config.SweepReadoutConfig` fields.

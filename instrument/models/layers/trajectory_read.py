@@ -20,13 +20,16 @@ frames`` gathers, run as one XLA-compiled function on the TensorFlow backend.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import keras
 import numpy as np
 
 from instrument.errors import ConfigError
 from instrument.models.layers.sweep_readout import check_geometry, check_read_inputs, oscillator_params
+
+if TYPE_CHECKING:
+    from instrument.synths.base import Synth
 
 #: Statistics over frames of every trajectory read (mean, standard deviation, minimum).
 N_TRAJECTORY_STATISTICS = 3
@@ -56,7 +59,7 @@ def check_trajectory_geometry(rates: Sequence[float], rate_rows: Sequence[int],
                           f"0..{n_params - 1} per oscillator, distinct from the note and depth rows")
 
 
-def trajectory_geometry(synth: Any) -> dict[str, tuple]:
+def trajectory_geometry(synth: Synth) -> dict[str, tuple]:
     """The trajectory fields of a synth with FM oscillators (as
     :func:`instrument.models.layers.sweep_readout.sweep_geometry`): rate classes in cycles per frame hop and
     each oscillator's rate row.
