@@ -13,7 +13,8 @@ import pytest
 from instrument.errors import ConfigError
 from instrument.inversion.networks.config import InversionModelConfig, SweepReadoutConfig
 from instrument.models.layers.sweep_pointer import ModulationSpectrum, PosteriorRead
-from instrument.models.layers.sweep_readout import AddToRows, BinStatistics, SweepReadout, sweep_geometry
+from instrument.models.readout_geometry import sweep_geometry
+from instrument.models.layers.sweep_readout import AddToRows, BinStatistics, SweepReadout
 from instrument.synths.inversynth import InverSynth
 from instrument.synths.registry import get_synth, load_spec
 

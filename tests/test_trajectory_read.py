@@ -14,7 +14,8 @@ from instrument.inversion.networks.build import build_inversion_model
 from instrument.inversion.networks.config import InversionModelConfig, SweepReadoutConfig
 from instrument.synths.inversynth import InverSynth
 from instrument.synths.registry import get_synth, load_spec
-from instrument.models.layers.trajectory_read import RateScores, TrajectoryRead, trajectory_geometry
+from instrument.models.readout_geometry import trajectory_geometry
+from instrument.models.layers.trajectory_read import RateScores, TrajectoryRead
 
 NOTES = tuple(np.linspace(2.0, 5.0, 16))
 DEPTHS = tuple(np.linspace(0.0, 4.0, 16))

@@ -28,8 +28,7 @@ from instrument.inversion.model import mask_invalid_classes, save_inversion_mode
 from instrument.inversion.networks.build import build_inversion_model
 from instrument.inversion.networks.config import ARCHS, HEADS, InversionModelConfig, SweepReadoutConfig
 from instrument.inversion.networks.heads import class_scores, loss_for, targets_for
-from instrument.models.layers.sweep_readout import sweep_geometry
-from instrument.models.layers.trajectory_read import trajectory_geometry
+from instrument.models.readout_geometry import sweep_geometry, trajectory_geometry
 from instrument.plots import plot_history
 from training.run_outputs import CORRUPT_ADVICE, check_keras_file, write_text, writing
 

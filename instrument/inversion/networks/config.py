@@ -19,8 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from instrument.errors import ConfigError
-from instrument.models.layers.sweep_readout import check_geometry
-from instrument.models.layers.trajectory_read import check_trajectory_geometry
+from instrument.models.readout_geometry import check_geometry, check_trajectory_geometry
 
 #: ``conv6xl``: Barkan's Conv6XL over the spectrogram image; ``freqtcn``: per-frame dense layer,
 #: dilated temporal convolutions and a spectral summary; ``sweeptcn``: ``freqtcn`` plus the sweep
@@ -42,8 +41,8 @@ REMOVED_FIELDS: dict[str, Any] = {"n_samples": None, "lstm_units": 256, "fine_n_
 class SweepReadoutConfig:
     """The sweep readout of a ``sweeptcn`` network (:mod:`instrument.models.layers.sweep_readout`).
 
-    The position and row fields come from :func:`instrument.models.layers.sweep_readout.sweep_geometry`
-    and :func:`instrument.models.layers.trajectory_read.trajectory_geometry`; whether they fit the
+    The position and row fields come from :func:`instrument.models.readout_geometry.sweep_geometry`
+    and :func:`~instrument.models.readout_geometry.trajectory_geometry`; whether they fit the
     network's bins, classes and parameters is checked by :class:`InversionModelConfig`.
 
     Attributes:

@@ -16,8 +16,8 @@ import keras
 import numpy as np
 
 from instrument.errors import ConfigError
-from instrument.models.layers.sweep_readout import (MAPS_PER_HARMONIC, check_geometry, check_read_inputs,
-                                     sweep_positions)
+from instrument.models.readout_geometry import check_geometry, check_read_inputs, sweep_positions
+from instrument.models.layers.sweep_readout import MAPS_PER_HARMONIC
 
 
 @keras.saving.register_keras_serializable(package="latent")
@@ -67,7 +67,7 @@ class ModulationSpectrum(keras.layers.Layer):
 class PosteriorRead(keras.layers.Layer):
     """``[values (batch, bins, channels), joint (batch, oscillators, notes, depths)]`` ->
     ``(batch, oscillators * 3 * harmonics * channels)``: for each oscillator and each of its
-    sweep positions (:func:`instrument.models.layers.sweep_readout.sweep_positions`), the values read there
+    sweep positions (:func:`instrument.models.readout_geometry.sweep_positions`), the values read there
     (linear interpolation), averaged over the softmax of the joint scores (not differentiated).
 
     Two matrix products with a constant ``(notes * depths, positions * bins)`` interpolation

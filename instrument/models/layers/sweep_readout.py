@@ -15,20 +15,18 @@ read at the fractional bins of those frequencies (the same weights serve every n
 then turns the joint scores into note and depth scores with a log-sum-exp over the other axis.
 :class:`AddToRows` adds them to those parameters' rows of the network's logits.
 
-:func:`sweep_geometry` derives the positions and rows from a synth that exposes FM oscillators.
+:func:`~instrument.models.readout_geometry.sweep_geometry` derives the positions and rows from a synth that exposes FM oscillators.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import keras
 import numpy as np
 
 from instrument.errors import ConfigError
-
-if TYPE_CHECKING:
-    from instrument.synths.base import Synth
+from instrument.models.readout_geometry import check_geometry, check_read_inputs, sweep_positions
 
 #: Time statistics per bin made by :class:`BinStatistics` (mean, max, standard deviation).
 N_BIN_STATISTICS = 3
@@ -49,86 +47,6 @@ class BinStatistics(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return (input_shape[0], input_shape[2], N_BIN_STATISTICS)
-
-
-def _positions(values: Sequence[float], name: str, minimum: float) -> list[float]:
-    out = [float(v) for v in values]
-    if not out or not all(np.isfinite(v) and v >= minimum for v in out):
-        raise ConfigError(f"sweep readout {name} must be a non-empty list of finite bins >= "
-                          f"{minimum:g}, got {values!r}")
-    return out
-
-
-def check_geometry(note_bins: Sequence[float], depth_bins: Sequence[float], harmonics: int,
-                   oscillators: int, n_bins: int | None = None) -> tuple[list[float], list[float]]:
-    """Validate a sweep readout's geometry (and, given ``n_bins``, that every position it reads
-    lies inside a spectrum of that many bins).
-
-    Returns:
-        the note and depth positions as float lists.
-    Raises:
-        ConfigError: naming the value that is wrong.
-    """
-    notes = _positions(note_bins, "note_bins", 1e-6)
-    depths = _positions(depth_bins, "depth_bins", 0.0)
-    if len(notes) != len(depths):
-        raise ConfigError(f"sweep readout needs as many note as depth classes, got {len(notes)} "
-                          f"and {len(depths)}")
-    for name, value, top in (("harmonics", harmonics, 8), ("oscillators", oscillators, 64)):
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
-            raise ConfigError(f"sweep readout {name} must be an integer in 1..{top}, got {value!r}")
-    highest = harmonics * (max(notes) + max(depths))
-    if n_bins is not None and highest > n_bins - 1:
-        raise ConfigError(f"sweep readout reads up to bin {highest:.1f} (harmonic {harmonics} of "
-                          f"the highest note plus the deepest sweep), beyond the {n_bins} bins of "
-                          f"its input")
-    return notes, depths
-
-
-def check_read_inputs(layer: str, values: Any, joint: Any, classes: int, values_shape: str) -> None:
-    """Validate the ``[values (batch, a, b), joint (batch, oscillators, classes, classes)]`` input
-    shapes of a layer that reads at the readout's (note, depth) pairs.
-
-    Raises:
-        ConfigError: naming ``layer`` and the shapes it got.
-    """
-    if len(values) != 3 or values[1] is None or values[2] is None or len(joint) != 4 \
-            or tuple(joint[2:]) != (classes, classes):
-        raise ConfigError(f"{layer} needs {values_shape} and joint (batch, oscillators, {classes}, "
-                          f"{classes}), got {values}, {joint}")
-
-
-def oscillator_params(synth: Synth, slot: int, kind: str) -> list[Any]:
-    """Each FM oscillator's parameter at ``slot`` of its shape (0 note, 1 depth, 2 rate) in a synth
-    exposing ``synth.oscillators`` (``[(amplitude, (note, depth, rate)), ...]``).
-
-    Raises:
-        ConfigError: the synth has no FM oscillators, or their ``kind`` classes differ.
-    """
-    spec = synth.spec
-    oscillators = getattr(synth, "oscillators", None)
-    if not oscillators:
-        raise ConfigError(f"the sweep readout needs a synth with FM oscillators (e.g. inversynth); "
-                          f"{spec.name!r} has none")
-    params = [spec.param(shape[slot]) for _, shape in oscillators]
-    if any(not np.array_equal(p.grid(), params[0].grid()) for p in params):
-        raise ConfigError(f"the sweep readout needs the same {kind} classes for every oscillator "
-                          f"of {spec.name!r}")
-    return params
-
-
-def sweep_positions(note_bins: Sequence[float], depth_bins: Sequence[float],
-                    harmonics: int) -> np.ndarray:
-    """Where a sweep readout reads: ``(3 * harmonics, notes * depths)`` fractional bins, row
-    ``3 * (h - 1) + m`` for map ``m`` (centre ``h f``, upper edge ``h (f + B)``, lower edge
-    ``h |f - B|``) of harmonic ``h``, column ``note * depths + depth``."""
-    note = np.asarray(note_bins, dtype=np.float64)[:, None]
-    depth = np.asarray(depth_bins, dtype=np.float64)[None, :]
-    grids = []
-    for h in range(1, harmonics + 1):
-        grids += [h * np.broadcast_to(note, (note.size, depth.size)), h * (note + depth),
-                  h * np.abs(note - depth)]
-    return np.stack([g.reshape(-1) for g in grids])
 
 
 @keras.saving.register_keras_serializable(package="latent")
@@ -273,26 +191,3 @@ class AddToRows(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rows": self.rows, "n_rows": self.n_rows}
-
-
-def sweep_geometry(synth: Synth) -> dict[str, tuple]:
-    """Readout positions and rows of a synth with FM oscillators (``synth.oscillators``:
-    ``[(amplitude, (note, depth, rate)), ...]``, depths in Hz of deviation), as
-    :class:`instrument.inversion.networks.config.SweepReadoutConfig` fields.
-
-    Raises:
-        ConfigError: the synth has no FM oscillators, its depths are not in Hz, or its
-            oscillators' note or depth grids differ.
-    """
-    spec = synth.spec
-    notes = oscillator_params(synth, 0, "note")
-    units = str(spec.options.get("fm_depth_units", "hz"))
-    if units != "hz":
-        raise ConfigError(f"sweeptcn reads FM depths as Hz of deviation; synth {spec.name!r} has "
-                          f"options.fm_depth_units {units!r}")
-    depths = oscillator_params(synth, 1, "depth")
-    bin_hz = spec.sample_rate / spec.n_fft
-    return {"sweep_note_bins": tuple(float(v) for v in notes[0].grid() / bin_hz),
-            "sweep_depth_bins": tuple(float(v) for v in depths[0].grid() / bin_hz),
-            "sweep_note_rows": tuple(spec.index(p.name) for p in notes),
-            "sweep_depth_rows": tuple(spec.index(p.name) for p in depths)}

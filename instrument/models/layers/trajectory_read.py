@@ -20,62 +20,16 @@ frames`` gathers, run as one XLA-compiled function on the TensorFlow backend.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import keras
 import numpy as np
 
 from instrument.errors import ConfigError
-from instrument.models.layers.sweep_readout import check_geometry, check_read_inputs, oscillator_params
-
-if TYPE_CHECKING:
-    from instrument.synths.base import Synth
+from instrument.models.readout_geometry import check_geometry, check_rates, check_read_inputs
 
 #: Statistics over frames of every trajectory read (mean, standard deviation, minimum).
 N_TRAJECTORY_STATISTICS = 3
-
-
-def _check_rates(rates: Sequence[float]) -> list[float]:
-    values = [float(r) for r in rates]
-    if not values or not all(np.isfinite(r) and 0.0 <= r <= 0.5 for r in values):
-        raise ConfigError(f"trajectory rates must be cycles per frame hop in 0..0.5 (one per rate "
-                          f"class), got {list(rates)!r}")
-    return values
-
-
-def check_trajectory_geometry(rates: Sequence[float], rate_rows: Sequence[int],
-                              sweep_rows: Sequence[int], classes: int, n_params: int) -> None:
-    """Validate a ``sweeptcn`` config's trajectory fields against its sweep rows.
-
-    Raises:
-        ConfigError: naming the value that is wrong.
-    """
-    if len(_check_rates(rates)) != classes:
-        raise ConfigError(f"trajectory_rates needs one rate per class ({classes}), got {len(rates)}")
-    rows = [*sweep_rows, *rate_rows]
-    if len(rate_rows) * 2 != len(sweep_rows) or len(set(rows)) != len(rows) \
-            or min(rate_rows) < 0 or max(rate_rows) >= n_params:
-        raise ConfigError(f"trajectory_rate_rows {list(rate_rows)} must give one parameter index in "
-                          f"0..{n_params - 1} per oscillator, distinct from the note and depth rows")
-
-
-def trajectory_geometry(synth: Synth) -> dict[str, tuple]:
-    """The trajectory fields of a synth with FM oscillators (as
-    :func:`instrument.models.layers.sweep_readout.sweep_geometry`): rate classes in cycles per frame hop and
-    each oscillator's rate row.
-
-    Raises:
-        ConfigError: the synth has no FM oscillators, their rate grids differ, or its frames are
-            not centred on whole hops.
-    """
-    spec = synth.spec
-    rates = oscillator_params(synth, 2, "rate")
-    if spec.n_fft != 2 * spec.hop_length:
-        raise ConfigError(f"the trajectory read places frame t at t hops (n_fft = 2 hop_length); "
-                          f"synth {spec.name!r} has n_fft {spec.n_fft}, hop_length {spec.hop_length}")
-    hop_seconds = spec.hop_length / spec.sample_rate
-    return {"trajectory_rates": tuple(float(v) * hop_seconds for v in rates[0].grid()),
-            "trajectory_rate_rows": tuple(spec.index(p.name) for p in rates)}
 
 
 @keras.saving.register_keras_serializable(package="latent")
@@ -101,7 +55,7 @@ class TrajectoryRead(keras.layers.Layer):
                  rates: Sequence[float], harmonics: int = 3, top_k: int = 3, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.note_bins, self.depth_bins = check_geometry(note_bins, depth_bins, harmonics, 1)
-        self.rates = _check_rates(rates)
+        self.rates = check_rates(rates)
         cells = len(self.note_bins) * len(self.depth_bins)
         if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= cells:
             raise ConfigError(f"TrajectoryRead top_k must be an integer in 1..{cells}, got {top_k!r}")
