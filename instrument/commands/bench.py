@@ -18,6 +18,7 @@ BENCHMARKS = {
     "synth_prior": "share of silent and clipped random patches of a synth (the dx7's musical prior)",
     "distributed": "training throughput with 1 vs 2 workers",
     "output_level": "output peak, full-scale share and limiter gain reduction; loudness compensation sweep",
+    "cli_startup": "how fast latent answers --help and a missing input, and that TensorFlow stays unloaded",
 }
 
 
