@@ -14,6 +14,15 @@ import pytest
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Test processes (make test runs two) must not compile numba's cached gufuncs (librosa's onset
+    # and pYIN helpers) into one shared cache at once: numba/numba#10128, a race that writes a
+    # function and its gufunc wrapper from two processes and segfaults the next to load them. Each
+    # worker (and the commands it starts) gets its own cache folder.
+    import tempfile
+
+    os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(
+        tempfile.gettempdir(), f"latent-tests-numba-{os.getuid()}-{os.environ['PYTEST_XDIST_WORKER']}"))
 
 JACK_SAMPLE_RATE = 22050
 JACK_PERIOD = 256
