@@ -205,6 +205,23 @@ def test_render_cost_model_plans_batches_within_the_remaining_time() -> None:
     assert noisy.predict(16) == pytest.approx(SAFETY * 0.65)
 
 
+def test_render_cost_margin_follows_the_largest_recent_overrun() -> None:
+    from instrument.inversion.refine.budget import HISTORY, MAX_SAFETY, SAFETY, RenderCostModel
+
+    cost = RenderCostModel()
+    for n in (4, 8, 16, 8):                           # 0.2 s start-up + 0.01 s per patch, exact
+        cost.observe(n, 0.2 + 0.01 * n)
+    assert cost.safety == SAFETY                      # no overrun: the floor
+    cost.observe(8, 1.5 * (0.2 + 0.01 * 8))           # one call 50 % slower than its fit
+    assert cost.safety == pytest.approx(1.5, rel=0.05)
+    assert cost.predict(8) > 1.4 * (0.2 + 0.01 * 8)
+    cost.observe(8, 100.0)                            # a stall: bounded
+    assert cost.safety == MAX_SAFETY
+    for _ in range(HISTORY):                          # forgotten once it leaves the history
+        cost.observe(8, 0.28)
+    assert cost.safety < 1.5
+
+
 def test_one_cost_model_per_synth(synth) -> None:  # type: ignore[no-untyped-def]
     from instrument.inversion.refine.budget import cost_model_for
 

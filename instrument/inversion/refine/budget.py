@@ -21,8 +21,12 @@ import numpy as np
 if TYPE_CHECKING:
     from instrument.synths.base import Synth
 
-#: Predicted costs are multiplied by this (the time of a call varies with the machine's load).
+#: Predicted costs are multiplied by at least this (the time of a call varies with the machine's
+#: load) ...
 SAFETY = 1.15
+#: ... and by at most this: the factor follows the largest overrun of a recent call against its
+#: prediction (fluidsynth's process start-up jitters more than 15 %; a pure-numpy synth's does not).
+MAX_SAFETY = 2.0
 #: Calls remembered for the fit (recent ones describe the current load best).
 HISTORY = 24
 #: A call renders at most this many times the largest batch measured so far.
@@ -35,12 +39,25 @@ class RenderCostModel:
     def __init__(self) -> None:
         self.sizes: list[int] = []
         self.seconds: list[float] = []
+        self.overruns: list[float] = []   # observed / fitted seconds of recent calls
 
     def observe(self, n: int, seconds: float) -> None:
         """Record one render call of ``n`` patches that took ``seconds`` (wall clock)."""
         if n > 0:
+            seconds = max(float(seconds), 0.0)
+            if len(self.sizes) >= 2:
+                fixed, per = self.coefficients()
+                expected = fixed + per * n
+                if expected > 0:
+                    self.overruns = (self.overruns + [seconds / expected])[-HISTORY:]
             self.sizes = (self.sizes + [int(n)])[-HISTORY:]
-            self.seconds = (self.seconds + [max(float(seconds), 0.0)])[-HISTORY:]
+            self.seconds = (self.seconds + [seconds])[-HISTORY:]
+
+    @property
+    def safety(self) -> float:
+        """The factor predictions are multiplied by: the largest recent overrun of a call against
+        its fitted cost, within :data:`SAFETY` .. :data:`MAX_SAFETY`."""
+        return float(np.clip(max(self.overruns, default=SAFETY), SAFETY, MAX_SAFETY))
 
     def coefficients(self) -> tuple[float, float]:
         """(fixed seconds, seconds per patch) fitted so far; (0, 0) before any call."""
@@ -58,9 +75,9 @@ class RenderCostModel:
         return float(intercept), float(slope)
 
     def predict(self, n: int) -> float:
-        """Expected seconds of a call rendering ``n`` patches (with :data:`SAFETY`)."""
+        """Expected seconds of a call rendering ``n`` patches, times :attr:`safety`."""
         fixed, per = self.coefficients()
-        return SAFETY * (fixed + per * n)
+        return self.safety * (fixed + per * n)
 
     def affordable(self, remaining_seconds: float, limit: int) -> int:
         """Patches (``0..limit``, at most :data:`GROWTH` x the largest batch measured) one call
