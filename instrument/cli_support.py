@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from instrument.errors import AudioFileError, ConfigError, DeviceError, LatentError
+from instrument.errors import AudioFileError, ConfigError, LatentError
 from instrument.io.output_paths import check_not_input, check_writable, check_writable_dir
 from instrument.models.names import stored_metadata
 from instrument.quiet import library_noise_hidden

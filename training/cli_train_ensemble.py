@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from instrument.cli_support import bounded_int, check_input_file, check_outputs
 from instrument.errors import ModelError
-from training.run_outputs import check_run_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +31,6 @@ def run(args: argparse.Namespace) -> int:
         raise ModelError(f"ensemble file name must end with .keras: {args.out}")
     check_outputs(files=[(args.out, "ensemble file")], inputs=args.models)
 
-    check_run_folder(Path(args.out).parent, "folder of the ensemble file", ModelError)
     from training.inversion.ensemble import save_inversion_ensemble
 
     path = save_inversion_ensemble(args.models, args.out, args.calibrate, args.seed)

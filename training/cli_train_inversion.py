@@ -6,10 +6,9 @@ import argparse
 
 from instrument.cli_support import (add_hidden_alias, bounded_float, bounded_int, check_input_folder,
                                     check_outputs, one_input)
-from instrument.errors import ConfigError, DatasetError
+from instrument.errors import DatasetError
 from training.distributed.inversion import train_inversion_distributed
 from training.distributed.latent import add_strategy_options
-from training.run_outputs import check_run_folder
 # Literal copies of instrument.inversion.networks.config.ARCHS/HEADS so `latent --help` does not
 # import Keras (tests/test_inversion_models.py checks they agree).
 ARCHS = ("conv6xl", "freqtcn", "sweeptcn")
@@ -74,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
         check_input_folder(args.data, "dataset folder", DatasetError)
     check_outputs(folders=[(args.out, "output folder")])
 
-    check_run_folder(args.out, "output folder", ConfigError)
     get_synth(args.synth)  # SynthError early for unknown names
     from training.inversion.train import InversionTrainConfig, check_resume, train_inversion
     config = InversionTrainConfig(

@@ -13,7 +13,6 @@ from instrument.errors import ConfigError, DatasetError
 from instrument.models.config import AutoencoderConfig
 from instrument.models.names import check_model_name
 from training.distributed.latent import add_strategy_options, train_latent_distributed
-from training.run_outputs import check_run_folder
 
 ARCHS = ("dense", "shallow", "deep", "dilated", "residual", "dilres")
 
@@ -191,7 +190,6 @@ def _check_common(args: argparse.Namespace, inputs: list[str]) -> None:
     for folder in inputs:
         check_input_folder(folder, "note folder", DatasetError)
     check_outputs(folders=[(args.output, "output folder")])
-    check_run_folder(args.output, "output folder", ConfigError)
     for folder in inputs:
         if Path(folder).resolve() == Path(args.output).resolve():
             raise ConfigError(f"output folder {args.output} is an input folder; choose another -o")

@@ -1,8 +1,7 @@
 """Output folders of training runs: checked before TensorFlow loads, every file written atomically.
 
-* :func:`check_run_folder` - the folder can be created and written (a probe file is written and
-  removed, and folders it had to create are removed again), so a read-only, missing or
-  impossible location is a one-line error before any work;
+* the folder itself is checked by the command before any work
+  (:func:`instrument.io.output_paths.check_writable_dir`: a probe file is written and removed);
 * :func:`write_text` - a text output (``metrics.json``, ``state.json``) through
   :func:`instrument.io.output_paths.atomic_path`: a failed write leaves no partial file and the
   previous file as it was;
@@ -22,22 +21,10 @@ from pathlib import Path
 from typing import Iterator
 
 from instrument.errors import LatentError, ModelError
-from instrument.io.output_paths import atomic_path, check_writable_dir
+from instrument.io.output_paths import atomic_path
 
 #: What every truncated/corrupt checkpoint message ends with.
 CORRUPT_ADVICE = "delete it or use another -o folder"
-
-
-def check_run_folder(folder: str | Path, kind: str = "output folder",
-                     error: type[LatentError] = LatentError) -> Path:
-    """Check that files can be written into ``folder`` by writing one; creates nothing lasting
-    (:func:`instrument.io.output_paths.check_writable_dir`).
-
-    Raises:
-        error: naming ``kind``, the folder and the reason (not a folder, cannot be created,
-            not writable).
-    """
-    return check_writable_dir(folder, kind, error)
 
 
 def write_text(path: Path, text: str, kind: str = "output file",

@@ -82,7 +82,7 @@ def transfer_audio(model: Any, audio: np.ndarray, iterations: int = 100, mix: fl
     spectrum = stft(audio, stft_config)
     dry = log_magnitude(spectrum)
     wet = model.transform(dry)  # sliding windows: bounded memory for long files
-    mixed = wet_dry_mix(dry.astype(np.float32), wet.astype(np.float32), mix)
+    mixed = wet_dry_mix(dry, np.asarray(wet, np.float32), mix)  # dry: float32 already
     phase = np.angle(spectrum) if init == "input" else None
     # Overlapping chunks of at most 2048 frames: bounded memory on long files.
     out = griffin_lim_chunked(magnitude_from_log(mixed), stft_config, n_iter=int(iterations),
@@ -191,7 +191,7 @@ def transfer_files(model: Any, inputs: Sequence[str | Path], out_dir: str | Path
         start = time.perf_counter()
         audio = load_audio(path, model.spectral.audio)
         out, dry, wet = transfer_audio(model, audio, iterations=iterations, mix=mix, init=init)
-        save_audio(target, peak_ceiling(out), model.spectral.sample_rate)  # never at full scale
+        save_audio(target, out, model.spectral.sample_rate)  # peak-limited by transfer_audio
         plot_path = None
         if plot is not None and plot is not False:
             from instrument.plots import plot_spectrograms

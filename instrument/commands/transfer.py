@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from instrument.cli_support import (add_hidden_alias, announce_conversions, bounded_int, check_outputs,
-                                    model_sample_rate)
+from instrument.cli_support import add_hidden_alias, announce_conversions, bounded_int, model_sample_rate
 from instrument.commands.models import resolve_named_model
 from instrument.errors import ConfigError
 
@@ -48,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--plot takes a folder, got the file {args.plot}; put --plot after the "
                           "inputs, or write --plot=DIR")
     files = collect_inputs(args.inputs)  # fail on a missing input before loading TensorFlow
-    check_outputs(folders=[(args.output, "output folder")] + ([(args.plot, "plot folder")] if args.plot else []))
-    # overwriting an input, two inputs with one output name: refused before TensorFlow loads
+    # output and plot folders writable, no input overwritten, no two inputs on one output name:
+    # all refused before TensorFlow loads
     plan_outputs(files, args.output, plot=args.plot)
     model_path = resolve_named_model(args.model) if args.model else default_model_path()
     announce_conversions([p for p, _ in files], model_sample_rate(model_path))

@@ -25,12 +25,6 @@ from instrument.errors import AudioFileError, LatentError
 PARTIAL_MARK = ".partial-"
 
 
-def _nearest_existing(folder: Path) -> Path:
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return folder
-
-
 def _probe_folder(folder: Path, kind: str, shown: Path, error: type[LatentError]) -> None:
     """Write and delete one small file in ``folder``, creating missing folders for the probe and
     removing them again: permissions, read-only or pseudo file systems (``/proc``) and missing

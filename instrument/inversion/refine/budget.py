@@ -85,8 +85,11 @@ class RenderCostModel:
         if not self.sizes:
             return limit
         top = min(limit, GROWTH * max(self.sizes))
-        fits = [n for n in range(1, top + 1) if self.predict(n) <= remaining_seconds]
-        return max(fits, default=0)
+        fixed, per = self.coefficients()      # one fit per call, not one per candidate size
+        budget = remaining_seconds / self.safety - fixed
+        if budget < 0:
+            return 0
+        return top if per <= 0 else int(min(top, np.floor(budget / per)))
 
 
 _MODELS: "weakref.WeakKeyDictionary[Any, RenderCostModel]" = weakref.WeakKeyDictionary()

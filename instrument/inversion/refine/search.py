@@ -612,9 +612,9 @@ def objective_for(synth: Synth, config: RefineConfig) -> str:
     """The objective :func:`refine` uses for ``synth``: the config's, or the synth's when ``auto``."""
     if config.objective != AUTO_OBJECTIVE:
         return config.objective
-    name = getattr(synth, "refine_objective", OBJECTIVES[0])
+    name = synth.refine_objective
     if name not in OBJECTIVES:
-        raise ConfigError(f"synth {getattr(synth, 'name', '?')!r} asks for unknown refine objective "
+        raise ConfigError(f"synth {synth.name!r} asks for unknown refine objective "
                           f"{name!r}; choose {', '.join(OBJECTIVES)}")
     return name
 
@@ -624,9 +624,9 @@ def start_samples_for(synth: Synth, config: RefineConfig) -> int:
     ``refine_start_samples`` when it says None."""
     if config.start_samples is not None:
         return config.start_samples
-    n = getattr(synth, "refine_start_samples", 0)
+    n = synth.refine_start_samples
     if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_START_SAMPLES:
-        raise ConfigError(f"synth {getattr(synth, 'name', '?')!r} asks for {n!r} refine start "
+        raise ConfigError(f"synth {synth.name!r} asks for {n!r} refine start "
                           f"samples; 0..{MAX_START_SAMPLES} allowed")
     return n
 
